@@ -1,0 +1,66 @@
+/**
+ * Installs the Debian packages the tests and the lab need, when they are missing and we are root.
+ * Prints one line per decision; never prompts.
+ */
+
+/** Debian packages the test suite and the lab rely on. */
+export const DEBIAN_PACKAGES = [
+  "libnl-3-200",
+  "libnl-route-3-200",
+  "iproute2",
+  "iptables",
+  "util-linux",
+  "procps",
+  "curl",
+  "golang-go",
+  "golang-github-appc-cni-dev",
+  "containernetworking-plugins",
+  "podman",
+  "runc",
+  "busybox-static",
+];
+
+/** Whether this process runs as root. */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
+function run(cmd: string[], env: Record<string, string> = {}): { ok: boolean; out: string } {
+  const r = new Deno.Command(cmd[0], { args: cmd.slice(1), env, stdout: "piped", stderr: "piped" })
+    .outputSync();
+  const dec = new TextDecoder();
+  return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+}
+
+/** Lists which of `pkgs` dpkg does not report as installed. */
+export function missingPackages(pkgs: string[] = DEBIAN_PACKAGES): string[] {
+  const r = run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", ...pkgs]);
+  const installed = new Set(
+    r.out.split("\n").filter((l) => l.endsWith(" installed")).map((l) => l.split(" ")[0]),
+  );
+  return pkgs.filter((p) => !installed.has(p));
+}
+
+/** Installs missing packages with apt-get (root only). Returns false when something is still missing. */
+export function ensureDebianPackages(pkgs: string[] = DEBIAN_PACKAGES): boolean {
+  const missing = missingPackages(pkgs);
+  if (missing.length === 0) return true;
+  if (!isRoot()) {
+    console.log(`deps: not root, cannot install: ${missing.join(" ")} (root-only tests will skip)`);
+    return false;
+  }
+  console.log(`deps: installing with apt-get: ${missing.join(" ")}`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const upd = run(["apt-get", "update", "-qq"], env);
+  if (!upd.ok) console.log(`deps: apt-get update failed:\n${upd.out}`);
+  const inst = run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...missing], env);
+  if (!inst.ok) {
+    console.log(`deps: apt-get install failed:\n${inst.out}`);
+    return false;
+  }
+  return missingPackages(pkgs).length === 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(ensureDebianPackages() ? 0 : 1);
+}
