@@ -1,0 +1,146 @@
+/**
+ * The EC2 port: the subset of EC2 that ipamd uses, in plain TypeScript shapes.
+ * Adapters: `SdkEc2` (src/aws/ec2_sdk.ts, real `@aws-sdk/client-ec2`) and `ModelEc2` (src/sim, in-process).
+ * Both pass the shared conformance suite in tests/ec2_conformance_test.ts.
+ */
+
+/** An EC2 API failure, carrying EC2's error code (e.g. `RequestLimitExceeded`, `AttachmentLimitExceeded`). */
+export class Ec2Error extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly action = "",
+    readonly httpStatus = 400,
+  ) {
+    super(`${action ? action + ": " : ""}${code}: ${message}`);
+    this.name = "Ec2Error";
+  }
+  /** Whether retrying later can succeed (throttling, 5xx, eventual consistency). */
+  get retryable(): boolean {
+    return this.httpStatus >= 500 || this.code === "RequestLimitExceeded" ||
+      this.code === "Throttling" || this.code.endsWith(".NotFound") && this.action.startsWith("Describe");
+  }
+}
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+export interface PrivateIp {
+  address: string;
+  primary: boolean;
+}
+
+export interface Attachment {
+  attachmentId: string;
+  instanceId: string;
+  deviceIndex: number;
+  status: "attaching" | "attached" | "detaching" | "detached";
+  deleteOnTermination: boolean;
+  attachTime?: string;
+}
+
+export interface NetworkInterface {
+  networkInterfaceId: string;
+  subnetId: string;
+  vpcId: string;
+  availabilityZone: string;
+  macAddress: string;
+  description: string;
+  status: "available" | "in-use" | "attaching" | "detaching";
+  privateIpAddress: string;
+  privateIps: PrivateIp[];
+  /** Delegated /28 prefixes, "10.0.16.32/28". */
+  ipv4Prefixes: string[];
+  securityGroupIds: string[];
+  attachment?: Attachment;
+  tags: Tag[];
+  sourceDestCheck: boolean;
+}
+
+export interface Subnet {
+  subnetId: string;
+  vpcId: string;
+  cidrBlock: string;
+  availabilityZone: string;
+  availableIpAddressCount: number;
+  tags: Tag[];
+}
+
+export interface Instance {
+  instanceId: string;
+  instanceType: string;
+  availabilityZone: string;
+  subnetId: string;
+  vpcId: string;
+  privateIpAddress: string;
+  networkInterfaces: NetworkInterface[];
+}
+
+export interface InstanceTypeInfo {
+  instanceType: string;
+  maxEnis: number;
+  ipv4PerEni: number;
+  vcpus: number;
+  hypervisor: "nitro" | "xen";
+  networkCards?: number;
+}
+
+export interface Filter {
+  name: string;
+  values: string[];
+}
+
+export interface CreateNetworkInterfaceInput {
+  subnetId: string;
+  description?: string;
+  securityGroupIds?: string[];
+  secondaryPrivateIpAddressCount?: number;
+  ipv4PrefixCount?: number;
+  tags?: Tag[];
+}
+
+export interface AssignPrivateIpsInput {
+  networkInterfaceId: string;
+  secondaryPrivateIpAddressCount?: number;
+  privateIpAddresses?: string[];
+  ipv4PrefixCount?: number;
+}
+
+export interface UnassignPrivateIpsInput {
+  networkInterfaceId: string;
+  privateIpAddresses?: string[];
+  ipv4Prefixes?: string[];
+}
+
+/** The EC2 calls ipamd makes. Every method rejects with `Ec2Error` on an API error. */
+export interface Ec2Port {
+  describeInstances(instanceIds: string[]): Promise<Instance[]>;
+  describeInstanceTypes(types: string[]): Promise<InstanceTypeInfo[]>;
+  describeSubnets(input: { subnetIds?: string[]; filters?: Filter[] }): Promise<Subnet[]>;
+  /** Follows NextToken until done; `maxResults` sets the page size used. */
+  describeNetworkInterfaces(
+    input: { networkInterfaceIds?: string[]; filters?: Filter[]; maxResults?: number },
+  ): Promise<NetworkInterface[]>;
+  createNetworkInterface(input: CreateNetworkInterfaceInput): Promise<NetworkInterface>;
+  attachNetworkInterface(
+    input: { networkInterfaceId: string; instanceId: string; deviceIndex: number },
+  ): Promise<{ attachmentId: string }>;
+  detachNetworkInterface(input: { attachmentId: string; force?: boolean }): Promise<void>;
+  deleteNetworkInterface(networkInterfaceId: string): Promise<void>;
+  modifyNetworkInterfaceAttribute(
+    input: {
+      networkInterfaceId: string;
+      attachmentId?: string;
+      deleteOnTermination?: boolean;
+      sourceDestCheck?: boolean;
+    },
+  ): Promise<void>;
+  /** Returns the addresses / prefixes that were assigned. */
+  assignPrivateIpAddresses(
+    input: AssignPrivateIpsInput,
+  ): Promise<{ privateIps: string[]; ipv4Prefixes: string[] }>;
+  unassignPrivateIpAddresses(input: UnassignPrivateIpsInput): Promise<void>;
+  createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
+}

@@ -1,0 +1,58 @@
+/**
+ * The Kubernetes port: what ipamd reads from the API server.
+ * Adapter: `ClientNodeKube` in src/k8s/client.ts over `@kubernetes/client-node`; the lab serves the real REST API.
+ */
+
+export interface NodeInfo {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  providerId?: string;
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  nodeName: string;
+  podIp?: string;
+  phase?: string;
+  deleting: boolean;
+}
+
+export interface EniConfigSpec {
+  name: string;
+  subnet: string;
+  securityGroups: string[];
+}
+
+export type PodEvent =
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; pod: PodInfo }
+  | { type: "RESYNC"; pods: PodInfo[] };
+
+export interface KubePort {
+  /** Fails with `KubeUnreachableError` when the API server does not answer. */
+  version(): Promise<{ gitVersion: string }>;
+  getNode(name: string): Promise<NodeInfo>;
+  listPodsOnNode(nodeName: string): Promise<PodInfo[]>;
+  /**
+   * Lists then watches pods with fieldSelector spec.nodeName=<node>; reconnects from the last
+   * resourceVersion (re-listing on 410 Gone, delivered as RESYNC). Stops when `signal` aborts.
+   */
+  watchPodsOnNode(nodeName: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
+  getEniConfig(name: string): Promise<EniConfigSpec | undefined>;
+  /** Watches one node (labels/annotations change); stops when `signal` aborts. */
+  watchNode(name: string, onChange: (n: NodeInfo) => void, signal: AbortSignal): Promise<void>;
+  /** Best effort: posts a core/v1 Event about this node. */
+  recordEvent(
+    e: { nodeName: string; reason: string; message: string; type: "Normal" | "Warning" },
+  ): Promise<void>;
+}
+
+/** The API server could not be reached (connection refused, timeout, DNS). */
+export class KubeUnreachableError extends Error {
+  constructor(readonly server: string, message: string) {
+    super(`Kubernetes API server ${server} unreachable: ${message}`);
+    this.name = "KubeUnreachableError";
+  }
+}
