@@ -1,0 +1,241 @@
+/**
+ * The libcni driver (`tests/libcni/driver`, Go, over Debian's libcni) as a test helper:
+ * {@linkcode ensureDriver} builds it once (cached by source hash), {@linkcode libcni} runs one verb,
+ * optionally inside a "node" network namespace (via `nsenter --net`), as a libcni runtime would.
+ * Also holds the small netns helpers the runtime tests share.
+ * @module
+ */
+
+const DRIVER_DIR = new URL("../libcni/driver/", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+/** Verbs the driver knows. `gc`/`status` fail with {@linkcode CniError.unsupported} on libcni < 1.2. */
+export type LibcniVerb =
+  | "add"
+  | "check"
+  | "del"
+  | "gc"
+  | "status"
+  | "version"
+  | "bench-add-del"
+  | "parallel-add";
+
+/** One CNI port mapping (the `portMappings` capability). */
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol?: "tcp" | "udp" | "sctp";
+  hostIP?: string;
+}
+
+/** Options for one driver run. */
+export interface LibcniOptions {
+  /** Path of the .conflist file. */
+  conflist?: string;
+  /** Plugin directories (default `/usr/lib/cni`). */
+  binDir?: string | string[];
+  /** CNI_NETNS; for the bench modes a list (one per parallel ADD). */
+  netns?: string | string[];
+  /** CNI_CONTAINERID; for the bench modes a prefix (`<id>-<i>`). */
+  containerId?: string;
+  /** CNI_IFNAME (default `eth0`). */
+  ifName?: string;
+  /** CNI_ARGS, as `K=V;K=V` or a record. */
+  args?: string | Record<string, string>;
+  portMappings?: PortMapping[];
+  /** libcni's cache dir (results for CHECK/DEL); use a private one in tests. */
+  cacheDir?: string;
+  /** Rewrite the conflist's cniVersion. */
+  cniVersion?: string;
+  /** Operation count for the bench modes. */
+  n?: number;
+  /** Run the driver inside this network namespace (path or name under /var/run/netns). */
+  inNetns?: string;
+}
+
+/** A failed driver run: the CNI error object the plugin (or libcni) returned. */
+export class CniError extends Error {
+  /** CNI error code (0 when the error came from libcni or the driver, not a plugin). */
+  readonly code: number;
+  readonly msg: string;
+  readonly details?: string;
+  /** True when the verb is not supported by this libcni. */
+  readonly unsupported: boolean;
+  readonly exitCode: number;
+  readonly stderr: string;
+  constructor(
+    verb: string,
+    o: { code: number; msg: string; details?: string; unsupported?: boolean },
+    exitCode: number,
+    stderr: string,
+  ) {
+    super(`libcni ${verb}: [${o.code}] ${o.msg}${o.details ? ` (${o.details})` : ""}`);
+    this.name = "CniError";
+    this.code = o.code;
+    this.msg = o.msg;
+    this.details = o.details;
+    this.unsupported = o.unsupported === true;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+/** Directory for cached build products: `$VPC_CNI_TEST_CACHE` or `/var/cache/vpc-cni-tests`. */
+export function testCacheDir(): string {
+  return Deno.env.get("VPC_CNI_TEST_CACHE") ?? "/var/cache/vpc-cni-tests";
+}
+
+async function run(cmd: string[], env?: Record<string, string>, cwd?: string) {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env,
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function libcniPackageVersion(): Promise<string> {
+  const r = await run(["dpkg-query", "-W", "-f=${Version}", "golang-github-appc-cni-dev"]);
+  return r.code === 0 ? r.stdout.replace(/-[^-]*$/, "") : "unknown";
+}
+
+let building: Promise<string> | undefined;
+
+/**
+ * Builds the driver (offline: `GOPROXY=off`, libcni from /usr/share/gocode) unless a build of the same
+ * source, libcni and Go is cached, and returns the binary's path.
+ */
+export function ensureDriver(): Promise<string> {
+  building ??= build().catch((e) => {
+    building = undefined;
+    throw e;
+  });
+  return building;
+}
+
+async function build(): Promise<string> {
+  const lib = await libcniPackageVersion();
+  const go = (await run(["go", "version"])).stdout.trim();
+  const parts = [
+    await Deno.readTextFile(`${DRIVER_DIR}main.go`),
+    await Deno.readTextFile(`${DRIVER_DIR}go.mod`),
+    lib,
+    go,
+  ];
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
+  const hash = [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
+  const dir = testCacheDir();
+  const bin = `${dir}/cni-driver-${hash}`;
+  try {
+    await Deno.stat(bin);
+    return bin;
+  } catch { /* not built yet */ }
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${bin}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const env = {
+    GOPROXY: "off",
+    GOFLAGS: "-mod=mod",
+    GOTOOLCHAIN: "local",
+    GOCACHE: `${dir}/go-build`,
+    GOPATH: `${dir}/gopath`,
+    CGO_ENABLED: "0",
+  };
+  const r = await run(
+    ["go", "build", "-ldflags", `-X main.libcniVersion=${lib}`, "-o", tmp, "."],
+    env,
+    DRIVER_DIR,
+  );
+  if (r.code !== 0) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`building the libcni driver failed (go build in ${DRIVER_DIR}):\n${r.stdout}${r.stderr}`);
+  }
+  await Deno.rename(tmp, bin);
+  return bin;
+}
+
+/** The path of a named namespace, or the path itself. */
+export function netnsPath(nameOrPath: string): string {
+  return nameOrPath.includes("/") ? nameOrPath : `/var/run/netns/${nameOrPath}`;
+}
+
+/** The driver's command line for `verb` with `opts` (without nsenter). */
+export function driverArgs(verb: LibcniVerb, opts: LibcniOptions): string[] {
+  const a: string[] = [verb];
+  const list = (v: string | string[]) => Array.isArray(v) ? v : [v];
+  if (opts.conflist) a.push("--conflist", opts.conflist);
+  if (opts.binDir) a.push("--bin-dir", list(opts.binDir).join(":"));
+  if (opts.netns) a.push("--netns", list(opts.netns).join(","));
+  if (opts.containerId) a.push("--container-id", opts.containerId);
+  if (opts.ifName) a.push("--ifname", opts.ifName);
+  if (opts.args) {
+    const s = typeof opts.args === "string"
+      ? opts.args
+      : Object.entries(opts.args).map(([k, v]) => `${k}=${v}`).join(";");
+    a.push("--args", s);
+  }
+  if (opts.portMappings) a.push("--port-mappings", JSON.stringify(opts.portMappings));
+  if (opts.cacheDir) a.push("--cache-dir", opts.cacheDir);
+  if (opts.cniVersion) a.push("--cni-version", opts.cniVersion);
+  if (opts.n !== undefined) a.push("--n", String(opts.n));
+  return a;
+}
+
+/**
+ * Runs the driver and returns its parsed JSON answer (the CNI result for `add`, `{}` for `check`/`del`).
+ * Throws {@linkcode CniError} carrying the CNI error object when the driver exits non-zero.
+ */
+export async function libcni<T = Record<string, unknown>>(verb: LibcniVerb, opts: LibcniOptions): Promise<T> {
+  const bin = await ensureDriver();
+  const args = driverArgs(verb, opts);
+  const cmd = opts.inNetns
+    ? ["nsenter", `--net=${netnsPath(opts.inNetns)}`, "--", bin, ...args]
+    : [bin, ...args];
+  const r = await run(cmd);
+  if (r.code !== 0) {
+    let o: { code: number; msg: string; details?: string; unsupported?: boolean };
+    try {
+      o = JSON.parse(r.stdout);
+    } catch {
+      o = { code: 0, msg: (r.stdout + r.stderr).trim() || `exit ${r.code}` };
+    }
+    throw new CniError(verb, o, r.code, r.stderr);
+  }
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A short random hex suffix for names (namespaces, links, networks) shared with parallel tests. */
+export function randomSuffix(len = 6): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, len);
+}
+
+/** Runs a command, throwing with its output on failure; returns stdout. */
+export async function sh(cmd: string[]): Promise<string> {
+  const r = await run(cmd);
+  if (r.code !== 0) {
+    throw new Error(`${cmd.join(" ")}: exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  }
+  return r.stdout;
+}
+
+/** Creates a named network namespace with `lo` up; returns its name. */
+export async function addNetns(name: string): Promise<string> {
+  await sh(["ip", "netns", "add", name]);
+  await sh(["ip", "-n", name, "link", "set", "lo", "up"]);
+  return name;
+}
+
+/** Deletes a named network namespace; ignores one that is already gone. */
+export async function delNetns(name: string): Promise<void> {
+  const r = await run(["ip", "netns", "del", name]);
+  if (r.code !== 0 && !/No such file/.test(r.stderr)) {
+    throw new Error(`ip netns del ${name}: ${r.stderr.trim()}`);
+  }
+}
+
+/** Runs `cmd` inside namespace `ns` via `nsenter --net` (not `ip netns exec`), returning stdout. */
+export function inNetns(ns: string, cmd: string[]): Promise<string> {
+  return sh(["nsenter", `--net=${netnsPath(ns)}`, "--", ...cmd]);
+}

@@ -1,0 +1,248 @@
+// Command cni-driver is a small CLI over libcni's CNIConfig, used by the tests to
+// drive CNI plugins exactly as a libcni-based runtime (containerd, CRI-O) would.
+//
+// Results go to stdout as JSON. On failure it prints the CNI error object
+// ({"code","msg","details"}; code 0 when the error did not come from a plugin)
+// on stdout and exits 1. An unsupported verb exits 3.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
+)
+
+// libcniVersion is set at build time (-ldflags "-X main.libcniVersion=...").
+var libcniVersion = "unknown"
+
+type options struct {
+	conflist, binDir, netns, containerID, ifName string
+	args, portMappings, cacheDir, cniVersion     string
+	n                                            int
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fail(fmt.Errorf("usage: cni-driver add|check|del|gc|status|version|bench-add-del|parallel-add [flags]"))
+	}
+	verb := os.Args[1]
+	var o options
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	fs.StringVar(&o.conflist, "conflist", "", "network configuration list file")
+	fs.StringVar(&o.binDir, "bin-dir", "/usr/lib/cni", "plugin directories, colon-separated")
+	fs.StringVar(&o.netns, "netns", "", "netns path (bench modes: comma-separated list)")
+	fs.StringVar(&o.containerID, "container-id", "", "container ID (bench modes: a prefix)")
+	fs.StringVar(&o.ifName, "ifname", "eth0", "interface name in the container")
+	fs.StringVar(&o.args, "args", "", "CNI_ARGS, K=V;K=V")
+	fs.StringVar(&o.portMappings, "port-mappings", "", "portMappings capability, JSON array")
+	fs.StringVar(&o.cacheDir, "cache-dir", "", "libcni cache dir (default /var/lib/cni)")
+	fs.StringVar(&o.cniVersion, "cni-version", "", "rewrite the conflist's cniVersion")
+	fs.IntVar(&o.n, "n", 30, "operations for the bench modes")
+	if err := fs.Parse(os.Args[2:]); err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	switch verb {
+	case "version":
+		printJSON(versionInfo(ctx, &o))
+	case "gc", "status":
+		fmt.Printf(`{"code":0,"msg":"%s is not supported by libcni %s (CNI spec %s); GC and STATUS need libcni >= 1.2.0 (spec 1.1.0)","unsupported":true}`+"\n",
+			strings.ToUpper(verb), libcniVersion, version.Current())
+		os.Exit(3)
+	case "add", "check", "del":
+		cfg, list, rt := setup(&o)
+		var err error
+		var res types.Result
+		switch verb {
+		case "add":
+			res, err = cfg.AddNetworkList(ctx, list, rt)
+		case "check":
+			err = cfg.CheckNetworkList(ctx, list, rt)
+		case "del":
+			err = cfg.DelNetworkList(ctx, list, rt)
+		}
+		if err != nil {
+			fail(err)
+		}
+		if res == nil {
+			fmt.Println("{}")
+			return
+		}
+		printJSON(res)
+	case "bench-add-del":
+		printJSON(benchAddDel(ctx, &o))
+	case "parallel-add":
+		printJSON(parallelAdd(ctx, &o))
+	default:
+		fail(fmt.Errorf("unknown verb %q", verb))
+	}
+}
+
+// setup loads the conflist and builds the libcni config and runtime conf.
+func setup(o *options) (*libcni.CNIConfig, *libcni.NetworkConfigList, *libcni.RuntimeConf) {
+	raw, err := os.ReadFile(o.conflist)
+	if err != nil {
+		fail(err)
+	}
+	if o.cniVersion != "" {
+		m := map[string]interface{}{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			fail(err)
+		}
+		m["cniVersion"] = o.cniVersion
+		if raw, err = json.Marshal(m); err != nil {
+			fail(err)
+		}
+	}
+	list, err := libcni.ConfListFromBytes(raw)
+	if err != nil {
+		fail(err)
+	}
+	cfg := libcni.NewCNIConfigWithCacheDir(strings.Split(o.binDir, ":"), o.cacheDir, nil)
+	rt := &libcni.RuntimeConf{ContainerID: o.containerID, NetNS: o.netns, IfName: o.ifName}
+	for _, kv := range strings.Split(o.args, ";") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		rt.Args = append(rt.Args, [2]string{k, v})
+	}
+	if o.portMappings != "" {
+		var pm interface{}
+		if err := json.Unmarshal([]byte(o.portMappings), &pm); err != nil {
+			fail(fmt.Errorf("--port-mappings: %w", err))
+		}
+		rt.CapabilityArgs = map[string]interface{}{"portMappings": pm}
+	}
+	return cfg, list, rt
+}
+
+// versionInfo reports libcni's version, its spec versions and each plugin's VERSION answer.
+func versionInfo(ctx context.Context, o *options) map[string]interface{} {
+	out := map[string]interface{}{
+		"libcni":            libcniVersion,
+		"specVersion":       version.Current(),
+		"supportedVersions": version.All.SupportedVersions(),
+		"verbs":             []string{"ADD", "CHECK", "DEL", "VERSION"},
+	}
+	if o.conflist != "" {
+		cfg, list, _ := setup(o)
+		plugins := map[string]interface{}{}
+		for _, p := range list.Plugins {
+			info, err := cfg.GetVersionInfo(ctx, p.Network.Type)
+			if err != nil {
+				plugins[p.Network.Type] = map[string]string{"error": err.Error()}
+				continue
+			}
+			plugins[p.Network.Type] = info.SupportedVersions()
+		}
+		out["plugins"] = plugins
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// benchAddDel times n sequential ADD+DEL cycles in the first netns.
+func benchAddDel(ctx context.Context, o *options) map[string][]float64 {
+	o.netns = strings.Split(o.netns, ",")[0]
+	cfg, list, rt := setup(o)
+	prefix := o.containerID
+	out := map[string][]float64{"add_ms": {}, "del_ms": {}}
+	for i := 0; i < o.n; i++ {
+		rt.ContainerID = fmt.Sprintf("%s-%d", prefix, i)
+		t := time.Now()
+		if _, err := cfg.AddNetworkList(ctx, list, rt); err != nil {
+			fail(err)
+		}
+		out["add_ms"] = append(out["add_ms"], ms(time.Since(t)))
+		t = time.Now()
+		if err := cfg.DelNetworkList(ctx, list, rt); err != nil {
+			fail(err)
+		}
+		out["del_ms"] = append(out["del_ms"], ms(time.Since(t)))
+	}
+	return out
+}
+
+// parallelAdd starts one ADD per netns at once (n of them), then deletes them all at once.
+func parallelAdd(ctx context.Context, o *options) map[string][]float64 {
+	nss := strings.Split(o.netns, ",")
+	if len(nss) < o.n {
+		fail(fmt.Errorf("parallel-add: --n %d needs %d netns paths, got %d", o.n, o.n, len(nss)))
+	}
+	cfg, list, base := setup(o)
+	rts := make([]*libcni.RuntimeConf, o.n)
+	for i := range rts {
+		rt := *base
+		rt.NetNS = nss[i]
+		rt.ContainerID = fmt.Sprintf("%s-%d", base.ContainerID, i)
+		rts[i] = &rt
+	}
+	run := func(op func(*libcni.RuntimeConf) error) ([]float64, error) {
+		times := make([]float64, o.n)
+		errs := make([]error, o.n)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range rts {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				errs[i] = op(rts[i])
+				times[i] = ms(time.Since(start))
+			}(i)
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return times, err
+			}
+		}
+		return times, nil
+	}
+	add, addErr := run(func(rt *libcni.RuntimeConf) error {
+		_, err := cfg.AddNetworkList(ctx, list, rt)
+		return err
+	})
+	del, delErr := run(func(rt *libcni.RuntimeConf) error { return cfg.DelNetworkList(ctx, list, rt) })
+	if addErr != nil {
+		fail(addErr)
+	}
+	if delErr != nil {
+		fail(delErr)
+	}
+	return map[string][]float64{"add_ms": add, "del_ms": del}
+}
+
+func printJSON(v interface{}) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(string(b))
+}
+
+// fail prints the CNI error object (the plugin's, when there is one) and exits 1.
+func fail(err error) {
+	out := &types.Error{Msg: err.Error()}
+	var cniErr *types.Error
+	if errors.As(err, &cniErr) {
+		out = &types.Error{Code: cniErr.Code, Msg: cniErr.Msg, Details: cniErr.Details}
+		if out.Details == "" && cniErr.Error() != err.Error() {
+			out.Details = err.Error()
+		}
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+	os.Exit(1)
+}
