@@ -1,0 +1,381 @@
+/**
+ * The node's address book: ENIs → pod IPs → assignments, with a cooldown on released IPs. Pure, no I/O.
+ *
+ * - An assignment is keyed by (netName, containerId, ifName); assigning the same key again returns the same
+ *   assignment (an idempotent CNI ADD).
+ * - Choice of IP is deterministic: the ENI with the lowest device number that has a free IP, then that ENI's
+ *   numerically lowest free address. Older, lower-numbered ENIs fill first, so the newest (surplus) ENIs
+ *   drain and can be deleted by the pool.
+ * - A released IP cools until `now + cooldownMs` and is not handed out before then. The cooldown belongs to
+ *   the address, so it survives the IP being removed and added again.
+ * - An ENI's primary IP is never a pod IP: `addIps` ignores it.
+ * - `EniRecord.ips` lists every pod-usable address: the secondary IPs from `addIps` and the 16 addresses of
+ *   each /28 from `addPrefixes`. Prefix addresses are removed only with `removePrefixes`.
+ */
+import type { AttachmentKey } from "../cni/api.ts";
+import { expandCidr, ipToInt, isIpv4, parseCidr } from "../net/ipv4.ts";
+
+export type { AttachmentKey };
+
+/** What we know of the pod behind an attachment. */
+export interface PodMeta {
+  k8sPodNamespace?: string;
+  k8sPodName?: string;
+  k8sPodUid?: string;
+  netns?: string;
+}
+
+/** One pod attachment holding one IP. */
+export interface Assignment extends AttachmentKey {
+  ip: string;
+  eniId: string;
+  assignedAt: number;
+  meta: PodMeta;
+}
+
+/** An ENI as the datastore holds it. */
+export interface EniRecord {
+  eniId: string;
+  deviceNumber: number;
+  subnetId: string;
+  subnetCidr: string;
+  primaryIp: string;
+  mac: string;
+  createdAt: number;
+  /** Pod-usable addresses (secondary IPs and prefix addresses), never the ENI's primary IP; sorted. */
+  ips: string[];
+  /** Delegated /28 prefixes. */
+  prefixes: string[];
+}
+
+/** Address counts; total = assigned + cooling + free. */
+export interface IpStats {
+  total: number;
+  assigned: number;
+  cooling: number;
+  free: number;
+}
+
+/** No free (and cooled-down) IP on the node. */
+export class NoFreeIpError extends Error {
+  /** When the earliest cooling IP becomes free, if any is cooling. */
+  readonly retryAfterMs?: number;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = "NoFreeIpError";
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A refused datastore change (e.g. removing an assigned IP, restoring onto a taken IP). */
+export class DatastoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DatastoreError";
+  }
+}
+
+interface EniState {
+  rec: Omit<EniRecord, "ips" | "prefixes">;
+  /** address → the prefix it came from, or "" for a secondary IP */
+  ips: Map<string, string>;
+  prefixes: Set<string>;
+}
+
+const keyOf = (k: AttachmentKey) => JSON.stringify([k.netName, k.containerId, k.ifName]);
+const byAddr = (a: string, b: string) => ipToInt(a) - ipToInt(b);
+
+/** ENIs, their pod IPs and the assignments on them. */
+export class Datastore {
+  readonly #cooldownMs: number;
+  readonly #enis = new Map<string, EniState>();
+  /** ip → eniId */
+  readonly #ipEni = new Map<string, string>();
+  /** key → assignment */
+  readonly #byKey = new Map<string, Assignment>();
+  /** ip → key */
+  readonly #byIp = new Map<string, string>();
+  /** ip → end of its cooldown */
+  readonly #coolUntil = new Map<string, number>();
+
+  constructor(opts: { cooldownMs: number }) {
+    this.#cooldownMs = opts.cooldownMs;
+  }
+
+  /** Adds an ENI (no IPs yet); idempotent by eniId (a repeat updates nothing). */
+  addEni(e: Omit<EniRecord, "ips" | "prefixes">): void {
+    if (this.#enis.has(e.eniId)) return;
+    this.#enis.set(e.eniId, { rec: { ...e }, ips: new Map(), prefixes: new Set() });
+  }
+
+  /** Removes an ENI and its IPs; throws {@link DatastoreError} if any IP on it is assigned. Unknown: no-op. */
+  removeEni(eniId: string): void {
+    const s = this.#enis.get(eniId);
+    if (!s) return;
+    const held = [...s.ips.keys()].filter((ip) => this.#byIp.has(ip));
+    if (held.length) {
+      throw new DatastoreError(`ENI ${eniId} still has assigned IPs: ${held.sort(byAddr).join(", ")}`);
+    }
+    for (const ip of s.ips.keys()) this.#ipEni.delete(ip);
+    this.#enis.delete(eniId);
+  }
+
+  /** Adds secondary IPs to an ENI; idempotent; the ENI's primary IP is ignored. */
+  addIps(eniId: string, ips: string[]): void {
+    const s = this.#mustEni(eniId);
+    for (const ip of ips) {
+      if (!isIpv4(ip)) throw new DatastoreError(`not an IPv4 address: "${ip}"`);
+      if (ip === s.rec.primaryIp) continue;
+      this.#claim(s, ip, "");
+    }
+  }
+
+  /** Removes secondary IPs from an ENI; throws {@link DatastoreError} (changing nothing) if one is assigned. */
+  removeIps(eniId: string, ips: string[]): void {
+    const s = this.#mustEni(eniId);
+    for (const ip of ips) {
+      if (this.#byIp.has(ip) && s.ips.has(ip)) throw new DatastoreError(`IP ${ip} on ${eniId} is assigned`);
+      const from = s.ips.get(ip);
+      if (from) throw new DatastoreError(`IP ${ip} on ${eniId} belongs to prefix ${from}; remove the prefix`);
+    }
+    for (const ip of ips) {
+      if (s.ips.delete(ip)) this.#ipEni.delete(ip);
+    }
+  }
+
+  /** Adds /28 prefixes; each adds its 16 addresses as pod IPs. Idempotent. */
+  addPrefixes(eniId: string, prefixes: string[]): void {
+    const s = this.#mustEni(eniId);
+    for (const p of prefixes) {
+      const c = parseCidr(p);
+      const norm = `${c.network}/${c.prefixLen}`;
+      if (s.prefixes.has(norm)) continue;
+      const ips = expandCidr(norm);
+      for (const ip of ips) {
+        const owner = this.#ipEni.get(ip);
+        if ((owner !== undefined && owner !== eniId) || ip === s.rec.primaryIp) {
+          throw new DatastoreError(
+            `prefix ${norm} overlaps ${ip} of ${owner ?? eniId}; not added to ${eniId}`,
+          );
+        }
+      }
+      for (const ip of ips) this.#claim(s, ip, norm);
+      s.prefixes.add(norm);
+    }
+  }
+
+  /** Removes prefixes and their addresses; throws {@link DatastoreError} (changing nothing) if one is assigned. */
+  removePrefixes(eniId: string, prefixes: string[]): void {
+    const s = this.#mustEni(eniId);
+    const norms = prefixes.map((p) => {
+      const c = parseCidr(p);
+      return `${c.network}/${c.prefixLen}`;
+    }).filter((p) => s.prefixes.has(p));
+    for (const p of norms) {
+      const held = expandCidr(p).filter((ip) => this.#byIp.has(ip));
+      if (held.length) {
+        throw new DatastoreError(`prefix ${p} on ${eniId} has assigned IPs: ${held.join(", ")}`);
+      }
+    }
+    for (const p of norms) {
+      for (const ip of expandCidr(p)) {
+        s.ips.delete(ip);
+        this.#ipEni.delete(ip);
+      }
+      s.prefixes.delete(p);
+    }
+  }
+
+  /**
+   * Assigns an IP to `key`; the same key again returns the same assignment. Throws {@link NoFreeIpError} when
+   * no IP is free and cooled down.
+   */
+  assign(key: AttachmentKey, meta: PodMeta, now: number): Assignment {
+    const k = keyOf(key);
+    const had = this.#byKey.get(k);
+    if (had) return structuredClone(had);
+    const enis = [...this.#enis.values()].sort((a, b) =>
+      a.rec.deviceNumber - b.rec.deviceNumber || a.rec.eniId.localeCompare(b.rec.eniId)
+    );
+    for (const s of enis) {
+      let best: string | undefined;
+      let bestN = Infinity;
+      for (const ip of s.ips.keys()) {
+        if (this.#byIp.has(ip) || this.#isCooling(ip, now)) continue;
+        const n = ipToInt(ip);
+        if (n < bestN) [best, bestN] = [ip, n];
+      }
+      if (best !== undefined) {
+        const a: Assignment = {
+          netName: key.netName,
+          containerId: key.containerId,
+          ifName: key.ifName,
+          ip: best,
+          eniId: s.rec.eniId,
+          assignedAt: now,
+          meta: { ...meta },
+        };
+        this.#byKey.set(k, a);
+        this.#byIp.set(best, k);
+        this.#coolUntil.delete(best);
+        return structuredClone(a);
+      }
+    }
+    let soonest = Infinity;
+    for (const [ip, until] of this.#coolUntil) {
+      if (this.#ipEni.has(ip) && !this.#byIp.has(ip) && until > now) soonest = Math.min(soonest, until);
+    }
+    const retry = soonest === Infinity ? undefined : soonest - now;
+    throw new NoFreeIpError(
+      retry === undefined
+        ? "no free IP address on this node"
+        : `no free IP address on this node (the next one leaves its cooldown in ${retry} ms)`,
+      retry,
+    );
+  }
+
+  /** Releases the key's IP, which then cools until `now + cooldownMs`; undefined if the key holds none. */
+  release(key: AttachmentKey, now: number): Assignment | undefined {
+    const k = keyOf(key);
+    const a = this.#byKey.get(k);
+    if (!a) return undefined;
+    this.#byKey.delete(k);
+    this.#byIp.delete(a.ip);
+    if (this.#coolUntil.size > 4096) {
+      for (const [ip, until] of this.#coolUntil) if (until <= now) this.#coolUntil.delete(ip);
+    }
+    this.#coolUntil.set(a.ip, now + this.#cooldownMs);
+    return a;
+  }
+
+  /**
+   * Puts back an assignment read from a checkpoint. The IP must be a known pod IP and free (cooling is fine);
+   * an empty eniId is filled from the IP's ENI. Restoring the same assignment again is a no-op. Throws
+   * {@link DatastoreError}.
+   */
+  restore(a: Assignment): void {
+    const eniId = this.#ipEni.get(a.ip);
+    if (eniId === undefined) throw new DatastoreError(`cannot restore ${a.ip}: not a pod IP of any ENI`);
+    if (a.eniId && a.eniId !== eniId) {
+      throw new DatastoreError(`cannot restore ${a.ip}: it is on ${eniId}, not ${a.eniId}`);
+    }
+    const k = keyOf(a);
+    const holder = this.#byIp.get(a.ip);
+    const mine = this.#byKey.get(k);
+    if (holder === k) return;
+    if (holder !== undefined) {
+      throw new DatastoreError(`cannot restore ${a.ip}: already assigned to ${holder}`);
+    }
+    if (mine) throw new DatastoreError(`cannot restore ${a.ip}: ${k} already holds ${mine.ip}`);
+    const r: Assignment = { ...structuredClone(a), eniId };
+    this.#byKey.set(k, r);
+    this.#byIp.set(a.ip, k);
+    this.#coolUntil.delete(a.ip);
+  }
+
+  /** The key's assignment, if any. */
+  get(key: AttachmentKey): Assignment | undefined {
+    const a = this.#byKey.get(keyOf(key));
+    return a && structuredClone(a);
+  }
+
+  /** The assignment holding `ip`, if any. */
+  findByIp(ip: string): Assignment | undefined {
+    const k = this.#byIp.get(ip);
+    return k === undefined ? undefined : structuredClone(this.#byKey.get(k));
+  }
+
+  /** Every assignment, ordered by IP. */
+  assignments(): Assignment[] {
+    return [...this.#byKey.values()].sort((a, b) => byAddr(a.ip, b.ip)).map((a) => structuredClone(a));
+  }
+
+  /** Every ENI, ordered by device number. */
+  enis(): EniRecord[] {
+    return [...this.#enis.values()]
+      .sort((a, b) => a.rec.deviceNumber - b.rec.deviceNumber || a.rec.eniId.localeCompare(b.rec.eniId))
+      .map((s) => this.#record(s));
+  }
+
+  /** One ENI, if known. */
+  eni(eniId: string): EniRecord | undefined {
+    const s = this.#enis.get(eniId);
+    return s && this.#record(s);
+  }
+
+  /** The state of one address at `now`; "unknown" when it is no ENI's pod IP. */
+  ipState(ip: string, now: number): "free" | "assigned" | "cooling" | "unknown" {
+    if (!this.#ipEni.has(ip)) return "unknown";
+    if (this.#byIp.has(ip)) return "assigned";
+    return this.#isCooling(ip, now) ? "cooling" : "free";
+  }
+
+  /** Counts over the whole node. */
+  stats(now: number): IpStats {
+    const st = { total: 0, assigned: 0, cooling: 0, free: 0 };
+    for (const s of this.#enis.values()) this.#count(s, now, st);
+    return st;
+  }
+
+  /** Counts for one ENI (all zero when unknown). */
+  eniStats(eniId: string, now: number): IpStats {
+    const st = { total: 0, assigned: 0, cooling: 0, free: 0 };
+    const s = this.#enis.get(eniId);
+    if (s) this.#count(s, now, st);
+    return st;
+  }
+
+  /** The ENI's free, cooled-down secondary IPs (not prefix addresses), ascending: safe to unassign. */
+  freeIpsOn(eniId: string, now: number): string[] {
+    const s = this.#enis.get(eniId);
+    if (!s) return [];
+    return [...s.ips].filter(([ip, from]) => from === "" && !this.#byIp.has(ip) && !this.#isCooling(ip, now))
+      .map(([ip]) => ip).sort(byAddr);
+  }
+
+  /** The ENI's prefixes none of whose addresses is assigned or cooling, ascending: safe to unassign. */
+  freePrefixesOn(eniId: string, now: number): string[] {
+    const s = this.#enis.get(eniId);
+    if (!s) return [];
+    return [...s.prefixes]
+      .filter((p) => expandCidr(p).every((ip) => !this.#byIp.has(ip) && !this.#isCooling(ip, now)))
+      .sort((a, b) => byAddr(a.split("/")[0], b.split("/")[0]));
+  }
+
+  #count(s: EniState, now: number, st: IpStats): void {
+    for (const ip of s.ips.keys()) {
+      st.total++;
+      if (this.#byIp.has(ip)) st.assigned++;
+      else if (this.#isCooling(ip, now)) st.cooling++;
+      else st.free++;
+    }
+  }
+
+  #isCooling(ip: string, now: number): boolean {
+    const until = this.#coolUntil.get(ip);
+    return until !== undefined && now < until;
+  }
+
+  #claim(s: EniState, ip: string, from: string): void {
+    const owner = this.#ipEni.get(ip);
+    if (owner !== undefined && owner !== s.rec.eniId) {
+      throw new DatastoreError(`IP ${ip} is already on ${owner}, cannot add it to ${s.rec.eniId}`);
+    }
+    s.ips.set(ip, from || s.ips.get(ip) || "");
+    this.#ipEni.set(ip, s.rec.eniId);
+  }
+
+  #mustEni(eniId: string): EniState {
+    const s = this.#enis.get(eniId);
+    if (!s) throw new DatastoreError(`unknown ENI ${eniId}`);
+    return s;
+  }
+
+  #record(s: EniState): EniRecord {
+    return {
+      ...s.rec,
+      ips: [...s.ips.keys()].sort(byAddr),
+      prefixes: [...s.prefixes].sort((a, b) => byAddr(a.split("/")[0], b.split("/")[0])),
+    };
+  }
+}
