@@ -1,0 +1,60 @@
+/** Renders the model's records as the port's plain shapes (what Describe* answers). */
+import type { NetworkInterface, Subnet, Tag } from "../aws/ec2_port.ts";
+import type { EniRecord } from "./ec2_model_types.ts";
+import { expandCidr } from "../net/ipv4.ts";
+
+/** Map of tags → `Tag[]` in insertion order. */
+export function tagList(tags: Map<string, string>): Tag[] {
+  return [...tags].map(([key, value]) => ({ key, value }));
+}
+
+/** An ENI record as `NetworkInterface`. */
+export function eniView(e: EniRecord, vpcId: string): NetworkInterface {
+  const a = e.attachment;
+  return {
+    networkInterfaceId: e.id,
+    subnetId: e.subnetId,
+    vpcId,
+    availabilityZone: e.availabilityZone,
+    macAddress: e.mac,
+    description: e.description,
+    status: a ? (a.status === "detaching" ? "detaching" : "in-use") : "available",
+    privateIpAddress: e.primaryIp,
+    privateIps: [
+      { address: e.primaryIp, primary: true },
+      ...[...e.secondary.keys()].map((address) => ({ address, primary: false })),
+    ],
+    ipv4Prefixes: [...e.prefixes.keys()],
+    securityGroupIds: [...e.securityGroupIds],
+    attachment: a && {
+      attachmentId: a.id,
+      instanceId: a.instanceId,
+      deviceIndex: a.deviceIndex,
+      status: a.status,
+      deleteOnTermination: a.deleteOnTermination,
+      attachTime: new Date(a.attachedAt).toISOString(),
+    },
+    tags: tagList(e.tags),
+    sourceDestCheck: e.sourceDestCheck,
+  };
+}
+
+/** Every address an ENI holds: primary, secondaries, then each prefix's 16 addresses. */
+export function eniAddresses(e: EniRecord): string[] {
+  return [e.primaryIp, ...e.secondary.keys(), ...[...e.prefixes.keys()].flatMap((p) => expandCidr(p))];
+}
+
+/** Subnet view helper. */
+export function subnetView(
+  s: { id: string; cidr: string; availabilityZone: string; tags: Map<string, string>; available: number },
+  vpcId: string,
+): Subnet {
+  return {
+    subnetId: s.id,
+    vpcId,
+    cidrBlock: s.cidr,
+    availabilityZone: s.availabilityZone,
+    availableIpAddressCount: s.available,
+    tags: tagList(s.tags),
+  };
+}
