@@ -1,0 +1,57 @@
+/**
+ * The few libc calls the binding needs (open/close/setns/errno), loaded lazily.
+ *
+ * All calls are synchronous FFI calls: they run on the calling OS thread, which is
+ * what makes `setns` meaningful. Never mark these `nonblocking`.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const;
+
+/** The loaded libc symbols. */
+export type LibC = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** `O_RDONLY | O_CLOEXEC` */
+export const O_RDONLY_CLOEXEC = 0o2000000;
+/** `CLONE_NEWNET` */
+export const CLONE_NEWNET = 0x40000000;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** Load libc on first use. */
+export function libc(): LibC {
+  if (!lib) lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** The calling thread's errno, read right after a failed call. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+}
+
+/** `strerror(code)` */
+export function strerror(code: number): string {
+  const p = libc().strerror(code);
+  return p ? Deno.UnsafePointerView.getCString(p) : `errno ${code}`;
+}
+
+/** A NUL-terminated UTF-8 copy of `s`, for `buffer` parameters. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = new TextEncoder().encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/** An `OSError`-like failure of a libc call, with the errno name in the message. */
+export function osError(what: string, code: number): Error {
+  return new Error(`${what}: ${strerror(code)} (errno ${code})`);
+}
