@@ -1,0 +1,181 @@
+/** Client for ipamd's socket API (HTTP/1.1 + JSON over a unix socket; see docs/ARCHITECTURE.md). */
+import type {
+  AddNetworkReply,
+  AddNetworkRequest,
+  AttachmentKey,
+  CheckNetworkReply,
+  DelNetworkReply,
+  GcReply,
+  GcRequest,
+  IpamdErrorBody,
+} from "./api.ts";
+import { API_PREFIX } from "./api.ts";
+import { CniError, Code } from "./spec.ts";
+
+/** ipamd could not be reached (no socket, refused, timed out). Code 11 unless the caller decides. */
+export class IpamdUnavailableError extends CniError {
+  constructor(what: string, cause?: unknown) {
+    super(Code.TRY_AGAIN_LATER, `ipamd is unreachable: ${what}`, "reason: unreachable", { cause });
+    this.name = "IpamdUnavailableError";
+  }
+}
+
+/** ipamd answered with an error body: retryable → code 11, else 102; message verbatim. */
+export class IpamdError extends CniError {
+  /** ipamd's reason (`subnet_exhausted`, `not_found`, ...). */
+  readonly reason: string;
+  readonly retryable: boolean;
+  readonly status: number;
+  constructor(status: number, reason: string, message: string, retryable: boolean, retryAfterMs?: number) {
+    const details = `reason: ${reason}` +
+      (retryAfterMs !== undefined ? `; retryAfterMs: ${retryAfterMs}` : "");
+    super(retryable ? Code.TRY_AGAIN_LATER : Code.IPAMD_REFUSED, message, details);
+    this.name = "IpamdError";
+    this.reason = reason;
+    this.retryable = retryable;
+    this.status = status;
+  }
+}
+
+/** Per-call timeouts in milliseconds. */
+export interface IpamdTimeouts {
+  add: number;
+  other: number;
+  status: number;
+}
+
+/** Defaults: ADD may wait for ipamd to find an IP; the rest answer from memory. */
+export const DEFAULT_TIMEOUTS: IpamdTimeouts = { add: 20_000, other: 5_000, status: 2_000 };
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** One client per plugin run; `close()` when done. */
+export class IpamdClient {
+  #socket: string;
+  #client: Deno.HttpClient;
+  #timeouts: IpamdTimeouts;
+
+  constructor(socket: string, timeouts: Partial<IpamdTimeouts> = {}) {
+    this.#socket = socket;
+    this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...timeouts };
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  async #call(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(`http://ipamd${API_PREFIX}${path}`, {
+        method,
+        client: this.#client,
+        headers: body === undefined ? undefined : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      const err = e as Error;
+      const why = err.name === "TimeoutError"
+        ? `no answer from ${this.#socket} within ${timeoutMs} ms`
+        : `${this.#socket}: ${err.cause instanceof Error ? err.cause.message : err.message}`;
+      throw new IpamdUnavailableError(why, e);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw new IpamdUnavailableError(`${path}: reading the answer failed: ${(e as Error).message}`, e);
+    }
+    let json: unknown;
+    try {
+      json = text === "" ? {} : JSON.parse(text);
+    } catch {
+      if (!res.ok) {
+        throw new IpamdError(res.status, "internal", `ipamd ${path}: HTTP ${res.status}: ${text}`, false);
+      }
+      throw new CniError(Code.IPAMD_PROTOCOL, `ipamd ${path}: answer is not JSON`, text.slice(0, 200));
+    }
+    if (!res.ok) {
+      const e = (json as Partial<IpamdErrorBody>).error;
+      if (isObj(e) && typeof e.message === "string") {
+        throw new IpamdError(
+          res.status,
+          typeof e.reason === "string" ? e.reason : "internal",
+          e.message,
+          e.retryable === true,
+          typeof e.retryAfterMs === "number" ? e.retryAfterMs : undefined,
+        );
+      }
+      throw new IpamdError(
+        res.status,
+        "internal",
+        `ipamd ${path}: HTTP ${res.status}: ${text.slice(0, 200)}`,
+        false,
+      );
+    }
+    if (!isObj(json)) throw new CniError(Code.IPAMD_PROTOCOL, `ipamd ${path}: answer is not an object`);
+    return json;
+  }
+
+  /** Asks ipamd for an IP for the attachment. */
+  async addNetwork(req: AddNetworkRequest): Promise<AddNetworkReply> {
+    const r = await this.#call("POST", "/add-network", req, this.#timeouts.add) as Record<string, unknown>;
+    if (typeof r.ipv4 !== "string" || typeof r.routeTable !== "number") {
+      throw new CniError(
+        Code.IPAMD_PROTOCOL,
+        "ipamd /add-network: answer lacks ipv4 or routeTable",
+        JSON.stringify(r),
+      );
+    }
+    return r as unknown as AddNetworkReply;
+  }
+
+  /** Tells ipamd the attachment is gone; `released:false` when it did not know it. */
+  async delNetwork(key: AttachmentKey): Promise<DelNetworkReply> {
+    try {
+      return await this.#call(
+        "POST",
+        "/del-network",
+        key,
+        this.#timeouts.other,
+      ) as unknown as DelNetworkReply;
+    } catch (e) {
+      if (e instanceof IpamdError && e.reason === "not_found") return { released: false };
+      throw e;
+    }
+  }
+
+  /** Whether ipamd still holds the attachment's IP. */
+  async checkNetwork(key: AttachmentKey): Promise<CheckNetworkReply> {
+    try {
+      return await this.#call(
+        "POST",
+        "/check-network",
+        key,
+        this.#timeouts.other,
+      ) as unknown as CheckNetworkReply;
+    } catch (e) {
+      if (e instanceof IpamdError && e.reason === "not_found") return { held: false };
+      throw e;
+    }
+  }
+
+  /** Releases every attachment of `netName` not in `valid`. */
+  async gc(req: GcRequest): Promise<GcReply> {
+    const r = await this.#call("POST", "/gc", req, this.#timeouts.other) as Record<string, unknown>;
+    if (!Array.isArray(r.released)) {
+      throw new CniError(Code.IPAMD_PROTOCOL, "ipamd /gc: answer lacks released");
+    }
+    return r as unknown as GcReply;
+  }
+
+  /** Resolves when ipamd is ready; throws otherwise. */
+  async status(): Promise<void> {
+    const r = await this.#call("GET", "/status", undefined, this.#timeouts.status) as Record<string, unknown>;
+    if (r.ready !== true) throw new IpamdError(200, "not_ready", "ipamd says it is not ready", true);
+  }
+}

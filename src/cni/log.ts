@@ -1,0 +1,57 @@
+/** JSON-lines logger for the plugin log file (never stdout: stdout belongs to the runtime). */
+import type { LogLevel } from "./conf.ts";
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Appends one JSON object per line to a file; failures to log are swallowed. */
+export class Logger {
+  #file: string;
+  #min: number;
+  #base: Record<string, unknown>;
+  #enc = new TextEncoder();
+  #dirMade = false;
+
+  /** `file` may be `stderr`, or empty to drop everything; `base` fields go on every line. */
+  constructor(file: string, level: LogLevel, base: Record<string, unknown> = {}) {
+    this.#file = file;
+    this.#min = RANK[level];
+    this.#base = base;
+  }
+
+  /** Writes one line at `level` when enabled. */
+  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    if (this.#file === "" || RANK[level] < this.#min) return;
+    const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.#base, ...fields }) +
+      "\n";
+    const data = this.#enc.encode(line);
+    try {
+      if (this.#file === "stderr") {
+        Deno.stderr.writeSync(data);
+        return;
+      }
+      if (!this.#dirMade) {
+        const dir = this.#file.slice(0, this.#file.lastIndexOf("/"));
+        if (dir) Deno.mkdirSync(dir, { recursive: true });
+        this.#dirMade = true;
+      }
+      Deno.writeFileSync(this.#file, data, { append: true, mode: 0o644 });
+    } catch {
+      // logging must never break the plugin
+    }
+  }
+  debug(msg: string, f?: Record<string, unknown>): void {
+    this.log("debug", msg, f);
+  }
+  info(msg: string, f?: Record<string, unknown>): void {
+    this.log("info", msg, f);
+  }
+  warn(msg: string, f?: Record<string, unknown>): void {
+    this.log("warn", msg, f);
+  }
+  error(msg: string, f?: Record<string, unknown>): void {
+    this.log("error", msg, f);
+  }
+}
+
+/** A logger that drops everything (before the config is known). */
+export const nullLogger: Logger = new Logger("", "error");
