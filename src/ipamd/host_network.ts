@@ -1,0 +1,123 @@
+/**
+ * Host wiring that ipamd owns (through netlink): per secondary ENI its link, address, route table and
+ * source rule; the node's NodePort fwmark rule; removal of a dropped pod's host routes. Idempotent.
+ */
+import { createHash } from "node:crypto";
+import { type Netlink, NetlinkError } from "../../ffi/mod.ts";
+import { parseCidr, subnetGateway } from "../net/ipv4.ts";
+
+/** Priority of the `from <ENI primary IP> lookup <table>` rule. */
+export const ENI_RULE_PRIORITY = 32765;
+/** Priority of the NodePort `fwmark 0x80/0x80 lookup main` rule. */
+export const FWMARK_RULE_PRIORITY = 1024;
+/** Priorities of a pod's `to IP lookup main` and `from IP lookup <table>` rules (set up by aws-cni). */
+export const POD_TO_RULE_PRIORITY = 512;
+export const POD_FROM_RULE_PRIORITY = 1536;
+const MAIN = 254;
+
+/** Host veth name of a pod: prefix + 11 hex of sha1("<ns>.<pod>"), or of the container ID when unknown. */
+export function hostVethName(
+  prefix: string,
+  pod: { namespace?: string; name?: string; containerId: string },
+): string {
+  const id = pod.namespace && pod.name ? `${pod.namespace}.${pod.name}` : pod.containerId;
+  return prefix + createHash("sha1").update(id).digest("hex").slice(0, 11);
+}
+
+/** What host setup needs of a secondary ENI. */
+export interface HostEni {
+  mac: string;
+  primaryIp: string;
+  subnetCidr: string;
+  deviceNumber: number;
+}
+
+const bare = (cidr?: string) => cidr?.replace(/\/32$/, "");
+
+/** Swallows netlink's "already exists" / "not found" answers: the state we want is already there. */
+function tolerate(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof NetlinkError && (e.exists || e.notFound)) return;
+    throw e;
+  }
+}
+
+/** Applies ipamd's host wiring through one netlink socket (bound to the node's namespace). */
+export class HostNetwork {
+  constructor(readonly nl: Netlink) {}
+
+  /** Whether a link with this MAC exists. */
+  linkPresent(mac: string): boolean {
+    const m = mac.toLowerCase();
+    return this.nl.linkList().some((l) => l.mac?.toLowerCase() === m);
+  }
+
+  /** Whether a link with this name exists (a pod's host veth). */
+  linkExists(name: string): boolean {
+    return this.nl.findLink(name) !== undefined;
+  }
+
+  /** Rule priority 1024 `fwmark 0x80/0x80 lookup main`. */
+  setupNode(): void {
+    const present = this.nl.ruleList().some((r) =>
+      r.priority === FWMARK_RULE_PRIORITY && r.fwmark === 0x80 && r.table === MAIN
+    );
+    if (!present) {
+      tolerate(() =>
+        this.nl.ruleAdd({ priority: FWMARK_RULE_PRIORITY, fwmark: 0x80, fwmask: 0x80, table: MAIN })
+      );
+    }
+  }
+
+  /** Link up with the MTU, the ENI's primary IP, its route table, and its source rule. */
+  setupEni(e: HostEni, mtu: number): void {
+    const link = this.nl.linkByMac(e.mac);
+    const table = e.deviceNumber + 1;
+    const { prefixLen, network } = parseCidr(e.subnetCidr);
+    const gw = subnetGateway(e.subnetCidr);
+    if (link.mtu !== mtu) this.nl.linkSetMtu(link.index, mtu);
+    this.nl.linkSetUp(link.index);
+    const want = `${e.primaryIp}/${prefixLen}`;
+    for (const a of this.nl.addrList(link.index)) {
+      const cidr = `${a.address}/${a.prefixLen}`;
+      if (a.scope !== "host" && a.scope !== "link" && cidr !== want) {
+        tolerate(() => this.nl.addrDel(link.index, cidr));
+      }
+    }
+    tolerate(() => this.nl.addrAdd(link.index, want));
+    this.nl.routeReplace({ dst: `${gw}/32`, ifindex: link.index, scope: "link", table });
+    this.nl.routeReplace({ dst: "default", gateway: gw, ifindex: link.index, table });
+    tolerate(() => this.nl.routeDel({ dst: `${network}/${prefixLen}`, ifindex: link.index, table: MAIN }));
+    const src = `${e.primaryIp}/32`;
+    const present = this.nl.ruleList().some((r) =>
+      r.priority === ENI_RULE_PRIORITY && bare(r.src) === e.primaryIp && r.table === table
+    );
+    if (!present) tolerate(() => this.nl.ruleAdd({ priority: ENI_RULE_PRIORITY, src, table }));
+  }
+
+  /** Removes the ENI's source rule and route table (the link goes with the detach). */
+  teardownEni(e: Omit<HostEni, "mac">): void {
+    const table = e.deviceNumber + 1;
+    tolerate(() => this.nl.ruleDel({ priority: ENI_RULE_PRIORITY, src: `${e.primaryIp}/32`, table }));
+    for (const r of this.nl.routeList({ table })) {
+      if (r.table === table) {
+        tolerate(() => this.nl.routeDel({ dst: r.dst, gateway: r.gateway, ifindex: r.ifindex, table }));
+      }
+    }
+  }
+
+  /** Removes what aws-cni set up on the host for a pod IP: its /32 route and its two rules. */
+  removePodWiring(ip: string, table: number): void {
+    tolerate(() => this.nl.ruleDel({ priority: POD_TO_RULE_PRIORITY, dst: `${ip}/32`, table: MAIN }));
+    if (table !== MAIN) {
+      tolerate(() => this.nl.ruleDel({ priority: POD_FROM_RULE_PRIORITY, src: `${ip}/32`, table }));
+    }
+    for (const r of this.nl.routeList({ table: MAIN })) {
+      if (r.dst === `${ip}/32`) {
+        tolerate(() => this.nl.routeDel({ dst: r.dst, ifindex: r.ifindex, table: MAIN }));
+      }
+    }
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * The pool driver: runs the pure `planPool` on every assign/release and on a safety-net timer, carries out
+ * its actions (ENIs created in parallel), and periodically reconciles the datastore with EC2. Plans and
+ * reconciles go through one serial queue, so two never run at once.
+ */
+import type { IpamdErrorBody } from "../cni/api.ts";
+import { cidrContains } from "../net/ipv4.ts";
+import type { NetworkInterface } from "../aws/ec2_port.ts";
+import type { ImdsPort } from "../aws/imds_port.ts";
+import type { IpamdConfig } from "./config.ts";
+import type { Datastore } from "./datastore.ts";
+import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
+import type { HostNetwork } from "./host_network.ts";
+import type { Logger } from "./log.ts";
+import type { IpamdMetrics } from "./metrics.ts";
+import { planPool, type PoolAction, type PoolPlan } from "./pool.ts";
+
+/** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
+export const EXPECTED_ENI_MS = 4_000;
+/** How long a growth failure explains "no free IP" before it is considered stale. */
+const ERROR_MEMORY_MS = 60_000;
+
+export interface PoolDriverOptions {
+  ds: Datastore;
+  eni: EniManager;
+  imds: ImdsPort;
+  host?: HostNetwork;
+  config: IpamdConfig;
+  limits: { maxEnis: number; ipv4PerEni: number };
+  primaryEniId: string;
+  metrics?: IpamdMetrics;
+  log?: Logger;
+  now?: () => number;
+}
+
+export type ErrorBody = IpamdErrorBody["error"];
+
+/** Turns datastore state into EC2 actions, one plan at a time. */
+export class PoolDriver {
+  readonly #o: PoolDriverOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+  #planQueued?: Promise<PoolPlan | undefined>;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  pendingEnis = 0;
+  #growStartedAt = 0;
+  lastShrinkAt = 0;
+  growthPausedUntil = 0;
+  lastError?: { err: EniError; at: number };
+  lastPlan?: PoolPlan;
+
+  constructor(o: PoolDriverOptions) {
+    this.#o = o;
+  }
+
+  get #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** The instance's ENI limit, with MAX_ENI applied. */
+  get maxEnis(): number {
+    return Math.min(this.#o.limits.maxEnis, this.#o.config.maxEni ?? Infinity);
+  }
+
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#queue.then(fn, fn);
+    this.#queue = p.catch(() => {});
+    return p;
+  }
+
+  /** Plans (and carries out) once more; coalesces with a plan already waiting in the queue. */
+  trigger(): Promise<PoolPlan | undefined> {
+    if (this.#planQueued) return this.#planQueued;
+    const p = this.#enqueue(async () => {
+      this.#planQueued = undefined;
+      try {
+        return await this.#runPlan();
+      } catch (e) {
+        this.#o.metrics?.ipamdErr.inc({ fn: "runPlan" });
+        this.#o.log?.error("pool plan failed", { err: e });
+        return undefined;
+      }
+    });
+    this.#planQueued = p;
+    return p;
+  }
+
+  /** Starts the safety-net plan timer and the EC2 reconcile timer. */
+  start(o: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
+    this.#timers.push(setInterval(() => void this.trigger(), o.planEveryMs ?? 30_000));
+    this.#timers.push(setInterval(() => void this.reconcile().catch(() => {}), o.reconcileEveryMs ?? 60_000));
+  }
+
+  /** Stops the timers and waits for the queue to drain. */
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await this.#queue;
+  }
+
+  /** The pool input from the datastore. */
+  input(): Parameters<typeof planPool>[0] {
+    const { ds, config } = this.#o;
+    const now = this.#now;
+    return {
+      now,
+      enis: ds.enis().map((e) => ({
+        eniId: e.eniId,
+        deviceNumber: e.deviceNumber,
+        createdAt: e.createdAt,
+        primary: e.eniId === this.#o.primaryEniId,
+        stats: ds.eniStats(e.eniId, now),
+        freeIps: ds.freeIpsOn(e.eniId, now),
+        prefixes: e.prefixes.length,
+        freePrefixes: ds.freePrefixesOn(e.eniId, now),
+      })),
+      limits: { maxEnis: this.maxEnis, ipv4PerEni: this.#o.limits.ipv4PerEni },
+      config,
+      pendingEnis: this.pendingEnis,
+      lastShrinkAt: this.lastShrinkAt,
+      growthPausedUntil: this.growthPausedUntil,
+      customNetworking: config.customNetworking,
+    };
+  }
+
+  async #runPlan(): Promise<PoolPlan> {
+    const plan = planPool(this.input());
+    this.lastPlan = plan;
+    if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
+    for (const a of plan.actions) await this.#act(a);
+    this.#updateGauges();
+    return plan;
+  }
+
+  async #act(a: PoolAction): Promise<void> {
+    const { ds, eni, metrics } = this.#o;
+    metrics?.actionInProgress.inc({ fn: a.kind });
+    try {
+      switch (a.kind) {
+        case "create-enis":
+          return await this.#createEnis(a.count, a.ipsPerEni, a.prefixesPerEni);
+        case "assign-ips":
+          ds.addIps(a.eniId, await eni.assignIps(a.eniId, a.count));
+          this.lastError = undefined;
+          return;
+        case "assign-prefixes":
+          ds.addPrefixes(a.eniId, await eni.assignPrefixes(a.eniId, a.count));
+          this.lastError = undefined;
+          return;
+        case "unassign-ips": {
+          const now = this.#now;
+          const ips = a.ips.filter((ip) => ds.ipState(ip, now) === "free");
+          if (!ips.length) return;
+          ds.removeIps(a.eniId, ips); // first, so no pod gets one while EC2 takes it back
+          try {
+            await eni.unassign(a.eniId, { ips });
+          } catch (e) {
+            ds.addIps(a.eniId, ips);
+            throw e;
+          }
+          this.lastShrinkAt = this.#now;
+          return;
+        }
+        case "unassign-prefixes": {
+          const free = new Set(ds.freePrefixesOn(a.eniId, this.#now));
+          const prefixes = a.prefixes.filter((p) => free.has(p));
+          if (!prefixes.length) return;
+          ds.removePrefixes(a.eniId, prefixes);
+          try {
+            await eni.unassign(a.eniId, { prefixes });
+          } catch (e) {
+            ds.addPrefixes(a.eniId, prefixes);
+            throw e;
+          }
+          this.lastShrinkAt = this.#now;
+          return;
+        }
+        case "delete-eni": {
+          const rec = ds.eni(a.eniId);
+          if (!rec || ds.eniStats(a.eniId, this.#now).assigned > 0) return;
+          ds.removeEni(a.eniId);
+          this.#o.host?.teardownEni(rec);
+          await eni.freeEni(a.eniId);
+          this.lastShrinkAt = this.#now;
+          return;
+        }
+      }
+    } catch (e) {
+      const err = classifyError(e);
+      this.#noteError(err);
+      this.#o.log?.warn("pool action failed", { action: a.kind, reason: err.reason, err: err.message });
+    } finally {
+      metrics?.actionInProgress.dec({ fn: a.kind });
+    }
+  }
+
+  #noteError(err: EniError): void {
+    this.lastError = { err, at: this.#now };
+    if (err.pauseMs) this.growthPausedUntil = this.#now + err.pauseMs;
+    this.#o.metrics?.ipamdErr.inc({ fn: err.reason });
+  }
+
+  async #createEnis(count: number, ips: number, prefixes?: number): Promise<void> {
+    this.pendingEnis += count;
+    this.#growStartedAt = this.#now;
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, async () => {
+        try {
+          const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: this.maxEnis });
+          this.#adopt(made.eni, made.deviceIndex, made.subnetCidr);
+        } finally {
+          this.pendingEnis--;
+        }
+      }),
+    );
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed.length < results.length) this.lastError = undefined;
+    for (const f of failed) this.#noteError(classifyError(f.reason));
+    if (failed.length) {
+      this.#o.log?.warn("ENI creation failed", {
+        failed: failed.length,
+        of: count,
+        err: String(failed[0].reason),
+      });
+    }
+  }
+
+  /** Wires an attached ENI on the host and adds it with its addresses to the datastore. */
+  #adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void {
+    const { ds, host, config } = this.#o;
+    const rec = {
+      eniId: n.networkInterfaceId,
+      deviceNumber,
+      subnetId: n.subnetId,
+      subnetCidr,
+      primaryIp: n.privateIpAddress,
+      mac: n.macAddress.toLowerCase(),
+      createdAt: this.#now,
+    };
+    if (deviceNumber !== 0) host?.setupEni(rec, config.eniMtu);
+    ds.addEni(rec);
+    ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
+    if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
+  }
+
+  /** Compares the datastore with EC2: adopts ENIs/IPs that appeared, drops unassigned ones that vanished. */
+  reconcile(): Promise<void> {
+    return this.#enqueue(async () => {
+      const { ds, metrics, log } = this.#o;
+      metrics?.reconcileCount.inc({ fn: "eniReconcile" });
+      const attached = (await this.#o.eni.describeAttached()).filter((n) => !EniManager.unmanaged(n));
+      const byId = new Map(attached.map((n) => [n.networkInterfaceId, n]));
+      const now = this.#now;
+      for (const rec of ds.enis()) {
+        const n = byId.get(rec.eniId);
+        if (!n) {
+          if (ds.eniStats(rec.eniId, now).assigned === 0) {
+            ds.removeEni(rec.eniId);
+            this.#o.host?.teardownEni(rec);
+            metrics?.forceRemovedEnis.inc();
+            log?.warn("ENI vanished from EC2; dropped", { eniId: rec.eniId });
+          }
+          continue;
+        }
+        const inEc2 = new Set(n.privateIps.filter((p) => !p.primary).map((p) => p.address));
+        const gone = rec.ips.filter((ip) => !inEc2.has(ip) && ds.ipState(ip, now) !== "assigned");
+        const secondary = gone.filter((ip) => !rec.prefixes.some((p) => cidrContains(p, ip)));
+        if (secondary.length) {
+          ds.removeIps(rec.eniId, secondary);
+          metrics?.forceRemovedIps.inc({}, secondary.length);
+        }
+        const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip));
+        if (fresh.length) ds.addIps(rec.eniId, fresh);
+      }
+      const imds = await this.#o.imds.interfaces().catch(() => []);
+      for (const n of attached) {
+        if (ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
+        const meta = imds.find((i) => i.interfaceId === n.networkInterfaceId);
+        if (!meta) continue; // IMDS has not caught up; next round
+        this.#adopt(n, n.attachment.deviceIndex, meta.subnetCidr);
+        log?.info("adopted an ENI found in EC2", { eniId: n.networkInterfaceId });
+      }
+      this.#updateGauges();
+    });
+  }
+
+  /** Why no IP is free right now, as the socket API's error body. */
+  reasonForNoIp(coolingRetryMs?: number): ErrorBody {
+    const now = this.#now;
+    if (this.pendingEnis > 0) {
+      const left = Math.max(250, this.#growStartedAt + EXPECTED_ENI_MS - now);
+      return {
+        reason: "pool_growing",
+        message: `no free IP: ${this.pendingEnis} ENI(s) being attached, expected within ${left} ms`,
+        retryable: true,
+        retryAfterMs: left,
+      };
+    }
+    const err = this.lastError;
+    if (err && now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal") {
+      const paused = this.growthPausedUntil > now ? this.growthPausedUntil - now : undefined;
+      return {
+        reason: err.err.reason,
+        message: `no free IP: ${err.err.message}`,
+        retryable: err.err.retryable,
+        ...(paused ? { retryAfterMs: paused } : err.err.retryable ? { retryAfterMs: 1000 } : {}),
+      };
+    }
+    const { ds } = this.#o;
+    const enis = ds.enis();
+    const usable = this.#o.limits.ipv4PerEni - 1;
+    const full = enis.every((e) => e.ips.length >= usable || e.prefixes.length > 0);
+    if (enis.length >= this.maxEnis && full) {
+      const s = ds.stats(now);
+      if (coolingRetryMs !== undefined && s.cooling > 0) {
+        return {
+          reason: "pool_growing",
+          message: `no free IP: ${s.cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`,
+          retryable: true,
+          retryAfterMs: coolingRetryMs,
+        };
+      }
+      return {
+        reason: "max_enis_reached",
+        message:
+          `no free IP: all ${enis.length} ENIs of ${this.maxEnis} attached and full (${s.assigned} assigned)`,
+        retryable: false,
+      };
+    }
+    return {
+      reason: "pool_growing",
+      message: "no free IP: the pool is growing",
+      retryable: true,
+      retryAfterMs: coolingRetryMs ?? 1000,
+    };
+  }
+
+  #updateGauges(): void {
+    const m = this.#o.metrics;
+    if (!m) return;
+    const s = this.#o.ds.stats(this.#now);
+    const enis = this.#o.ds.enis();
+    m.eniAllocated.set(enis.length);
+    m.totalIps.set(s.total);
+    m.assignedIps.set(s.assigned);
+    m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length, 0));
+  }
+}
