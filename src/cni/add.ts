@@ -1,0 +1,66 @@
+/** cmdAdd: ask ipamd for an IP, wire the pod, and undo everything (and release the IP) on failure. */
+import type { AddNetworkRequest, AttachmentKey } from "./api.ts";
+import type { CniEnv } from "./args.ts";
+import type { NetConf } from "./conf.ts";
+import { IpamdClient } from "./ipamd_client.ts";
+import type { Logger } from "./log.ts";
+import { formatResult } from "./result.ts";
+import { CniError, Code } from "./spec.ts";
+import { assertNoPodInterface, hostVethName, wirePod } from "./wiring.ts";
+import { isIp4 } from "./result.ts";
+
+/** The pod MTU: the config's, else ipamd's, else 9001. */
+export function podMtu(confMtu: number | undefined, ipamdMtu: unknown): number {
+  if (confMtu !== undefined) return confMtu;
+  if (typeof ipamdMtu === "number" && Number.isInteger(ipamdMtu) && ipamdMtu >= 576 && ipamdMtu <= 9001) {
+    return ipamdMtu;
+  }
+  return 9001;
+}
+
+/** ADD: returns the result object shaped for conf.cniVersion. */
+export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<Record<string, unknown>> {
+  // Checked before ipamd: a repeated ADD must not make ipamd hand out (and us release) the live pod's IP.
+  assertNoPodInterface(env.netns, env.ifName);
+  const hostVeth = await hostVethName(conf.vethPrefix, env.k8s, env.containerId);
+  const key: AttachmentKey = { netName: conf.name, containerId: env.containerId, ifName: env.ifName };
+  const req: AddNetworkRequest = { ...key, netns: env.netns };
+  if (env.k8s.podNamespace) req.k8sPodNamespace = env.k8s.podNamespace;
+  if (env.k8s.podName) req.k8sPodName = env.k8s.podName;
+  if (env.k8s.podUid) req.k8sPodUid = env.k8s.podUid;
+
+  const client = new IpamdClient(conf.ipamdSocket);
+  try {
+    const reply = await client.addNetwork(req);
+    log.info("ipamd assigned", { ip: reply.ipv4, routeTable: reply.routeTable, eni: reply.eniId, hostVeth });
+    try {
+      if (!isIp4(reply.ipv4)) {
+        throw new CniError(Code.IPAMD_PROTOCOL, `ipamd gave a bad ipv4 "${reply.ipv4}"`);
+      }
+      const mtu = podMtu(conf.mtu, reply.mtu);
+      const att = wirePod(
+        {
+          hostVeth,
+          ifName: env.ifName,
+          netnsPath: env.netns,
+          ipv4: reply.ipv4,
+          routeTable: reply.routeTable,
+          mtu,
+        },
+        log,
+      );
+      log.info("pod wired", { ip: reply.ipv4, hostVeth, hostMac: att.hostVeth.mac, mtu });
+      return formatResult(att, conf.cniVersion);
+    } catch (e) {
+      log.error("wiring failed, releasing the IP", { ip: reply.ipv4, err: (e as Error).message });
+      try {
+        await client.delNetwork(key);
+      } catch (r) {
+        log.error("release after failed ADD failed", { ip: reply.ipv4, err: (r as Error).message });
+      }
+      throw e;
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,56 @@
+/** cmdCheck: the wiring and ipamd's record still match prevResult. */
+import type { CniEnv } from "./args.ts";
+import type { NetConf } from "./conf.ts";
+import { IpamdClient } from "./ipamd_client.ts";
+import type { Logger } from "./log.ts";
+import { findAttachment } from "./result.ts";
+import { CniError, Code } from "./spec.ts";
+import { checkWiring } from "./wiring.ts";
+
+/** CHECK: throws code 105 listing every mismatch. */
+export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
+  if (!conf.prevResult) throw new CniError(Code.INVALID_CONFIG, "network config: CHECK needs prevResult");
+  const prev = findAttachment(conf.prevResult, env.ifName);
+  if (!prev.hostVeth) {
+    throw new CniError(Code.INVALID_CONFIG, "network config: prevResult.interfaces has no host veth");
+  }
+  if (!prev.ipv4) {
+    throw new CniError(Code.INVALID_CONFIG, `network config: prevResult.ips has no IPv4 for ${env.ifName}`);
+  }
+  const client = new IpamdClient(conf.ipamdSocket);
+  let routeTable: number;
+  try {
+    const r = await client.checkNetwork({
+      netName: conf.name,
+      containerId: env.containerId,
+      ifName: env.ifName,
+    });
+    if (!r.held) {
+      throw new CniError(
+        Code.CHECK_MISMATCH,
+        `ipamd does not hold an IP for ${env.containerId}/${env.ifName}`,
+      );
+    }
+    if (r.ipv4 && r.ipv4 !== prev.ipv4) {
+      throw new CniError(Code.CHECK_MISMATCH, `ipamd holds ${r.ipv4}, prevResult says ${prev.ipv4}`);
+    }
+    routeTable = r.routeTable ?? 254;
+  } finally {
+    client.close();
+  }
+  const problems = checkWiring({
+    hostVeth: prev.hostVeth,
+    ifName: env.ifName,
+    netnsPath: env.netns,
+    ipv4: prev.ipv4,
+    routeTable,
+    mtu: 0,
+    hostMac: prev.hostMac,
+    podMac: prev.podMac,
+  });
+  if (problems.length) {
+    log.warn("check failed", { problems });
+    throw new CniError(Code.CHECK_MISMATCH, problems.join("; "));
+  }
+  log.debug("check passed", { ip: prev.ipv4 });
+}

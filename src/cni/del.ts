@@ -1,0 +1,34 @@
+/** cmdDel: release the IP at ipamd and remove the host side; succeeds whenever nothing is left to do. */
+import type { CniEnv } from "./args.ts";
+import type { NetConf } from "./conf.ts";
+import { IpamdClient, IpamdError, IpamdUnavailableError } from "./ipamd_client.ts";
+import type { Logger } from "./log.ts";
+import { findAttachment } from "./result.ts";
+import { hostVethName, teardownHost } from "./wiring.ts";
+
+/** DEL. Returns nothing (the spec's DEL prints nothing on success). */
+export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
+  const prev = conf.prevResult ? findAttachment(conf.prevResult, env.ifName) : {};
+  const hostVeth = prev.hostVeth ?? await hostVethName(conf.vethPrefix, env.k8s, env.containerId);
+  const key = { netName: conf.name, containerId: env.containerId, ifName: env.ifName };
+  let ipv4 = prev.ipv4;
+  let failure: IpamdError | undefined;
+  const client = new IpamdClient(conf.ipamdSocket);
+  try {
+    const r = await client.delNetwork(key);
+    log.info("ipamd release", { released: r.released, ip: r.ipv4 });
+    if (r.released && r.ipv4) ipv4 = r.ipv4;
+  } catch (e) {
+    if (e instanceof IpamdUnavailableError || (e instanceof IpamdError && e.reason === "not_ready")) {
+      log.warn("ipamd unavailable on DEL; tearing down the host side from prevResult", { err: e.message });
+    } else if (e instanceof IpamdError) {
+      failure = e;
+    } else throw e;
+  } finally {
+    client.close();
+  }
+  const t = teardownHost(hostVeth, ipv4, log);
+  log.info("host side removed", { hostVeth, ip: ipv4, ...t });
+  // ipamd answered with a real error: the runtime must retry so the IP does not leak.
+  if (failure) throw failure;
+}

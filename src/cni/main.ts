@@ -1,0 +1,121 @@
+/**
+ * aws-cni entry: `deno run --allow-all src/cni/main.ts`, executed by the container runtime with CNI_*
+ * variables and the network config on stdin. The result or the error JSON goes to stdout; logs go to the
+ * plugin log file. Command modules (and so libnl) are loaded only for the command that needs them.
+ * @module
+ */
+import { type CniEnv, parseEnv } from "./args.ts";
+import { decodeStdin, type NetConf, parseConf } from "./conf.ts";
+import { Logger } from "./log.ts";
+import { CniError, Code, errorJson, isSemver, LATEST_VERSION, SUPPORTED_VERSIONS } from "./spec.ts";
+
+/** What one plugin run prints and exits with. */
+export interface Outcome {
+  stdout: string;
+  exitCode: number;
+}
+
+/** Runs a parsed command; returns the result object or nothing. */
+export type Dispatch = (env: CniEnv, conf: NetConf, log: Logger) => Promise<Record<string, unknown> | void>;
+
+/** The real dispatcher: imports the command's module on demand. */
+export const dispatch: Dispatch = async (env, conf, log) => {
+  switch (env.command) {
+    case "ADD":
+      return (await import("./add.ts")).cmdAdd(env, conf, log);
+    case "DEL":
+      return (await import("./del.ts")).cmdDel(env, conf, log);
+    case "CHECK":
+      return (await import("./check.ts")).cmdCheck(env, conf, log);
+    case "GC":
+      return (await import("./gc.ts")).cmdGc(env, conf, log);
+    case "STATUS":
+      return (await import("./status.ts")).cmdStatus(env, conf, log);
+    default:
+      throw new CniError(Code.INVALID_ENV, `CNI_COMMAND "${env.command}" is unknown`);
+  }
+};
+
+function peekVersion(stdin: Uint8Array): string | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(stdin))?.cniVersion;
+    return isSemver(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One plugin run: never throws; every failure is spec error JSON with a non-zero exit code. */
+export async function run(
+  vars: Record<string, string | undefined>,
+  stdin: Uint8Array,
+  run: Dispatch = dispatch,
+): Promise<Outcome> {
+  const reqVersion = peekVersion(stdin);
+  let log: Logger | undefined;
+  try {
+    const env = parseEnv(vars);
+    if (env.command === "VERSION") {
+      return {
+        stdout: JSON.stringify({
+          cniVersion: reqVersion ?? LATEST_VERSION,
+          supportedVersions: SUPPORTED_VERSIONS,
+        }),
+        exitCode: 0,
+      };
+    }
+    const conf = parseConf(decodeStdin(stdin), env.command);
+    log = new Logger(conf.pluginLogFile, conf.pluginLogLevel, {
+      cmd: env.command,
+      containerId: env.containerId || undefined,
+      ifName: env.ifName || undefined,
+      netns: env.netns || undefined,
+      pod: env.k8s.podName ? `${env.k8s.podNamespace ?? ""}/${env.k8s.podName}` : undefined,
+    });
+    const t0 = performance.now();
+    const out = await run(env, conf, log);
+    log.info("done", { ms: Math.round(performance.now() - t0) });
+    return { stdout: out ? JSON.stringify(out) : "", exitCode: 0 };
+  } catch (e) {
+    const j = errorJson(e, reqVersion ?? LATEST_VERSION);
+    log?.error("failed", { code: j.code, msg: j.msg, details: j.details, stack: (e as Error)?.stack });
+    return { stdout: JSON.stringify(j), exitCode: 1 };
+  }
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const r = await Deno.stdin.read(buf);
+    if (r === null) break;
+    chunks.push(buf.slice(0, r));
+    n += r;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  let stdin: Uint8Array = new Uint8Array();
+  let ioError: unknown;
+  try {
+    if (Deno.env.get("CNI_COMMAND") !== "VERSION" || !Deno.stdin.isTerminal()) stdin = await readStdin();
+  } catch (e) {
+    ioError = e;
+  }
+  const o = ioError
+    ? {
+      stdout: JSON.stringify(errorJson(new CniError(Code.IO, `reading stdin: ${ioError}`), LATEST_VERSION)),
+      exitCode: 1,
+    }
+    : await run(Deno.env.toObject(), stdin);
+  if (o.stdout) Deno.stdout.writeSync(new TextEncoder().encode(o.stdout + "\n"));
+  Deno.exit(o.exitCode);
+}
