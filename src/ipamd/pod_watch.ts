@@ -1,0 +1,100 @@
+/**
+ * Leak protection beyond CNI DEL: watches the pods on this node and releases an assignment whose pod has
+ * been gone for longer than the grace period. Assignments without a pod identity are left alone.
+ */
+import type { KubePort, PodEvent, PodInfo } from "../k8s/port.ts";
+import type { Assignment, Datastore } from "./datastore.ts";
+import type { Logger } from "./log.ts";
+
+export interface PodWatchOptions {
+  kube: KubePort;
+  nodeName: string;
+  ds: Datastore;
+  graceMs: number;
+  /** Releases one leaked assignment (datastore, checkpoint, replan). */
+  release: (a: Assignment) => Promise<void>;
+  log?: Logger;
+  now?: () => number;
+}
+
+const podKey = (ns: string, name: string) => `${ns}/${name}`;
+const assignKey = (a: Assignment) => JSON.stringify([a.netName, a.containerId, a.ifName]);
+
+/** Tracks the node's pods and sweeps assignments whose pod is gone. */
+export class PodWatch {
+  readonly #pods = new Map<string, PodInfo>();
+  readonly #goneSince = new Map<string, number>();
+  #synced = false;
+  #timer?: ReturnType<typeof setInterval>;
+  constructor(readonly o: PodWatchOptions) {}
+
+  #now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /** Applies one watch event. */
+  onEvent(e: PodEvent): void {
+    if (e.type === "RESYNC") {
+      this.#pods.clear();
+      for (const p of e.pods) this.#pods.set(podKey(p.namespace, p.name), p);
+      this.#synced = true;
+    } else if (e.type === "DELETED") this.#pods.delete(podKey(e.pod.namespace, e.pod.name));
+    else this.#pods.set(podKey(e.pod.namespace, e.pod.name), e.pod);
+  }
+
+  /** Whether the pod behind an assignment exists (same UID when both are known). */
+  #present(a: Assignment): boolean | undefined {
+    const { k8sPodNamespace: ns, k8sPodName: name, k8sPodUid: uid } = a.meta;
+    if (!ns || !name) return undefined;
+    const p = this.#pods.get(podKey(ns, name));
+    return !!p && (!uid || !p.uid || p.uid === uid);
+  }
+
+  /** Releases assignments whose pod has been gone longer than the grace period; returns how many. */
+  async sweep(): Promise<number> {
+    if (!this.#synced) return 0;
+    const now = this.#now();
+    let n = 0;
+    const live = new Set<string>();
+    for (const a of this.o.ds.assignments()) {
+      const k = assignKey(a);
+      live.add(k);
+      const present = this.#present(a);
+      if (present !== false) {
+        this.#goneSince.delete(k);
+        continue;
+      }
+      const since = this.#goneSince.get(k) ?? now;
+      this.#goneSince.set(k, since);
+      if (now - since >= this.o.graceMs) {
+        this.o.log?.warn("releasing a leaked IP: its pod is gone", {
+          ip: a.ip,
+          pod: `${a.meta.k8sPodNamespace}/${a.meta.k8sPodName}`,
+          goneForMs: now - since,
+        });
+        await this.o.release(a);
+        this.#goneSince.delete(k);
+        n++;
+      }
+    }
+    for (const k of this.#goneSince.keys()) if (!live.has(k)) this.#goneSince.delete(k);
+    return n;
+  }
+
+  /** Lists the pods, then watches them until `signal` aborts; sweeps every `sweepEveryMs`. */
+  async start(
+    signal: AbortSignal,
+    sweepEveryMs = Math.min(60_000, Math.max(1_000, this.o.graceMs / 4)),
+  ): Promise<void> {
+    try {
+      this.onEvent({ type: "RESYNC", pods: await this.o.kube.listPodsOnNode(this.o.nodeName) });
+    } catch (e) {
+      this.o.log?.warn("could not list pods; leak protection waits for the watch", { err: e });
+    }
+    this.#timer = setInterval(() => void this.sweep().catch(() => {}), sweepEveryMs);
+    signal.addEventListener("abort", () => clearInterval(this.#timer));
+    void this.o.kube.watchPodsOnNode(this.o.nodeName, (e) => this.onEvent(e), signal).catch((e) => {
+      if (!signal.aborted) this.o.log?.error("pod watch ended", { err: e });
+    });
+  }
+}
