@@ -154,6 +154,50 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "libcni driver: emulated GC/STATUS reach every plugin with spec 1.1.0's inputs; plugin errors come back",
+  ...rootOnly,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vct-gc-" });
+    try {
+      // "rec" records its environment and stdin; "fail" answers a CNI error for STATUS.
+      await Deno.writeTextFile(
+        `${dir}/rec`,
+        `#!/bin/sh\nenv | grep '^CNI_' > "${dir}/$CNI_COMMAND.env"\ncat > "${dir}/$CNI_COMMAND.stdin"\n`,
+      );
+      await Deno.writeTextFile(
+        `${dir}/fail`,
+        `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = STATUS ] || exit 0\n` +
+          `echo '{"cniVersion":"1.1.0","code":50,"msg":"not ready","details":"no ipamd"}'\nexit 1\n`,
+      );
+      for (const f of ["rec", "fail"]) await Deno.chmod(`${dir}/${f}`, 0o755);
+      const conflist = `${dir}/gc.conflist`;
+      await Deno.writeTextFile(
+        conflist,
+        JSON.stringify({ cniVersion: "1.1.0", name: "gcnet", plugins: [{ type: "rec" }, { type: "fail" }] }),
+      );
+      const valid = [{ containerID: "c1", ifname: "eth0" }];
+      const o = { conflist, binDir: dir, emulateGcStatus: true, validAttachments: valid };
+      assert.deepEqual(await libcni("gc", o), {});
+      const stdin = JSON.parse(await Deno.readTextFile(`${dir}/GC.stdin`));
+      assert.deepEqual(stdin["cni.dev/valid-attachments"], valid);
+      assert.equal(stdin.name, "gcnet");
+      assert.equal(stdin.cniVersion, "1.1.0");
+      assert.match(await Deno.readTextFile(`${dir}/GC.env`), /^CNI_COMMAND=GC$/m);
+
+      const err = await libcni("status", o).catch((e) => e);
+      assert.ok(err instanceof CniError, String(err));
+      assert.equal(err.code, 50);
+      assert.equal(err.msg, "not ready");
+      assert.equal(err.details, "no ipamd");
+      assert.match(await Deno.readTextFile(`${dir}/STATUS.env`), /^CNI_COMMAND=STATUS$/m);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   // Without portmap: Debian's portmap 1.1.1 fails CHECK on IPv4-only pods ("could not check ipv6 dnat",
   // containernetworking/plugins#819); the port-mapping test below covers portmap's ADD/DEL.
   name: "libcni baseline: ptp + host-local ADD/CHECK/DEL for each spec version",

@@ -9,7 +9,10 @@
 const DRIVER_DIR = new URL("../libcni/driver/", import.meta.url).pathname;
 const dec = new TextDecoder();
 
-/** Verbs the driver knows. `gc`/`status` fail with {@linkcode CniError.unsupported} on libcni < 1.2. */
+/**
+ * Verbs the driver knows. `gc`/`status` fail with {@linkcode CniError.unsupported} on libcni < 1.2 unless
+ * {@linkcode LibcniOptions.emulateGcStatus} is set.
+ */
 export type LibcniVerb =
   | "add"
   | "check"
@@ -49,6 +52,10 @@ export interface LibcniOptions {
   cniVersion?: string;
   /** Operation count for the bench modes. */
   n?: number;
+  /** gc/status: send them without libcni support, as spec 1.1.0 describes (the driver's emulation). */
+  emulateGcStatus?: boolean;
+  /** gc: the runtime's valid attachments (`cni.dev/valid-attachments`). */
+  validAttachments?: { containerID: string; ifname: string }[];
   /** Run the driver inside this network namespace (path or name under /var/run/netns). */
   inNetns?: string;
 }
@@ -180,6 +187,8 @@ export function driverArgs(verb: LibcniVerb, opts: LibcniOptions): string[] {
   if (opts.cacheDir) a.push("--cache-dir", opts.cacheDir);
   if (opts.cniVersion) a.push("--cni-version", opts.cniVersion);
   if (opts.n !== undefined) a.push("--n", String(opts.n));
+  if (opts.emulateGcStatus) a.push("--emulate-gc-status");
+  if (opts.validAttachments) a.push("--valid-attachments", JSON.stringify(opts.validAttachments));
   return a;
 }
 

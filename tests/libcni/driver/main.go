@@ -4,6 +4,10 @@
 // Results go to stdout as JSON. On failure it prints the CNI error object
 // ({"code","msg","details"}; code 0 when the error did not come from a plugin)
 // on stdout and exits 1. An unsupported verb exits 3.
+//
+// libcni before 1.2 has no GC or STATUS. With --emulate-gc-status the driver sends them itself, the way
+// spec 1.1.0 describes (one call per plugin, GC carrying cni.dev/valid-attachments); that is this
+// driver's reading of the spec, not libcni.
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
 )
@@ -28,7 +33,9 @@ var libcniVersion = "unknown"
 type options struct {
 	conflist, binDir, netns, containerID, ifName string
 	args, portMappings, cacheDir, cniVersion     string
+	validAttachments                             string
 	n                                            int
+	emulate                                      bool
 }
 
 func main() {
@@ -48,6 +55,8 @@ func main() {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "libcni cache dir (default /var/lib/cni)")
 	fs.StringVar(&o.cniVersion, "cni-version", "", "rewrite the conflist's cniVersion")
 	fs.IntVar(&o.n, "n", 30, "operations for the bench modes")
+	fs.BoolVar(&o.emulate, "emulate-gc-status", false, "send GC/STATUS without libcni support (spec 1.1.0)")
+	fs.StringVar(&o.validAttachments, "valid-attachments", "[]", `GC: JSON [{"containerID":..,"ifname":..}]`)
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail(err)
 	}
@@ -56,6 +65,13 @@ func main() {
 	case "version":
 		printJSON(versionInfo(ctx, &o))
 	case "gc", "status":
+		if o.emulate {
+			if err := emulate(ctx, strings.ToUpper(verb), &o); err != nil {
+				fail(err)
+			}
+			fmt.Println("{}")
+			return
+		}
 		fmt.Printf(`{"code":0,"msg":"%s is not supported by libcni %s (CNI spec %s); GC and STATUS need libcni >= 1.2.0 (spec 1.1.0)","unsupported":true}`+"\n",
 			strings.ToUpper(verb), libcniVersion, version.Current())
 		os.Exit(3)
@@ -134,6 +150,7 @@ func versionInfo(ctx context.Context, o *options) map[string]interface{} {
 		"specVersion":       version.Current(),
 		"supportedVersions": version.All.SupportedVersions(),
 		"verbs":             []string{"ADD", "CHECK", "DEL", "VERSION"},
+		"emulatedVerbs":     []string{"GC", "STATUS"},
 	}
 	if o.conflist != "" {
 		cfg, list, _ := setup(o)
@@ -149,6 +166,34 @@ func versionInfo(ctx context.Context, o *options) map[string]interface{} {
 		out["plugins"] = plugins
 	}
 	return out
+}
+
+// emulate sends GC or STATUS to every plugin of the list in order, as spec 1.1.0 describes.
+func emulate(ctx context.Context, verb string, o *options) error {
+	cfg, list, rt := setup(o)
+	inject := map[string]interface{}{"name": list.Name, "cniVersion": list.CNIVersion}
+	if verb == "GC" {
+		var valid []interface{}
+		if err := json.Unmarshal([]byte(o.validAttachments), &valid); err != nil {
+			return fmt.Errorf("--valid-attachments: %w", err)
+		}
+		inject["cni.dev/valid-attachments"] = valid
+	}
+	args := &invoke.Args{Command: verb, PluginArgs: rt.Args, Path: strings.Join(cfg.Path, ":")}
+	for _, p := range list.Plugins {
+		path, err := invoke.FindInPath(p.Network.Type, cfg.Path)
+		if err != nil {
+			return err
+		}
+		conf, err := libcni.InjectConf(p, inject)
+		if err != nil {
+			return err
+		}
+		if err := invoke.ExecPluginWithoutResult(ctx, path, conf.Bytes, args, nil); err != nil {
+			return fmt.Errorf("plugin type=%q (%s): %w", p.Network.Type, strings.ToLower(verb), err)
+		}
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
