@@ -1,0 +1,310 @@
+/**
+ * ipamd's daemon: start-up (Kubernetes wait, instance and limits, state rebuild, host setup, iptables),
+ * then the socket API, introspection, metrics, the pool driver and the pod watch, until stopped.
+ */
+import type { Ec2Port } from "../aws/ec2_port.ts";
+import type { ImdsPort } from "../aws/imds_port.ts";
+import { lookupInstanceType } from "../aws/instance_types.ts";
+import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
+import type { Netlink } from "../../ffi/mod.ts";
+import { applyRules, type IptablesRunner, renderRules } from "../net/iptables.ts";
+import { fromCheckpoint, readCheckpoint, toCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import type { IpamdConfig } from "./config.ts";
+import { type Assignment, Datastore } from "./datastore.ts";
+import { loadEnis, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
+import { EniManager, pollUntil } from "./eni_manager.ts";
+import { HostNetwork } from "./host_network.ts";
+import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } from "./introspection.ts";
+import { Logger } from "./log.ts";
+import { IpamdMetrics } from "./metrics.ts";
+import { PodWatch } from "./pod_watch.ts";
+import { PoolDriver } from "./reconcile.ts";
+import { apiHandler, serveUnix } from "./server.ts";
+
+export const VERSION = "0.1.0";
+
+/** Start-up could not complete; the message says why (e.g. names the unreachable API server). */
+export class StartupError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
+
+/** The outside world, through the ports. */
+export interface DaemonPorts {
+  ec2: Ec2Port;
+  imds: ImdsPort;
+  kube: KubePort;
+  /** The API server's address, for messages. */
+  kubeServer: string;
+  /** Netlink bound to the node's namespace; without it no host wiring is done. */
+  netlink?: Netlink;
+  /** Where iptables runs; `false` skips iptables entirely. */
+  iptables?: IptablesRunner | false;
+}
+
+export interface DaemonOptions {
+  config: IpamdConfig;
+  ports: DaemonPorts;
+  log?: Logger;
+  /** Bounded wait for the Kubernetes API (default 60 s). */
+  kubeWaitMs?: number;
+  /** How long ADD waits for the pool to grow (default 5 s). */
+  addWaitMs?: number;
+  planEveryMs?: number;
+  reconcileEveryMs?: number;
+  attachWaitMs?: number;
+  /** Primary interface name for the NodePort connmark rule (default eth0). */
+  primaryIf?: string;
+}
+
+/** A running ipamd. */
+export class Daemon {
+  ready = false;
+  readonly metrics = new IpamdMetrics();
+  readonly ds: Datastore;
+  readonly log: Logger;
+  driver!: PoolDriver;
+  eniManager!: EniManager;
+  host?: HostNetwork;
+  vpcCidrs: string[] = [];
+  instanceId = "";
+  introspectionAddr?: Deno.NetAddr;
+  metricsAddr?: Deno.NetAddr;
+  readonly #servers: Deno.HttpServer[] = [];
+  readonly #abort = new AbortController();
+  #ckpt: Promise<void> = Promise.resolve();
+  #eniConfigs: Record<string, EniConfigSpec> = {};
+
+  private constructor(readonly o: DaemonOptions) {
+    this.ds = new Datastore({ cooldownMs: o.config.ipCooldownMs });
+    this.log = o.log ?? new Logger(o.config.logLevel, o.config.logFile);
+  }
+
+  /** Runs start-up and begins serving; throws {@link StartupError} when it cannot. */
+  static async start(o: DaemonOptions): Promise<Daemon> {
+    const d = new Daemon(o);
+    try {
+      await d.#startup();
+    } catch (e) {
+      await d.stop();
+      throw e instanceof StartupError
+        ? e
+        : new StartupError(`start-up failed: ${(e as Error).message}`, { cause: e });
+    }
+    return d;
+  }
+
+  /** Writes the assignments to the checkpoint; writes are serialised, each sees every earlier change. */
+  persist(): Promise<void> {
+    const p = this.#ckpt.then(() =>
+      writeCheckpoint(this.o.config.backingStore, toCheckpoint(this.ds.assignments()))
+    );
+    this.#ckpt = p.catch((e) => {
+      this.metrics.ipamdErr.inc({ fn: "checkpoint" });
+      this.log.error("checkpoint write failed", { err: e });
+    });
+    return p;
+  }
+
+  async #waitForKube(): Promise<void> {
+    const { kube, kubeServer } = this.o.ports;
+    try {
+      await pollUntil("the Kubernetes API", () => kube.version(), {
+        deadlineMs: this.o.kubeWaitMs ?? 60_000,
+        initialMs: 200,
+        maxMs: 5_000,
+      });
+    } catch (e) {
+      throw new StartupError(
+        `Kubernetes API server ${kubeServer} did not answer within ${
+          (this.o.kubeWaitMs ?? 60_000) / 1000
+        } s: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  async #startup(): Promise<void> {
+    const t0 = performance.now();
+    const { config: c, ports } = this.o;
+    const { ec2, imds, kube } = ports;
+    this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
+    await this.#waitForKube();
+    this.log.info("Kubernetes API reachable", { server: ports.kubeServer });
+
+    const [instanceId, instanceType, primaryMac, imdsIfs] = await Promise.all([
+      imds.instanceId(),
+      imds.instanceType(),
+      imds.primaryMac(),
+      imds.interfaces(),
+    ]);
+    this.instanceId = instanceId;
+    const limits = lookupInstanceType(instanceType) ?? (await ec2.describeInstanceTypes([instanceType]))[0];
+    if (!limits) throw new StartupError(`unknown instance type ${instanceType}`);
+    const primaryImds = imdsIfs.find((i) => i.mac.toLowerCase() === primaryMac.toLowerCase());
+    this.vpcCidrs = primaryImds?.vpcCidrs ?? [];
+    this.metrics.eniMax.set(Math.min(limits.maxEnis, c.maxEni ?? Infinity));
+    this.metrics.ipMax.set(Math.min(limits.maxEnis, c.maxEni ?? Infinity) * (limits.ipv4PerEni - 1));
+
+    if (ports.netlink) this.host = new HostNetwork(ports.netlink);
+    const subnets = (id: string) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]);
+    const bootstrap = new EniManager({
+      ec2,
+      imds,
+      instanceId,
+      subnetId: "",
+      securityGroupIds: [],
+      clusterName: c.clusterName,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    const enis = await nodeEnis({ eni: bootstrap, imdsIfs, describeSubnet: subnets, log: this.log });
+    const primary = enis.find((e) => e.deviceNumber === 0);
+    if (!primary) throw new StartupError(`EC2 lists no primary ENI (device 0) on ${instanceId}`);
+
+    let subnetId = primary.eni.subnetId;
+    let securityGroupIds = primary.eni.securityGroupIds;
+    const node = await kube.getNode(c.nodeName);
+    if (c.customNetworking) {
+      const name = node.labels[c.eniConfigLabelDef] ?? node.annotations[c.eniConfigAnnotationDef];
+      const ec = name ? await kube.getEniConfig(name) : undefined;
+      if (!ec) {
+        throw new StartupError(`custom networking: no ENIConfig for node ${c.nodeName} (${name ?? "unset"})`);
+      }
+      this.#eniConfigs[ec.name] = ec;
+      subnetId = ec.subnet;
+      securityGroupIds = ec.securityGroups.length ? ec.securityGroups : securityGroupIds;
+    }
+    this.eniManager = new EniManager({
+      ec2,
+      imds,
+      instanceId,
+      subnetId,
+      securityGroupIds,
+      clusterName: c.clusterName,
+      linkPresent: this.host ? (mac) => this.host!.linkPresent(mac) : undefined,
+      metrics: this.metrics,
+      log: this.log,
+      attachWaitMs: this.o.attachWaitMs,
+    });
+
+    // Host: node rule, secondary ENIs, iptables.
+    this.host?.setupNode();
+    await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, now: Date.now(), log: this.log });
+    if (ports.iptables !== false) {
+      await applyRules(
+        renderRules({
+          primaryIp: primary.eni.privateIpAddress,
+          primaryIf: this.o.primaryIf ?? "eth0",
+          vpcCidrs: this.vpcCidrs,
+          excludeCidrs: c.excludeSnatCidrs,
+          externalSnat: c.externalSnat,
+          randomizeSnat: c.randomizeSnat,
+          vethPrefix: c.vethPrefix,
+        }),
+        ports.iptables ?? {},
+      );
+    }
+
+    // Checkpoint.
+    const saved = await readCheckpoint(c.backingStore).catch((e) => {
+      this.log.error("checkpoint unreadable; starting with no assignments", { err: e });
+      return undefined;
+    });
+    const { restored, dropped } = restoreAssignments(this.ds, saved ? fromCheckpoint(saved) : [], {
+      host: this.host,
+      vethPrefix: c.vethPrefix,
+      log: this.log,
+    });
+    if (saved) await this.persist();
+    this.log.info("state restored", { enis: enis.length, restored, dropped: dropped.length });
+
+    this.driver = new PoolDriver({
+      ds: this.ds,
+      eni: this.eniManager,
+      imds,
+      host: this.host,
+      config: c,
+      limits: { maxEnis: limits.maxEnis, ipv4PerEni: limits.ipv4PerEni },
+      primaryEniId: primary.eni.networkInterfaceId,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    await this.#serve();
+    this.ready = true;
+    const secs = (performance.now() - t0) / 1000;
+    this.metrics.startupSeconds.set(secs);
+    this.log.info("ipamd ready", { instanceId, instanceType, startupSeconds: secs });
+    void this.driver.trigger();
+    this.driver.start({ planEveryMs: this.o.planEveryMs, reconcileEveryMs: this.o.reconcileEveryMs });
+    await new PodWatch({
+      kube,
+      nodeName: c.nodeName,
+      ds: this.ds,
+      graceMs: c.podLeakGraceMs,
+      release: (a) => this.releaseLeaked(a),
+      log: this.log,
+    }).start(this.#abort.signal);
+  }
+
+  /** Releases an assignment found leaked (pod gone). */
+  async releaseLeaked(a: Assignment): Promise<void> {
+    if (!this.ds.release(a, Date.now())) return;
+    this.metrics.forceRemovedIps.inc({ reason: "pod_gone" });
+    await this.persist();
+    void this.driver.trigger();
+  }
+
+  async #serve(): Promise<void> {
+    const c = this.o.config;
+    const ready = () => this.ready;
+    const now = () => Date.now();
+    const api = apiHandler({
+      ds: this.ds,
+      driver: this.driver,
+      config: c,
+      vpcCidrs: this.vpcCidrs,
+      persist: () => this.persist(),
+      ready,
+      addWaitMs: this.o.addWaitMs,
+      metrics: this.metrics,
+      log: this.log,
+      extraGets: { "/v1/enis": () => enisView(this.ds, now()), "/v1/pods": () => podsView(this.ds) },
+    });
+    this.#servers.push(await serveUnix(c.ipamdSocket, api));
+    const quiet = { onListen: () => {}, signal: this.#abort.signal };
+    if (!c.disableIntrospection) {
+      const bind = parseBind(c.introspectionBindAddress);
+      const s = Deno.serve(
+        { ...bind, ...quiet },
+        introspectionHandler({ ds: this.ds, config: c, eniConfigs: () => this.#eniConfigs, ready }),
+      );
+      this.introspectionAddr = s.addr as Deno.NetAddr;
+      this.#servers.push(s);
+    }
+    if (!c.disableMetrics) {
+      const s = Deno.serve(
+        { hostname: "0.0.0.0", port: c.metricsPort, ...quiet },
+        metricsHandler(this.metrics),
+      );
+      this.metricsAddr = s.addr as Deno.NetAddr;
+      this.#servers.push(s);
+    }
+    this.log.info("serving", {
+      socket: c.ipamdSocket,
+      introspection: this.introspectionAddr,
+      metrics: this.metricsAddr,
+    });
+  }
+
+  /** Stops serving and the loops; waits for in-flight work and the last checkpoint write. */
+  async stop(): Promise<void> {
+    this.ready = false;
+    this.#abort.abort();
+    await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
+    await this.driver?.stop();
+    await this.#ckpt;
+    this.log.close();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Start-up state rebuild: the node's ENIs (EC2 is authoritative where IMDS lags) into the datastore with
+ * their host wiring, then the checkpoint's assignments, dropping those whose pod host veth is gone.
+ */
+import type { NetworkInterface, Subnet } from "../aws/ec2_port.ts";
+import type { ImdsInterface } from "../aws/imds_port.ts";
+import type { Assignment, Datastore } from "./datastore.ts";
+import { EniManager, pollUntil } from "./eni_manager.ts";
+import { type HostNetwork, hostVethName } from "./host_network.ts";
+import type { Logger } from "./log.ts";
+
+/** An ENI of this node as start-up sees it. */
+export interface NodeEni {
+  eni: NetworkInterface;
+  deviceNumber: number;
+  subnetCidr: string;
+}
+
+/**
+ * Merges EC2's attached ENIs with IMDS: EC2 decides which ENIs exist and their IPs; IMDS (or
+ * DescribeSubnets) gives the subnet CIDR. Unmanaged (no_manage=true) ENIs are skipped.
+ */
+export async function nodeEnis(o: {
+  eni: EniManager;
+  imdsIfs: ImdsInterface[];
+  describeSubnet: (id: string) => Promise<Subnet | undefined>;
+  log?: Logger;
+}): Promise<NodeEni[]> {
+  const attached = await o.eni.describeAttached();
+  const out: NodeEni[] = [];
+  for (const n of attached) {
+    if (EniManager.unmanaged(n)) {
+      o.log?.info("ignoring an ENI tagged no_manage=true", { eniId: n.networkInterfaceId });
+      continue;
+    }
+    if (!n.attachment || n.attachment.status === "detaching" || n.attachment.status === "detached") continue;
+    const meta = o.imdsIfs.find((i) =>
+      i.interfaceId === n.networkInterfaceId || i.mac === n.macAddress.toLowerCase()
+    );
+    const subnetCidr = meta?.subnetCidr ?? (await o.describeSubnet(n.subnetId))?.cidrBlock;
+    if (!subnetCidr) throw new Error(`no subnet CIDR for ${n.networkInterfaceId} (${n.subnetId})`);
+    out.push({ eni: n, deviceNumber: n.attachment.deviceIndex, subnetCidr });
+  }
+  return out.sort((a, b) => a.deviceNumber - b.deviceNumber);
+}
+
+/** Puts the ENIs into the datastore and wires the secondary ones on the host (waiting for their links). */
+export async function loadEnis(
+  ds: Datastore,
+  enis: NodeEni[],
+  o: { host?: HostNetwork; mtu: number; now: number; log?: Logger; linkWaitMs?: number },
+): Promise<void> {
+  for (const { eni: n, deviceNumber, subnetCidr } of enis) {
+    const rec = {
+      eniId: n.networkInterfaceId,
+      deviceNumber,
+      subnetId: n.subnetId,
+      subnetCidr,
+      primaryIp: n.privateIpAddress,
+      mac: n.macAddress.toLowerCase(),
+      createdAt: Date.parse(n.attachment?.attachTime ?? "") || o.now,
+    };
+    const host = o.host;
+    if (host && deviceNumber !== 0) {
+      await pollUntil(`link with MAC ${rec.mac}`, () => host.linkPresent(rec.mac) || undefined, {
+        deadlineMs: o.linkWaitMs ?? 10_000,
+      });
+      host.setupEni(rec, o.mtu);
+    }
+    ds.addEni(rec);
+    ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
+    if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
+    o.log?.info("ENI loaded", { eniId: rec.eniId, deviceNumber, ips: n.privateIps.length - 1 });
+  }
+}
+
+/**
+ * Restores checkpointed assignments. One is dropped (with its host route and rules) when its pod's host
+ * veth no longer exists, or when its IP is no longer on any ENI of ours.
+ */
+export function restoreAssignments(
+  ds: Datastore,
+  assignments: Assignment[],
+  o: { host?: HostNetwork; vethPrefix: string; log?: Logger },
+): { restored: number; dropped: Assignment[] } {
+  let restored = 0;
+  const dropped: Assignment[] = [];
+  for (const a of assignments) {
+    const veth = hostVethName(o.vethPrefix, {
+      namespace: a.meta.k8sPodNamespace,
+      name: a.meta.k8sPodName,
+      containerId: a.containerId,
+    });
+    const eni = ds.enis().find((e) => e.ips.includes(a.ip));
+    const table = !eni || eni.deviceNumber === 0 ? 254 : eni.deviceNumber + 1;
+    if (o.host && !o.host.linkExists(veth)) {
+      o.log?.warn("dropping an allocation whose pod veth is gone", {
+        ip: a.ip,
+        veth,
+        containerId: a.containerId,
+      });
+      o.host.removePodWiring(a.ip, table);
+      dropped.push(a);
+      continue;
+    }
+    try {
+      ds.restore(a);
+      restored++;
+    } catch (e) {
+      o.log?.warn("dropping a checkpointed allocation", { ip: a.ip, err: e });
+      dropped.push(a);
+    }
+  }
+  return { restored, dropped };
+}
