@@ -1,0 +1,97 @@
+/**
+ * The daemon's `lab.sock` API: the EC2, IMDS and Kubernetes handlers under `/ec2`, `/imds/<node>`, `/k8s`,
+ * plus the lab's control routes under `/lab` (status, faults, pods, shutdown).
+ */
+import type { KubeStore } from "./k8s_store.ts";
+import { KubeStatusError } from "./k8s_store.ts";
+
+/** A Deno.serve handler. */
+export type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+
+/** What the control API needs from the daemon. */
+export interface ControlDeps {
+  ec2: Handler;
+  kube: Handler;
+  /** IMDS as seen from a node (by 0-based index or name); undefined when there is no such node. */
+  imdsFor(node: string): Handler | undefined;
+  store: KubeStore;
+  status(): unknown;
+  getFaults(): unknown;
+  /** Replaces the fault settings from `--faults` text; throws RangeError on bad text. */
+  setFaults(text: string): unknown;
+  nodeName(node: string): string | undefined;
+  shutdown(): void;
+}
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body, null, 2) + "\n", {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+/** A JSON error body the CLI prints verbatim. */
+export function errorResponse(status: number, message: string): Response {
+  return json({ error: message }, status);
+}
+
+/** Strips `prefix` from the request's path, keeping method, headers, body and query. */
+export function rebase(req: Request, prefix: string): Request {
+  const u = new URL(req.url);
+  u.pathname = u.pathname.slice(prefix.length) || "/";
+  return new Request(u, req);
+}
+
+/** Builds the lab.sock handler. */
+export function controlHandler(d: ControlDeps): Handler {
+  return async (req, info) => {
+    const path = new URL(req.url).pathname;
+    try {
+      if (path === "/ec2" || path.startsWith("/ec2/")) return await d.ec2(rebase(req, "/ec2"), info);
+      if (path === "/k8s" || path.startsWith("/k8s/")) return await d.kube(rebase(req, "/k8s"), info);
+      const im = path.match(/^\/imds\/([^/]+)(\/.*)?$/);
+      if (im) {
+        const h = d.imdsFor(decodeURIComponent(im[1]));
+        if (!h) return errorResponse(404, `no node ${im[1]}`);
+        return await h(rebase(req, `/imds/${im[1]}`), info);
+      }
+      if (path === "/lab/status" && req.method === "GET") return json(d.status());
+      if (path === "/lab/faults") {
+        if (req.method === "GET") return json(d.getFaults());
+        if (req.method === "PUT" || req.method === "POST") {
+          const body = await req.json() as { faults?: string };
+          try {
+            return json(d.setFaults(String(body.faults ?? "")));
+          } catch (e) {
+            if (e instanceof RangeError || e instanceof SyntaxError) return errorResponse(400, e.message);
+            throw e;
+          }
+        }
+      }
+      if (path === "/lab/shutdown" && req.method === "POST") {
+        setTimeout(() => d.shutdown(), 10);
+        return json({ stopping: true });
+      }
+      if (path === "/lab/pods" && req.method === "POST") {
+        const b = await req.json() as { namespace?: string; name?: string; node?: string };
+        const nodeName = d.nodeName(String(b.node ?? "0"));
+        if (!b.name || !nodeName) return errorResponse(400, "pods: need name and an existing node");
+        return json(d.store.createPod({ namespace: b.namespace ?? "default", name: b.name, nodeName }), 201);
+      }
+      const pm = path.match(/^\/lab\/pods\/([^/]+)\/([^/]+)(\/ip)?$/);
+      if (pm) {
+        const [ns, name] = [decodeURIComponent(pm[1]), decodeURIComponent(pm[2])];
+        if (pm[3] && req.method === "PUT") {
+          const b = await req.json() as { ip?: string; phase?: string };
+          return json(d.store.setPodIp(ns, name, b.ip || undefined, b.phase));
+        }
+        if (!pm[3] && req.method === "DELETE") return json(d.store.deletePod(ns, name));
+        if (!pm[3] && req.method === "GET") return json(d.store.mustGet("pods", ns, name));
+      }
+      return errorResponse(404, `no route ${req.method} ${path}`);
+    } catch (e) {
+      if (e instanceof KubeStatusError) return json(e.toStatus(), e.code);
+      return errorResponse(500, (e as Error).stack ?? String(e));
+    }
+  };
+}

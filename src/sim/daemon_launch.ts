@@ -1,0 +1,194 @@
+/**
+ * `lab up` and `lab down`: make the lab's namespaces and files, start the daemon inside the vpc namespace
+ * and wait for it; tear everything down again, even when the daemon died.
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fetchStatus, labJson, type LabStatus } from "./daemon_client.ts";
+import { netnsAdd, netnsDel, netnsList, pidsInNetns, terminate } from "./fabric_netns.ts";
+import {
+  type LabConfig,
+  type LatencyPreset,
+  pidAlive,
+  readJsonFile,
+  readPid,
+  writeLabConfig,
+} from "./lab_state.ts";
+import { LabNames } from "./naming.ts";
+import { writeBinDir, writeNodeConflists } from "./runtime_node.ts";
+
+/** The repository this lab runs from. */
+export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+
+/** Options of `lab up`. */
+export interface UpOptions {
+  stateDir: string;
+  nodes?: number;
+  instanceType?: string;
+  latency?: LatencyPreset;
+  faults?: string;
+  ipamdEnv?: Record<string, string>;
+  /** Run ipamd on every node (default true). */
+  ipamd?: boolean;
+  /** How long to wait for the daemon (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** The daemon did not come up; `log` is the tail of daemon.log. */
+export class LabStartError extends Error {
+  constructor(message: string, readonly log: string) {
+    super(`${message}\n--- daemon.log (tail) ---\n${log}`);
+    this.name = "LabStartError";
+  }
+}
+
+function tail(path: string, lines = 40): string {
+  try {
+    return Deno.readTextFileSync(path).split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no daemon.log)";
+  }
+}
+
+/** Whether a daemon answers on the lab's socket. */
+export async function daemonAnswers(names: LabNames): Promise<LabStatus | undefined> {
+  try {
+    return await fetchStatus(names, 2000);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Brings a lab up; a no-op (`already: true`) when its daemon answers. */
+export async function labUp(o: UpOptions): Promise<{ already: boolean; status: LabStatus }> {
+  const names = new LabNames(o.stateDir);
+  const live = await daemonAnswers(names);
+  if (live) return { already: true, status: live };
+  if (readJsonFile(names.labJson) || netnsList(names.nsPrefix).length) {
+    // A lab whose daemon died: start clean.
+    await labDown(names.stateDir);
+  }
+  let createdStateDir = false;
+  try {
+    Deno.statSync(names.stateDir);
+  } catch {
+    Deno.mkdirSync(names.stateDir, { recursive: true, mode: 0o755 });
+    createdStateDir = true;
+  }
+  const cfg: LabConfig = {
+    nodes: o.nodes ?? 2,
+    instanceType: o.instanceType ?? "m5.large",
+    latency: o.latency ?? "none",
+    faults: o.faults ?? "",
+    ipamdEnv: o.ipamdEnv ?? {},
+    ipamd: o.ipamd ?? true,
+    repoDir: REPO_DIR,
+    denoPath: Deno.execPath(),
+    createdStateDir,
+    createdAt: new Date().toISOString(),
+  };
+  try {
+    writeLabConfig(names, cfg);
+    writeNodeConflists(names, cfg.nodes);
+    writeBinDir(names, cfg.repoDir, cfg.denoPath);
+    for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
+    Deno.mkdirSync(names.podsDir, { recursive: true });
+    for (
+      const ns of [
+        names.vpcNs,
+        names.inetNs,
+        ...Array.from({ length: cfg.nodes }, (_, i) => names.nodeNs(i)),
+      ]
+    ) {
+      netnsAdd(ns);
+    }
+    const child = new Deno.Command("setsid", {
+      args: [
+        "sh",
+        "-c",
+        'exec "$@" >>"$0" 2>&1 </dev/null',
+        names.daemonLog,
+        "nsenter",
+        `--net=${names.nsPath(names.vpcNs)}`,
+        "--",
+        cfg.denoPath,
+        "run",
+        "-A",
+        "--config",
+        join(cfg.repoDir, "deno.json"),
+        join(cfg.repoDir, "src", "sim", "daemon.ts"),
+        "--state-dir",
+        names.stateDir,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child.unref();
+    let exited: Deno.CommandStatus | undefined;
+    child.status.then((s) => exited = s);
+    const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+    while (Date.now() < deadline) {
+      const st = await daemonAnswers(names);
+      if (st) return { already: false, status: st };
+      if (exited) {
+        throw new LabStartError(`lab daemon exited with code ${exited.code}`, tail(names.daemonLog));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new LabStartError(
+      `lab daemon did not answer within ${o.timeoutMs ?? 60_000} ms`,
+      tail(names.daemonLog),
+    );
+  } catch (e) {
+    const log = tail(names.daemonLog);
+    await labDown(names.stateDir);
+    if (e instanceof LabStartError) throw new LabStartError(e.message.split("\n")[0], log);
+    throw e;
+  }
+}
+
+const LAB_FILES = ["lab.sock", "daemon.pid", "kubeconfig", "daemon.log", "nodes", "bin", "pods", "cni-cache"];
+
+/** Removes every namespace, process and file of the lab. Idempotent; works without a live daemon. */
+export async function labDown(stateDir: string): Promise<{ namespaces: string[]; killed: number }> {
+  const names = new LabNames(stateDir);
+  const cfg = readJsonFile<LabConfig>(names.labJson);
+  // Ask the daemon to stop its ipamds and itself; then make sure.
+  const pid = readPid(names.daemonPid);
+  if (pid && pidAlive(pid)) {
+    try {
+      await labJson(names, "/lab/shutdown", "POST", {}, 2000);
+      const end = Date.now() + 5000;
+      while (pidAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    } catch { /* dead or wedged: killed below */ }
+    if (pidAlive(pid) && isOurDaemon(pid, names)) await terminate([pid]);
+  }
+  const namespaces = netnsList(names.nsPrefix);
+  const pids = pidsInNetns(namespaces);
+  await terminate(pids);
+  for (const ns of namespaces) netnsDel(ns);
+  for (const f of LAB_FILES) {
+    try {
+      Deno.removeSync(join(names.stateDir, f), { recursive: true });
+    } catch { /* absent */ }
+  }
+  try {
+    Deno.removeSync(names.labJson);
+  } catch { /* absent */ }
+  if (cfg?.createdStateDir) {
+    try {
+      Deno.removeSync(names.stateDir);
+    } catch { /* not empty or gone: leave it */ }
+  }
+  return { namespaces, killed: pids.length };
+}
+
+function isOurDaemon(pid: number, names: LabNames): boolean {
+  try {
+    const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    return cmd.includes(names.stateDir) && cmd.some((a) => a.endsWith("daemon.ts"));
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The lab daemon's world: the EC2 model (VPC, subnets, security group, one instance per node), the
+ * Kubernetes store (one Node per instance), and the fabric listening to the model's ENI/IP events.
+ */
+import { cidrContains } from "../net/ipv4.ts";
+import { type Ec2Event, Ec2Model } from "./ec2_model.ts";
+import type { Fabric } from "./fabric.ts";
+import { KubeStore } from "./k8s_store.ts";
+import { DETACH_LATENCY_MS } from "./realism.ts";
+import type { LabConfig } from "./lab_state.ts";
+import { LAB_NET, type LabNames } from "./naming.ts";
+
+/** One lab node as the daemon knows it. */
+export interface LabNode {
+  index: number;
+  name: string;
+  netns: string;
+  instanceId: string;
+  primaryIp: string;
+  primaryMac: string;
+}
+
+/** What the daemon serves and drives. */
+export interface LabWorld {
+  model: Ec2Model;
+  store: KubeStore;
+  nodes: LabNode[];
+  subnetIds: string[];
+  securityGroupId: string;
+  /** Fabric errors seen while applying model events (newest last, at most 50). */
+  fabricErrors: string[];
+}
+
+/** Addresses to route for an event: each /28 prefix once, plus the addresses outside every prefix. */
+export function routables(ips: string[], prefixes: string[]): string[] {
+  return [...prefixes, ...ips.filter((ip) => !prefixes.some((p) => cidrContains(p, ip)))];
+}
+
+/** Builds the model and store for `cfg`, wires the node ENIs into the fabric and subscribes it to events. */
+export function buildWorld(
+  names: LabNames,
+  cfg: LabConfig,
+  fabric: Fabric,
+  log: (line: string) => void,
+): LabWorld {
+  const model = new Ec2Model({
+    region: LAB_NET.region,
+    vpcCidr: LAB_NET.vpcCidr,
+    detachLatencyMs: DETACH_LATENCY_MS[cfg.latency],
+  });
+  const nodeSubnet = model.addSubnet({
+    cidr: LAB_NET.nodeSubnet,
+    availabilityZone: LAB_NET.az,
+    tags: [{ key: "kubernetes.io/role/cni", value: "1" }, { key: "Name", value: "lab-nodes" }],
+  });
+  const extra = LAB_NET.extraSubnets.map((cidr, i) =>
+    model.addSubnet({
+      cidr,
+      availabilityZone: LAB_NET.az,
+      tags: [{ key: "Name", value: `lab-extra-${i + 1}` }],
+    })
+  );
+  const sg = model.addSecurityGroup("lab-nodes");
+  const store = new KubeStore();
+  const nodes: LabNode[] = [];
+  for (let i = 0; i < cfg.nodes; i++) {
+    const inst = model.launchInstance({
+      instanceType: cfg.instanceType,
+      subnetId: nodeSubnet.subnetId,
+      securityGroupIds: [sg],
+      tags: [{ key: "Name", value: names.nodeName(i) }],
+    });
+    const eni = inst.networkInterfaces.find((e) => e.attachment?.deviceIndex === 0) ??
+      inst.networkInterfaces[0];
+    nodes.push({
+      index: i,
+      name: names.nodeName(i),
+      netns: names.nodeNs(i),
+      instanceId: inst.instanceId,
+      primaryIp: inst.privateIpAddress,
+      primaryMac: eni.macAddress,
+    });
+    store.addNode(names.nodeName(i), {
+      providerID: `aws:///${inst.availabilityZone}/${inst.instanceId}`,
+      internalIP: inst.privateIpAddress,
+      labels: {
+        "node.kubernetes.io/instance-type": cfg.instanceType,
+        "topology.kubernetes.io/zone": inst.availabilityZone,
+        "topology.kubernetes.io/region": LAB_NET.region,
+      },
+    });
+  }
+  const byInstance = new Map(nodes.map((n) => [n.instanceId, n.index]));
+  const subnetCidr = new Map(
+    [nodeSubnet, ...extra].map((s) => [s.subnetId, s.cidrBlock]),
+  );
+  const fabricErrors: string[] = [];
+  const apply = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      const line = `fabric: ${what}: ${(e as Error).stack ?? e}`;
+      log(line);
+      fabricErrors.push(line);
+      if (fabricErrors.length > 50) fabricErrors.shift();
+    }
+  };
+  // The primaries exist already: wire them from the model's records, then follow events.
+  for (const n of nodes) {
+    fabric.setupNode(n.index);
+    for (const e of model.attachedEnis(n.instanceId)) {
+      const ips = [...e.secondary.keys()];
+      const prefixes = [...e.prefixes.keys()];
+      fabric.assign(e.id, routables(ips, prefixes));
+      fabric.attach({
+        eniId: e.id,
+        node: n.index,
+        deviceIndex: e.attachment!.deviceIndex,
+        mac: e.mac,
+        primaryIp: e.primaryIp,
+        subnetCidr: subnetCidr.get(e.subnetId)!,
+      });
+    }
+  }
+  model.subscribe((ev: Ec2Event) => {
+    switch (ev.type) {
+      case "eni-attached": {
+        const node = byInstance.get(ev.instanceId);
+        if (node === undefined) return;
+        apply(`attach ${ev.eniId}`, () => {
+          fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes));
+          fabric.attach({
+            eniId: ev.eniId,
+            node,
+            deviceIndex: ev.deviceIndex,
+            mac: ev.mac,
+            primaryIp: ev.primaryIp,
+            subnetCidr: ev.subnetCidr,
+          });
+        });
+        log(`fabric: ${ev.eniId} attached to ${names.nodeName(node)} as eth${ev.deviceIndex}`);
+        return;
+      }
+      case "eni-detached":
+        apply(`detach ${ev.eniId}`, () => fabric.detach(ev.eniId));
+        return;
+      case "eni-deleted":
+        apply(`delete ${ev.eniId}`, () => fabric.forget(ev.eniId));
+        return;
+      case "ips-assigned":
+        apply(`assign ${ev.eniId}`, () => fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes)));
+        return;
+      case "ips-unassigned":
+        apply(`unassign ${ev.eniId}`, () => fabric.unassign(ev.eniId, routables(ev.ips, ev.prefixes)));
+        return;
+    }
+  });
+  return {
+    model,
+    store,
+    nodes,
+    subnetIds: [nodeSubnet.subnetId, ...extra.map((s) => s.subnetId)],
+    securityGroupId: sg,
+    fabricErrors,
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * `deno task lab <verb>`: the lab CLI.
+ *
+ *   up [--nodes N] [--instance-type T] [--latency none|realistic] [--faults SPEC] [--ipamd-env K=V ...] [--no-ipamd]
+ *   status [--json]
+ *   pod add NAME [--node I] [--namespace NS] [--publish HOST:CONTAINER[/tcp|udp] ...]
+ *   pod del NAME | pod check NAME | pod list [--json]
+ *   faults [SPEC]
+ *   down
+ *
+ * Every verb takes --state-dir (default /run/vpc-cni-lab).
+ */
+import { parseArgs } from "node:util";
+import { lookupInstanceType } from "../aws/instance_types.ts";
+import { fetchStatus, labJson } from "./daemon_client.ts";
+import { labDown, labUp } from "./daemon_launch.ts";
+import { readLabConfig } from "./lab_state.ts";
+import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
+import { parseFaults } from "./realism.ts";
+import { podAdd, podCheck, podDel, podList } from "./runtime_pod.ts";
+
+/** A bad command line; printed with the usage hint and exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const USAGE = `usage: lab <verb> [--state-dir DIR]
+  up [--nodes N] [--instance-type T] [--latency none|realistic] [--faults throttle=0.2,5xx=0.05,imds-lag=2s]
+     [--ipamd-env KEY=VALUE ...] [--no-ipamd]
+  status [--json]
+  pod add NAME [--node I] [--namespace NS] [--publish HOST:CONTAINER[/tcp|udp] ...]
+  pod del NAME | pod check NAME | pod list [--json]
+  faults [SPEC]
+  down`;
+
+const OPTIONS = {
+  "state-dir": { type: "string" },
+  nodes: { type: "string" },
+  "instance-type": { type: "string" },
+  latency: { type: "string" },
+  faults: { type: "string" },
+  "ipamd-env": { type: "string", multiple: true },
+  "no-ipamd": { type: "boolean" },
+  json: { type: "boolean" },
+  node: { type: "string" },
+  namespace: { type: "string" },
+  publish: { type: "string", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Allowed flags per verb (besides --state-dir and --help). */
+const VERB_FLAGS: Record<string, string[]> = {
+  up: ["nodes", "instance-type", "latency", "faults", "ipamd-env", "no-ipamd"],
+  status: ["json"],
+  pod: ["node", "namespace", "publish", "json"],
+  faults: [],
+  down: [],
+};
+
+function intFlag(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw new UsageError(`--${name} needs an integer ${min}..${max}, got "${text}"`);
+  }
+  return n;
+}
+
+function parsePublish(p: string): { hostPort: number; containerPort: number; protocol: "tcp" | "udp" } {
+  const m = p.match(/^(\d+):(\d+)(?:\/(tcp|udp))?$/);
+  if (!m) throw new UsageError(`--publish needs HOST:CONTAINER[/tcp|udp], got "${p}"`);
+  return { hostPort: Number(m[1]), containerPort: Number(m[2]), protocol: (m[3] ?? "tcp") as "tcp" | "udp" };
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : text);
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals: pos } = parsed;
+  const verb = pos[0];
+  if (v.help || !verb) {
+    console.log(USAGE);
+    return verb || v.help ? 0 : 2;
+  }
+  if (!(verb in VERB_FLAGS)) throw new UsageError(`unknown verb "${verb}"`);
+  for (const k of Object.keys(v)) {
+    if (k !== "state-dir" && !VERB_FLAGS[verb].includes(k)) {
+      throw new UsageError(`${verb} does not take --${k}`);
+    }
+  }
+  const names = new LabNames(v["state-dir"] ?? DEFAULT_STATE_DIR);
+  const json = !!v.json;
+  switch (verb) {
+    case "up": {
+      if (pos.length > 1) throw new UsageError(`up takes no arguments, got "${pos[1]}"`);
+      const nodes = intFlag("nodes", v.nodes, 1, 16);
+      const instanceType = v["instance-type"];
+      if (instanceType && !lookupInstanceType(instanceType)) {
+        throw new UsageError(`--instance-type ${instanceType} is not in the lab's catalogue`);
+      }
+      const latency = v.latency;
+      if (latency && latency !== "none" && latency !== "realistic") {
+        throw new UsageError(`--latency needs none or realistic, got "${latency}"`);
+      }
+      if (v.faults) {
+        try {
+          parseFaults(v.faults);
+        } catch (e) {
+          throw new UsageError(`--faults: ${(e as Error).message}`);
+        }
+      }
+      const ipamdEnv: Record<string, string> = {};
+      for (const kv of v["ipamd-env"] ?? []) {
+        const m = kv.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s);
+        if (!m) throw new UsageError(`--ipamd-env needs KEY=VALUE, got "${kv}"`);
+        ipamdEnv[m[1]] = m[2];
+      }
+      const r = await labUp({
+        stateDir: names.stateDir,
+        nodes,
+        instanceType,
+        latency: latency as "none" | "realistic" | undefined,
+        faults: v.faults,
+        ipamdEnv,
+        ipamd: !v["no-ipamd"],
+      });
+      const s = r.status;
+      console.log(
+        `${r.already ? "lab already up" : "lab up"}: ${s.id} (${s.stateDir}), ${s.nodes.length} nodes; ` +
+          `EC2 ${s.ec2Endpoint}, Kubernetes ${s.kubeApiEndpoint}, kubeconfig ${s.kubeconfig}; ipamd ${s.ipamd}`,
+      );
+      return 0;
+    }
+    case "status": {
+      readLabConfig(names); // a clear "no lab" before "daemon not answering"
+      const s = await fetchStatus(names);
+      const lines = [
+        `lab ${s.id} in ${s.stateDir}: daemon pid ${s.daemonPid}; ipamd ${s.ipamd}`,
+        `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}`,
+        ...s.nodes.map((n) =>
+          `  ${n.name}  ${n.instanceId}  ${n.primaryIp}  netns ${n.netns}  ipamd pid ${n.ipamdPid ?? "-"} ` +
+          `restarts ${n.ipamdRestarts}`
+        ),
+        `EC2 calls: ${Object.entries(s.ec2Calls).map(([k, c]) => `${k}=${c}`).join(" ") || "none"}`,
+      ];
+      print(json, s, lines.join("\n"));
+      return 0;
+    }
+    case "pod": {
+      const sub = pos[1];
+      const name = pos[2];
+      if (sub === "list") {
+        const pods = podList(names);
+        print(
+          json,
+          pods,
+          pods.map((p) => `${p.namespace}/${p.name}  node-${p.node}  ${p.podIp ?? "-"}  ${p.netns}`).join(
+            "\n",
+          ) ||
+            "no pods",
+        );
+        return 0;
+      }
+      if (!["add", "del", "check"].includes(sub ?? "")) {
+        throw new UsageError(`pod needs add, del, check or list`);
+      }
+      if (!name) throw new UsageError(`pod ${sub} needs a pod NAME`);
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`bad pod name "${name}"`);
+      if (sub === "add") {
+        const rec = await podAdd(names, name, {
+          node: intFlag("node", v.node, 0, 15),
+          namespace: v.namespace,
+          portMappings: (v.publish ?? []).map(parsePublish),
+        });
+        print(
+          json,
+          rec,
+          `pod ${rec.namespace}/${rec.name} on node-${rec.node}: ${rec.podIp ?? "no IP"} (${rec.netns})`,
+        );
+      } else if (sub === "del") {
+        const rec = await podDel(names, name);
+        print(json, rec, `pod ${rec.namespace}/${rec.name} deleted`);
+      } else {
+        const rec = await podCheck(names, name);
+        print(json, rec, `pod ${rec.namespace}/${rec.name}: CHECK ok`);
+      }
+      return 0;
+    }
+    case "faults": {
+      const r = pos[1] === undefined
+        ? await labJson(names, "/lab/faults")
+        : await labJson(names, "/lab/faults", "PUT", { faults: pos[1] });
+      console.log(JSON.stringify(r));
+      return 0;
+    }
+    case "down": {
+      const r = await labDown(names.stateDir);
+      console.log(
+        `lab down: ${names.id}: removed ${r.namespaces.length} namespaces, ended ${r.killed} processes`,
+      );
+      return 0;
+    }
+  }
+  return 2;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`lab: ${e.message}\n${USAGE}`);
+      Deno.exit(2);
+    }
+    console.error(`lab: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
