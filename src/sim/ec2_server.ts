@@ -1,0 +1,208 @@
+/**
+ * The lab's EC2 Query API: a fetch-style handler over the model. Form-encoded POST (or GET query string)
+ * with `Action` and `Version`; XML answers in EC2's shapes; EC2's XML errors and HTTP statuses (400 client,
+ * 503 RequestLimitExceeded, 500 InternalError). No signature check. Realism adds latency, throttling, faults.
+ */
+import { Ec2Error } from "../aws/ec2_port.ts";
+import type { Ec2Model } from "./ec2_model.ts";
+import { QueryParams } from "./ec2_query.ts";
+import {
+  el,
+  eniXml,
+  errorXml,
+  instanceEniXml,
+  instanceTypeXml,
+  items,
+  responseXml,
+  subnetXml,
+  tagSetXml,
+  wrap,
+} from "./ec2_query_xml.ts";
+import { Realism } from "./realism.ts";
+
+/** A fetch-style handler, as `Deno.serve` takes (`info` may carry the caller's address). */
+export type Ec2Handler = (req: Request, info?: { remoteAddr?: string }) => Promise<Response>;
+
+type ActionFn = (model: Ec2Model, p: QueryParams) => string;
+
+const ACTIONS: Record<string, ActionFn> = {
+  DescribeInstances(m, p) {
+    const list = m.describeInstances(p.list("InstanceId"));
+    return items("reservationSet", list, (i) => {
+      const rec = m.instanceRecord(i.instanceId)!;
+      const groups = items("groupSet", rec.securityGroupIds, (g) => el("groupId", g) + el("groupName", g));
+      const instance = el("instanceId", i.instanceId) + el("imageId", "ami-0123456789abcdef0") +
+        wrap(
+          "instanceState",
+          rec.state === "running"
+            ? el("code", 16) + el("name", "running")
+            : el("code", 48) + el("name", "terminated"),
+        ) +
+        el("privateDnsName", `ip-${i.privateIpAddress.replaceAll(".", "-")}.${m.region}.compute.internal`) +
+        el("amiLaunchIndex", 0) + el("instanceType", i.instanceType) +
+        el("launchTime", new Date(rec.launchedAt).toISOString()) +
+        wrap("placement", el("availabilityZone", i.availabilityZone) + el("tenancy", "default")) +
+        el("subnetId", i.subnetId) + el("vpcId", i.vpcId) + el("privateIpAddress", i.privateIpAddress) +
+        el("sourceDestCheck", true) + groups + el("architecture", "x86_64") +
+        el("rootDeviceType", "ebs") + el("virtualizationType", "hvm") +
+        el("hypervisor", "xen") +
+        tagSetXml([...rec.tags].map(([key, value]) => ({ key, value }))) +
+        items("networkInterfaceSet", i.networkInterfaces, (e) => instanceEniXml(e, m.accountId));
+      return el("reservationId", `r-${i.instanceId.slice(2)}`) + el("ownerId", m.accountId) + groups +
+        wrap("instancesSet", wrap("item", instance));
+    });
+  },
+
+  DescribeInstanceTypes(m, p) {
+    return items("instanceTypeSet", m.describeInstanceTypes(p.list("InstanceType")), instanceTypeXml);
+  },
+
+  DescribeSubnets(m, p) {
+    const list = m.describeSubnets({ subnetIds: p.list("SubnetId"), filters: p.filters() });
+    return items("subnetSet", list, (s) => subnetXml(s, m.accountId));
+  },
+
+  DescribeNetworkInterfaces(m, p) {
+    const page = m.describeNetworkInterfaces({
+      networkInterfaceIds: p.list("NetworkInterfaceId"),
+      filters: p.filters(),
+      maxResults: p.int("MaxResults"),
+      nextToken: p.get("NextToken") || undefined,
+    });
+    return items("networkInterfaceSet", page.networkInterfaces, (e) => eniXml(e, m.accountId)) +
+      el("nextToken", page.nextToken);
+  },
+
+  CreateNetworkInterface(m, p) {
+    const groups = p.list("SecurityGroupId");
+    const eni = m.createNetworkInterface({
+      subnetId: p.need("SubnetId"),
+      description: p.get("Description"),
+      securityGroupIds: groups.length ? groups : undefined,
+      secondaryPrivateIpAddressCount: p.int("SecondaryPrivateIpAddressCount"),
+      ipv4PrefixCount: p.int("Ipv4PrefixCount"),
+      privateIpAddress: p.get("PrivateIpAddress"),
+      tags: p.tagSpecifications("network-interface"),
+    });
+    return wrap("networkInterface", eniXml(eni, m.accountId)) + el("clientToken", p.get("ClientToken"));
+  },
+
+  AttachNetworkInterface(m, p) {
+    const deviceIndex = p.int("DeviceIndex");
+    if (deviceIndex === undefined) p.need("DeviceIndex");
+    const r = m.attachNetworkInterface({
+      networkInterfaceId: p.need("NetworkInterfaceId"),
+      instanceId: p.need("InstanceId"),
+      deviceIndex: deviceIndex!,
+    });
+    return el("attachmentId", r.attachmentId) + el("networkCardIndex", 0);
+  },
+
+  DetachNetworkInterface(m, p) {
+    m.detachNetworkInterface({ attachmentId: p.need("AttachmentId"), force: p.bool("Force") });
+    return el("return", true);
+  },
+
+  DeleteNetworkInterface(m, p) {
+    m.deleteNetworkInterface(p.need("NetworkInterfaceId"));
+    return el("return", true);
+  },
+
+  ModifyNetworkInterfaceAttribute(m, p) {
+    const groups = p.list("SecurityGroupId");
+    m.modifyNetworkInterfaceAttribute({
+      networkInterfaceId: p.need("NetworkInterfaceId"),
+      attachmentId: p.get("Attachment.AttachmentId"),
+      deleteOnTermination: p.bool("Attachment.DeleteOnTermination"),
+      sourceDestCheck: p.bool("SourceDestCheck.Value"),
+      description: p.get("Description.Value"),
+      securityGroupIds: groups.length ? groups : undefined,
+    });
+    return el("return", true);
+  },
+
+  AssignPrivateIpAddresses(m, p) {
+    const id = p.need("NetworkInterfaceId");
+    const ips = p.list("PrivateIpAddress");
+    const prefixes = p.list("Ipv4Prefix");
+    const r = m.assignPrivateIpAddresses({
+      networkInterfaceId: id,
+      secondaryPrivateIpAddressCount: p.int("SecondaryPrivateIpAddressCount"),
+      privateIpAddresses: ips.length ? ips : undefined,
+      ipv4PrefixCount: p.int("Ipv4PrefixCount"),
+      ipv4Prefixes: prefixes.length ? prefixes : undefined,
+    });
+    return el("networkInterfaceId", id) +
+      items("assignedPrivateIpAddressesSet", r.privateIps, (ip) => el("privateIpAddress", ip)) +
+      items("assignedIpv4PrefixSet", r.ipv4Prefixes, (x) => el("ipv4Prefix", x)) + el("return", true);
+  },
+
+  UnassignPrivateIpAddresses(m, p) {
+    const ips = p.list("PrivateIpAddress");
+    const prefixes = p.list("Ipv4Prefix");
+    m.unassignPrivateIpAddresses({
+      networkInterfaceId: p.need("NetworkInterfaceId"),
+      privateIpAddresses: ips.length ? ips : undefined,
+      ipv4Prefixes: prefixes.length ? prefixes : undefined,
+    });
+    return el("return", true);
+  },
+
+  CreateTags(m, p) {
+    m.createTags(p.list("ResourceId"), p.tags("Tag"));
+    return el("return", true);
+  },
+};
+
+/** The actions the server answers. */
+export const EC2_ACTIONS: readonly string[] = Object.keys(ACTIONS);
+
+/** The message an `Ec2Error` was built with (without its "Action: Code: " prefix). */
+export function ec2Message(e: Ec2Error): string {
+  const prefix = `${e.action ? e.action + ": " : ""}${e.code}: `;
+  return e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+}
+
+function xmlResponse(body: string, status: number, requestId: string): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/xml;charset=UTF-8", "x-amzn-requestid": requestId },
+  });
+}
+
+/** Creates the EC2 Query API handler over `model`, with `realism` (default: none, no faults, EC2's buckets). */
+export function createEc2Handler(model: Ec2Model, realism: Realism = new Realism()): Ec2Handler {
+  return async (req: Request): Promise<Response> => {
+    const requestId = crypto.randomUUID();
+    const fail = (code: string, message: string, status: number) =>
+      xmlResponse(errorXml(code, message, requestId), status, requestId);
+    if (req.method !== "POST" && req.method !== "GET") {
+      return fail("InvalidHttpRequest", `Method ${req.method} is not allowed`, 405);
+    }
+    let params: QueryParams;
+    try {
+      params = QueryParams.parse(req.method === "POST" ? await req.text() : "", new URL(req.url).search);
+    } catch {
+      return fail("MalformedQueryString", "The query string is malformed", 400);
+    }
+    const action = params.get("Action");
+    if (!action) return fail("MissingAction", "The request must contain the parameter Action", 400);
+    const fn = ACTIONS[action];
+    if (!fn) return fail("InvalidAction", `The action ${action} is not valid for this web service.`, 400);
+    const verdict = realism.admit(action);
+    if (verdict === "throttled" || verdict === "injected-throttle") {
+      return fail("RequestLimitExceeded", "Request limit exceeded.", 503);
+    }
+    await realism.sleep(realism.latencyMs(action));
+    if (verdict === "injected-5xx" || verdict === "attach-fail") {
+      return fail("InternalError", "An internal error has occurred", 500);
+    }
+    try {
+      return xmlResponse(responseXml(action, requestId, fn(model, params)), 200, requestId);
+    } catch (e) {
+      realism.recordError(action);
+      if (e instanceof Ec2Error) return fail(e.code, ec2Message(e), e.httpStatus);
+      return fail("InternalError", `An internal error has occurred: ${(e as Error).message}`, 500);
+    }
+  };
+}
