@@ -1,0 +1,76 @@
+/** ipamd's host wiring through netlink, inside a throwaway namespace playing the node. */
+import assert from "node:assert/strict";
+import { Netlink } from "../ffi/mod.ts";
+import { HostNetwork, hostVethName } from "../src/ipamd/host_network.ts";
+import { rootOnly } from "./helpers/root.ts";
+
+async function ip(...args: string[]): Promise<string> {
+  const r = await new Deno.Command("ip", { args, stdout: "piped", stderr: "piped" }).output();
+  if (!r.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  return new TextDecoder().decode(r.stdout);
+}
+
+Deno.test("hostVethName: prefix + 11 hex of sha1(ns.pod), or of the container ID", () => {
+  const a = hostVethName("eni", { namespace: "default", name: "nginx", containerId: "c1" });
+  assert.equal(a, "enic440f455693"); // printf default.nginx | sha1sum
+  assert.equal(a, hostVethName("eni", { namespace: "default", name: "nginx", containerId: "other" }));
+  assert.notEqual(a, hostVethName("eni", { containerId: "c1" }));
+  assert.equal(hostVethName("eni", { namespace: "default", name: "nginx", containerId: "" }).length, 14);
+});
+
+Deno.test(
+  { name: "host network: ENI wiring is complete, idempotent, and torn down", ...rootOnly },
+  async () => {
+    const ns = `ipamd-hn-${crypto.randomUUID().slice(0, 8)}`;
+    await ip("netns", "add", ns);
+    const nl = Netlink.open(`/var/run/netns/${ns}`);
+    try {
+      const mac = "02:aa:bb:cc:dd:01";
+      nl.vethAdd({ name: "eth1", peerName: "eth1peer", mac });
+      const link = nl.linkByName("eth1");
+      nl.addrAdd(link.index, "10.0.9.9/24"); // a stale address that must be flushed
+      const host = new HostNetwork(nl);
+      assert.ok(host.linkPresent(mac.toUpperCase()));
+      assert.ok(!host.linkPresent("02:00:00:00:00:99"));
+      const eni = { mac, primaryIp: "10.0.0.20", subnetCidr: "10.0.0.0/20", deviceNumber: 1 };
+      host.setupNode();
+      host.setupEni(eni, 9001);
+      host.setupNode();
+      host.setupEni(eni, 9001); // twice: no error, no duplicates
+      const n = ["netns", "exec", ns, "ip"];
+      const addrs = await ip(...n, "-4", "addr", "show", "eth1");
+      assert.match(addrs, /inet 10\.0\.0\.20\/20/);
+      assert.doesNotMatch(addrs, /10\.0\.9\.9/);
+      assert.match(addrs, /mtu 9001/);
+      assert.match(addrs, /state (UP|LOWERLAYERDOWN)|<[^>]*\bUP\b/);
+      const table = await ip(...n, "route", "show", "table", "2");
+      assert.match(table, /^default via 10\.0\.0\.1 dev eth1/m);
+      assert.match(table, /^10\.0\.0\.1 dev eth1 scope link/m);
+      const main = await ip(...n, "route", "show", "table", "main");
+      assert.doesNotMatch(main, /10\.0\.0\.0\/20/);
+      const rules = await ip(...n, "rule", "show");
+      assert.equal(rules.split("\n").filter((l) => /^32765:\s+from 10\.0\.0\.20 lookup 2/.test(l)).length, 1);
+      assert.equal(
+        rules.split("\n").filter((l) => /^1024:\s+from all fwmark 0x80\/0x80 lookup main/.test(l)).length,
+        1,
+      );
+
+      // A dropped pod's wiring (set up as aws-cni would) goes away.
+      await ip(...n, "route", "add", "10.0.0.33/32", "dev", "eth1", "scope", "link");
+      await ip(...n, "rule", "add", "priority", "512", "to", "10.0.0.33", "lookup", "main");
+      await ip(...n, "rule", "add", "priority", "1536", "from", "10.0.0.33", "lookup", "2");
+      host.removePodWiring("10.0.0.33", 2);
+      host.removePodWiring("10.0.0.33", 2);
+      assert.doesNotMatch(await ip(...n, "rule", "show"), /10\.0\.0\.33/);
+      assert.doesNotMatch(await ip(...n, "route", "show"), /10\.0\.0\.33/);
+
+      host.teardownEni(eni);
+      host.teardownEni(eni);
+      assert.doesNotMatch(await ip(...n, "rule", "show"), /lookup 2/);
+      assert.equal((await ip(...n, "route", "show", "table", "2")).trim(), "");
+    } finally {
+      nl.close();
+      await ip("netns", "del", ns);
+    }
+  },
+);
