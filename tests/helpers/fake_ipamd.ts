@@ -62,6 +62,8 @@ export class FakeIpamd {
   ready = true;
   /** Errors to answer, by path (`/v1/add-network`), consumed once each. */
   readonly failNext = new Map<string, FakeError>();
+  /** Runs before each answer (after the call is recorded), e.g. to pull something away mid-ADD. */
+  beforeReply?: (call: FakeCall) => void | Promise<void>;
   #ips: Required<FakeIp>[];
   #mtu: number;
   #server: Deno.HttpServer;
@@ -141,7 +143,9 @@ export class FakeIpamd {
         });
       }
     }
-    this.calls.push({ method: req.method, path, body });
+    const call = { method: req.method, path, body };
+    this.calls.push(call);
+    await this.beforeReply?.(call);
     const injected = this.failNext.get(path);
     if (injected) {
       this.failNext.delete(path);

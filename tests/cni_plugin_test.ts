@@ -1,0 +1,519 @@
+/**
+ * aws-cni executed as a runtime does (env vars + stdin, a subprocess entered into a "node" namespace),
+ * against the fake ipamd on a unix socket, with real kernel namespaces and real libnl. Root only.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Netlink, sysctlRead } from "../ffi/mod.ts";
+import { Netns } from "../ffi/mod.ts";
+import { type FakeIp, FakeIpamd } from "./helpers/fake_ipamd.ts";
+import { randomSuffix, run, TestNetns } from "./helpers/netns.ts";
+import { rootOnly } from "./helpers/root.ts";
+
+const MAIN = new URL("../src/cni/main.ts", import.meta.url).pathname;
+const VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
+
+interface PluginOut {
+  code: number;
+  stdout: string;
+  stderr: string;
+  // deno-lint-ignore no-explicit-any
+  json?: any;
+}
+
+interface Call {
+  pod?: TestNetns;
+  netns?: string;
+  containerId?: string;
+  ifName?: string;
+  args?: string;
+  conf?: Record<string, unknown>;
+}
+
+/** A node namespace, the fake ipamd, a temp dir for logs, and the pods made in it. */
+class Lab {
+  readonly node: TestNetns;
+  readonly fake: FakeIpamd;
+  readonly dir: string;
+  readonly pods: TestNetns[] = [];
+  readonly id = randomSuffix(4);
+
+  private constructor(node: TestNetns, fake: FakeIpamd, dir: string) {
+    this.node = node;
+    this.fake = fake;
+    this.dir = dir;
+  }
+
+  static async create(ips: (string | FakeIp)[]): Promise<Lab> {
+    const dir = Deno.makeTempDirSync({ prefix: "cni-test-" });
+    const fake = FakeIpamd.start({ ips, socketPath: `${dir}/ipamd.sock` });
+    let node: TestNetns | undefined;
+    try {
+      node = await TestNetns.create("cn");
+      // The node's own address, and forwarding between pods.
+      await node.execOk(["ip", "addr", "add", "10.0.0.5/32", "dev", "lo"]);
+      await node.execOk(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+      return new Lab(node, fake, dir);
+    } catch (e) {
+      await node?.delete();
+      await fake.stop();
+      Deno.removeSync(dir, { recursive: true });
+      throw e;
+    }
+  }
+
+  async pod(): Promise<TestNetns> {
+    const p = await TestNetns.create("cp");
+    this.pods.push(p);
+    return p;
+  }
+
+  conf(version = "1.0.0", extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      cniVersion: version,
+      name: "aws-cni",
+      type: "aws-cni",
+      ipamdSocket: this.fake.socketPath,
+      pluginLogFile: `${this.dir}/plugin.log`,
+      pluginLogLevel: "debug",
+      ...extra,
+    };
+  }
+
+  /** Runs the plugin in the node namespace as a runtime would. */
+  async plugin(cmd: string, c: Call = {}): Promise<PluginOut> {
+    const env: Record<string, string> = {
+      CNI_COMMAND: cmd,
+      CNI_CONTAINERID: c.containerId ?? `ctr-${this.id}`,
+      CNI_NETNS: c.netns ?? c.pod?.path ?? "",
+      CNI_IFNAME: c.ifName ?? "eth0",
+      CNI_PATH: "/opt/cni/bin",
+      CNI_ARGS: c.args ??
+        `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-${this.id};K8S_POD_UID=u1`,
+    };
+    for (const k of ["HOME", "DENO_DIR", "PATH"]) {
+      const v = Deno.env.get(k);
+      if (v) env[k] = v;
+    }
+    const r = await this.node.exec([Deno.execPath(), "run", "-A", MAIN], {
+      stdin: JSON.stringify(c.conf ?? this.conf()),
+      env,
+    });
+    const out: PluginOut = { ...r };
+    if (r.stdout.trim()) out.json = JSON.parse(r.stdout);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pods) await p.delete();
+    await this.node.delete();
+    await this.fake.stop();
+    Deno.removeSync(this.dir, { recursive: true });
+  }
+}
+
+async function withLab(ips: (string | FakeIp)[], fn: (lab: Lab) => Promise<void>): Promise<void> {
+  const lab = await Lab.create(ips);
+  try {
+    await fn(lab);
+  } catch (e) {
+    try {
+      console.error(Deno.readTextFileSync(`${lab.dir}/plugin.log`));
+    } catch { /* no log */ }
+    throw e;
+  } finally {
+    await lab.close();
+  }
+}
+
+async function expectedVeth(key: string, prefix = "eni"): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key)));
+  return prefix + Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, 11);
+}
+
+function nl<T>(ns: TestNetns, fn: (n: Netlink) => T): T {
+  const n = Netlink.open(ns.path);
+  try {
+    return fn(n);
+  } finally {
+    n.close();
+  }
+}
+
+/** Everything on the node that mentions `ip` or the veth. */
+function hostState(node: TestNetns, ip: string, veth: string) {
+  return nl(node, (n) => ({
+    link: n.findLink(veth),
+    routes: n.routeList({ table: 0 }).filter((r) => r.dst === `${ip}/32`),
+    rules: n.ruleList().filter((r) => r.src === `${ip}/32` || r.dst === `${ip}/32`)
+      .map((r) => ({ priority: r.priority, src: r.src, dst: r.dst, table: r.table })),
+  }));
+}
+
+function assertHostClean(node: TestNetns, ip: string, veth: string): void {
+  assert.deepEqual(hostState(node, ip, veth), { link: undefined, routes: [], rules: [] });
+}
+
+function assertOk(r: PluginOut, what: string): void {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}: ${r.stdout} ${r.stderr}`);
+}
+
+function assertErr(r: PluginOut, code: number, re?: RegExp): void {
+  assert.notEqual(r.code, 0, `expected failure, got ${r.stdout}`);
+  assert.ok(r.json, `no JSON on stdout: ${r.stderr}`);
+  assert.equal(r.json.code, code, JSON.stringify(r.json));
+  if (re) assert.match(r.json.msg, re);
+}
+
+/** Verifies the pod and host wiring of a successful ADD result. */
+async function assertWired(
+  lab: Lab,
+  pod: TestNetns,
+  res: PluginOut,
+  ip: string,
+  table: number,
+  vethKey: string,
+) {
+  const veth = await expectedVeth(vethKey);
+  const hostMac = res.json.interfaces[0].mac;
+  assert.equal(res.json.interfaces[0].name, veth);
+  const host = nl(lab.node, (n) => ({ link: n.findLink(veth) }));
+  assert.ok(host.link, `host veth ${veth} missing`);
+  assert.equal(host.link.kind, "veth");
+  assert.equal(host.link.mac, hostMac);
+  assert.equal(parseInt(hostMac.slice(0, 2), 16) & 0x03, 0x02, "locally administered unicast MAC");
+  assert.ok(host.link.up);
+  assert.equal(host.link.mtu, 9001);
+  const hs = hostState(lab.node, ip, veth);
+  assert.deepEqual(hs.routes.map((r) => [r.table, r.ifindex, r.scope]), [[254, host.link.index, "link"]]);
+  const want: { priority: number; src?: string; dst?: string; table: number }[] = [
+    { priority: 512, src: undefined, dst: `${ip}/32`, table: 254 },
+  ];
+  if (table !== 254) want.push({ priority: 1536, src: `${ip}/32`, dst: undefined, table });
+  assert.deepEqual(hs.rules.sort((a, b) => a.priority - b.priority), want);
+  const ns = Netns.open(lab.node.path);
+  try {
+    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_ra`, ns), "0");
+    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_redirects`, ns), "1");
+    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/forwarding`, ns), "0");
+  } finally {
+    ns.close();
+  }
+  nl(pod, (n) => {
+    const eth0 = n.linkByName("eth0");
+    assert.ok(eth0.up);
+    assert.equal(eth0.mac, res.json.interfaces[1].mac);
+    assert.equal(res.json.interfaces[1].sandbox, pod.path);
+    assert.ok(n.linkByName("lo").up);
+    assert.deepEqual(n.addrList(eth0.index).map((a) => `${a.address}/${a.prefixLen}`), [`${ip}/32`]);
+    const routes = n.routeList().map((r) => ({ dst: r.dst, gw: r.gateway, dev: r.ifindex, scope: r.scope }));
+    assert.deepEqual(routes.sort((a, b) => a.dst.localeCompare(b.dst)), [
+      { dst: "169.254.1.1/32", gw: undefined, dev: eth0.index, scope: "link" },
+      { dst: "default", gw: "169.254.1.1", dev: eth0.index, scope: "universe" },
+    ]);
+    const neigh = n.neighList(eth0.index).filter((x) => x.ip === "169.254.1.1");
+    assert.equal(neigh.length, 1);
+    assert.equal(neigh[0].mac, hostMac);
+    assert.ok(neigh[0].state & 0x80, "permanent");
+  });
+}
+
+Deno.test({
+  name: "ADD wires pod and host; pods reach the node and each other; CHECK; DEL cleans and is idempotent",
+  ...rootOnly,
+  fn: () =>
+    withLab([{ ipv4: "10.0.16.7", routeTable: 3 }, "10.0.0.11"], async (lab) => {
+      const a = await lab.pod();
+      const b = await lab.pod();
+      const ra = await lab.plugin("ADD", { pod: a, containerId: `a-${lab.id}` });
+      assertOk(ra, "ADD a");
+      const rb = await lab.plugin("ADD", {
+        pod: b,
+        containerId: `b-${lab.id}`,
+        args:
+          `K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=b-${lab.id};IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=x`,
+      });
+      assertOk(rb, "ADD b");
+      await assertWired(lab, a, ra, "10.0.16.7", 3, `default.web-${lab.id}`);
+      await assertWired(lab, b, rb, "10.0.0.11", 254, `kube-system.b-${lab.id}`);
+      assert.deepEqual(lab.fake.callsTo("/v1/add-network")[0].body, {
+        netName: "aws-cni",
+        containerId: `a-${lab.id}`,
+        ifName: "eth0",
+        netns: a.path,
+        k8sPodNamespace: "default",
+        k8sPodName: `web-${lab.id}`,
+        k8sPodUid: "u1",
+      });
+
+      // traffic: pod → node, pod → pod (both directions through the node)
+      for (const [p, dst] of [[a, "10.0.0.5"], [a, "10.0.0.11"], [b, "10.0.16.7"]] as const) {
+        const ping = await p.exec(["busybox", "ping", "-c", "1", "-W", "2", dst]);
+        assert.equal(ping.code, 0, `ping ${dst} from ${p.name}: ${ping.stdout}${ping.stderr}`);
+      }
+
+      // CHECK passes, then fails naming the rule deleted by hand, and the pod's missing address
+      const check = (c: Record<string, unknown>) =>
+        lab.plugin("CHECK", {
+          pod: a,
+          containerId: `a-${lab.id}`,
+          conf: lab.conf("1.0.0", { prevResult: c }),
+        });
+      assertOk(await check(ra.json), "CHECK");
+      await lab.node.execOk(["ip", "rule", "del", "pref", "1536", "from", "10.0.16.7", "lookup", "3"]);
+      assertErr(await check(ra.json), 105, /1536.*10\.0\.16\.7.*lookup 3/);
+      await lab.node.execOk(["ip", "rule", "add", "pref", "1536", "from", "10.0.16.7", "lookup", "3"]);
+      assertOk(await check(ra.json), "CHECK after repair");
+      await a.execOk(["ip", "addr", "del", "10.0.16.7/32", "dev", "eth0"]);
+      assertErr(await check(ra.json), 105, /pod address 10\.0\.16\.7\/32 is missing/);
+
+      // DEL a with prevResult; again; with empty CNI_NETNS and no prevResult; after the netns is gone
+      const vethA = ra.json.interfaces[0].name;
+      const delA = (c: Call) => lab.plugin("DEL", { containerId: `a-${lab.id}`, ...c });
+      assertOk(await delA({ pod: a, conf: lab.conf("1.0.0", { prevResult: ra.json }) }), "DEL a");
+      assertHostClean(lab.node, "10.0.16.7", vethA);
+      assert.equal(nl(a, (n) => n.findLink("eth0")), undefined);
+      assert.equal(lab.fake.held.size, 1);
+      assert.deepEqual(lab.fake.callsTo("/v1/del-network").at(-1)?.body, {
+        netName: "aws-cni",
+        containerId: `a-${lab.id}`,
+        ifName: "eth0",
+      });
+      assertOk(await delA({ pod: a, conf: lab.conf("1.0.0", { prevResult: ra.json }) }), "DEL a again");
+      assertOk(await delA({ netns: "" }), "DEL a, no netns, no prevResult");
+      await a.delete();
+      assertOk(await delA({ netns: a.path }), "DEL a, netns gone");
+
+      // b: netns deleted first (the veth pair goes with it), then DEL without prevResult
+      const vethB = rb.json.interfaces[0].name;
+      await b.delete();
+      assertOk(await lab.plugin("DEL", { netns: b.path, containerId: `b-${lab.id}` }), "DEL b");
+      assertHostClean(lab.node, "10.0.0.11", vethB);
+      assert.equal(lab.fake.held.size, 0);
+    }),
+});
+
+Deno.test({
+  name: "ipamd down: DEL tears the host side down from prevResult and succeeds; STATUS 50; ADD 11",
+  ...rootOnly,
+  fn: () =>
+    withLab([{ ipv4: "10.0.16.9", routeTable: 2 }], async (lab) => {
+      const conf11 = lab.conf("1.1.0");
+      assertOk(await lab.plugin("STATUS", { conf: conf11 }), "STATUS up");
+      lab.fake.ready = false;
+      assertErr(await lab.plugin("STATUS", { conf: conf11 }), 50, /not available/);
+      lab.fake.ready = true;
+      const p = await lab.pod();
+      const r = await lab.plugin("ADD", { pod: p });
+      assertOk(r, "ADD");
+      await lab.fake.stop();
+      assertErr(await lab.plugin("STATUS", { conf: conf11 }), 50, /unreachable/);
+      const p2 = await lab.pod();
+      const add2 = await lab.plugin("ADD", { pod: p2, containerId: "other" });
+      assertErr(add2, 11, /ipamd is unreachable/);
+      assert.equal(nl(p2, (n) => n.findLink("eth0")), undefined);
+      assertOk(await lab.plugin("DEL", { pod: p, conf: lab.conf("1.0.0", { prevResult: r.json }) }), "DEL");
+      assertHostClean(lab.node, "10.0.16.9", r.json.interfaces[0].name);
+    }),
+});
+
+Deno.test({
+  name: "ADD failing midway leaves nothing behind and releases the IP",
+  ...rootOnly,
+  fn: () =>
+    withLab([{ ipv4: "10.0.16.20", routeTable: 3 }], async (lab) => {
+      const veth = await expectedVeth(`default.web-${lab.id}`);
+      const released = () => lab.fake.callsTo("/v1/del-network").length;
+
+      // 1. a host link with the veth's name that is not ours
+      await lab.node.execOk(["ip", "link", "add", veth, "type", "bridge"]);
+      const p1 = await lab.pod();
+      assertErr(await lab.plugin("ADD", { pod: p1 }), 104, new RegExp(veth));
+      assert.equal(released(), 1);
+      assert.equal(lab.fake.held.size, 0);
+      assert.equal(nl(p1, (n) => n.findLink("eth0")), undefined);
+      const s = hostState(lab.node, "10.0.16.20", veth);
+      assert.equal(s.link?.kind, "bridge", "someone else's link is left alone");
+      assert.deepEqual([s.routes, s.rules], [[], []]);
+      await lab.node.execOk(["ip", "link", "del", veth]);
+
+      // 2. the pod side fails after the veth exists (a conflicting route in the pod)
+      await p1.execOk(["ip", "route", "add", "169.254.1.1/32", "dev", "lo"]);
+      assertErr(await lab.plugin("ADD", { pod: p1 }), 104, /169\.254\.1\.1/);
+      assert.equal(released(), 2);
+      assertHostClean(lab.node, "10.0.16.20", veth);
+      assert.equal(nl(p1, (n) => n.findLink("eth0")), undefined);
+
+      // 3. the pod's netns disappears while ipamd is answering
+      const p3 = await lab.pod();
+      lab.fake.beforeReply = async (c) => {
+        if (c.path === "/v1/add-network") await p3.delete();
+      };
+      assertErr(await lab.plugin("ADD", { pod: p3 }), 3, /netns/);
+      lab.fake.beforeReply = undefined;
+      assert.equal(released(), 3);
+      assert.equal(lab.fake.held.size, 0);
+      assertHostClean(lab.node, "10.0.16.20", veth);
+
+      // 4. ipamd refuses: its message verbatim, reason in details, nothing to release
+      lab.fake.failNext.set("/v1/add-network", {
+        status: 409,
+        reason: "subnet_exhausted",
+        message: "subnet subnet-1 has no free addresses",
+        retryable: false,
+      });
+      const p4 = await lab.pod();
+      const r4 = await lab.plugin("ADD", { pod: p4 });
+      assertErr(r4, 102, /^subnet subnet-1 has no free addresses$/);
+      assert.match(r4.json.details, /subnet_exhausted/);
+      assert.equal(released(), 3);
+    }),
+});
+
+Deno.test({
+  name: "a repeated ADD for an existing interface errors and leaves the pod wired",
+  ...rootOnly,
+  fn: () =>
+    withLab(["10.0.0.30", "10.0.0.31"], async (lab) => {
+      const p = await lab.pod();
+      const r = await lab.plugin("ADD", { pod: p });
+      assertOk(r, "ADD");
+      const again = await lab.plugin("ADD", { pod: p });
+      assertErr(again, 101, /eth0 already exists/);
+      assert.equal(lab.fake.callsTo("/v1/add-network").length, 1, "ipamd not asked");
+      assert.equal(lab.fake.callsTo("/v1/del-network").length, 0, "nothing released");
+      await assertWired(lab, p, r, "10.0.0.30", 254, `default.web-${lab.id}`);
+    }),
+});
+
+Deno.test({
+  name: "every supported cniVersion yields a correctly shaped result",
+  ...rootOnly,
+  fn: () =>
+    withLab(["10.0.0.40"], async (lab) => {
+      for (const v of VERSIONS) {
+        const p = await lab.pod();
+        const r = await lab.plugin("ADD", { pod: p, conf: lab.conf(v) });
+        assertOk(r, `ADD ${v}`);
+        const j = r.json;
+        assert.equal(j.cniVersion, v);
+        assert.deepEqual(Object.keys(j).sort(), ["cniVersion", "dns", "interfaces", "ips", "routes"]);
+        assert.equal(j.interfaces.length, 2);
+        assert.match(j.interfaces[0].mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+        assert.match(j.interfaces[1].mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+        assert.equal(j.interfaces[1].sandbox, p.path);
+        const ip = { address: "10.0.0.40/32", gateway: "169.254.1.1", interface: 1 } as Record<
+          string,
+          unknown
+        >;
+        if (v.startsWith("0.")) ip.version = "4";
+        assert.deepEqual(j.ips, [ip]);
+        assert.deepEqual(j.routes, [{ dst: "0.0.0.0/0", gw: "169.254.1.1" }]);
+        assert.equal(j.interfaces[1].mtu, v === "1.1.0" ? 9001 : undefined);
+        if (v !== "0.3.0" && v !== "0.3.1") {
+          assertOk(await lab.plugin("CHECK", { pod: p, conf: lab.conf(v, { prevResult: j }) }), `CHECK ${v}`);
+        } else {
+          assertErr(await lab.plugin("CHECK", { pod: p, conf: lab.conf(v, { prevResult: j }) }), 1);
+        }
+        assertOk(await lab.plugin("DEL", { pod: p, conf: lab.conf(v, { prevResult: j }) }), `DEL ${v}`);
+        assertHostClean(lab.node, "10.0.0.40", j.interfaces[0].name);
+      }
+    }),
+});
+
+Deno.test({
+  name: "GC releases what is not in valid-attachments (both spellings) and removes its host side",
+  ...rootOnly,
+  fn: () =>
+    withLab(["10.0.0.50", { ipv4: "10.0.16.51", routeTable: 3 }], async (lab) => {
+      const a = await lab.pod();
+      const b = await lab.pod();
+      const ra = await lab.plugin("ADD", { pod: a, containerId: "keep", args: "K8S_POD_NAME=keep" });
+      const rb = await lab.plugin("ADD", { pod: b, containerId: "drop", args: "K8S_POD_NAME=drop" });
+      assertOk(ra, "ADD a");
+      assertOk(rb, "ADD b");
+      const valid = [{ containerID: "keep", ifname: "eth0" }];
+      assertOk(
+        await lab.plugin("GC", { conf: lab.conf("1.1.0", { "cni.dev/attachments": valid }) }),
+        "GC old",
+      );
+      assert.deepEqual(lab.fake.callsTo("/v1/gc")[0].body, {
+        netName: "aws-cni",
+        valid: [{ containerId: "keep", ifName: "eth0" }],
+      });
+      assertHostClean(lab.node, "10.0.16.51", rb.json.interfaces[0].name);
+      assert.equal(nl(b, (n) => n.findLink("eth0")), undefined);
+      await assertWired(lab, a, ra, "10.0.0.50", 254, "keep");
+      assertOk(
+        await lab.plugin("GC", { conf: lab.conf("1.1.0", { "cni.dev/valid-attachments": valid }) }),
+        "GC new",
+      );
+      assert.equal(lab.fake.held.size, 1);
+      assertErr(await lab.plugin("GC", { conf: lab.conf("1.0.0") }), 1, /GC/);
+    }),
+});
+
+Deno.test({
+  name: "podman-style CNI_ARGS (only K8S_POD_NAME): veth from the container ID, ipamd told the name",
+  ...rootOnly,
+  fn: () =>
+    withLab(["10.0.0.60"], async (lab) => {
+      const p = await lab.pod();
+      const r = await lab.plugin("ADD", {
+        pod: p,
+        containerId: `podman${lab.id}`,
+        args: `IgnoreUnknown=1;K8S_POD_NAME=solo`,
+        conf: lab.conf("0.4.0", { vethPrefix: "pdm", mtu: "1500" }),
+      });
+      assertOk(r, "ADD");
+      const veth = await expectedVeth(`podman${lab.id}`, "pdm");
+      assert.equal(r.json.interfaces[0].name, veth);
+      assert.equal(nl(lab.node, (n) => n.linkByName(veth).mtu), 1500);
+      assert.equal(nl(p, (n) => n.linkByName("eth0").mtu), 1500);
+      const body = lab.fake.callsTo("/v1/add-network")[0].body as Record<string, unknown>;
+      assert.equal(body.k8sPodName, "solo");
+      assert.equal("k8sPodNamespace" in body, false);
+      assertOk(
+        await lab.plugin("DEL", {
+          pod: p,
+          containerId: `podman${lab.id}`,
+          args: "K8S_POD_NAME=solo",
+          conf: lab.conf("0.4.0", { vethPrefix: "pdm" }),
+        }),
+        "DEL",
+      );
+      assertHostClean(lab.node, "10.0.0.60", veth);
+    }),
+});
+
+Deno.test({
+  name: "as a subprocess: VERSION, and error JSON on stdout for bad env and stdin",
+  ...rootOnly,
+  fn: () =>
+    withLab([], async (lab) => {
+      const v = await lab.plugin("VERSION", { conf: { cniVersion: "0.4.0" } });
+      assertOk(v, "VERSION");
+      assert.deepEqual(v.json, { cniVersion: "0.4.0", supportedVersions: VERSIONS });
+      assertErr(await lab.plugin("ADD", { netns: "" }), 4, /CNI_NETNS/);
+      assertErr(await lab.plugin("ADD", { netns: "/x", ifName: "bad/name" }), 4, /CNI_IFNAME/);
+      assertErr(
+        await lab.plugin("DEL", { conf: { cniVersion: "1.0.0", name: "aws-cni", mtu: 12 } }),
+        7,
+        /mtu/,
+      );
+      const r = await run([Deno.execPath(), "run", "-A", MAIN], {
+        stdin: "not json",
+        env: {
+          CNI_COMMAND: "ADD",
+          CNI_CONTAINERID: "c",
+          CNI_NETNS: "/x",
+          CNI_IFNAME: "eth0",
+          CNI_PATH: "/x",
+          HOME: Deno.env.get("HOME") ?? "/root",
+        },
+      });
+      assert.equal(r.code, 1);
+      assert.equal(JSON.parse(r.stdout).code, 6);
+      assert.equal(r.stderr, "");
+    }),
+});
