@@ -25,6 +25,8 @@ export interface BaselineOptions {
   parallel?: number;
   /** CNI_ARGS (default `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p`). */
   args?: string | Record<string, string>;
+  /** Prefix of the pod namespaces made here (default `vcb-p<random>-`). */
+  podPrefix?: string;
   /** libcni's cache dir (default: a temp dir, removed afterwards). */
   cacheDir?: string;
 }
@@ -59,7 +61,8 @@ export async function measureBaseline(opts: BaselineOptions): Promise<BaselineRe
     args: opts.args ?? { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "bench", K8S_POD_NAME: "p" },
   };
   try {
-    for (let i = 0; i < Math.max(1, parallel); i++) pods.push(await addNetns(`vcb-p${id}-${i}`));
+    const prefix = opts.podPrefix ?? `vcb-p${id}-`;
+    for (let i = 0; i < Math.max(1, parallel); i++) pods.push(await addNetns(`${prefix}${i}`));
     const seq = await libcni<Timings>("bench-add-del", {
       ...base,
       netns: netnsPath(pods[0]),
