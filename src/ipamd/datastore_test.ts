@@ -185,6 +185,8 @@ const hostIp = (d: number, h: number) => `10.0.${d}.${h}`;
 const prefixOf = (d: number, p: number) => `10.0.${d}.${16 * p}/28`;
 
 let propertyRuns = 0;
+/** Property runs; raise with PROPERTY_RUNS=5000 for a soak. */
+const RUNS = Number(Deno.env.get("PROPERTY_RUNS") ?? 400);
 
 Deno.test("Datastore: invariants hold over random operation sequences (property)", () => {
   fc.assert(
@@ -292,9 +294,9 @@ Deno.test("Datastore: invariants hold over random operation sequences (property)
         checkInvariants(ds, now, primaries);
       }
     }),
-    { numRuns: 400 },
+    { numRuns: RUNS },
   );
-  assert.equal(propertyRuns, 400);
+  assert.equal(propertyRuns, RUNS);
 });
 
 function ipIn(cidr: string, ip: string): boolean {

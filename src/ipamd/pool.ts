@@ -6,7 +6,8 @@
  * - **warm ENI** (default): `targetEnis = max(1, ⌈used / usable⌉) + WARM_ENI_TARGET`, capped at
  *   `min(instance max, MAX_ENI)`, every ENI filled to its `usable = ipv4PerEni − 1` IPs. `used` counts
  *   assigned and cooling IPs. With custom networking the primary ENI carries no pods:
- *   `targetEnis = 1 + ⌈used / usable⌉ + WARM_ENI_TARGET`.
+ *   `targetEnis = 1 + ⌈used / usable⌉ + WARM_ENI_TARGET`. With WARM_ENI_TARGET=0 and every IP used, one more
+ *   ENI (so a full node still grows).
  * - **IP targets** (WARM_IP_TARGET or MINIMUM_IP_TARGET > 0): `short = max(warm − available, minimum − total, 0)`,
  *   `over = max(min(available − warm, total − minimum), 0)`, where available = free and cooled down. Unlike
  *   upstream, the warm target is at least 1, so a node holding MINIMUM_IP_TARGET busy IPs still grows.
@@ -21,7 +22,7 @@
  * A plan never both grows and shrinks.
  */
 import type { IpamdConfig } from "./config.ts";
-import type { IpStats } from "./datastore.ts";
+import type { Datastore, IpStats } from "./datastore.ts";
 import { IPS_PER_PREFIX } from "./max_pods.ts";
 
 /** ENIs younger than this are never deleted (upstream: 1 minute). */
@@ -96,6 +97,20 @@ export interface PoolPlan {
   targetEnis: number;
 }
 
+/** The pool's view of a datastore's ENIs at `now`; the primary ENI is device 0. */
+export function poolEnis(ds: Datastore, now: number): PoolEni[] {
+  return ds.enis().map((e) => ({
+    eniId: e.eniId,
+    deviceNumber: e.deviceNumber,
+    createdAt: e.createdAt,
+    primary: e.deviceNumber === 0,
+    stats: ds.eniStats(e.eniId, now),
+    freeIps: ds.freeIpsOn(e.eniId, now),
+    prefixes: e.prefixes.length,
+    freePrefixes: ds.freePrefixesOn(e.eniId, now),
+  }));
+}
+
 const GROW_KINDS = new Set(["create-enis", "assign-ips", "assign-prefixes"]);
 
 /** Whether an action adds capacity (create/assign) rather than removing it. */
@@ -136,7 +151,10 @@ export function planPool(input: PoolInput): PoolPlan {
   if (!ipMode && !prefixMode) {
     // Warm ENI mode.
     const need = cap === 0 ? 0 : Math.ceil(used / cap);
-    const wanted = input.customNetworking ? 1 + need + c.warmEniTarget : Math.max(1, need) + c.warmEniTarget;
+    let podTarget = (input.customNetworking ? need : Math.max(1, need)) + c.warmEniTarget;
+    // WARM_ENI_TARGET=0 on a node whose every IP is used: one more ENI, or pods could never get an IP.
+    if (podTarget * cap <= used) podTarget++;
+    const wanted = (input.customNetworking ? 1 : 0) + podTarget;
     const target = Math.min(maxEnis, wanted);
     const actions: PoolAction[] = [];
     let short = 0;
@@ -249,14 +267,17 @@ export function planPool(input: PoolInput): PoolPlan {
     if (rem > 0 && cap > 0) {
       const n = Math.min(Math.ceil(rem / cap), maxEnis - have);
       if (n > 0) {
-        const per = Math.min(cap, Math.ceil(rem / n));
-        actions.push(
+        // n − 1 full ENIs and one with the remainder, so the plan does not overshoot (and later shrink).
+        const full = Math.min(n, Math.floor(rem / cap));
+        const last = n - full, lastUnits = Math.min(cap, rem - full * cap);
+        const create = (count: number, per: number): PoolAction =>
           prefixMode
-            ? { kind: "create-enis", count: n, ipsPerEni: 0, prefixesPerEni: per }
-            : { kind: "create-enis", count: n, ipsPerEni: per },
-        );
+            ? { kind: "create-enis", count, ipsPerEni: 0, prefixesPerEni: per }
+            : { kind: "create-enis", count, ipsPerEni: per };
+        if (full > 0) actions.push(create(full, cap));
+        if (last > 0 && lastUnits > 0) actions.push(create(last, lastUnits));
         created = n;
-        rem -= n * per;
+        rem = Math.max(0, rem - full * cap - (last > 0 ? lastUnits : 0));
       }
     }
     const unitName = prefixMode ? "prefix(es)" : "IP(s)";
