@@ -138,18 +138,25 @@ Deno.test({
   name: "libcni driver: version reports libcni and the spec versions it speaks; GC/STATUS degrade clearly",
   ...rootOnly,
   fn: async () => {
-    const v = await libcni<{ libcni: string; specVersion: string; supportedVersions: string[] }>("version", {
-      conflist: undefined,
+    await withNode(async (n) => {
+      type V = {
+        libcni: string;
+        specVersion: string;
+        supportedVersions: string[];
+        plugins: Record<string, string[]>;
+      };
+      const v = await libcni<V>("version", { conflist: n.conflist });
+      assert.match(v.libcni, /^\d+\.\d+\.\d+$/);
+      assert.ok(v.supportedVersions.includes("0.4.0") && v.supportedVersions.includes(v.specVersion));
+      assert.ok(v.plugins.ptp.includes("1.0.0"), JSON.stringify(v.plugins));
+      assert.ok(v.plugins.portmap.includes("0.4.0"), JSON.stringify(v.plugins));
+      if (v.libcni.localeCompare("1.2.0", undefined, { numeric: true }) >= 0) return;
+      for (const verb of ["gc", "status"] as const) {
+        const err = await libcni(verb, {}).catch((e) => e);
+        assert.ok(err instanceof CniError && err.unsupported && err.exitCode === 3, String(err));
+        assert.match(err.msg, /not supported by libcni/);
+      }
     });
-    assert.match(v.libcni, /^\d+\.\d+\.\d+$/);
-    assert.ok(v.supportedVersions.includes("0.4.0") && v.supportedVersions.includes(v.specVersion));
-    for (const verb of ["gc", "status"] as const) {
-      const gte12 = v.libcni.localeCompare("1.2.0", undefined, { numeric: true }) >= 0;
-      if (gte12) continue;
-      const err = await libcni(verb, {}).catch((e) => e);
-      assert.ok(err instanceof CniError && err.unsupported && err.exitCode === 3, String(err));
-      assert.match(err.msg, /not supported by libcni/);
-    }
   },
 });
 
