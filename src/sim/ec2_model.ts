@@ -241,12 +241,13 @@ export class Ec2Model {
 
   /**
    * What IMDS shows for an instance's interfaces: only ENIs attached, and addresses/prefixes assigned,
-   * at or before `visibleAt` (IMDS lags EC2). Detaching ENIs are still shown.
+   * at or before `visibleAt` (IMDS lags EC2). The primary ENI (device 0) is always shown; detaching ENIs
+   * are still shown.
    */
   imdsInterfaces(instanceId: string, visibleAt: number): ImdsInterface[] {
     this.#settle();
     return this.#attachedTo(instanceId)
-      .filter((e) => e.attachment!.attachedAt <= visibleAt)
+      .filter((e) => e.attachment!.deviceIndex === 0 || e.attachment!.attachedAt <= visibleAt)
       .map((e) => {
         const subnet = this.#subnets.get(e.subnetId)!;
         return {

@@ -1,0 +1,191 @@
+/**
+ * `RateLimitedEc2`: wraps any `Ec2Port` with a client-side token bucket per EC2 throttling class (a little
+ * under EC2's own) and retries retryable `Ec2Error`s (throttling, 5xx, no answer) with full-jitter exponential
+ * backoff, bounded in attempts and total time. Metrics hooks see every attempt.
+ */
+import {
+  type AssignPrivateIpsInput,
+  type CreateNetworkInterfaceInput,
+  Ec2Error,
+  type Ec2Port,
+  type Filter,
+  type Instance,
+  type InstanceTypeInfo,
+  type NetworkInterface,
+  type Subnet,
+  type Tag,
+  type UnassignPrivateIpsInput,
+} from "./ec2_port.ts";
+import {
+  type ActionClass,
+  actionClass,
+  type BucketShape,
+  EC2_BUCKETS,
+  TokenBucket,
+} from "./rate_limit_bucket.ts";
+
+export {
+  type ActionClass,
+  actionClass,
+  type BucketShape,
+  EC2_BUCKETS,
+  TokenBucket,
+} from "./rate_limit_bucket.ts";
+
+/** The client-side shape: 90 % of EC2's capacity and refill, so we throttle ourselves before EC2 does. */
+export const CLIENT_BUCKETS: Readonly<Record<ActionClass, BucketShape>> = Object.fromEntries(
+  Object.entries(EC2_BUCKETS).map((
+    [k, v],
+  ) => [k, { capacity: v.capacity * 0.9, refillPerSec: v.refillPerSec * 0.9 }]),
+) as Record<ActionClass, BucketShape>;
+
+/** Options for `new RateLimitedEc2(...)`. */
+export interface RateLimitOptions {
+  /** Per-class bucket shapes; default `CLIENT_BUCKETS`. */
+  buckets?: Partial<Record<ActionClass, BucketShape>>;
+  /** Attempts per call, first included. Default 8. */
+  maxAttempts?: number;
+  /** Backoff base in ms (attempt n waits up to base·2ⁿ). Default 100. */
+  baseDelayMs?: number;
+  /** Cap of one backoff wait in ms. Default 5000. */
+  maxDelayMs?: number;
+  /** Give up once a call has spent this long (waits included). Default 30 000 ms. */
+  maxTotalMs?: number;
+  /** Clock (ms). Default `Date.now`. */
+  now?: () => number;
+  /** Waiting. Default a timer. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Random in [0, 1) for jitter. Default `Math.random`. */
+  random?: () => number;
+  /** After every attempt: the action, its duration in ms, and its error if any. */
+  onCall?: (action: string, ms: number, error?: Ec2Error) => void;
+  /** When EC2 answered RequestLimitExceeded. */
+  onThrottle?: (action: string) => void;
+}
+
+/** The rate-limited, retrying EC2 port. */
+export class RateLimitedEc2 implements Ec2Port {
+  readonly #inner: Ec2Port;
+  readonly #buckets = new Map<ActionClass, TokenBucket>();
+  readonly #o: Required<Omit<RateLimitOptions, "onCall" | "onThrottle" | "buckets">>;
+  readonly #onCall?: RateLimitOptions["onCall"];
+  readonly #onThrottle?: RateLimitOptions["onThrottle"];
+
+  constructor(inner: Ec2Port, opts: RateLimitOptions = {}) {
+    this.#inner = inner;
+    this.#o = {
+      maxAttempts: opts.maxAttempts ?? 8,
+      baseDelayMs: opts.baseDelayMs ?? 100,
+      maxDelayMs: opts.maxDelayMs ?? 5000,
+      maxTotalMs: opts.maxTotalMs ?? 30_000,
+      now: opts.now ?? Date.now,
+      sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      random: opts.random ?? Math.random,
+    };
+    this.#onCall = opts.onCall;
+    this.#onThrottle = opts.onThrottle;
+    for (const cls of Object.keys(CLIENT_BUCKETS) as ActionClass[]) {
+      this.#buckets.set(cls, new TokenBucket(opts.buckets?.[cls] ?? CLIENT_BUCKETS[cls], this.#o.now));
+    }
+  }
+
+  async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    const o = this.#o;
+    const start = o.now();
+    const bucket = this.#buckets.get(actionClass(action))!;
+    for (let attempt = 0;; attempt++) {
+      for (;;) {
+        const wait = bucket.msUntilToken();
+        if (wait === 0 && bucket.tryTake()) break;
+        if (o.now() - start + wait > o.maxTotalMs) {
+          throw new Ec2Error(
+            "RequestLimitExceeded",
+            "client-side rate limit: no token within the time budget",
+            action,
+            503,
+          );
+        }
+        await o.sleep(Math.max(1, wait));
+      }
+      const t0 = o.now();
+      try {
+        const r = await fn();
+        this.#onCall?.(action, o.now() - t0, undefined);
+        return r;
+      } catch (e) {
+        const err = e instanceof Ec2Error
+          ? e
+          : new Ec2Error("InternalError", (e as Error)?.message ?? String(e), action, 500);
+        this.#onCall?.(action, o.now() - t0, err);
+        if (err.code === "RequestLimitExceeded") this.#onThrottle?.(action);
+        if (!err.retryable || attempt + 1 >= o.maxAttempts) throw err;
+        const delay = Math.floor(o.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
+        if (o.now() - start + delay > o.maxTotalMs) throw err;
+        await o.sleep(delay);
+      }
+    }
+  }
+
+  describeInstances(instanceIds: string[]): Promise<Instance[]> {
+    return this.#run("DescribeInstances", () => this.#inner.describeInstances(instanceIds));
+  }
+
+  describeInstanceTypes(types: string[]): Promise<InstanceTypeInfo[]> {
+    return this.#run("DescribeInstanceTypes", () => this.#inner.describeInstanceTypes(types));
+  }
+
+  describeSubnets(input: { subnetIds?: string[]; filters?: Filter[] }): Promise<Subnet[]> {
+    return this.#run("DescribeSubnets", () => this.#inner.describeSubnets(input));
+  }
+
+  /** One token covers the whole NextToken walk the inner port does. */
+  describeNetworkInterfaces(
+    input: { networkInterfaceIds?: string[]; filters?: Filter[]; maxResults?: number },
+  ): Promise<NetworkInterface[]> {
+    return this.#run("DescribeNetworkInterfaces", () => this.#inner.describeNetworkInterfaces(input));
+  }
+
+  createNetworkInterface(input: CreateNetworkInterfaceInput): Promise<NetworkInterface> {
+    return this.#run("CreateNetworkInterface", () => this.#inner.createNetworkInterface(input));
+  }
+
+  attachNetworkInterface(
+    input: { networkInterfaceId: string; instanceId: string; deviceIndex: number },
+  ): Promise<{ attachmentId: string }> {
+    return this.#run("AttachNetworkInterface", () => this.#inner.attachNetworkInterface(input));
+  }
+
+  detachNetworkInterface(input: { attachmentId: string; force?: boolean }): Promise<void> {
+    return this.#run("DetachNetworkInterface", () => this.#inner.detachNetworkInterface(input));
+  }
+
+  deleteNetworkInterface(networkInterfaceId: string): Promise<void> {
+    return this.#run("DeleteNetworkInterface", () => this.#inner.deleteNetworkInterface(networkInterfaceId));
+  }
+
+  modifyNetworkInterfaceAttribute(input: {
+    networkInterfaceId: string;
+    attachmentId?: string;
+    deleteOnTermination?: boolean;
+    sourceDestCheck?: boolean;
+  }): Promise<void> {
+    return this.#run(
+      "ModifyNetworkInterfaceAttribute",
+      () => this.#inner.modifyNetworkInterfaceAttribute(input),
+    );
+  }
+
+  assignPrivateIpAddresses(
+    input: AssignPrivateIpsInput,
+  ): Promise<{ privateIps: string[]; ipv4Prefixes: string[] }> {
+    return this.#run("AssignPrivateIpAddresses", () => this.#inner.assignPrivateIpAddresses(input));
+  }
+
+  unassignPrivateIpAddresses(input: UnassignPrivateIpsInput): Promise<void> {
+    return this.#run("UnassignPrivateIpAddresses", () => this.#inner.unassignPrivateIpAddresses(input));
+  }
+
+  createTags(resourceIds: string[], tags: Tag[]): Promise<void> {
+    return this.#run("CreateTags", () => this.#inner.createTags(resourceIds, tags));
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The lab's IMDSv2: session tokens (`PUT /latest/api/token`, TTL 1–21600 s) required on every GET (no v1
+ * fallback), instance chosen by the caller's source address, and ENIs/IPs showing up `imdsLagMs` after
+ * EC2 attached/assigned them.
+ */
+import type { Ec2Model } from "./ec2_model.ts";
+import type { Realism } from "./realism.ts";
+
+/** How the IMDS handler finds the calling instance. */
+export interface ImdsHandlerOptions {
+  /** The instance behind a source address, or undefined (then 404 on instance paths). */
+  instanceForRemote?(addr: string): string | undefined;
+  /** A fixed instance, overriding `instanceForRemote` (tests, the lab socket's `/imds/<node>/`). */
+  instanceId?: string;
+  /** Lag override in ms; default `realism.imdsLagMs`. */
+  lagMs?: number;
+}
+
+/** A fetch-style IMDS handler. */
+export type ImdsHandler = (req: Request, info?: { remoteAddr?: string }) => Promise<Response>;
+
+const TOKEN_PATH = "/latest/api/token";
+const META = "/latest/meta-data/";
+const MAX_TTL = 21600;
+const MAX_TOKENS = 10_000;
+
+function text(body: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain", ...headers } });
+}
+
+function notFound(): Response {
+  return new Response(
+    `<?xml version="1.0" encoding="iso-8859-1"?>\n<html><head><title>404 - Not Found</title></head>` +
+      `<body><h1>404 - Not Found</h1></body></html>\n`,
+    { status: 404, headers: { "content-type": "text/html" } },
+  );
+}
+
+/** Creates the IMDSv2 handler over the model. */
+export function createImdsHandler(
+  model: Ec2Model,
+  opts: ImdsHandlerOptions = {},
+  realism?: Realism,
+): ImdsHandler {
+  const tokens = new Map<string, { expiresAt: number; instanceId?: string }>();
+
+  const callerInstance = (info?: { remoteAddr?: string }) =>
+    opts.instanceId ?? (info?.remoteAddr ? opts.instanceForRemote?.(info.remoteAddr) : undefined);
+
+  return (req: Request, info?: { remoteAddr?: string }): Promise<Response> => {
+    const url = new URL(req.url);
+    const now = model.now();
+    const instanceId = callerInstance(info);
+    if (url.pathname === TOKEN_PATH) {
+      if (req.method !== "PUT") return Promise.resolve(text("", 405, { allow: "PUT" }));
+      if (req.headers.has("x-forwarded-for")) return Promise.resolve(text("Forbidden", 403));
+      const raw = req.headers.get("x-aws-ec2-metadata-token-ttl-seconds");
+      const ttl = raw !== null && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!(ttl >= 1 && ttl <= MAX_TTL)) return Promise.resolve(text("Bad Request", 400));
+      for (const [t, v] of tokens) if (v.expiresAt <= now || tokens.size > MAX_TOKENS) tokens.delete(t);
+      const token = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(40))));
+      tokens.set(token, { expiresAt: now + ttl * 1000, instanceId });
+      return Promise.resolve(text(token, 200, { "x-aws-ec2-metadata-token-ttl-seconds": String(ttl) }));
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return Promise.resolve(text("", 405, { allow: "GET, PUT" }));
+    }
+    const token = req.headers.get("x-aws-ec2-metadata-token");
+    const session = token ? tokens.get(token) : undefined;
+    if (!session || session.expiresAt <= now || session.instanceId !== instanceId) {
+      if (session && session.expiresAt <= now) tokens.delete(token!);
+      return Promise.resolve(text("Unauthorized", 401));
+    }
+    const lag = opts.lagMs ?? realism?.imdsLagMs ?? 0;
+    const body = instanceId ? metadata(model, instanceId, url.pathname, now - lag) : undefined;
+    return Promise.resolve(body === undefined ? notFound() : text(body));
+  };
+}
+
+const INTERFACE_KEYS = [
+  "device-number",
+  "interface-id",
+  "ipv4-prefix",
+  "local-hostname",
+  "local-ipv4s",
+  "mac",
+  "owner-id",
+  "security-group-ids",
+  "subnet-id",
+  "subnet-ipv4-cidr-block",
+  "vpc-id",
+  "vpc-ipv4-cidr-block",
+  "vpc-ipv4-cidr-blocks",
+];
+
+/** The text at a metadata path, or undefined for 404. */
+function metadata(model: Ec2Model, instanceId: string, path: string, visibleAt: number): string | undefined {
+  const inst = model.instanceRecord(instanceId);
+  if (!inst || inst.state !== "running" || !path.startsWith(META)) return undefined;
+  const rel = path.slice(META.length).replace(/\/+$/, (m) => (m ? "/" : ""));
+  const enis = model.imdsInterfaces(instanceId, visibleAt);
+  const primary = model.attachedEnis(instanceId).find((e) => e.attachment?.deviceIndex === 0);
+  const az = inst.availabilityZone;
+  switch (rel) {
+    case "":
+      return ["instance-id", "instance-type", "local-hostname", "local-ipv4", "mac", "network/", "placement/"]
+        .join("\n");
+    case "instance-id":
+      return instanceId;
+    case "instance-type":
+      return inst.type.instanceType;
+    case "local-ipv4":
+      return primary?.primaryIp;
+    case "local-hostname":
+    case "hostname":
+      return primary && `ip-${primary.primaryIp.replaceAll(".", "-")}.${model.region}.compute.internal`;
+    case "mac":
+      return primary?.mac;
+    case "placement/":
+      return "availability-zone\nregion";
+    case "placement/availability-zone":
+      return az;
+    case "placement/region":
+      return model.region;
+    case "network/":
+      return "interfaces/";
+    case "network/interfaces/":
+      return "macs/";
+    case "network/interfaces/macs/":
+      return enis.map((e) => `${e.mac}/`).join("\n");
+  }
+  const m = /^network\/interfaces\/macs\/([0-9a-f:]{17})\/(.*)$/.exec(rel);
+  if (!m) return undefined;
+  const eni = enis.find((e) => e.mac === m[1]);
+  if (!eni) return undefined;
+  switch (m[2]) {
+    case "":
+      return INTERFACE_KEYS.filter((k) => k !== "ipv4-prefix" || eni.ipv4Prefixes.length).join("\n");
+    case "device-number":
+      return String(eni.deviceNumber);
+    case "interface-id":
+      return eni.interfaceId;
+    case "mac":
+      return eni.mac;
+    case "owner-id":
+      return model.accountId;
+    case "local-hostname":
+      return `ip-${eni.localIpv4s[0].replaceAll(".", "-")}.${model.region}.compute.internal`;
+    case "local-ipv4s":
+      return eni.localIpv4s.join("\n");
+    case "ipv4-prefix":
+      return eni.ipv4Prefixes.length ? eni.ipv4Prefixes.join("\n") : undefined;
+    case "security-group-ids":
+      return eni.securityGroupIds.join("\n");
+    case "subnet-id":
+      return eni.subnetId;
+    case "subnet-ipv4-cidr-block":
+      return eni.subnetCidr;
+    case "vpc-id":
+      return model.vpcId;
+    case "vpc-ipv4-cidr-block":
+      return eni.vpcCidrs[0];
+    case "vpc-ipv4-cidr-blocks":
+      return eni.vpcCidrs.join("\n");
+  }
+  return undefined;
+}
