@@ -35,7 +35,7 @@ export async function runDaemon(stateDir: string): Promise<void> {
   for (const n of world.nodes) log(`daemon: ${n.name} ${n.instanceId} ${n.primaryIp} (${n.netns})`);
   await writeKubeconfig(names.kubeconfig, { server: `http://${LAB_NET.kubeIp}:6443` });
 
-  const h = await makeHandlers(world, cfg);
+  const h = makeHandlers(world, cfg);
   const servers: Deno.HttpServer[] = [];
   const quiet = { onListen() {} };
   servers.push(Deno.serve({ hostname: LAB_NET.ec2Ip, port: 80, ...quiet }, h.ec2));

@@ -1,5 +1,6 @@
 /** The daemon's API handlers: EC2 Query API, IMDSv2 and Kubernetes, sharing one Realism (latency, faults). */
 import { createEc2Handler } from "./ec2_server.ts";
+import { createImdsHandler } from "./imds_server.ts";
 import { createKubeHandler } from "./k8s_server.ts";
 import type { Handler } from "./daemon_control.ts";
 import type { LabWorld } from "./daemon_world.ts";
@@ -23,18 +24,12 @@ export interface LabHandlers {
 }
 
 /** Builds the handlers over the world's model and store. */
-export async function makeHandlers(world: LabWorld, cfg: LabConfig): Promise<LabHandlers> {
+export function makeHandlers(world: LabWorld, cfg: LabConfig): LabHandlers {
   const realism = new Realism({ latency: cfg.latency, faults: cfg.faults });
   const ec2 = createEc2Handler(world.model, realism);
   const kube = createKubeHandler(world.store);
   const byRemote = (addr: string) => world.model.instanceByPrivateIp(addr);
-  // TODO(static import): imds_server.ts is still being written; until it lands IMDS answers 503.
-  type ImdsH = (req: Request, info?: { remoteAddr?: string }) => Promise<Response>;
-  const imdsPath = "./imds_server.ts";
-  const mod = await import(imdsPath).catch(() => undefined);
-  const imds: ImdsH = mod
-    ? mod.createImdsHandler(world.model, { instanceForRemote: byRemote }, realism)
-    : () => Promise.resolve(new Response("imds_server.ts has not landed\n", { status: 503 }));
+  const imds = createImdsHandler(world.model, { instanceForRemote: byRemote }, realism);
   const host = (info: Deno.ServeHandlerInfo) =>
     (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? "";
   const faults = () => ({ faults: formatFaults(realism.faults), latency: realism.latency });

@@ -1,0 +1,124 @@
+/**
+ * Test helpers for the lab: `withLab(opts, fn)` brings a lab up in a fresh temp state dir and always takes it
+ * down; `labStatus()`; run commands inside a lab namespace; drive EC2 with the real SDK from inside a node.
+ */
+import { fetchStatus, labFetch, type LabStatus } from "../../src/sim/daemon_client.ts";
+import { labDown, labUp, REPO_DIR, type UpOptions } from "../../src/sim/daemon_launch.ts";
+import { LabNames } from "../../src/sim/naming.ts";
+
+/** A lab under test. */
+export interface TestLab {
+  names: LabNames;
+  stateDir: string;
+  /** Status at the time `up` returned. */
+  status: LabStatus;
+  /** Runs argv inside node i's namespace. */
+  inNode(node: number, argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Runs argv inside any named namespace. */
+  inNetns(ns: string, argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** fetch on lab.sock (`/ec2/...`, `/imds/<node>/...`, `/k8s/...`, `/lab/...`). */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  stdin?: string;
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv inside the named network namespace (nsenter); never throws on a non-zero exit. */
+export async function execInNetns(ns: string, argv: string[], o: ExecOptions = {}): Promise<ExecResult> {
+  const child = new Deno.Command("nsenter", {
+    args: [`--net=/run/netns/${ns}`, "--", ...argv],
+    env: o.env,
+    stdin: o.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, o.timeoutMs ?? 60_000);
+  try {
+    if (o.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(o.stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The status of the lab in `stateDir` (its daemon must answer). */
+export function labStatus(stateDir: string): Promise<LabStatus> {
+  return fetchStatus(new LabNames(stateDir));
+}
+
+/** Brings a lab up in a new temp state dir, runs fn, and always takes the lab down and removes the dir. */
+export async function withLab<T>(
+  opts: Omit<UpOptions, "stateDir">,
+  fn: (lab: TestLab) => Promise<T>,
+): Promise<T> {
+  const stateDir = await Deno.makeTempDir({ prefix: "vpc-cni-lab-test-" });
+  const names = new LabNames(stateDir);
+  try {
+    const { status } = await labUp({ ...opts, stateDir });
+    return await fn({
+      names,
+      stateDir,
+      status,
+      inNode: (node, argv, o) => execInNetns(names.nodeNs(node), argv, o),
+      inNetns: (ns, argv, o) => execInNetns(ns, argv, o),
+      fetch: (path, init) => labFetch(names, path, init),
+    });
+  } finally {
+    await labDown(stateDir);
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
+}
+
+const SDK_SCRIPT = `
+import { SdkEc2 } from "${REPO_DIR}/src/aws/ec2_sdk.ts";
+const ec2 = new SdkEc2({ endpoint: "http://10.0.255.254", region: "us-west-2" });
+const out = [];
+for (const [method, ...args] of JSON.parse(Deno.env.get("LAB_EC2_CALLS"))) {
+  try {
+    out.push({ ok: await ec2[method](...args) ?? null });
+  } catch (e) {
+    out.push({ error: { name: e.name, code: e.code, message: e.message } });
+  }
+}
+ec2.destroy();
+console.log(JSON.stringify(out));
+`;
+
+/**
+ * Makes EC2 calls with the real `SdkEc2` (the AWS SDK) from inside node i's namespace, over the lab's EC2
+ * endpoint, as ipamd would. `calls` are `[method, ...args]`; returns `{ok}` or `{error}` per call.
+ */
+export async function ec2FromNode(
+  lab: TestLab,
+  node: number,
+  calls: [string, ...unknown[]][],
+): Promise<({ ok: unknown } | { error: { name: string; code?: string; message: string } })[]> {
+  const r = await lab.inNode(node, [
+    Deno.execPath(),
+    "eval",
+    "--config",
+    `${REPO_DIR}/deno.json`,
+    SDK_SCRIPT,
+  ], { env: { ...Deno.env.toObject(), LAB_EC2_CALLS: JSON.stringify(calls) } });
+  if (r.code !== 0) throw new Error(`SDK script failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
