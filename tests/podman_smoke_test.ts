@@ -105,3 +105,72 @@ for (const type of ["bridge", "ptp"] as const) {
     },
   });
 }
+
+/** Connects from namespace `ns` to host:port and returns what the server sent first. */
+function tcpRead(ns: string, host: string, port: number): Promise<string> {
+  const code = `const c = await Deno.connect({ hostname: "${host}", port: ${port} });
+    const b = new Uint8Array(256); const k = await c.read(b); console.log(new TextDecoder().decode(b.subarray(0, k ?? 0)));`;
+  return sh(["nsenter", `--net=/var/run/netns/${ns}`, "--", "timeout", "10", Deno.execPath(), "eval", code]);
+}
+
+Deno.test({
+  name: "podman smoke: -p reaches the container through a chained portmap; rm -f removes its rules",
+  ...rootOnly,
+  fn: async () => {
+    const id = randomSuffix();
+    const node = await addNetns(`vct-pm${id}`);
+    const client = `vct-pc${id}`;
+    const work = await Deno.makeTempDir({ prefix: "vct-pmw-" });
+    let env: PodmanEnv | undefined;
+    try {
+      await addNetns(client);
+      await sh(`ip -n ${node} link add vcn${id} type veth peer name vcc${id} netns ${client}`.split(" "));
+      await sh(["ip", "-n", node, "addr", "add", "172.31.251.1/24", "dev", `vcn${id}`]);
+      await sh(["ip", "-n", node, "link", "set", `vcn${id}`, "up"]);
+      await sh(["ip", "-n", client, "addr", "add", "172.31.251.2/24", "dev", `vcc${id}`]);
+      await sh(["ip", "-n", client, "link", "set", `vcc${id}`, "up"]);
+
+      env = await PodmanEnv.create({ nodeNetns: node });
+      const net = `vct${id}`;
+      const list = conflist("ptp", net, id, `${work}/ipam`);
+      await env.writeConflist({
+        ...list,
+        plugins: [...list.plugins, { type: "portmap", capabilities: { portMappings: true } }],
+      });
+      const name = `w-${id}`;
+      await env.run({
+        name,
+        network: net,
+        publish: ["18080:8080/tcp"],
+        flags: ["--hostname", `h-${id}`],
+        cmd: ["nc", "-ll", "-p", "8080", "-e", "/bin/hostname"],
+      });
+      let answer = "";
+      for (let i = 0; i < 20 && answer === ""; i++) { // nc may not listen yet
+        answer = await tcpRead(client, "172.31.251.1", 18080).then((s) => s.trim(), () => "");
+        if (answer === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(answer, `h-${id}`);
+      assert.match(
+        await sh(["nsenter", `--net=/var/run/netns/${node}`, "iptables-save", "-t", "nat"]),
+        /CNI-DN-/,
+      );
+
+      await env.rm(name);
+      const nat = await sh(["nsenter", `--net=/var/run/netns/${node}`, "iptables-save", "-t", "nat"]);
+      assert.doesNotMatch(nat, /CNI-DN-/, "portmap's per-container chain left");
+      assert.equal(
+        (await sh(["ip", "-n", node, "-o", "link", "show", "type", "veth"])).trim().split("\n").length,
+        1,
+      );
+    } finally {
+      try {
+        await env?.destroy();
+      } finally {
+        await delNetns(client);
+        await delNetns(node);
+        await Deno.remove(work, { recursive: true });
+      }
+    }
+  },
+});

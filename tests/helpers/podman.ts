@@ -127,7 +127,7 @@ export class PodmanEnv {
   }
 
   /** Writes `<name>.conflist` into the CNI config dir; returns its path. */
-  async writeConflist(conflist: { name: string }): Promise<string> {
+  async writeConflist(conflist: { name: string; [key: string]: unknown }): Promise<string> {
     const path = `${this.cniConfigDir}/${conflist.name}.conflist`;
     await Deno.writeTextFile(path, JSON.stringify(conflist));
     return path;
