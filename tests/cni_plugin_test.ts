@@ -517,3 +517,42 @@ Deno.test({
       assert.equal(r.stderr, "");
     }),
 });
+
+Deno.test({
+  name: "parallel ADDs and DELs on one node (as containerd runs them) all succeed and clean up",
+  ...rootOnly,
+  fn: () => {
+    const n = 8;
+    const ips = Array.from(
+      { length: n },
+      (_, i) => ({ ipv4: `10.0.16.${100 + i}`, routeTable: 2 + (i % 3) }),
+    );
+    return withLab(ips, async (lab) => {
+      const pods = await Promise.all(Array.from({ length: n }, () => lab.pod()));
+      const call = (i: number) => ({
+        pod: pods[i],
+        containerId: `par${i}-${lab.id}`,
+        args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=par;K8S_POD_NAME=p${i}-${lab.id}`,
+      });
+      const adds = await Promise.all(pods.map((_, i) => lab.plugin("ADD", call(i))));
+      adds.forEach((r, i) => assertOk(r, `ADD ${i}`));
+      const got = adds.map((r) => r.json.ips[0].address).sort();
+      assert.deepEqual(got, ips.map((x) => `${x.ipv4}/32`).sort());
+      for (let i = 0; i < n; i++) {
+        const ip = adds[i].json.ips[0].address.split("/")[0];
+        const table = ips.find((x) => x.ipv4 === ip)!.routeTable;
+        await assertWired(lab, pods[i], adds[i], ip, table, `par.p${i}-${lab.id}`);
+      }
+      const dels = await Promise.all(
+        pods.map((_, i) =>
+          lab.plugin("DEL", { ...call(i), conf: lab.conf("1.0.0", { prevResult: adds[i].json }) })
+        ),
+      );
+      dels.forEach((r, i) => assertOk(r, `DEL ${i}`));
+      for (const r of adds) {
+        assertHostClean(lab.node, r.json.ips[0].address.split("/")[0], r.json.interfaces[0].name);
+      }
+      assert.equal(lab.fake.held.size, 0);
+    });
+  },
+});

@@ -145,3 +145,45 @@ Deno.test("property: random env and stdin never throw; failures are spec error J
     { numRuns: 3000 },
   );
 });
+
+Deno.test("the plugin's module graph holds only our own files (no npm, no remote)", async () => {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("./main.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(o.success, new TextDecoder().decode(o.stderr));
+  const info = JSON.parse(new TextDecoder().decode(o.stdout)) as { modules: { specifier: string }[] };
+  const root = new URL("../../", import.meta.url).href;
+  const specs = info.modules.map((m) => m.specifier);
+  assert.ok(specs.some((s) => s.endsWith("/src/cni/add.ts")), "dynamic imports are in the graph");
+  for (const s of specs) {
+    assert.ok(s.startsWith(root + "src/cni/") || s.startsWith(root + "ffi/"), `unexpected module ${s}`);
+  }
+});
+
+Deno.test("VERSION and STATUS (real dispatch) do not load libnl", async () => {
+  const { libnlLoaded } = await import("../../ffi/mod.ts");
+  const { FakeIpamd } = await import("../../tests/helpers/fake_ipamd.ts");
+  const fake = FakeIpamd.start({ ips: [] });
+  try {
+    assert.equal((await run({ CNI_COMMAND: "VERSION" }, enc({ cniVersion: "1.1.0" }))).exitCode, 0);
+    const st = await run(
+      { CNI_COMMAND: "STATUS", CNI_PATH: "/x" },
+      enc({ ...CONF, cniVersion: "1.1.0", ipamdSocket: fake.socketPath }),
+    );
+    assert.deepEqual(st, { stdout: "", exitCode: 0 });
+    fake.ready = false;
+    const down = errOf(
+      await run(
+        { CNI_COMMAND: "STATUS", CNI_PATH: "/x" },
+        enc({ ...CONF, cniVersion: "1.1.0", ipamdSocket: fake.socketPath }),
+      ),
+    );
+    assert.equal(down.code, 50);
+    assert.match(down.details ?? "", /not_ready/);
+    assert.equal(libnlLoaded(), false);
+  } finally {
+    await fake.stop();
+  }
+});
