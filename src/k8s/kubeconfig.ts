@@ -1,5 +1,6 @@
 /**
- * Writes a kubeconfig for one plain-HTTP API server, readable by `@kubernetes/client-node` and kubectl.
+ * Writes a kubeconfig for one API server, readable by `@kubernetes/client-node` and kubectl. A plain-http
+ * server gets `insecure-skip-tls-verify: true`, without which client-node refuses http.
  */
 
 /** What the kubeconfig points at. */
@@ -30,12 +31,16 @@ export function renderKubeconfig(o: KubeconfigOptions): string {
     `- name: ${q(name)}`,
     "  cluster:",
     `    server: ${q(o.server)}`,
+  ];
+  // client-node refuses a plain-http server unless TLS verification is (vacuously) off.
+  if (url.protocol === "http:") lines.push("    insecure-skip-tls-verify: true");
+  lines.push(
     "contexts:",
     `- name: ${q(name)}`,
     "  context:",
     `    cluster: ${q(name)}`,
     `    user: ${q(name)}`,
-  ];
+  );
   if (o.namespace) lines.push(`    namespace: ${q(o.namespace)}`);
   lines.push(`current-context: ${q(name)}`, "users:", `- name: ${q(name)}`);
   if (o.token) lines.push("  user:", `    token: ${q(o.token)}`);

@@ -33,15 +33,21 @@ export type PodEvent =
 export interface KubePort {
   /** Fails with `KubeUnreachableError` when the API server does not answer. */
   version(): Promise<{ gitVersion: string }>;
+  /** Fails with `KubeApiError` (code 404 when the node does not exist). */
   getNode(name: string): Promise<NodeInfo>;
   listPodsOnNode(nodeName: string): Promise<PodInfo[]>;
   /**
    * Lists then watches pods with fieldSelector spec.nodeName=<node>; reconnects from the last
    * resourceVersion (re-listing on 410 Gone, delivered as RESYNC). Stops when `signal` aborts.
+   * The first event is always a RESYNC carrying the initial list. Errors are retried with backoff.
    */
   watchPodsOnNode(nodeName: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
+  /** Undefined when the ENIConfig does not exist (404). */
   getEniConfig(name: string): Promise<EniConfigSpec | undefined>;
-  /** Watches one node (labels/annotations change); stops when `signal` aborts. */
+  /**
+   * Watches one node (labels/annotations change); stops when `signal` aborts. The first call of
+   * `onChange` carries the current state; later calls come only when labels, annotations or providerId differ.
+   */
   watchNode(name: string, onChange: (n: NodeInfo) => void, signal: AbortSignal): Promise<void>;
   /** Best effort: posts a core/v1 Event about this node. */
   recordEvent(
@@ -54,5 +60,13 @@ export class KubeUnreachableError extends Error {
   constructor(readonly server: string, message: string) {
     super(`Kubernetes API server ${server} unreachable: ${message}`);
     this.name = "KubeUnreachableError";
+  }
+}
+
+/** The API server answered with an error `Status` (e.g. 404 NotFound from `getNode`). */
+export class KubeApiError extends Error {
+  constructor(readonly code: number, readonly reason: string, message: string) {
+    super(message);
+    this.name = "KubeApiError";
   }
 }

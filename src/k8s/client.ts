@@ -1,0 +1,503 @@
+/**
+ * `ClientNodeKube`: the Kubernetes port over `@kubernetes/client-node` (CoreV1Api, CustomObjectsApi, Watch),
+ * and `waitForApiServer`, the bounded start-up wait. Connection failures become `KubeUnreachableError`,
+ * error `Status` answers `KubeApiError`.
+ */
+
+import {
+  ApiException,
+  type ConfigurationOptions,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+  VersionApi,
+  Watch,
+} from "@kubernetes/client-node";
+import {
+  type EniConfigSpec,
+  KubeApiError,
+  type KubePort,
+  KubeUnreachableError,
+  type NodeInfo,
+  type PodEvent,
+  type PodInfo,
+} from "./port.ts";
+
+/** Tuning for `ClientNodeKube`. */
+export interface ClientNodeKubeOptions {
+  /** Per-request timeout for non-watch calls, ms (default 10000). */
+  requestTimeoutMs?: number;
+  /** Server-side length of one watch request, s (default 300); the client gives up 30 s after that. */
+  watchTimeoutSeconds?: number;
+  /** First reconnect delay after a failure, ms (default 250); doubles per failure. */
+  minBackoffMs?: number;
+  /** Reconnect delay cap, ms (default 10000). */
+  maxBackoffMs?: number;
+  /** Namespace for recorded events (default "default"). */
+  eventNamespace?: string;
+  /** Reporting component for recorded events (default "aws-node"). */
+  component?: string;
+  /** Diagnostics (reconnects, swallowed errors); default silent. */
+  log?: (message: string) => void;
+}
+
+const ENICONFIG = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" } as const;
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "ECONNABORTED",
+  "EADDRNOTAVAIL",
+]);
+
+// deno-lint-ignore no-explicit-any -- raw JSON objects from the API server
+type Raw = any;
+
+interface WatchOnceResult {
+  /** The server said 410 Gone: re-list. */
+  gone: boolean;
+  /** Events (not bookmarks) delivered. */
+  events: number;
+}
+
+/** The Kubernetes port over `@kubernetes/client-node`. */
+export class ClientNodeKube implements KubePort {
+  /** The API server URL. */
+  readonly server: string;
+  readonly #core: CoreV1Api;
+  readonly #custom: CustomObjectsApi;
+  readonly #version: VersionApi;
+  readonly #watch: Watch;
+  readonly #o: Required<Omit<ClientNodeKubeOptions, "log">> & { log: (m: string) => void };
+
+  constructor(kc: KubeConfig, opts: ClientNodeKubeOptions = {}) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = cluster.server;
+    this.#core = kc.makeApiClient(CoreV1Api);
+    this.#custom = kc.makeApiClient(CustomObjectsApi);
+    this.#version = kc.makeApiClient(VersionApi);
+    this.#watch = new Watch(kc);
+    this.#o = {
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      watchTimeoutSeconds: opts.watchTimeoutSeconds ?? 300,
+      minBackoffMs: opts.minBackoffMs ?? 250,
+      maxBackoffMs: opts.maxBackoffMs ?? 10_000,
+      eventNamespace: opts.eventNamespace ?? "default",
+      component: opts.component ?? "aws-node",
+      log: opts.log ?? (() => {}),
+    };
+  }
+
+  /** From a kubeconfig file. */
+  static fromKubeconfig(path: string, opts?: ClientNodeKubeOptions): ClientNodeKube {
+    const kc = new KubeConfig();
+    kc.loadFromFile(path);
+    return new ClientNodeKube(kc, opts);
+  }
+
+  /**
+   * From the environment: `$KUBECONFIG` (a file), else the in-cluster service account
+   * (`$KUBERNETES_SERVICE_HOST`), else `~/.kube/config`.
+   */
+  static fromEnv(
+    env: Record<string, string | undefined> = Deno.env.toObject(),
+    opts?: ClientNodeKubeOptions,
+  ) {
+    const kc = new KubeConfig();
+    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG.split(":")[0]);
+    else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else kc.loadFromDefault();
+    return new ClientNodeKube(kc, opts);
+  }
+
+  async version(): Promise<{ gitVersion: string }> {
+    const v = await this.#call((o) => this.#version.getCode(o));
+    return { gitVersion: v.gitVersion };
+  }
+
+  async getNode(name: string): Promise<NodeInfo> {
+    const n = await this.#call((o) => this.#core.readNode({ name }, o));
+    return toNodeInfo(n);
+  }
+
+  async listPodsOnNode(nodeName: string): Promise<PodInfo[]> {
+    return (await this.#listPods(nodeName)).pods;
+  }
+
+  async getEniConfig(name: string): Promise<EniConfigSpec | undefined> {
+    try {
+      const o: Raw = await this.#call((opt) =>
+        this.#custom.getClusterCustomObject({ ...ENICONFIG, name }, opt)
+      );
+      const spec = o?.spec ?? {};
+      return {
+        name: o?.metadata?.name ?? name,
+        subnet: typeof spec.subnet === "string" ? spec.subnet : "",
+        securityGroups: Array.isArray(spec.securityGroups) ? spec.securityGroups.map(String) : [],
+      };
+    } catch (e) {
+      if (e instanceof KubeApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async recordEvent(
+    e: { nodeName: string; reason: string; message: string; type: "Normal" | "Warning" },
+  ): Promise<void> {
+    const now = new Date();
+    try {
+      await this.#call((o) =>
+        this.#core.createNamespacedEvent({
+          namespace: this.#o.eventNamespace,
+          body: {
+            metadata: { generateName: `${e.nodeName}.`, namespace: this.#o.eventNamespace },
+            // Node events name the node as its uid, as the kubelet does.
+            involvedObject: { apiVersion: "v1", kind: "Node", name: e.nodeName, uid: e.nodeName },
+            reason: e.reason,
+            message: e.message,
+            type: e.type,
+            source: { component: this.#o.component, host: e.nodeName },
+            reportingComponent: this.#o.component,
+            reportingInstance: e.nodeName,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        }, o)
+      );
+    } catch (err) {
+      this.#o.log(`recordEvent ${e.reason} failed (ignored): ${(err as Error).message}`);
+    }
+  }
+
+  async watchPodsOnNode(
+    nodeName: string,
+    onEvent: (e: PodEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const fieldSelector = `spec.nodeName=${nodeName}`;
+    const deliver = (e: PodEvent) => {
+      try {
+        onEvent(e);
+      } catch (err) {
+        this.#o.log(`pod watch handler threw (ignored): ${(err as Error).message}`);
+      }
+    };
+    let rv: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (rv === undefined) {
+          const list = await this.#listPods(nodeName);
+          if (signal.aborted) break;
+          rv = list.resourceVersion;
+          deliver({ type: "RESYNC", pods: list.pods });
+        }
+        const started = Date.now();
+        const r = await this.#watchOnce(
+          "/api/v1/pods",
+          { fieldSelector, resourceVersion: rv },
+          (type, obj) => {
+            const objRv = obj?.metadata?.resourceVersion;
+            if (typeof objRv === "string" && objRv !== "") rv = objRv;
+            if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+              deliver({ type, pod: toPodInfo(obj) });
+            }
+          },
+          signal,
+        );
+        if (r.gone) {
+          this.#o.log(`pod watch on ${nodeName}: resourceVersion ${rv} expired, re-listing`);
+          rv = undefined;
+          continue;
+        }
+        // A stream that ends at once with nothing in it repeatedly is a failure, not a timeout.
+        failures = r.events > 0 || Date.now() - started > 1000 ? 0 : failures + 1;
+      } catch (e) {
+        failures++;
+        this.#o.log(`pod watch on ${nodeName} failed (attempt ${failures}): ${(e as Error).message}`);
+      }
+      if (failures > 0) await sleep(this.#backoff(failures), signal);
+    }
+  }
+
+  async watchNode(name: string, onChange: (n: NodeInfo) => void, signal: AbortSignal): Promise<void> {
+    const fieldSelector = `metadata.name=${name}`;
+    let last: string | undefined;
+    const deliver = (raw: Raw) => {
+      const info = toNodeInfo(raw);
+      const key = JSON.stringify([
+        sortKeys(info.labels),
+        sortKeys(info.annotations),
+        info.providerId ?? null,
+      ]);
+      if (key === last) return;
+      last = key;
+      try {
+        onChange(info);
+      } catch (err) {
+        this.#o.log(`node watch handler threw (ignored): ${(err as Error).message}`);
+      }
+    };
+    let rv: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (rv === undefined) {
+          const list = await this.#call((o) => this.#core.listNode({ fieldSelector }, o));
+          if (signal.aborted) break;
+          rv = list.metadata?.resourceVersion ?? "0";
+          if (list.items[0]) deliver(list.items[0]);
+        }
+        const started = Date.now();
+        const r = await this.#watchOnce(
+          "/api/v1/nodes",
+          { fieldSelector, resourceVersion: rv },
+          (type, obj) => {
+            const objRv = obj?.metadata?.resourceVersion;
+            if (typeof objRv === "string" && objRv !== "") rv = objRv;
+            if (type === "ADDED" || type === "MODIFIED") deliver(obj);
+          },
+          signal,
+        );
+        if (r.gone) {
+          rv = undefined;
+          continue;
+        }
+        failures = r.events > 0 || Date.now() - started > 1000 ? 0 : failures + 1;
+      } catch (e) {
+        failures++;
+        this.#o.log(`node watch on ${name} failed (attempt ${failures}): ${(e as Error).message}`);
+      }
+      if (failures > 0) await sleep(this.#backoff(failures), signal);
+    }
+  }
+
+  async #listPods(nodeName: string): Promise<{ pods: PodInfo[]; resourceVersion: string }> {
+    const pods: PodInfo[] = [];
+    let resourceVersion: string | undefined;
+    let cont: string | undefined;
+    do {
+      const page = await this.#call((o) =>
+        this.#core.listPodForAllNamespaces({
+          fieldSelector: `spec.nodeName=${nodeName}`,
+          limit: 500,
+          _continue: cont,
+        }, o)
+      );
+      resourceVersion ??= page.metadata?.resourceVersion;
+      for (const p of page.items) pods.push(toPodInfo(p));
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return { pods, resourceVersion: resourceVersion ?? "0" };
+  }
+
+  /** One watch request; resolves when the stream ends (or `signal` aborts), rejects on connection errors. */
+  #watchOnce(
+    path: string,
+    params: Record<string, string>,
+    onObject: (type: string, obj: Raw) => void,
+    signal: AbortSignal,
+  ): Promise<WatchOnceResult> {
+    return new Promise((resolve, reject) => {
+      const result: WatchOnceResult = { gone: false, events: 0 };
+      let controller: AbortController | undefined;
+      let settled = false;
+      let failure: Error | undefined;
+      const stop = () => controller?.abort();
+      const guard = setTimeout(stop, (this.#o.watchTimeoutSeconds + 30) * 1000);
+      const finish = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        signal.removeEventListener("abort", stop);
+        controller?.abort();
+        if (signal.aborted || result.gone) resolve(result);
+        else if (failure) reject(failure);
+        else if (err && !isAbort(err)) reject(this.#map(err));
+        else resolve(result);
+      };
+      signal.addEventListener("abort", stop, { once: true });
+      this.#watch.watch(
+        path,
+        { ...params, allowWatchBookmarks: true, timeoutSeconds: this.#o.watchTimeoutSeconds },
+        (type: string, obj: Raw) => {
+          if (settled) return;
+          if (type === "ERROR") {
+            if (obj?.code === 410) result.gone = true;
+            else {failure = new KubeApiError(
+                obj?.code ?? 500,
+                obj?.reason ?? "",
+                obj?.message ?? "watch error",
+              );}
+            stop();
+            return;
+          }
+          if (type !== "BOOKMARK") result.events++;
+          onObject(type, obj);
+        },
+        finish,
+      ).then((c) => {
+        controller = c;
+        if (settled || signal.aborted) c.abort();
+      }, finish);
+    }).then((r) => r as WatchOnceResult, (e) => {
+      if ((e as { statusCode?: number }).statusCode === 410) return { gone: true, events: 0 };
+      throw e;
+    });
+  }
+
+  /** Runs one API call with a request timeout, mapping errors. */
+  async #call<T>(fn: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.#o.requestTimeoutMs);
+    const mw: ObservableMiddleware = {
+      pre: (ctx: RequestContext) => {
+        ctx.setSignal(ac.signal);
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
+    };
+    try {
+      return await fn({ middleware: [mw], middlewareMergeStrategy: "append" });
+    } catch (e) {
+      if (ac.signal.aborted) {
+        throw new KubeUnreachableError(this.server, `no answer within ${this.#o.requestTimeoutMs} ms`);
+      }
+      throw this.#map(e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #map(e: unknown): Error {
+    if (e instanceof KubeUnreachableError || e instanceof KubeApiError) return e;
+    if (e instanceof ApiException) {
+      let body: Raw = e.body;
+      if (typeof body === "string") {
+        try {
+          body = JSON.parse(body);
+        } catch {
+          // not a Status
+        }
+      }
+      const message = typeof body?.message === "string" ? body.message : `HTTP ${e.code}`;
+      return new KubeApiError(e.code, typeof body?.reason === "string" ? body.reason : "", message);
+    }
+    const err = e as { code?: string; type?: string; message?: string; statusCode?: number; name?: string };
+    if (typeof err?.statusCode === "number") {
+      return new KubeApiError(err.statusCode, "", err.message ?? `HTTP ${err.statusCode}`);
+    }
+    if (
+      (err?.code && UNREACHABLE_CODES.has(err.code)) || err?.type === "system" ||
+      err?.type === "request-timeout" ||
+      err?.name === "FetchError" || e instanceof TypeError && /fetch|connect|network/i.test(err.message ?? "")
+    ) {
+      return new KubeUnreachableError(this.server, err.message ?? String(e));
+    }
+    return e instanceof Error ? e : new Error(String(e));
+  }
+
+  #backoff(failures: number): number {
+    const base = Math.min(this.#o.maxBackoffMs, this.#o.minBackoffMs * 2 ** Math.min(failures - 1, 20));
+    return base / 2 + Math.random() * base / 2;
+  }
+}
+
+/**
+ * Calls `kube.version()` until it answers, backing off (250 ms doubling to 5 s) and giving up after
+ * `timeoutMs` with `KubeUnreachableError` (ipamd then exits non-zero). Non-connection errors (e.g. a 503)
+ * are retried too. Aborting `signal` also ends the wait with `KubeUnreachableError`.
+ */
+export async function waitForApiServer(
+  kube: KubePort,
+  o: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    minDelayMs?: number;
+    maxDelayMs?: number;
+    log?: (m: string) => void;
+  },
+): Promise<{ gitVersion: string }> {
+  const deadline = Date.now() + o.timeoutMs;
+  const server = (kube as { server?: string }).server ?? "(unknown)";
+  let delay = o.minDelayMs ?? 250;
+  let last: unknown;
+  for (let attempt = 1;; attempt++) {
+    if (o.signal?.aborted) break;
+    try {
+      return await kube.version();
+    } catch (e) {
+      last = e;
+      o.log?.(`API server not ready (attempt ${attempt}): ${(e as Error).message}`);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await sleep(Math.min(delay, left), o.signal);
+    delay = Math.min(delay * 2, o.maxDelayMs ?? 5000);
+  }
+  if (last instanceof KubeUnreachableError) {
+    throw new KubeUnreachableError(last.server, `gave up after ${o.timeoutMs} ms: ${last.message}`);
+  }
+  throw new KubeUnreachableError(
+    server,
+    `gave up after ${o.timeoutMs} ms: ${(last as Error)?.message ?? "aborted"}`,
+  );
+}
+
+/** Converts a Pod (typed or raw JSON) to `PodInfo`. */
+export function toPodInfo(p: Raw): PodInfo {
+  const info: PodInfo = {
+    namespace: p?.metadata?.namespace ?? "",
+    name: p?.metadata?.name ?? "",
+    uid: p?.metadata?.uid ?? "",
+    nodeName: p?.spec?.nodeName ?? "",
+    deleting: p?.metadata?.deletionTimestamp !== undefined && p?.metadata?.deletionTimestamp !== null,
+  };
+  if (p?.status?.podIP) info.podIp = p.status.podIP;
+  if (p?.status?.phase) info.phase = p.status.phase;
+  return info;
+}
+
+/** Converts a Node (typed or raw JSON) to `NodeInfo`. */
+export function toNodeInfo(n: Raw): NodeInfo {
+  const info: NodeInfo = {
+    name: n?.metadata?.name ?? "",
+    labels: { ...(n?.metadata?.labels ?? {}) },
+    annotations: { ...(n?.metadata?.annotations ?? {}) },
+  };
+  if (n?.spec?.providerID) info.providerId = n.spec.providerID;
+  return info;
+}
+
+function sortKeys(m: Record<string, string>): [string, string][] {
+  return Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function isAbort(e: unknown): boolean {
+  const err = e as { name?: string; type?: string };
+  return err?.name === "AbortError" || err?.type === "aborted";
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
