@@ -6,13 +6,14 @@ import type { Ec2Port } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
+import { waitForApiServer } from "../k8s/client.ts";
 import type { Netlink } from "../../ffi/mod.ts";
 import { applyRules, type IptablesRunner, renderRules } from "../net/iptables.ts";
 import { fromCheckpoint, readCheckpoint, toCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import type { IpamdConfig } from "./config.ts";
 import { type Assignment, Datastore } from "./datastore.ts";
 import { loadEnis, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
-import { EniManager, pollUntil } from "./eni_manager.ts";
+import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
 import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } from "./introspection.ts";
 import { Logger } from "./log.ts";
@@ -110,17 +111,14 @@ export class Daemon {
 
   async #waitForKube(): Promise<void> {
     const { kube, kubeServer } = this.o.ports;
+    const timeoutMs = this.o.kubeWaitMs ?? 60_000;
     try {
-      await pollUntil("the Kubernetes API", () => kube.version(), {
-        deadlineMs: this.o.kubeWaitMs ?? 60_000,
-        initialMs: 200,
-        maxMs: 5_000,
-      });
+      await waitForApiServer(kube, { timeoutMs, signal: this.#abort.signal });
     } catch (e) {
       throw new StartupError(
-        `Kubernetes API server ${kubeServer} did not answer within ${
-          (this.o.kubeWaitMs ?? 60_000) / 1000
-        } s: ${(e as Error).message}`,
+        `Kubernetes API server ${kubeServer} did not answer within ${timeoutMs / 1000} s: ${
+          (e as Error).message
+        }`,
       );
     }
   }

@@ -13,7 +13,7 @@ import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
-import { planPool, type PoolAction, type PoolPlan } from "./pool.ts";
+import { planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
 
 /** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
 export const EXPECTED_ENI_MS = 4_000;
@@ -103,16 +103,7 @@ export class PoolDriver {
     const now = this.#now;
     return {
       now,
-      enis: ds.enis().map((e) => ({
-        eniId: e.eniId,
-        deviceNumber: e.deviceNumber,
-        createdAt: e.createdAt,
-        primary: e.eniId === this.#o.primaryEniId,
-        stats: ds.eniStats(e.eniId, now),
-        freeIps: ds.freeIpsOn(e.eniId, now),
-        prefixes: e.prefixes.length,
-        freePrefixes: ds.freePrefixesOn(e.eniId, now),
-      })),
+      enis: poolEnis(ds, now),
       limits: { maxEnis: this.maxEnis, ipv4PerEni: this.#o.limits.ipv4PerEni },
       config,
       pendingEnis: this.pendingEnis,
@@ -126,7 +117,10 @@ export class PoolDriver {
     const plan = planPool(this.input());
     this.lastPlan = plan;
     if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
-    for (const a of plan.actions) await this.#act(a);
+    // ENI creations run in parallel (a plan may split them into full ENIs plus a remainder).
+    const creates = plan.actions.filter((a) => a.kind === "create-enis");
+    await Promise.all(creates.map((a) => this.#act(a)));
+    for (const a of plan.actions) if (a.kind !== "create-enis") await this.#act(a);
     this.#updateGauges();
     return plan;
   }

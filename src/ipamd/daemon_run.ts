@@ -1,0 +1,59 @@
+/**
+ * `ipamd run`: builds the real adapters (EC2 SDK, IMDSv2, Kubernetes client) from the environment, starts
+ * the daemon, and runs until SIGTERM/SIGINT. Returns the exit code.
+ */
+import { SdkEc2 } from "../aws/ec2_sdk.ts";
+import { ImdsClient } from "../aws/imds.ts";
+import { ClientNodeKube } from "../k8s/client.ts";
+import { Netlink } from "../../ffi/mod.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { Daemon } from "./daemon.ts";
+import { Logger } from "./log.ts";
+
+/** Runs ipamd until a signal; 1 on a configuration error, 2 when start-up fails. */
+export async function runDaemon(env: Record<string, string | undefined>): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`ipamd: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  const log = new Logger(config.logLevel, config.logFile);
+  const imds = new ImdsClient();
+  let daemon: Daemon;
+  try {
+    const region = env.AWS_REGION ?? await imds.region();
+    const kube = ClientNodeKube.fromEnv(env);
+    daemon = await Daemon.start({
+      config,
+      log,
+      ports: {
+        ec2: new SdkEc2({ endpoint: config.ec2Endpoint, region }),
+        imds,
+        kube,
+        kubeServer: kube.server,
+        netlink: Netlink.open(),
+        iptables: {},
+      },
+    });
+  } catch (e) {
+    log.error("start-up failed", { err: e });
+    console.error(`ipamd: ${(e as Error).message}`);
+    log.close();
+    return 2;
+  }
+  const done = Promise.withResolvers<void>();
+  const onSignal = () => done.resolve();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  await done.promise;
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  Deno.removeSignalListener("SIGINT", onSignal);
+  daemon.log.info("shutting down");
+  await daemon.stop();
+  return 0;
+}
