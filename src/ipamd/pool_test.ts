@@ -725,3 +725,66 @@ Deno.test("pool: planPool is a pure function of its input (property)", () => {
     { numRuns: 100 },
   );
 });
+
+Deno.test("pool: arbitrary inputs give safe plans (property)", () => {
+  const eniArb = (cap: number, d: number, now: number) =>
+    fc.tuple(fc.nat(cap), fc.nat(cap), fc.nat(cap), fc.integer({ min: 0, max: 200_000 })).map(
+      ([a, b, c, age]): PoolEni => {
+        const total = Math.min(cap, a);
+        const assigned = Math.min(total, b), cooling = Math.min(total - assigned, c);
+        const free = total - assigned - cooling;
+        return {
+          eniId: `eni-${d}`,
+          deviceNumber: d,
+          createdAt: now - age,
+          primary: d === 0,
+          stats: { total, assigned, cooling, free },
+          freeIps: Array.from({ length: free }, (_, i) => `10.${d}.0.${i + 5}`),
+          prefixes: 0,
+        };
+      },
+    );
+  const inputArb = fc.record({
+    name: instanceArb,
+    env: envArb,
+    n: fc.integer({ min: 1, max: 15 }),
+    pending: fc.nat(3),
+    sinceShrink: fc.nat(60_000),
+    paused: fc.boolean(),
+    custom: fc.boolean(),
+  }).chain((r) => {
+    const l = limitsOf(r.name);
+    const now = 1e9;
+    const count = Math.min(r.n, l.maxEnis);
+    return fc.tuple(...Array.from({ length: count }, (_, d) => eniArb(l.ipv4PerEni - 1, d, now))).map(
+      (enis): PoolInput => ({
+        now,
+        enis,
+        limits: l,
+        config: cfg({ ...r.env, ENABLE_PREFIX_DELEGATION: "false" }),
+        pendingEnis: r.pending,
+        lastShrinkAt: now - r.sinceShrink,
+        growthPausedUntil: r.paused ? now + 1 : undefined,
+        customNetworking: r.custom,
+      }),
+    );
+  });
+  fc.assert(
+    fc.property(inputArb, (input) => {
+      const p = planPool(input);
+      checkPlan(input, p);
+      assert.equal(typeof p.reason, "string");
+      assert.ok(p.reason.length > 0);
+      assert.ok(p.short >= 0 && p.over >= 0);
+      if (input.customNetworking) {
+        const primary = input.enis.find((e) => e.primary)!;
+        for (const a of p.actions) {
+          if ("eniId" in a) {
+            assert.notEqual(a.eniId, primary.eniId, "custom networking leaves the primary alone");
+          }
+        }
+      }
+    }),
+    { numRuns: RUNS * 3 },
+  );
+});
