@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { libnlCandidates } from "./libnl.ts";
+
+const modUrl = new URL("./mod.ts", import.meta.url).href;
+
+function evalScript(code: string, env: Record<string, string> = {}) {
+  const o = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const d = new TextDecoder();
+  return { code: o.code, out: d.decode(o.stdout).trim(), err: d.decode(o.stderr) };
+}
+
+Deno.test("importing ffi/mod.ts loads no library until the first use", () => {
+  const r = evalScript(
+    `const m = await import(${JSON.stringify(modUrl)});
+     const before = m.libnlLoaded();
+     m.Netns.current().close();
+     const afterNetns = m.libnlLoaded();
+     let opened = false;
+     try { m.Netlink.open().close(); opened = true; } catch { /* no libnl: fine */ }
+     console.log(JSON.stringify([before, afterNetns, opened ? m.libnlLoaded() : true]));`,
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out), [false, false, true]);
+});
+
+Deno.test("library search order: $VPC_CNI_LIBNL_DIR, system sonames, beside the executable", () => {
+  const before = Deno.env.get("VPC_CNI_LIBNL_DIR");
+  try {
+    Deno.env.set("VPC_CNI_LIBNL_DIR", "/opt/x");
+    const c = libnlCandidates();
+    assert.deepEqual(c[0], ["/opt/x", "/opt/x/libnl-3.so.200", "/opt/x/libnl-route-3.so.200"]);
+    assert.deepEqual(c[1], ["system", "libnl-3.so.200", "libnl-route-3.so.200"]);
+    const dir = Deno.execPath().slice(0, Deno.execPath().lastIndexOf("/"));
+    assert.equal(c[2][0], `${dir}/aws-cni-lib`);
+    Deno.env.delete("VPC_CNI_LIBNL_DIR");
+    assert.equal(libnlCandidates()[0][0], "system");
+  } finally {
+    if (before === undefined) Deno.env.delete("VPC_CNI_LIBNL_DIR");
+    else Deno.env.set("VPC_CNI_LIBNL_DIR", before);
+  }
+});
+
+Deno.test("a bad $VPC_CNI_LIBNL_DIR falls back to the system sonames", () => {
+  const r = evalScript(
+    `const m = await import(${JSON.stringify(modUrl)});
+     m.Netlink.open().close(); console.log("ok");`,
+    { VPC_CNI_LIBNL_DIR: "/nonexistent-libnl-dir" },
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "ok");
+});
