@@ -20,8 +20,21 @@ import {
 } from "./ec2_query_xml.ts";
 import { Realism } from "./realism.ts";
 
+/** The caller's address: a plain host string, or `Deno.serve`'s `info.remoteAddr`. */
+export interface RemoteInfo {
+  remoteAddr?: string | Deno.Addr;
+}
+
+/** The caller's host from `RemoteInfo` ("" when unknown). */
+export function remoteHost(info?: RemoteInfo): string {
+  const a = info?.remoteAddr;
+  if (!a) return "";
+  if (typeof a === "string") return a;
+  return "hostname" in a ? a.hostname : "";
+}
+
 /** A fetch-style handler, as `Deno.serve` takes (`info` may carry the caller's address). */
-export type Ec2Handler = (req: Request, info?: { remoteAddr?: string }) => Promise<Response>;
+export type Ec2Handler = (req: Request, info?: RemoteInfo) => Promise<Response>;
 
 type ActionFn = (model: Ec2Model, p: QueryParams) => string;
 

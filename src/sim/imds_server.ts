@@ -5,6 +5,7 @@
  */
 import type { Ec2Model } from "./ec2_model.ts";
 import type { Realism } from "./realism.ts";
+import { remoteHost, type RemoteInfo } from "./ec2_server.ts";
 
 /** How the IMDS handler finds the calling instance. */
 export interface ImdsHandlerOptions {
@@ -17,7 +18,7 @@ export interface ImdsHandlerOptions {
 }
 
 /** A fetch-style IMDS handler. */
-export type ImdsHandler = (req: Request, info?: { remoteAddr?: string }) => Promise<Response>;
+export type ImdsHandler = (req: Request, info?: RemoteInfo) => Promise<Response>;
 
 const TOKEN_PATH = "/latest/api/token";
 const META = "/latest/meta-data/";
@@ -44,10 +45,13 @@ export function createImdsHandler(
 ): ImdsHandler {
   const tokens = new Map<string, { expiresAt: number; instanceId?: string }>();
 
-  const callerInstance = (info?: { remoteAddr?: string }) =>
-    opts.instanceId ?? (info?.remoteAddr ? opts.instanceForRemote?.(info.remoteAddr) : undefined);
+  const callerInstance = (info?: RemoteInfo) => {
+    if (opts.instanceId) return opts.instanceId;
+    const host = remoteHost(info);
+    return host ? opts.instanceForRemote?.(host) : undefined;
+  };
 
-  return (req: Request, info?: { remoteAddr?: string }): Promise<Response> => {
+  return (req: Request, info?: RemoteInfo): Promise<Response> => {
     const url = new URL(req.url);
     const now = model.now();
     const instanceId = callerInstance(info);
