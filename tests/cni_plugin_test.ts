@@ -297,7 +297,7 @@ Deno.test({
   name: "ipamd down: DEL tears the host side down from prevResult and succeeds; STATUS 50; ADD 11",
   ...rootOnly,
   fn: () =>
-    withLab([{ ipv4: "10.0.16.9", routeTable: 2 }], async (lab) => {
+    withLab([{ ipv4: "10.0.16.9", routeTable: 2 }, { ipv4: "10.0.16.10", routeTable: 2 }], async (lab) => {
       const conf11 = lab.conf("1.1.0");
       assertOk(await lab.plugin("STATUS", { conf: conf11 }), "STATUS up");
       lab.fake.ready = false;
@@ -306,6 +306,10 @@ Deno.test({
       const p = await lab.pod();
       const r = await lab.plugin("ADD", { pod: p });
       assertOk(r, "ADD");
+      const q = await lab.pod();
+      const qArgs = { pod: q, containerId: "q", args: "K8S_POD_NAMESPACE=default;K8S_POD_NAME=q" };
+      const rq = await lab.plugin("ADD", qArgs);
+      assertOk(rq, "ADD q");
       await lab.fake.stop();
       assertErr(await lab.plugin("STATUS", { conf: conf11 }), 50, /unreachable/);
       const p2 = await lab.pod();
@@ -314,6 +318,9 @@ Deno.test({
       assert.equal(nl(p2, (n) => n.findLink("eth0")), undefined);
       assertOk(await lab.plugin("DEL", { pod: p, conf: lab.conf("1.0.0", { prevResult: r.json }) }), "DEL");
       assertHostClean(lab.node, "10.0.16.9", r.json.interfaces[0].name);
+      // no prevResult either: the veth comes from CNI_ARGS, the IP from the veth's host route
+      assertOk(await lab.plugin("DEL", qArgs), "DEL q without prevResult");
+      assertHostClean(lab.node, "10.0.16.10", rq.json.interfaces[0].name);
     }),
 });
 

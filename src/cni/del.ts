@@ -28,7 +28,7 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
     client.close();
   }
   const t = teardownHost(hostVeth, ipv4, log);
-  log.info("host side removed", { hostVeth, ip: ipv4, ...t });
+  log.info("host side removed", { hostVeth, ...t });
   // ipamd answered with a real error: the runtime must retry so the IP does not leak.
   if (failure) throw failure;
 }

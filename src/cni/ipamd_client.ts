@@ -45,10 +45,17 @@ export interface IpamdTimeouts {
 }
 
 /** Defaults: ADD may wait for ipamd to find an IP; the rest answer from memory. */
-export const DEFAULT_TIMEOUTS: IpamdTimeouts = { add: 20_000, other: 5_000, status: 2_000 };
+export const DEFAULT_TIMEOUTS: IpamdTimeouts = { add: 10_000, other: 5_000, status: 2_000 };
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** An HTTP error without ipamd's error body: 503/429 are worth retrying, the rest are not. */
+function bareHttpError(status: number, path: string, text: string): IpamdError {
+  const busy = status === 503 || status === 429;
+  const msg = `ipamd ${path}: HTTP ${status}: ${text.slice(0, 200)}`;
+  return new IpamdError(status, busy ? "not_ready" : "internal", msg, busy);
 }
 
 /** One client per plugin run; `close()` when done. */
@@ -95,7 +102,7 @@ export class IpamdClient {
       json = text === "" ? {} : JSON.parse(text);
     } catch {
       if (!res.ok) {
-        throw new IpamdError(res.status, "internal", `ipamd ${path}: HTTP ${res.status}: ${text}`, false);
+        throw bareHttpError(res.status, path, text);
       }
       throw new CniError(Code.IPAMD_PROTOCOL, `ipamd ${path}: answer is not JSON`, text.slice(0, 200));
     }
@@ -110,12 +117,7 @@ export class IpamdClient {
           typeof e.retryAfterMs === "number" ? e.retryAfterMs : undefined,
         );
       }
-      throw new IpamdError(
-        res.status,
-        "internal",
-        `ipamd ${path}: HTTP ${res.status}: ${text.slice(0, 200)}`,
-        false,
-      );
+      throw bareHttpError(res.status, path, text);
     }
     if (!isObj(json)) throw new CniError(Code.IPAMD_PROTOCOL, `ipamd ${path}: answer is not an object`);
     return json;

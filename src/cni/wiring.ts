@@ -233,6 +233,8 @@ export function wirePod(spec: WireSpec, log: Logger): PodAttachment {
 
 /** What teardown did. */
 export interface Teardown {
+  /** The IP whose rules were handled (given, or found from the veth's host route). */
+  ipv4?: string;
   vethDeleted: boolean;
   rulesDeleted: number;
   /** The rules were left alone because another link now routes the IP. */
@@ -249,6 +251,13 @@ export function teardownHost(hostVeth: string | undefined, ipv4: string | undefi
     const out: Teardown = { vethDeleted: false, rulesDeleted: 0, ipInUseElsewhere: false };
     if (hostVeth) {
       const l = nl.findLink(hostVeth);
+      if (l && !ipv4) {
+        // No prevResult and no ipamd: the veth's /32 host route names the pod's IP.
+        const r = nl.routeList({ table: MAIN_TABLE }).find((r) =>
+          r.ifindex === l.index && r.dst.endsWith("/32")
+        );
+        if (r) ipv4 = r.dst.slice(0, -3);
+      }
       if (l) {
         step(`delete ${hostVeth}`, () => {
           try {
@@ -260,16 +269,18 @@ export function teardownHost(hostVeth: string | undefined, ipv4: string | undefi
         out.vethDeleted = true;
       }
     }
-    if (ipv4) {
-      const cidr = `${ipv4}/32`;
+    out.ipv4 = ipv4;
+    const ip = ipv4;
+    if (ip) {
+      const cidr = `${ip}/32`;
       const other = step("list routes", () => nl.routeList({ table: MAIN_TABLE })).find((r) =>
         r.dst === cidr
       );
       if (other) {
         out.ipInUseElsewhere = true;
-        log.info("IP routed by another link, leaving its rules", { ip: ipv4, ifindex: other.ifindex });
+        log.info("IP routed by another link, leaving its rules", { ip, ifindex: other.ifindex });
       } else {
-        out.rulesDeleted = step(`delete rules for ${ipv4}`, () => delRulesFor(nl, ipv4));
+        out.rulesDeleted = step(`delete rules for ${ip}`, () => delRulesFor(nl, ip));
       }
     }
     return out;
