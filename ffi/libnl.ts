@@ -179,15 +179,19 @@ export function libnlCandidates(): Array<[string, string, string]> {
 
 /** Load libnl-3 + libnl-route-3 (once); throws an Error naming every place tried. */
 export function libnl(): Libnl {
-  if (loaded) return loaded;
+  if (!loaded) loaded = loadLibnl(libnlCandidates());
+  return loaded;
+}
+
+/** Load from the first candidate that works (no caching); throws an Error naming every place tried. */
+export function loadLibnl(candidates: Array<[string, string, string]>): Libnl {
   const tried: string[] = [];
-  for (const [from, pNl, pRoute] of libnlCandidates()) {
+  for (const [from, pNl, pRoute] of candidates) {
     let nl: Deno.DynamicLibrary<typeof NL> | undefined;
     try {
       nl = Deno.dlopen(pNl, NL);
       const rt = Deno.dlopen(pRoute, ROUTE);
-      loaded = { nl: nl.symbols, rt: rt.symbols, from };
-      return loaded;
+      return { nl: nl.symbols, rt: rt.symbols, from };
     } catch (e) {
       nl?.close();
       tried.push(`${from === "system" ? "system sonames" : from}: ${(e as Error).message}`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { libnlCandidates } from "./libnl.ts";
+import { libnlCandidates, loadLibnl } from "./libnl.ts";
 
 const modUrl = new URL("./mod.ts", import.meta.url).href;
 
@@ -53,4 +53,27 @@ Deno.test("a bad $VPC_CNI_LIBNL_DIR falls back to the system sonames", () => {
   );
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "ok");
+});
+
+Deno.test("when no candidate loads, the error names every place tried", () => {
+  assert.throws(
+    () =>
+      loadLibnl([
+        ["/nope/a", "/nope/a/libnl-3.so.200", "/nope/a/libnl-route-3.so.200"],
+        ["/nope/b", "/nope/b/libnl-3.so.200", "/nope/b/libnl-route-3.so.200"],
+      ]),
+    (e: Error) => {
+      assert.match(e.message, /cannot load libnl \(libnl-3\.so\.200 \+ libnl-route-3\.so\.200\)/);
+      assert.match(e.message, /\/nope\/a: .*\/nope\/a\/libnl-3\.so\.200/);
+      assert.match(e.message, /\/nope\/b: /);
+      assert.match(e.message, /VPC_CNI_LIBNL_DIR/);
+      return true;
+    },
+  );
+  // a directory holding libnl-3 but not libnl-route-3 is skipped too
+  const l = loadLibnl([
+    ["half", "libnl-3.so.200", "/nope/libnl-route-3.so.200"],
+    ["system", "libnl-3.so.200", "libnl-route-3.so.200"],
+  ]);
+  assert.equal(l.from, "system");
 });

@@ -210,6 +210,11 @@ function cstring(p: Deno.PointerValue): string | undefined {
   return p ? Deno.UnsafePointerView.getCString(p) : undefined;
 }
 
+/** Frees the socket of a Netlink that was dropped without close(). */
+const unclosed = new FinalizationRegistry<{ lib: Libnl; sk: Ptr }>(({ lib, sk }) =>
+  lib.nl.nl_socket_free(sk)
+);
+
 /** A NETLINK_ROUTE socket bound, at open, to one network namespace. */
 export class Netlink {
   #sk: Ptr | null;
@@ -221,6 +226,7 @@ export class Netlink {
     this.#lib = lib;
     this.#sk = sk;
     this.nsPath = nsPath;
+    unclosed.register(this, { lib, sk }, this);
   }
 
   /**
@@ -250,7 +256,10 @@ export class Netlink {
 
   /** Close the socket; idempotent. */
   close(): void {
-    if (this.#sk) this.#lib.nl.nl_socket_free(this.#sk);
+    if (this.#sk) {
+      unclosed.unregister(this);
+      this.#lib.nl.nl_socket_free(this.#sk);
+    }
     this.#sk = null;
   }
 

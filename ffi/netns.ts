@@ -8,6 +8,9 @@ import { CLONE_NEWNET, cstr, errno, libc, O_RDONLY_CLOEXEC, osError } from "./li
 
 const NETNS_DIR = "/var/run/netns";
 
+/** Closes the descriptor of a Netns that was dropped without close(). */
+const unclosed = new FinalizationRegistry<number>((fd) => libc().close(fd));
+
 /** An open file descriptor on a network namespace (`/var/run/netns/x`, `/proc/<pid>/ns/net`). */
 export class Netns {
   #fd: number;
@@ -17,6 +20,7 @@ export class Netns {
   private constructor(fd: number, path: string) {
     this.#fd = fd;
     this.path = path;
+    unclosed.register(this, fd, this);
   }
 
   /**
@@ -53,7 +57,10 @@ export class Netns {
 
   /** Close the descriptor; idempotent. */
   close(): void {
-    if (this.#fd >= 0) libc().close(this.#fd);
+    if (this.#fd >= 0) {
+      unclosed.unregister(this);
+      libc().close(this.#fd);
+    }
     this.#fd = -1;
   }
 
