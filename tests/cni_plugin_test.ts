@@ -648,3 +648,39 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "a stale DEL leaves the pod that now has the IP wired; CHECK notices ipamd no longer holds it",
+  ...rootOnly,
+  fn: () =>
+    withLab([{ ipv4: "10.0.16.80", routeTable: 4 }], async (lab) => {
+      const a = await lab.pod();
+      const b = await lab.pod();
+      const callA = { pod: a, containerId: "a", args: "K8S_POD_NAMESPACE=x;K8S_POD_NAME=a" };
+      const callB = { pod: b, containerId: "b", args: "K8S_POD_NAMESPACE=x;K8S_POD_NAME=b" };
+      const ra = await lab.plugin("ADD", callA);
+      assertOk(ra, "ADD a");
+      // ipamd forgets a (e.g. reconciled away): CHECK must say so
+      lab.fake.held.clear();
+      assertErr(
+        await lab.plugin("CHECK", { ...callA, conf: lab.conf("1.0.0", { prevResult: ra.json }) }),
+        105,
+        /ipamd does not hold/,
+      );
+      // the host side of a goes (as after a node-side cleanup), b gets the same IP
+      await lab.node.execOk(["ip", "link", "del", ra.json.interfaces[0].name]);
+      const rb = await lab.plugin("ADD", callB);
+      assertOk(rb, "ADD b");
+      assert.equal(rb.json.ips[0].address, "10.0.16.80/32");
+      // the runtime's late DEL for a, with a's prevResult
+      assertOk(
+        await lab.plugin("DEL", { ...callA, conf: lab.conf("1.0.0", { prevResult: ra.json }) }),
+        "DEL a",
+      );
+      await assertWired(lab, b, rb, "10.0.16.80", 4, "x.b");
+      assertOk(
+        await lab.plugin("CHECK", { ...callB, conf: lab.conf("1.0.0", { prevResult: rb.json }) }),
+        "CHECK b",
+      );
+    }),
+});
