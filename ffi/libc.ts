@@ -8,9 +8,13 @@
  */
 
 const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
+  unshare: { parameters: ["i32"], result: "i32" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "usize", "pointer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  unlink: { parameters: ["buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -20,6 +24,14 @@ export type LibC = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** `O_RDONLY | O_CLOEXEC` */
 export const O_RDONLY_CLOEXEC = 0o2000000;
+/** `O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC` */
+export const O_CREATE_EXCL = 0o2000000 | 0o100 | 0o200;
+/** mount(2) flags */
+export const MS_BIND = 4096, MS_REC = 16384, MS_SHARED = 1 << 20;
+/** umount2(2) flag */
+export const MNT_DETACH = 2;
+/** errno values we tell apart */
+export const ENOENT = 2, EEXIST = 17, EINVAL = 22;
 /** `CLONE_NEWNET` */
 export const CLONE_NEWNET = 0x40000000;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "../tests/helpers/root.ts";
 import { Netns, withNetns } from "./netns.ts";
-import { threadNetnsInode, uniq, withTempNetns } from "./_test_util.ts";
+import { run, threadNetnsInode, uniq, withTempNetns } from "./_test_util.ts";
 
 Deno.test({
   name: "Netns.current is the thread's namespace; open by name and path",
@@ -71,5 +71,36 @@ Deno.test({
     const ns = Netns.current();
     ns.close();
     assert.throws(() => withNetns(ns, () => 1), /closed/);
+  },
+});
+
+Deno.test({
+  name: "Netns.create/remove work like ip netns add/del, leaving the thread where it was",
+  ...rootOnly,
+  fn: () => {
+    const name = uniq("tffic");
+    const before = threadNetnsInode();
+    let created = false;
+    try {
+      using ns = Netns.create(name);
+      created = true;
+      assert.equal(threadNetnsInode(), before);
+      assert.notEqual(ns.inode, before);
+      assert.equal(ns.path, `/var/run/netns/${name}`);
+      assert.match(run("ip", "netns", "list").stdout, new RegExp(`^${name}\\b`, "m"));
+      // ip netns exec enters the same namespace
+      const r = run("ip", "netns", "exec", name, "stat", "-L", "-c", "%i", "/proc/self/ns/net");
+      assert.equal(Number(r.stdout.trim()), ns.inode);
+      assert.throws(() => Netns.create(name), Deno.errors.AlreadyExists);
+      Netns.remove(name);
+      created = false;
+      assert.doesNotMatch(run("ip", "netns", "list").stdout, new RegExp(`^${name}\\b`, "m"));
+      assert.throws(() => Netns.open(name), Deno.errors.NotFound);
+      assert.throws(() => Netns.remove(name), Deno.errors.NotFound);
+      assert.throws(() => Netns.create("a/b"), TypeError);
+      assert.equal(threadNetnsInode(), before);
+    } finally {
+      if (created) run("ip", "netns", "del", name);
+    }
   },
 });
