@@ -4,12 +4,9 @@ import type { InstanceTypeInfo, NetworkInterface, Subnet, Tag } from "../aws/ec2
 /** EC2's response namespace. */
 export const EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
-/** Escapes text for XML content. */
+/** Escapes text for XML element content (`&`, `<`, `>`; quotes need no escaping there). */
 export function xmlEscape(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!,
-  );
+  return s.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
 }
 
 /** `<name>escaped text</name>`; undefined renders nothing. */
