@@ -8,6 +8,7 @@
  */
 
 import { NetlinkError, NLE_OBJ_NOTFOUND } from "./errors.ts";
+import { cstr } from "./libc.ts";
 import { type Libnl, libnl } from "./libnl.ts";
 import { Netns, toNetns, withNetns } from "./netns.ts";
 import {
@@ -182,13 +183,13 @@ function scopeNumber(s: string | number, what: string): number {
     if (!Number.isInteger(s) || s < 0 || s > 255) throw new RangeError(`invalid ${what}: ${s}`);
     return s;
   }
-  const n = SCOPES[s];
+  const n = Object.hasOwn(SCOPES, s) ? SCOPES[s] : undefined;
   if (n === undefined) throw new TypeError(`invalid ${what}: ${JSON.stringify(s)}`);
   return n;
 }
 
 /** Collects release callbacks; runs them in reverse order. */
-class Scope0 {
+class Releaser {
   #fns: Array<() => void> = [];
   defer(fn: () => void) {
     this.#fns.push(fn);
@@ -197,13 +198,6 @@ class Scope0 {
     for (let i = this.#fns.length - 1; i >= 0; i--) this.#fns[i]();
     this.#fns.length = 0;
   }
-}
-
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = new TextEncoder().encode(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
 }
 
 function cstring(p: Deno.PointerValue): string | undefined {
@@ -278,8 +272,8 @@ export class Netlink {
     if (rc < 0) throw new NetlinkError(op, -rc, errText(this.#lib, rc));
   }
 
-  #scoped<T>(fn: (s: Scope0) => T): T {
-    const s = new Scope0();
+  #scoped<T>(fn: (s: Releaser) => T): T {
+    const s = new Releaser();
     try {
       return fn(s);
     } finally {
@@ -287,7 +281,7 @@ export class Netlink {
     }
   }
 
-  #nlAddr(s: Scope0, family: number, bytes: Uint8Array<ArrayBuffer>, prefixLen?: number): Ptr {
+  #nlAddr(s: Releaser, family: number, bytes: Uint8Array<ArrayBuffer>, prefixLen?: number): Ptr {
     const a = this.#lib.nl.nl_addr_build(family, bytes, bytes.length);
     if (!a) throw new NetlinkError("nl_addr_build", 5, "out of memory");
     s.defer(() => this.#lib.nl.nl_addr_put(a));
@@ -367,7 +361,7 @@ export class Netlink {
   }
 
   /** rtnl_link_change on `ref` with the attributes `set` puts on the change object. */
-  #change(op: string, ref: LinkRef, set: (change: Ptr, s: Scope0) => void): void {
+  #change(op: string, ref: LinkRef, set: (change: Ptr, s: Releaser) => void): void {
     const index = this.#ifindex(op, ref);
     const rt = this.#lib.rt;
     this.#scoped((s) => {

@@ -196,6 +196,10 @@ Deno.test({
       assert.throws(() => na.neighAdd({ ifindex: 1, ip: "10.0.0.1", mac: "nope" }), TypeError);
       assert.throws(() => na.linkSetMtu(1, 10), RangeError);
       assert.throws(() => na.linkByIndex(0), RangeError);
+      // deno-lint-ignore no-explicit-any
+      assert.throws(() => na.addrAdd(1, "10.0.0.1/24", { scope: "constructor" as any }), TypeError);
+      // deno-lint-ignore no-explicit-any
+      assert.throws(() => na.routeAdd({ dst: "default", scope: "nope" as any }), TypeError);
     }),
 });
 
