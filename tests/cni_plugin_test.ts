@@ -12,6 +12,8 @@ import { rootOnly } from "./helpers/root.ts";
 import { CniError as LibcniError, libcni } from "./helpers/libcni.ts";
 
 const MAIN = new URL("../src/cni/main.ts", import.meta.url).pathname;
+/** The plugin runs as `deno run --allow-all src/cni/main.ts` (Deno refuses /proc/sys writes without it). */
+const PERMS = ["--allow-all"];
 const VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
 interface PluginOut {
@@ -96,7 +98,7 @@ class Lab {
       const v = Deno.env.get(k);
       if (v) env[k] = v;
     }
-    const r = await this.node.exec([Deno.execPath(), "run", "-A", MAIN], {
+    const r = await this.node.exec([Deno.execPath(), "run", ...PERMS, MAIN], {
       stdin: JSON.stringify(c.conf ?? this.conf()),
       env,
     });
@@ -509,7 +511,7 @@ Deno.test({
         7,
         /mtu/,
       );
-      const r = await run([Deno.execPath(), "run", "-A", MAIN], {
+      const r = await run([Deno.execPath(), "run", ...PERMS, MAIN], {
         stdin: "not json",
         env: {
           CNI_COMMAND: "ADD",
@@ -572,9 +574,13 @@ Deno.test({
     withLab(["10.0.0.70", "10.0.0.71"], async (lab) => {
       const bin = `${lab.dir}/bin`;
       Deno.mkdirSync(bin);
-      Deno.writeTextFileSync(`${bin}/aws-cni`, `#!/bin/sh\nexec "${Deno.execPath()}" run -A "${MAIN}"\n`, {
-        mode: 0o755,
-      });
+      Deno.writeTextFileSync(
+        `${bin}/aws-cni`,
+        `#!/bin/sh\nexec "${Deno.execPath()}" run ${PERMS.join(" ")} "${MAIN}"\n`,
+        {
+          mode: 0o755,
+        },
+      );
       const plugin = { ...lab.conf(), cniVersion: undefined, name: undefined };
       for (const v of ["0.3.1", "0.4.0", "1.0.0"]) {
         const conflist = `${lab.dir}/${v}.conflist`;

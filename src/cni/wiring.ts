@@ -102,8 +102,11 @@ function writeHostSysctls(veth: string, log: Logger): void {
     try {
       sysctlWrite(`net/ipv6/conf/${veth}/${k}`, v);
     } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new CniError(Code.NETLINK, `sysctl net/ipv6/conf/${veth}/${k}=${v}: ${(e as Error).message}`);
+      }
       // IPv6 disabled: the keys do not exist. Skip quietly.
-      log.debug("ipv6 sysctl skipped", { key: k, veth, err: (e as Error).message });
+      log.debug("ipv6 sysctl skipped (no IPv6)", { key: k, veth });
     }
   }
 }
