@@ -329,7 +329,8 @@ export class Netlink {
 
   #ifindex(op: string, ref: LinkRef): number {
     if (typeof ref === "number") return checkIfindex(ref);
-    return this.linkByName(ref, op).index;
+    checkIfName(ref);
+    return this.#getLink(op, 0, ref).index;
   }
 
   #linkInfo(l: Ptr): LinkInfo {
@@ -390,9 +391,9 @@ export class Netlink {
   }
 
   /** The link called `name`; NetlinkError (notFound) when missing. */
-  linkByName(name: string, op = `linkByName ${name}`): LinkInfo {
+  linkByName(name: string): LinkInfo {
     checkIfName(name);
-    return this.#getLink(op, 0, name);
+    return this.#getLink(`linkByName ${name}`, 0, name);
   }
 
   /** The link with ifindex `index`; NetlinkError (notFound) when missing. */
