@@ -151,6 +151,11 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
       } catch (e) {
         if (!(e instanceof NoFreeIpError)) throw e;
         coolingRetryMs = e.retryAfterMs;
+        ctx.log?.debug("no free IP; growing the pool", {
+          ...key,
+          stats: ctx.ds.stats(now()),
+          err: e.message,
+        });
       }
       const left = deadline - Date.now();
       if (left <= 0 || ctx.driver.lastError !== errBefore) break;
@@ -254,6 +259,7 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
 
   return async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
+    const t0 = Date.now();
     try {
       if (req.method === "GET") {
         if (path === "/v1/status") {
@@ -271,7 +277,13 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
         { "/v1/add-network": add, "/v1/del-network": del, "/v1/check-network": check, "/v1/gc": gc }[path];
       if (!route) throw new ApiError(404, "not_found", `no such path: POST ${path}`);
       if (!ctx.ready()) throw new ApiError(503, "not_ready", "ipamd is starting", true, 1000);
-      return json(200, await route(await readBody(req)));
+      const body = await readBody(req);
+      const t1 = Date.now();
+      const reply = await route(body);
+      if (Date.now() - t0 > 1000) {
+        ctx.log?.warn("slow request", { path, readMs: t1 - t0, totalMs: Date.now() - t0 });
+      }
+      return json(200, reply);
     } catch (e) {
       if (e instanceof ApiError) return errorResponse(e);
       ctx.metrics?.ipamdErr.inc({ fn: path });

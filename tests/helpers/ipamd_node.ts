@@ -41,6 +41,7 @@ export class TestNode {
   nl!: Netlink;
   daemon?: Daemon;
   #servers: Deno.HttpServer[] = [];
+  #client?: Deno.HttpClient;
   #kubeHandler = createKubeHandler(this.kubeStore);
   #unsubscribe?: () => void;
   imdsUrl = "";
@@ -130,6 +131,8 @@ export class TestNode {
 
   /** Stops the running daemon (if any). */
   async stop(): Promise<void> {
+    this.#client?.close();
+    this.#client = undefined;
     await this.daemon?.stop();
     this.daemon = undefined;
   }
@@ -137,8 +140,11 @@ export class TestNode {
   /** One request on the daemon's unix socket. */
   // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field in the tests
   async call(path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const client = Deno.createHttpClient({ proxy: { transport: "unix", path: `${this.dir}/ipamd.sock` } });
-    try {
+    // One client per daemon: Deno's fetch over a unix socket sometimes stalls 5 s when a process makes a new
+    // HttpClient per request (a fresh process making one request, like aws-cni, does not).
+    this.#client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: `${this.dir}/ipamd.sock` } });
+    const client = this.#client;
+    {
       const r = await fetch(`http://ipamd${path}`, {
         client,
         method: body === undefined ? "GET" : "POST",
@@ -150,8 +156,6 @@ export class TestNode {
         parsed = JSON.parse(text);
       } catch { /* not JSON */ }
       return { status: r.status, body: parsed };
-    } finally {
-      client.close();
     }
   }
 
