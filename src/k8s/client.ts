@@ -121,7 +121,7 @@ export class ClientNodeKube implements KubePort {
   }
 
   async version(): Promise<{ gitVersion: string }> {
-    const v = await this.#call((o) => this.#version.getCode(o));
+    const v = await this.#call((o) => this.#version.getCode({}, o));
     return { gitVersion: v.gitVersion };
   }
 
@@ -314,12 +314,22 @@ export class ClientNodeKube implements KubePort {
       let controller: AbortController | undefined;
       let settled = false;
       let failure: Error | undefined;
-      const stop = () => controller?.abort();
+      // Before the response arrives there is no controller: settle at once (a late response is aborted).
+      const stop = () => (controller ? controller.abort() : finish(null));
       const guard = setTimeout(stop, (this.#o.watchTimeoutSeconds + 30) * 1000);
+      const connect = setTimeout(() => {
+        if (controller) return;
+        failure = new KubeUnreachableError(
+          this.server,
+          `watch: no answer within ${this.#o.requestTimeoutMs} ms`,
+        );
+        finish(null);
+      }, this.#o.requestTimeoutMs);
       const finish = (err: unknown) => {
         if (settled) return;
         settled = true;
         clearTimeout(guard);
+        clearTimeout(connect);
         signal.removeEventListener("abort", stop);
         controller?.abort();
         if (signal.aborted || result.gone) resolve(result);
@@ -352,7 +362,8 @@ export class ClientNodeKube implements KubePort {
         if (settled || signal.aborted) c.abort();
       }, finish);
     }).then((r) => r as WatchOnceResult, (e) => {
-      if ((e as { statusCode?: number }).statusCode === 410) return { gone: true, events: 0 };
+      // A 410 answered as an HTTP status (rather than an in-stream ERROR event) means the same.
+      if (e instanceof KubeApiError && e.code === 410) return { gone: true, events: 0 };
       throw e;
     });
   }

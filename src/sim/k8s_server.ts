@@ -29,6 +29,8 @@ export interface KubeHandlerOptions {
   gracefulPodDeletion?: boolean;
   /** `gitVersion` reported by /version (default "v1.31.0-vpc-cni-lab"). */
   gitVersion?: string;
+  /** When it aborts, every open watch ends (as `close()`); later requests are still served. */
+  signal?: AbortSignal;
 }
 
 /** The handler, with `close()` ending every open watch (the streams end cleanly). */
@@ -119,12 +121,12 @@ export function createKubeHandler(store: KubeStore, opts: KubeHandlerOptions = {
       );
     }
   };
+  const close = () => {
+    for (const end of [...watches]) end();
+  };
+  opts.signal?.addEventListener("abort", close, { once: true });
   Object.defineProperty(handler, "activeWatches", { get: () => watches.size });
-  return Object.assign(handler, {
-    close() {
-      for (const end of [...watches]) end();
-    },
-  }) as KubeHandler;
+  return Object.assign(handler, { close }) as KubeHandler;
 }
 
 interface Ctx {
@@ -420,7 +422,7 @@ function serveWatch(
     ended = true;
     throw e;
   }
-  if (req.signal.aborted) {
+  if (req.signal.aborted || ctx.opts.signal?.aborted) {
     end();
     return streamResponse(stream);
   }

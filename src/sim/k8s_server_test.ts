@@ -387,3 +387,21 @@ Deno.test("server: prefix is stripped", async () => {
   assert.equal(res.status, 200);
   assert.equal((await res.json()).metadata.name, "n1");
 });
+
+Deno.test("server: the handler's signal ends open watches and later ones at once", async () => {
+  const store = new KubeStore();
+  const ac = new AbortController();
+  const handler = createKubeHandler(store, { signal: ac.signal });
+  const w = await startWatch(handler, `/api/v1/pods?watch=true&resourceVersion=${store.resourceVersion}`);
+  assert.equal(handler.activeWatches, 1);
+  ac.abort();
+  assert.equal(handler.activeWatches, 0);
+  assert.deepEqual(await readEvents(w, 1), []);
+  const later = await startWatch(handler, "/api/v1/pods?watch=true");
+  assert.equal(handler.activeWatches, 0);
+  assert.deepEqual(await readEvents(later, 1), []);
+  assert.equal(store.watcherCount(), 0);
+  const list = await handler(new Request(`${BASE}/api/v1/pods`));
+  assert.equal(list.status, 200, "plain requests are still served");
+  await list.body?.cancel();
+});

@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ClientNodeKube, toNodeInfo, toPodInfo, waitForApiServer } from "./client.ts";
+import { renderKubeconfig } from "./kubeconfig.ts";
+import { KubeApiError, type KubePort, KubeUnreachableError, type PodEvent } from "./port.ts";
+
+/** Serves `handler` on 127.0.0.1 and gives `fn` a ClientNodeKube for it. */
+async function withServer(
+  handler: (req: Request) => Response | Promise<Response>,
+  fn: (kube: ClientNodeKube, logs: string[]) => Promise<void>,
+  opts: { requestTimeoutMs?: number; minBackoffMs?: number; maxBackoffMs?: number } = {},
+): Promise<void> {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromString(renderKubeconfig({ server: `http://127.0.0.1:${server.addr.port}` }));
+    const logs: string[] = [];
+    await fn(
+      new ClientNodeKube(kc, { minBackoffMs: 50, maxBackoffMs: 200, ...opts, log: (m) => logs.push(m) }),
+      logs,
+    );
+  } finally {
+    await server.shutdown();
+  }
+}
+
+const podList = (rv: string, items: unknown[] = []) =>
+  Response.json({ kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: rv }, items });
+
+Deno.test("toPodInfo / toNodeInfo read raw JSON and tolerate gaps", () => {
+  assert.deepEqual(
+    toPodInfo({
+      metadata: { namespace: "d", name: "p", uid: "u", deletionTimestamp: "2026-01-01T00:00:00Z" },
+      spec: { nodeName: "n1" },
+      status: { podIP: "10.0.0.1", phase: "Running" },
+    }),
+    {
+      namespace: "d",
+      name: "p",
+      uid: "u",
+      nodeName: "n1",
+      podIp: "10.0.0.1",
+      phase: "Running",
+      deleting: true,
+    },
+  );
+  assert.deepEqual(toPodInfo({ metadata: { name: "x" } }), {
+    namespace: "",
+    name: "x",
+    uid: "",
+    nodeName: "",
+    deleting: false,
+  });
+  assert.deepEqual(toNodeInfo({ metadata: { name: "n" }, spec: { providerID: "aws:///az/i-1" } }), {
+    name: "n",
+    labels: {},
+    annotations: {},
+    providerId: "aws:///az/i-1",
+  });
+});
+
+Deno.test("ClientNodeKube: an error Status becomes KubeApiError with code and reason", async () => {
+  await withServer(
+    () =>
+      Response.json({
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        reason: "Forbidden",
+        code: 403,
+        message: "no",
+      }, {
+        status: 403,
+      }),
+    async (kube) => {
+      await assert.rejects(kube.getNode("n1"), (e) => {
+        assert.ok(e instanceof KubeApiError);
+        assert.equal(e.code, 403);
+        assert.equal(e.reason, "Forbidden");
+        assert.equal(e.message, "no");
+        return true;
+      });
+    },
+  );
+});
+
+Deno.test("ClientNodeKube: a server that never answers gives KubeUnreachableError after requestTimeoutMs", async () => {
+  let release!: () => void;
+  const hang = new Promise<void>((r) => (release = r));
+  await withServer(async () => {
+    await hang;
+    return new Response("late");
+  }, async (kube) => {
+    const t0 = Date.now();
+    try {
+      await assert.rejects(kube.version(), KubeUnreachableError);
+    } finally {
+      release();
+    }
+    const took = Date.now() - t0;
+    assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
+  }, { requestTimeoutMs: 300 });
+});
+
+Deno.test("watchPodsOnNode: streams that end at once back off instead of busy-looping", async () => {
+  let watches = 0;
+  await withServer((req) => {
+    const u = new URL(req.url);
+    if (u.searchParams.get("watch") === "true") {
+      watches++;
+      return new Response("", { headers: { "content-type": "application/json" } }); // ends immediately
+    }
+    return podList("5");
+  }, async (kube) => {
+    const ac = new AbortController();
+    const events: PodEvent[] = [];
+    const done = kube.watchPodsOnNode("n1", (e) => events.push(e), ac.signal);
+    await new Promise((r) => setTimeout(r, 800));
+    ac.abort();
+    await done;
+    assert.equal(events.length, 1, "one RESYNC, nothing else");
+    assert.equal(events[0].type, "RESYNC");
+    // 50 ms doubling to 200 ms over 800 ms: about 6 attempts; a busy loop would make hundreds.
+    assert.ok(watches >= 2 && watches <= 10, `watch attempts: ${watches}`);
+  });
+});
+
+Deno.test("watchPodsOnNode: an HTTP 410 on the watch re-lists; an in-stream non-410 ERROR backs off", async () => {
+  let lists = 0;
+  let watches = 0;
+  await withServer((req) => {
+    const u = new URL(req.url);
+    if (u.searchParams.get("watch") !== "true") {
+      lists++;
+      return podList(String(10 * lists), [{
+        metadata: { namespace: "d", name: `p${lists}` },
+        spec: { nodeName: "n1" },
+      }]);
+    }
+    watches++;
+    if (watches === 1) {
+      return Response.json({ kind: "Status", code: 410, reason: "Expired", message: "too old" }, {
+        status: 410,
+      });
+    }
+    const err = {
+      type: "ERROR",
+      object: { kind: "Status", code: 500, reason: "InternalError", message: "boom" },
+    };
+    return new Response(JSON.stringify(err) + "\n", { headers: { "content-type": "application/json" } });
+  }, async (kube, logs) => {
+    const ac = new AbortController();
+    const events: PodEvent[] = [];
+    const done = kube.watchPodsOnNode("n1", (e) => events.push(e), ac.signal);
+    const t0 = Date.now();
+    while (events.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort();
+    await done;
+    assert.deepEqual(events.map((e) => e.type === "RESYNC" ? e.pods.map((p) => p.name).join() : e.type), [
+      "p1",
+      "p2",
+    ]);
+    assert.equal(lists, 2, "the 500 ERROR does not re-list");
+    assert.ok(logs.some((l) => l.includes("boom")), logs.join("\n"));
+    assert.ok(watches <= 8, `watches=${watches}`);
+  });
+});
+
+Deno.test("watchPodsOnNode: a throwing handler does not stop the watch", async () => {
+  let sent = false;
+  await withServer((req) => {
+    const u = new URL(req.url);
+    if (u.searchParams.get("watch") !== "true") return podList("1");
+    if (sent) return new Promise<Response>((r) => setTimeout(() => r(new Response("")), 50));
+    sent = true;
+    const lines = [1, 2].map((i) =>
+      JSON.stringify({
+        type: "ADDED",
+        object: {
+          metadata: { namespace: "d", name: `p${i}`, resourceVersion: String(1 + i) },
+          spec: { nodeName: "n1" },
+        },
+      })
+    );
+    return new Response(lines.join("\n") + "\n");
+  }, async (kube) => {
+    const ac = new AbortController();
+    const names: string[] = [];
+    const done = kube.watchPodsOnNode("n1", (e) => {
+      if (e.type === "ADDED") {
+        names.push(e.pod.name);
+        if (e.pod.name === "p1") throw new Error("handler bug");
+      }
+    }, ac.signal);
+    const t0 = Date.now();
+    while (names.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    await done;
+    assert.deepEqual(names, ["p1", "p2"]);
+  });
+});
+
+Deno.test("waitForApiServer: retries non-connection failures, then gives up with KubeUnreachableError", async () => {
+  let calls = 0;
+  const flaky: Pick<KubePort, "version"> = {
+    version() {
+      calls++;
+      if (calls < 3) return Promise.reject(new KubeApiError(503, "ServiceUnavailable", "starting"));
+      return Promise.resolve({ gitVersion: "v1.31.0" });
+    },
+  };
+  assert.deepEqual(await waitForApiServer(flaky as KubePort, { timeoutMs: 2000, minDelayMs: 10 }), {
+    gitVersion: "v1.31.0",
+  });
+  assert.equal(calls, 3);
+  const never = { server: "http://x", version: () => Promise.reject(new KubeApiError(503, "", "down")) };
+  await assert.rejects(
+    waitForApiServer(never as unknown as KubePort, { timeoutMs: 100, minDelayMs: 10 }),
+    (e) => e instanceof KubeUnreachableError && e.server === "http://x",
+  );
+});
+
+Deno.test("watchPodsOnNode: a watch that gets no answer times out, backs off, and stops promptly on abort", async () => {
+  let release!: () => void;
+  const hang = new Promise<void>((r) => (release = r));
+  let watches = 0;
+  await withServer(async (req) => {
+    if (new URL(req.url).searchParams.get("watch") !== "true") return podList("1");
+    watches++;
+    await hang;
+    return new Response("");
+  }, async (kube, logs) => {
+    const ac = new AbortController();
+    const done = kube.watchPodsOnNode("n1", () => {}, ac.signal);
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      const t0 = Date.now();
+      ac.abort();
+      await done;
+      assert.ok(Date.now() - t0 < 200, "abort ends the wait for an answer");
+      assert.ok(logs.some((l) => l.includes("no answer within 200 ms")), logs.join("\n"));
+      assert.ok(watches >= 2 && watches <= 4, `watches=${watches}`);
+    } finally {
+      release();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }, { requestTimeoutMs: 200 });
+});
