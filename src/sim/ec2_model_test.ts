@@ -16,7 +16,11 @@ function code(fn: () => unknown): string {
 }
 
 function lab(o: { instanceType?: string; cidr?: string; detachLatencyMs?: number; now?: () => number } = {}) {
-  const model = new Ec2Model({ seed: 7, now: o.now, detachLatencyMs: o.detachLatencyMs });
+  const model = new Ec2Model({
+    seed: 7,
+    now: o.now ?? (() => 1_700_000_000_000),
+    detachLatencyMs: o.detachLatencyMs,
+  });
   const subnet = model.addSubnet({ cidr: o.cidr ?? "10.0.0.0/20", availabilityZone: "us-west-2a" });
   const inst = model.launchInstance({
     instanceType: o.instanceType ?? "m5.large",

@@ -1,0 +1,178 @@
+/** The address actions of the EC2 model: AssignPrivateIpAddresses and UnassignPrivateIpAddresses. */
+import { Ec2Error } from "../aws/ec2_port.ts";
+import { expandCidr } from "../net/ipv4.ts";
+import { countParam, type Ec2Store, need } from "./ec2_model_store.ts";
+
+/** AssignPrivateIpAddresses: a count, explicit addresses, or /28 prefixes (Nitro only). */
+export function assignPrivateIps(s: Ec2Store, input: {
+  networkInterfaceId: string;
+  secondaryPrivateIpAddressCount?: number;
+  privateIpAddresses?: string[];
+  ipv4PrefixCount?: number;
+  ipv4Prefixes?: string[];
+}): { privateIps: string[]; ipv4Prefixes: string[] } {
+  const action = "AssignPrivateIpAddresses";
+  s.settle();
+  need(input.networkInterfaceId, "NetworkInterfaceId");
+  countParam(input.secondaryPrivateIpAddressCount, "SecondaryPrivateIpAddressCount");
+  countParam(input.ipv4PrefixCount, "Ipv4PrefixCount");
+  const eni = s.eni(input.networkInterfaceId, action);
+  const subnet = s.subnets.get(eni.subnetId)!;
+  const ipForm = (input.secondaryPrivateIpAddressCount ? 1 : 0) +
+    (input.privateIpAddresses?.length ? 1 : 0);
+  const pfxForm = (input.ipv4PrefixCount ? 1 : 0) + (input.ipv4Prefixes?.length ? 1 : 0);
+  if (ipForm + pfxForm === 0) {
+    throw new Ec2Error(
+      "MissingParameter",
+      "Either PrivateIpAddress, SecondaryPrivateIpAddressCount, Ipv4Prefix or Ipv4PrefixCount must be specified.",
+      action,
+    );
+  }
+  if (ipForm + pfxForm > 1) {
+    throw new Ec2Error(
+      "InvalidParameterCombination",
+      "Specify only one form of address assignment.",
+      action,
+    );
+  }
+  const inst = eni.attachment ? s.instances.get(eni.attachment.instanceId) : undefined;
+  const limit = inst ? inst.type.ipv4PerEni : s.unattachedIpLimit;
+  const have = 1 + eni.secondary.size + eni.prefixes.size;
+  const want = input.secondaryPrivateIpAddressCount ?? input.privateIpAddresses?.length ??
+    input.ipv4PrefixCount ?? input.ipv4Prefixes!.length;
+  if (have + want > limit) {
+    throw new Ec2Error(
+      "PrivateIpAddressLimitExceeded",
+      `Number of private addresses will exceed limit of ${limit}${
+        inst ? ` for ${inst.type.instanceType}` : ""
+      }.`,
+      action,
+    );
+  }
+  const now = s.now();
+  if (pfxForm) {
+    if (inst && inst.type.hypervisor !== "nitro") {
+      throw new Ec2Error(
+        "InvalidParameterValue",
+        `Prefix delegation is only supported on Nitro instances; ${inst.type.instanceType} is not`,
+        action,
+      );
+    }
+    let got: string[] | undefined;
+    if (input.ipv4Prefixes?.length) {
+      got = s.takeExplicitPrefixes(subnet, input.ipv4Prefixes, action);
+    } else {
+      got = subnet.pool.takePrefixes(input.ipv4PrefixCount!, s.rng);
+      if (!got) {
+        throw new Ec2Error(
+          "InsufficientCidrBlocks",
+          "The specified subnet does not have enough free cidr blocks to satisfy the request.",
+          action,
+        );
+      }
+    }
+    for (const p of got) eni.prefixes.set(p, now);
+    s.emit({
+      type: "ips-assigned",
+      eniId: eni.id,
+      instanceId: eni.attachment?.instanceId,
+      ips: got.flatMap((p) => expandCidr(p)),
+      prefixes: got,
+    });
+    return { privateIps: [], ipv4Prefixes: got };
+  }
+  let ips: string[];
+  if (input.privateIpAddresses?.length) {
+    for (const ip of input.privateIpAddresses) {
+      if (!subnet.pool.contains(ip)) {
+        throw new Ec2Error(
+          "InvalidParameterValue",
+          `Address ${ip} does not fall within the subnet's address range`,
+          action,
+        );
+      }
+      if (!subnet.pool.isFree(ip)) {
+        throw new Ec2Error("InvalidIPAddress.InUse", `Address ${ip} is in use.`, action);
+      }
+    }
+    if (new Set(input.privateIpAddresses).size !== input.privateIpAddresses.length) {
+      throw new Ec2Error("InvalidParameterValue", "Duplicate addresses in the request.", action);
+    }
+    for (const ip of input.privateIpAddresses) subnet.pool.take(ip);
+    ips = [...input.privateIpAddresses];
+  } else {
+    const got = subnet.pool.takeAny(input.secondaryPrivateIpAddressCount!, s.rng);
+    if (!got) throw s.insufficient(subnet, action);
+    ips = got;
+  }
+  for (const ip of ips) eni.secondary.set(ip, now);
+  s.emit({
+    type: "ips-assigned",
+    eniId: eni.id,
+    instanceId: eni.attachment?.instanceId,
+    ips,
+    prefixes: [],
+  });
+  return { privateIps: ips, ipv4Prefixes: [] };
+}
+
+/** UnassignPrivateIpAddresses: secondary addresses and/or /28 prefixes. */
+export function unassignPrivateIps(
+  s: Ec2Store,
+  input: { networkInterfaceId: string; privateIpAddresses?: string[]; ipv4Prefixes?: string[] },
+): void {
+  const action = "UnassignPrivateIpAddresses";
+  s.settle();
+  need(input.networkInterfaceId, "NetworkInterfaceId");
+  const eni = s.eni(input.networkInterfaceId, action);
+  const ips = input.privateIpAddresses ?? [];
+  const pfx = input.ipv4Prefixes ?? [];
+  if (!ips.length && !pfx.length) {
+    throw new Ec2Error(
+      "MissingParameter",
+      "The request must contain the parameter PrivateIpAddress",
+      action,
+    );
+  }
+  for (const ip of ips) {
+    if (ip === eni.primaryIp) {
+      throw new Ec2Error(
+        "InvalidParameterValue",
+        `The primary address ${ip} cannot be unassigned.`,
+        action,
+      );
+    }
+    if (!eni.secondary.has(ip)) {
+      throw new Ec2Error(
+        "InvalidParameterValue",
+        `Some of the specified addresses are not assigned to interface ${eni.id}`,
+        action,
+      );
+    }
+  }
+  for (const p of pfx) {
+    if (!eni.prefixes.has(p)) {
+      throw new Ec2Error(
+        "InvalidParameterValue",
+        `Some of the specified prefixes are not assigned to interface ${eni.id}`,
+        action,
+      );
+    }
+  }
+  const subnet = s.subnets.get(eni.subnetId)!;
+  for (const ip of ips) {
+    eni.secondary.delete(ip);
+    subnet.pool.release(ip);
+  }
+  for (const p of pfx) {
+    eni.prefixes.delete(p);
+    subnet.pool.releasePrefix(p);
+  }
+  s.emit({
+    type: "ips-unassigned",
+    eniId: eni.id,
+    instanceId: eni.attachment?.instanceId,
+    ips: [...ips, ...pfx.flatMap((p) => expandCidr(p))],
+    prefixes: [...pfx],
+  });
+}

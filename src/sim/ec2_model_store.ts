@@ -1,0 +1,276 @@
+/**
+ * The EC2 model's state and the record-level helpers its actions share (lookups with EC2's NotFound codes,
+ * ID/MAC generation, ENI creation/destruction, lazy settling, events). Internal to src/sim/ec2_model*.ts.
+ */
+import { Ec2Error, type Instance, type InstanceTypeInfo, type Subnet, type Tag } from "../aws/ec2_port.ts";
+import { lookupInstanceType } from "../aws/instance_types.ts";
+import { cidrContains, expandCidr, parseCidr } from "../net/ipv4.ts";
+import { SubnetPool } from "./ec2_model_subnet.ts";
+import type {
+  AttachmentRecord,
+  Ec2Event,
+  Ec2ModelOptions,
+  EniRecord,
+  InstanceRecord,
+  SecurityGroupRecord,
+} from "./ec2_model_types.ts";
+import { eniAddresses, eniView, subnetView } from "./ec2_model_view.ts";
+import { Rng } from "./realism_rng.ts";
+
+/** A subnet as the model keeps it. */
+export interface SubnetRecord {
+  id: string;
+  cidr: string;
+  availabilityZone: string;
+  tags: Map<string, string>;
+  pool: SubnetPool;
+}
+
+/** MissingParameter unless `value` is set. */
+export function need(value: unknown, name: string, action = ""): void {
+  if (value === undefined || value === null || value === "") {
+    throw new Ec2Error("MissingParameter", `The request must contain the parameter ${name}`, action);
+  }
+}
+
+/** InvalidParameterValue unless `value` is unset or a positive integer. */
+export function countParam(value: number | undefined, name: string, action = ""): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new Ec2Error("InvalidParameterValue", `Value (${value}) for parameter ${name} is invalid.`, action);
+  }
+}
+
+/** The model's state. */
+export class Ec2Store {
+  readonly region: string;
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  readonly now: () => number;
+  readonly rng: Rng;
+  readonly detachLatencyMs: number;
+  readonly unattachedIpLimit: number;
+  readonly types = new Map<string, InstanceTypeInfo>();
+  readonly subnets = new Map<string, SubnetRecord>();
+  readonly groups = new Map<string, SecurityGroupRecord>();
+  readonly instances = new Map<string, InstanceRecord>();
+  readonly enis = new Map<string, EniRecord>();
+  readonly listeners = new Set<(e: Ec2Event) => void>();
+  readonly ids = new Set<string>();
+  seq = 0;
+
+  constructor(opts: Ec2ModelOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.rng = new Rng(opts.seed ?? 1);
+    this.region = opts.region ?? "us-west-2";
+    this.vpcCidr = opts.vpcCidr ?? "10.0.0.0/16";
+    this.detachLatencyMs = opts.detachLatencyMs ?? 0;
+    this.unattachedIpLimit = opts.unattachedIpLimit ?? 50;
+    for (const t of opts.instanceTypes ?? []) this.types.set(t.instanceType, { ...t });
+    this.vpcId = this.newId("vpc");
+  }
+
+  newId(prefix: string): string {
+    for (;;) {
+      const id = `${prefix}-${this.rng.hex(17)}`;
+      if (!this.ids.has(id)) {
+        this.ids.add(id);
+        return id;
+      }
+    }
+  }
+
+  newMac(): string {
+    const used = new Set([...this.enis.values()].map((e) => e.mac));
+    for (;;) {
+      const mac = ["02", ...Array.from({ length: 5 }, () => this.rng.hex(2))].join(":");
+      if (!used.has(mac)) return mac;
+    }
+  }
+
+  type(name: string, action: string): InstanceTypeInfo {
+    const t = this.types.get(name) ?? lookupInstanceType(name);
+    if (!t) throw new Ec2Error("InvalidInstanceType", `The instance type '${name}' does not exist`, action);
+    return t;
+  }
+
+  subnet(id: string, action = ""): SubnetRecord {
+    const s = this.subnets.get(id);
+    if (!s) throw new Ec2Error("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`, action);
+    return s;
+  }
+
+  instance(id: string, action: string): InstanceRecord {
+    const i = this.instances.get(id);
+    if (!i || (i.state === "terminated" && action !== "DescribeInstances")) {
+      throw new Ec2Error("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`, action);
+    }
+    return i;
+  }
+
+  eni(id: string, action: string): EniRecord {
+    const e = this.enis.get(id);
+    if (!e) {
+      throw new Ec2Error(
+        "InvalidNetworkInterfaceID.NotFound",
+        `The networkInterface ID '${id}' does not exist`,
+        action,
+      );
+    }
+    return e;
+  }
+
+  insufficient(subnet: SubnetRecord, action: string): Ec2Error {
+    return new Ec2Error(
+      "InsufficientFreeAddressesInSubnet",
+      `The specified subnet ${subnet.id} does not have enough free addresses to satisfy the request.`,
+      action,
+    );
+  }
+
+  takeExplicitPrefixes(subnet: SubnetRecord, prefixes: string[], action: string): string[] {
+    const out: string[] = [];
+    for (const p of prefixes) {
+      let c;
+      try {
+        c = parseCidr(p);
+      } catch {
+        throw new Ec2Error("InvalidParameterValue", `Invalid prefix ${p}`, action);
+      }
+      const text = `${c.network}/${c.prefixLen}`;
+      if (c.prefixLen !== 28 || text !== p || !cidrContains(subnet.cidr, c.network)) {
+        throw new Ec2Error("InvalidParameterValue", `Invalid prefix ${p} for subnet ${subnet.id}`, action);
+      }
+      if (!expandCidr(text).every((ip) => subnet.pool.isFree(ip))) {
+        for (const q of out) subnet.pool.releasePrefix(q);
+        throw new Ec2Error("InvalidParameterValue", `The prefix ${p} is in use or reserved`, action);
+      }
+      for (const ip of expandCidr(text)) subnet.pool.take(ip);
+      out.push(text);
+    }
+    return out;
+  }
+
+  makeEni(
+    subnet: SubnetRecord,
+    o: { description: string; securityGroupIds?: string[]; privateIpAddress?: string; tags?: Tag[] },
+    action = "",
+  ): EniRecord {
+    let primary: string;
+    if (o.privateIpAddress) {
+      if (!subnet.pool.contains(o.privateIpAddress)) {
+        throw new Ec2Error(
+          "InvalidParameterValue",
+          `Address ${o.privateIpAddress} does not fall within the subnet's address range`,
+          action,
+        );
+      }
+      if (!subnet.pool.take(o.privateIpAddress)) {
+        throw new Ec2Error("InvalidIPAddress.InUse", `Address ${o.privateIpAddress} is in use.`, action);
+      }
+      primary = o.privateIpAddress;
+    } else {
+      const got = subnet.pool.takeAny(1, this.rng);
+      if (!got) throw this.insufficient(subnet, action);
+      primary = got[0];
+    }
+    const eni: EniRecord = {
+      id: this.newId("eni"),
+      seq: this.seq++,
+      subnetId: subnet.id,
+      availabilityZone: subnet.availabilityZone,
+      mac: this.newMac(),
+      description: o.description,
+      securityGroupIds: [...(o.securityGroupIds ?? [])],
+      tags: new Map((o.tags ?? []).map((t) => [t.key, t.value])),
+      sourceDestCheck: true,
+      primaryIp: primary,
+      secondary: new Map(),
+      prefixes: new Map(),
+      createdAt: this.now(),
+    };
+    this.enis.set(eni.id, eni);
+    return eni;
+  }
+
+  destroyEni(eni: EniRecord, emit = true): void {
+    const subnet = this.subnets.get(eni.subnetId)!;
+    subnet.pool.release(eni.primaryIp);
+    for (const ip of eni.secondary.keys()) subnet.pool.release(ip);
+    for (const p of eni.prefixes.keys()) subnet.pool.releasePrefix(p);
+    this.enis.delete(eni.id);
+    if (emit) this.emit({ type: "eni-deleted", eniId: eni.id });
+  }
+
+  attachedTo(instanceId: string): EniRecord[] {
+    return [...this.enis.values()]
+      .filter((e) => e.attachment?.instanceId === instanceId)
+      .sort((a, b) => a.attachment!.deviceIndex - b.attachment!.deviceIndex);
+  }
+
+  settle(): void {
+    const now = this.now();
+    for (const e of this.enis.values()) {
+      const a = e.attachment;
+      if (a?.status === "detaching" && a.detachDoneAt !== undefined && a.detachDoneAt <= now) {
+        e.attachment = undefined;
+        this.emit(this.detachEvent(e, a));
+      }
+    }
+  }
+
+  detachEvent(e: EniRecord, a: AttachmentRecord): Ec2Event {
+    return {
+      type: "eni-detached",
+      eniId: e.id,
+      instanceId: a.instanceId,
+      deviceIndex: a.deviceIndex,
+      mac: e.mac,
+      subnetCidr: this.subnets.get(e.subnetId)!.cidr,
+      primaryIp: e.primaryIp,
+      ips: eniAddresses(e),
+      prefixes: [...e.prefixes.keys()],
+    };
+  }
+
+  emitAttached(e: EniRecord): void {
+    const a = e.attachment!;
+    this.emit({
+      type: "eni-attached",
+      eniId: e.id,
+      instanceId: a.instanceId,
+      deviceIndex: a.deviceIndex,
+      mac: e.mac,
+      subnetCidr: this.subnets.get(e.subnetId)!.cidr,
+      primaryIp: e.primaryIp,
+      ips: eniAddresses(e),
+      prefixes: [...e.prefixes.keys()],
+    });
+  }
+
+  emit(ev: Ec2Event): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(ev);
+      } catch {
+        // A faulty listener must not corrupt the model.
+      }
+    }
+  }
+
+  subnetView(s: SubnetRecord): Subnet {
+    return subnetView({ ...s, available: s.pool.available }, this.vpcId);
+  }
+
+  instanceView(i: InstanceRecord): Instance {
+    const primary = this.enis.get(i.primaryEniId);
+    return {
+      instanceId: i.id,
+      instanceType: i.type.instanceType,
+      availabilityZone: i.availabilityZone,
+      subnetId: i.subnetId,
+      vpcId: this.vpcId,
+      privateIpAddress: primary?.primaryIp ?? "",
+      networkInterfaces: this.attachedTo(i.id).map((e) => eniView(e, this.vpcId)),
+    };
+  }
+}
