@@ -15,10 +15,14 @@ import { createImdsHandler } from "../../src/sim/imds_server.ts";
 import { createKubeHandler } from "../../src/sim/k8s_server.ts";
 import { KubeStore } from "../../src/sim/k8s_store.ts";
 import { ModelEc2 } from "../../src/sim/model_ec2.ts";
+import type { Realism } from "../../src/sim/realism.ts";
 
 export interface NodeOptions {
   instanceType?: string;
-  env?: Record<string, string>;
+  /** The node subnet (default 10.0.0.0/20); the instance's IP is 10.0.0.10. */
+  subnetCidr?: string;
+  /** EC2 realism (faults, throttling) for `ModelEc2`. */
+  realism?: Realism;
 }
 
 async function sh(cmd: string, ...args: string[]): Promise<string> {
@@ -31,7 +35,7 @@ async function sh(cmd: string, ...args: string[]): Promise<string> {
 export class TestNode {
   readonly nodeName = "ip-10-0-0-10.us-west-2.compute.internal";
   readonly model = new Ec2Model();
-  readonly ec2 = new ModelEc2(this.model);
+  ec2 = new ModelEc2(this.model);
   readonly kubeStore = new KubeStore();
   readonly ns = `ipamd-t-${crypto.randomUUID().slice(0, 8)}`;
   readonly nsPath = `/var/run/netns/${this.ns}`;
@@ -65,7 +69,8 @@ export class TestNode {
     this.dir = await Deno.makeTempDir({ prefix: "ipamd-test-" });
     await sh("ip", "netns", "add", this.ns);
     this.nl = Netlink.open(this.nsPath);
-    const subnet = this.model.addSubnet({ cidr: "10.0.0.0/20" });
+    if (o.realism) this.ec2 = new ModelEc2(this.model, o.realism);
+    const subnet = this.model.addSubnet({ cidr: o.subnetCidr ?? "10.0.0.0/20" });
     this.subnetId = subnet.subnetId;
     const sg = this.model.addSecurityGroup("nodes");
     const inst = this.model.launchInstance({
