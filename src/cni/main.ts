@@ -73,6 +73,7 @@ export async function run(
       pod: env.k8s.podName ? `${env.k8s.podNamespace ?? ""}/${env.k8s.podName}` : undefined,
     });
     const t0 = performance.now();
+    log.debug("start", { sinceProcessStart: Math.round(t0) });
     const out = await run(env, conf, log);
     log.info("done", { ms: Math.round(performance.now() - t0) });
     return { stdout: out ? JSON.stringify(out) : "", exitCode: 0 };

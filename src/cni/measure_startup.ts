@@ -1,9 +1,12 @@
 /**
- * Measures aws-cni's cost per invocation, run as a runtime runs it: wall time (spawn to exit) and peak
- * RSS (GNU time's %M, from wait4's ru_maxrss) for VERSION, and for ADD/DEL (root: a throwaway node and
- * pod namespace and the fake ipamd). Prints medians and maxima. A benchmark, not a test.
+ * Measures aws-cni's cost per invocation, run as a runtime runs it: wall time (spawn to exit), CPU time
+ * and peak RSS (GNU time's %U/%S/%M, from wait4's rusage) for VERSION, and for ADD/DEL (root: a throwaway
+ * node and pod namespaces and the fake ipamd). A benchmark, not a test.
  *
- *   deno run -A src/cni/measure_startup.ts [--runs 10]
+ *   deno run -A src/cni/measure_startup.ts [--runs 10] [--parallel 30]
+ *
+ * `--parallel N` also runs N ADDs at once (as containerd does), then N DELs, and prints p50/p99.
+ * `KEEP_LOG=<file>` keeps the plugin log (it has a `start` line with the ms since process start).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -15,6 +18,8 @@ const TIME = "/usr/bin/time";
 
 interface Sample {
   ms: number;
+  /** user + system CPU time. */
+  cpuMs: number;
   rssKiB: number;
   code: number;
   stdout: string;
@@ -23,8 +28,8 @@ interface Sample {
 async function measure(prefix: string[], env: Record<string, string>, stdin: string): Promise<Sample> {
   const out = Deno.makeTempFileSync();
   try {
+    const argv = [...prefix, TIME, "-o", out, "-f", "%M %U %S", Deno.execPath(), "run", "-A", MAIN];
     const t0 = performance.now();
-    const argv = [...prefix, TIME, "-o", out, "-f", "%M", Deno.execPath(), "run", "-A", MAIN];
     const child = new Deno.Command(argv[0], {
       args: argv.slice(1),
       env: { ...env, HOME: Deno.env.get("HOME") ?? "/root", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
@@ -38,25 +43,37 @@ async function measure(prefix: string[], env: Record<string, string>, stdin: str
     await w.close();
     const o = await child.output();
     const ms = performance.now() - t0;
-    const rss = Number(Deno.readTextFileSync(out).trim().split("\n").at(-1));
-    return { ms, rssKiB: rss, code: o.code, stdout: new TextDecoder().decode(o.stdout) };
+    const [rss, user, sys] = Deno.readTextFileSync(out).trim().split("\n").at(-1)!.split(" ").map(Number);
+    return {
+      ms,
+      cpuMs: (user + sys) * 1000,
+      rssKiB: rss,
+      code: o.code,
+      stdout: new TextDecoder().decode(o.stdout),
+    };
   } finally {
     Deno.removeSync(out);
   }
 }
 
-function summary(name: string, s: Sample[]): string {
-  const ms = s.map((x) => x.ms).sort((a, b) => a - b);
-  const rss = s.map((x) => x.rssKiB);
-  const med = ms[Math.floor(ms.length / 2)];
-  return `${name.padEnd(8)} runs ${s.length}  wall p50 ${med.toFixed(1)} ms  max ${
-    ms.at(-1)!.toFixed(1)
-  } ms  ` +
-    `peak RSS max ${(Math.max(...rss) / 1024).toFixed(1)} MiB`;
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
-const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "10" } } });
+function summary(name: string, s: Sample[]): string {
+  const ms = s.map((x) => x.ms);
+  return `${name.padEnd(14)} n=${String(s.length).padEnd(3)} wall p50 ${pct(ms, 50).toFixed(0)} ms  ` +
+    `p99 ${pct(ms, 99).toFixed(0)} ms  CPU p50 ${pct(s.map((x) => x.cpuMs), 50).toFixed(0)} ms  ` +
+    `peak RSS max ${(Math.max(...s.map((x) => x.rssKiB)) / 1024).toFixed(1)} MiB`;
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "10" }, parallel: { type: "string", default: "0" } },
+});
 const runs = Number(values.runs);
+const parallel = Number(values.parallel);
 
 const version: Sample[] = [];
 for (let i = 0; i < runs; i++) {
@@ -71,29 +88,35 @@ if (Deno.uid() !== 0) {
 }
 
 const node = await TestNetns.create("mn");
-const fake = FakeIpamd.start({ ips: [{ ipv4: "10.0.16.77", routeTable: 3 }] });
+const fake = FakeIpamd.start({
+  ips: Array.from(
+    { length: Math.max(1, parallel) },
+    (_, i) => ({ ipv4: `10.0.16.${i + 10}`, routeTable: 3 }),
+  ),
+});
 const dir = Deno.makeTempDirSync();
-const add: Sample[] = [];
-const del: Sample[] = [];
+const nsenter = ["nsenter", `--net=${node.path}`, "--"];
+const conf = JSON.stringify({
+  cniVersion: "1.0.0",
+  name: "aws-cni",
+  type: "aws-cni",
+  ipamdSocket: fake.socketPath,
+  pluginLogFile: `${dir}/plugin.log`,
+});
+const envFor = (pod: TestNetns, id: string) => ({
+  CNI_CONTAINERID: id,
+  CNI_NETNS: pod.path,
+  CNI_IFNAME: "eth0",
+  CNI_PATH: "/opt/cni/bin",
+  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id}`,
+});
 try {
-  const conf = JSON.stringify({
-    cniVersion: "1.0.0",
-    name: "aws-cni",
-    type: "aws-cni",
-    ipamdSocket: fake.socketPath,
-    pluginLogFile: `${dir}/plugin.log`,
-  });
+  const add: Sample[] = [];
+  const del: Sample[] = [];
   for (let i = 0; i < runs; i++) {
     const pod = await TestNetns.create("mp");
     try {
-      const env = {
-        CNI_CONTAINERID: `m${i}`,
-        CNI_NETNS: pod.path,
-        CNI_IFNAME: "eth0",
-        CNI_PATH: "/opt/cni/bin",
-        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=m${i}`,
-      };
-      const nsenter = ["nsenter", `--net=${node.path}`, "--"];
+      const env = envFor(pod, `m${i}`);
       const a = await measure(nsenter, { ...env, CNI_COMMAND: "ADD" }, conf);
       if (a.code !== 0) throw new Error(`ADD failed: ${a.stdout}`);
       add.push(a);
@@ -106,17 +129,25 @@ try {
   }
   console.log(summary("ADD", add));
   console.log(summary("DEL", del));
-  const inner = (cmd: string) =>
-    Deno.readTextFileSync(`${dir}/plugin.log`).trim().split("\n").map((l) => JSON.parse(l))
-      .filter((l) => l.msg === "done" && l.cmd === cmd).map((l) => l.ms as number).sort((a, b) => a - b);
-  for (const cmd of ["ADD", "DEL"]) {
-    const ms = inner(cmd);
-    console.log(
-      `${cmd.padEnd(8)} inside the plugin (after start-up): p50 ${ms[Math.floor(ms.length / 2)]} ms`,
-    );
+  if (parallel > 0) {
+    const pods = await Promise.all(Array.from({ length: parallel }, () => TestNetns.create("mq")));
+    try {
+      for (const cmd of ["ADD", "DEL"]) {
+        const s = await Promise.all(
+          pods.map((p, i) => measure(nsenter, { ...envFor(p, `q${i}`), CNI_COMMAND: cmd }, conf)),
+        );
+        const bad = s.find((x) => x.code !== 0);
+        if (bad) throw new Error(`parallel ${cmd} failed: ${bad.stdout}`);
+        console.log(summary(`${parallel}x ${cmd}`, s));
+      }
+    } finally {
+      for (const p of pods) await p.delete();
+    }
   }
 } finally {
   await fake.stop();
   await node.delete();
+  const keep = Deno.env.get("KEEP_LOG");
+  if (keep) Deno.copyFileSync(`${dir}/plugin.log`, keep);
   Deno.removeSync(dir, { recursive: true });
 }
