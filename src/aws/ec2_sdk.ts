@@ -178,15 +178,11 @@ export class SdkEc2 implements Ec2Port {
             subnetId: i.SubnetId ?? "",
             vpcId: i.VpcId ?? "",
             privateIpAddress: i.PrivateIpAddress ?? "",
-            networkInterfaces: (i.NetworkInterfaces ?? []).map((e) => ({
-              ...fromSdkEni(e, az),
-              attachment: e.Attachment?.AttachmentId
-                ? {
-                  ...fromSdkEni(e, az).attachment!,
-                  instanceId: i.InstanceId ?? "",
-                }
-                : undefined,
-            })),
+            networkInterfaces: (i.NetworkInterfaces ?? []).map((e) => {
+              const eni = fromSdkEni(e, az);
+              if (eni.attachment) eni.attachment.instanceId = i.InstanceId ?? "";
+              return eni;
+            }),
           });
         }
       }

@@ -16,6 +16,7 @@ import {
   type UnassignPrivateIpsInput,
 } from "../aws/ec2_port.ts";
 import type { Ec2Model } from "./ec2_model.ts";
+import { ec2Message } from "./ec2_server.ts";
 import type { Realism } from "./realism.ts";
 
 /** The EC2 port over an in-process `Ec2Model`. */
@@ -38,9 +39,7 @@ export class ModelEc2 implements Ec2Port {
       return structuredClone(fn());
     } catch (e) {
       r?.recordError(action);
-      if (e instanceof Ec2Error && !e.action) {
-        throw new Ec2Error(e.code, e.message.replace(`${e.code}: `, ""), action, e.httpStatus);
-      }
+      if (e instanceof Ec2Error && !e.action) throw new Ec2Error(e.code, ec2Message(e), action, e.httpStatus);
       throw e;
     }
   }
