@@ -134,6 +134,10 @@ Deno.test("imds: instance paths and per-interface paths via ImdsClient", () =>
     );
     assert.equal((await get(url, "/latest/meta-data/no-such-thing", tok)).status, 404);
     assert.equal((await get(url, `/latest/meta-data/placement/region`, tok)).body, "us-west-2");
+    const doc = JSON.parse((await get(url, "/latest/dynamic/instance-identity/document", tok)).body);
+    assert.equal(doc.region, "us-west-2");
+    assert.equal(doc.instanceId, instanceId);
+    assert.equal(doc.privateIp, rec.primaryIp);
   }));
 
 Deno.test("imds: an attached ENI and assigned IPs appear only after the lag", () =>

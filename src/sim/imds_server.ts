@@ -22,6 +22,7 @@ export type ImdsHandler = (req: Request, info?: RemoteInfo) => Promise<Response>
 
 const TOKEN_PATH = "/latest/api/token";
 const META = "/latest/meta-data/";
+const IDENTITY = "/latest/dynamic/instance-identity/document";
 const MAX_TTL = 21600;
 const MAX_TOKENS = 10_000;
 
@@ -76,7 +77,11 @@ export function createImdsHandler(
       return Promise.resolve(text("Unauthorized", 401));
     }
     const lag = opts.lagMs ?? realism?.imdsLagMs ?? 0;
-    const body = instanceId ? metadata(model, instanceId, url.pathname, now - lag) : undefined;
+    const body = !instanceId
+      ? undefined
+      : url.pathname === IDENTITY
+      ? identityDocument(model, instanceId)
+      : metadata(model, instanceId, url.pathname, now - lag);
     return Promise.resolve(body === undefined ? notFound() : text(body));
   };
 }
@@ -168,4 +173,27 @@ function metadata(model: Ec2Model, instanceId: string, path: string, visibleAt: 
       return eni.vpcCidrs.join("\n");
   }
   return undefined;
+}
+
+/** `/latest/dynamic/instance-identity/document`: the JSON some SDKs read the region from. */
+function identityDocument(model: Ec2Model, instanceId: string): string | undefined {
+  const inst = model.instanceRecord(instanceId);
+  if (!inst || inst.state !== "running") return undefined;
+  const primary = model.attachedEnis(instanceId).find((e) => e.attachment?.deviceIndex === 0);
+  return JSON.stringify(
+    {
+      accountId: model.accountId,
+      architecture: "x86_64",
+      availabilityZone: inst.availabilityZone,
+      imageId: "ami-0123456789abcdef0",
+      instanceId,
+      instanceType: inst.type.instanceType,
+      pendingTime: new Date(inst.launchedAt).toISOString(),
+      privateIp: primary?.primaryIp,
+      region: model.region,
+      version: "2017-09-30",
+    },
+    null,
+    2,
+  );
 }
