@@ -13,10 +13,12 @@ import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
-import { planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
+import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
 
 /** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
 export const EXPECTED_ENI_MS = 4_000;
+/** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
+export const GROWTH_BACKOFF_MS = 2_000;
 /** How long a growth failure explains "no free IP" before it is considered stale. */
 const ERROR_MEMORY_MS = 60_000;
 
@@ -180,7 +182,8 @@ export class PoolDriver {
       }
     } catch (e) {
       const err = classifyError(e);
-      this.#noteError(err);
+      if (isGrowAction(a)) this.#noteError(err);
+      else this.#o.metrics?.ipamdErr.inc({ fn: a.kind });
       this.#o.log?.warn("pool action failed", { action: a.kind, reason: err.reason, err: err.message });
     } finally {
       metrics?.actionInProgress.dec({ fn: a.kind });
@@ -189,7 +192,8 @@ export class PoolDriver {
 
   #noteError(err: EniError): void {
     this.lastError = { err, at: this.#now };
-    if (err.pauseMs) this.growthPausedUntil = this.#now + err.pauseMs;
+    // Back off growth after a failure so ADDs do not hammer EC2; InsufficientCidrBlocks pauses 120 s.
+    this.growthPausedUntil = Math.max(this.growthPausedUntil, this.#now + (err.pauseMs || GROWTH_BACKOFF_MS));
     this.#o.metrics?.ipamdErr.inc({ fn: err.reason });
   }
 
