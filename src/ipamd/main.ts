@@ -11,7 +11,8 @@ import { renderStatus } from "./status_table.ts";
 const USAGE = `usage:
   ipamd [run]
   ipamd status [--socket PATH] [--json]
-  ipamd max-pods --instance-type TYPE [--prefix-delegation] [--custom-networking] [--max-eni N]`;
+  ipamd max-pods --instance-type TYPE [--prefix-delegation] [--custom-networking] [--max-eni N]
+  ipamd install [--init | --conflist-only] [--run] [--cni-bin-dir D] [--cni-conf-dir D] ... (see --help)`;
 
 /** GET over a unix socket. */
 async function getUnix(socket: string, path: string): Promise<unknown> {
@@ -93,6 +94,8 @@ export async function main(argv: string[]): Promise<number> {
         return await status(rest);
       case "max-pods":
         return maxPodsCmd(rest);
+      case "install":
+        return await (await import("./install.ts")).installMain(rest);
       case "-h":
       case "--help":
       case "help":
