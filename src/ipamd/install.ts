@@ -1,0 +1,511 @@
+/**
+ * `ipamd install`: puts vpc-cni onto a node, as the DaemonSet's two containers do.
+ *
+ * - `ipamd install --init` (init container): copies `aws-cni` (and `portmap` when shipped) into the CNI bin
+ *   dir atomically, copies libnl beside the plugin into `<bin>/aws-cni-lib/`, and sets the node sysctls.
+ * - `ipamd install --conflist-only [--run]` (the aws-node container): with `--run`, starts ipamd in this
+ *   process; waits until ipamd answers healthy, then writes `10-aws.conflist` atomically, so the kubelet
+ *   sees the network ready only once IPAM is; with `--run`, keeps running ipamd afterwards.
+ * - `ipamd install` alone does both, for a node set up by hand.
+ *
+ * Every file lands by temp file in the same dir + fsync + chmod + rename: a kubelet never executes a
+ * half-written plugin nor reads a half-written conflist.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
+import { ConfigError, type IpamdConfig, loadConfig } from "./config.ts";
+
+/** The conflist file name (upstream's). */
+export const CONFLIST_NAME = "10-aws.conflist";
+/** The libnl sonames the ffi loader opens. */
+export const LIBNL_SONAMES = ["libnl-3.so.200", "libnl-route-3.so.200"] as const;
+/** The directory beside the plugin the ffi loader looks in. */
+export const LIBNL_SUBDIR = "aws-cni-lib";
+/** Where Debian's containernetworking-plugins puts portmap. */
+export const DEBIAN_PORTMAP = "/usr/lib/cni/portmap";
+
+const SYSTEM_LIB_DIRS = [
+  "/usr/lib/x86_64-linux-gnu",
+  "/lib/x86_64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+  "/lib/aarch64-linux-gnu",
+  "/usr/lib64",
+  "/lib64",
+  "/usr/lib",
+  "/lib",
+];
+
+const USAGE = `usage: ipamd install [--init | --conflist-only] [options]
+  --init                 copy the binaries and libnl, set the sysctls; no conflist
+  --conflist-only        wait for ipamd, then write the conflist; copy nothing
+  --run                  start ipamd in this process first (with --conflist-only or alone) and keep it running
+  --cni-bin-dir D        default /opt/cni/bin
+  --cni-conf-dir D       default /etc/cni/net.d
+  --plugin PATH          the aws-cni to install (default: aws-cni beside this binary; from source: a launcher)
+  --portmap PATH         portmap to install (default: beside this binary, else ${DEBIAN_PORTMAP}, if present)
+  --libnl-from DIR       where libnl-3.so.200 and libnl-route-3.so.200 are (default: beside, else the system)
+  --primary-if NAME      the primary interface for rp_filter (default: the default route's)
+  --no-sysctls           leave the sysctls alone
+  --wait-healthy T       a URL (200 means healthy) or ipamd's socket (GET /v1/status); default $IPAMD_SOCKET
+  --wait-timeout S       give up waiting after S seconds (default 600)
+  --cni-version V        the conflist's cniVersion (default 0.4.0)`;
+
+/** Settings for {@link install}. */
+export interface InstallOptions {
+  /** Copy binaries and libnl, set sysctls (default true). */
+  binaries?: boolean;
+  /** Wait for ipamd and write the conflist (default true). */
+  conflist?: boolean;
+  cniBinDir?: string;
+  cniConfDir?: string;
+  /** The plugin to install; default {@link defaultSources}. */
+  plugin?: PluginSource;
+  /** portmap to install; null: none. Default {@link defaultSources}. */
+  portmap?: string | null;
+  /** Directory holding the libnl sonames; null: skip. Default {@link defaultSources}. */
+  libnlFrom?: string | null;
+  /** Set the sysctls (default true). */
+  sysctls?: boolean;
+  primaryIf?: string;
+  /** URL or unix socket path; default the config's ipamd socket. */
+  waitHealthy?: string;
+  waitTimeoutMs?: number;
+  pollMs?: number;
+  cniVersion?: string;
+  /** The environment (upstream's variable names); default `Deno.env.toObject()`. */
+  env?: Record<string, string | undefined>;
+  /** Aborts the health wait. */
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+}
+
+/** What to install as `aws-cni`: a file to copy, or script text (the from-source launcher). */
+export type PluginSource = { path: string } | { script: string };
+
+/** What {@link install} did. */
+export interface InstallReport {
+  installed: string[];
+  sysctls: Record<string, string>;
+  conflist?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Atomic files
+
+function dirOf(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : p.slice(0, i);
+}
+
+function baseOf(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
+}
+
+function tempName(dest: string): string {
+  return `${dirOf(dest)}/.${baseOf(dest)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+async function finish(file: Deno.FsFile, tmp: string, dest: string, mode: number): Promise<void> {
+  try {
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.chmod(tmp, mode);
+  await Deno.rename(tmp, dest);
+  // Make the rename itself durable.
+  try {
+    const d = await Deno.open(dirOf(dest), { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* some filesystems refuse fsync on a directory */ }
+}
+
+/**
+ * Copies `src` to `dest` through a temp file in dest's directory (written, fsynced, chmodded, renamed), so
+ * `dest` is either the old file or the whole new one. `src` is read as a stream (a FIFO works). On failure
+ * the temp file is removed and `dest` is untouched.
+ */
+export async function atomicCopy(src: string, dest: string, mode = 0o755): Promise<void> {
+  const tmp = tempName(dest);
+  const out = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+  try {
+    const input = await Deno.open(src, { read: true });
+    try {
+      const buf = new Uint8Array(1 << 16);
+      for (;;) {
+        const n = await input.read(buf);
+        if (n === null) break;
+        let off = 0;
+        while (off < n) off += await out.write(buf.subarray(off, n));
+      }
+    } finally {
+      input.close();
+    }
+    await finish(out, tmp, dest, mode);
+  } catch (e) {
+    try {
+      out.close();
+    } catch { /* closed by finish */ }
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** Writes `data` to `dest` atomically (temp file in the same dir, fsync, chmod, rename). */
+export async function atomicWrite(dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tempName(dest);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const out = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await out.write(bytes.subarray(off));
+    await finish(out, tmp, dest, mode);
+  } catch (e) {
+    try {
+      out.close();
+    } catch { /* closed by finish */ }
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** Removes temp files a killed install left in `dir` (`.<name>.tmp-*`); returns their names. */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const gone: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && /^\..+\.tmp-[0-9a-f]{8}$/.test(e.name)) {
+        await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+        gone.push(e.name);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return gone;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sources
+
+function isFile(p: string): boolean {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** True when this process is a `deno compile`d ipamd (not `deno run` of the source). */
+export function isCompiled(execPath = Deno.execPath()): boolean {
+  return !/^deno(\.exe)?$/.test(baseOf(execPath));
+}
+
+/**
+ * The from-source `aws-cni`: a shell script running `src/cni/main.ts` with the deno that runs this ipamd and
+ * the compiled plugin's permissions. It points `VPC_CNI_LIBNL_DIR` at `<bin>/aws-cni-lib` (unless set), as a
+ * compiled plugin finds the libraries beside itself.
+ */
+export function launcherScript(denoPath: string, repoDir: string, cniBinDir: string): string {
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const perms = "--allow-ffi --allow-read --allow-write --allow-env --allow-net";
+  return `#!/bin/sh\n# vpc-cni: runs the aws-cni plugin from source (no compiled binary was built).\n` +
+    `: "\${VPC_CNI_LIBNL_DIR:=${cniBinDir}/${LIBNL_SUBDIR}}"\nexport VPC_CNI_LIBNL_DIR\n` +
+    `exec ${q(denoPath)} run ${perms} --no-check --config ${q(`${repoDir}/deno.json`)} ${
+      q(`${repoDir}/src/cni/main.ts`)
+    } "$@"\n`;
+}
+
+/** The directory holding both libnl sonames: `preferred` if it has them, else the first system dir. */
+export function findLibnlDir(preferred?: string): string | undefined {
+  for (const d of [...(preferred ? [preferred] : []), ...SYSTEM_LIB_DIRS]) {
+    if (LIBNL_SONAMES.every((n) => isFile(`${d}/${n}`))) return d;
+  }
+  return undefined;
+}
+
+/** Default sources: beside a compiled ipamd (the image's `/app`), else the source tree and the system. */
+export function defaultSources(
+  cniBinDir: string,
+  execPath = Deno.execPath(),
+): { plugin: PluginSource; portmap: string | null; libnlFrom: string | null } {
+  const exeDir = dirOf(execPath);
+  const compiled = isCompiled(execPath);
+  const plugin: PluginSource = compiled ? { path: `${exeDir}/aws-cni` } : {
+    script: launcherScript(
+      execPath,
+      new URL("../..", import.meta.url).pathname.replace(/\/$/, ""),
+      cniBinDir,
+    ),
+  };
+  const portmap = [...(compiled ? [`${exeDir}/portmap`] : []), DEBIAN_PORTMAP].find(isFile) ?? null;
+  const libnlFrom = findLibnlDir(`${exeDir}/${LIBNL_SUBDIR}`) ?? null;
+  return { plugin, portmap, libnlFrom };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sysctls
+
+/** The interface of the main table's default route (the primary ENI); throws when there is none. */
+export async function primaryInterface(): Promise<string> {
+  const { Netlink } = await import("../../ffi/mod.ts");
+  const nl = Netlink.open();
+  try {
+    const def = nl.routeList().find((r) => r.dst === "default" && r.ifindex !== undefined);
+    if (!def) throw new Error("no default route in the main table; pass --primary-if");
+    return nl.linkByIndex(def.ifindex!).name;
+  } finally {
+    nl.close();
+  }
+}
+
+/**
+ * The init sysctls: `rp_filter=2` (loose) on the primary interface, since replies to pods on secondary ENIs
+ * leave through another interface than the one the request came in on; `ip_forward=1` (pods are routed by the
+ * host); `tcp_early_demux=0` when `DISABLE_TCP_EARLY_DEMUX=true`.
+ */
+export function initSysctls(
+  primaryIf: string,
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = {
+    [`net/ipv4/conf/${primaryIf}/rp_filter`]: "2",
+    "net/ipv4/ip_forward": "1",
+  };
+  const demux = (env.DISABLE_TCP_EARLY_DEMUX ?? "").trim().toLowerCase();
+  if (demux === "true" || demux === "1") out["net/ipv4/tcp_early_demux"] = "0";
+  else if (demux !== "" && demux !== "false" && demux !== "0") {
+    throw new ConfigError("DISABLE_TCP_EARLY_DEMUX", env.DISABLE_TCP_EARLY_DEMUX ?? "", "true or false");
+  }
+  const v6 = (env.ENABLE_IPv6 ?? "").trim().toLowerCase();
+  if (v6 === "true" || v6 === "1") {
+    throw new ConfigError("ENABLE_IPv6", env.ENABLE_IPv6 ?? "", "false: vpc-cni supports IPv4 only");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conflist
+
+/** The `10-aws.conflist` for these settings: aws-cni, then portmap when installed. */
+export function renderConflist(
+  c: IpamdConfig,
+  o: { cniVersion?: string; withPortmap: boolean; env: Record<string, string | undefined> },
+): Record<string, unknown> {
+  const level = o.env.AWS_VPC_K8S_PLUGIN_LOG_LEVEL?.trim() || "DEBUG";
+  if (!["debug", "info", "warn", "warning", "error"].includes(level.toLowerCase())) {
+    throw new ConfigError("AWS_VPC_K8S_PLUGIN_LOG_LEVEL", level, "one of DEBUG, INFO, WARN, ERROR");
+  }
+  const plugins: Record<string, unknown>[] = [{
+    name: "aws-cni",
+    type: "aws-cni",
+    vethPrefix: c.vethPrefix,
+    mtu: String(c.podMtu),
+    pluginLogFile: o.env.AWS_VPC_K8S_PLUGIN_LOG_FILE?.trim() || "/var/log/aws-routed-eni/plugin.log",
+    pluginLogLevel: level,
+    ...(c.ipamdSocket !== IPAMD_SOCKET_DEFAULT ? { ipamdSocket: c.ipamdSocket } : {}),
+  }];
+  if (o.withPortmap) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
+  return { cniVersion: o.cniVersion ?? "0.4.0", name: "aws-cni", plugins };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Health
+
+/** One health probe: a URL must answer 200; a socket path must answer `GET /v1/status` 200 `{ready:true}`. */
+export async function probeHealthy(target: string, timeoutMs = 2000): Promise<{ ok: boolean; why: string }> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const isUrl = /^https?:\/\//.test(target);
+  const client = isUrl ? undefined : Deno.createHttpClient({ proxy: { transport: "unix", path: target } });
+  try {
+    const r = await fetch(isUrl ? target : "http://ipamd/v1/status", { client, signal });
+    const text = await r.text();
+    if (r.status !== 200) return { ok: false, why: `HTTP ${r.status}: ${text.slice(0, 200).trim()}` };
+    if (!isUrl && JSON.parse(text)?.ready !== true) {
+      return { ok: false, why: `not ready: ${text.slice(0, 200)}` };
+    }
+    return { ok: true, why: "" };
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
+  } finally {
+    client?.close();
+  }
+}
+
+/** Polls {@link probeHealthy} until it passes; throws after `timeoutMs` (or when `signal` aborts). */
+export async function waitHealthy(
+  target: string,
+  o: { timeoutMs: number; pollMs?: number; signal?: AbortSignal; log?: (m: string) => void },
+): Promise<void> {
+  const deadline = Date.now() + o.timeoutMs;
+  let last = "";
+  for (let attempt = 1;; attempt++) {
+    if (o.signal?.aborted) throw new Error(`stopped waiting for ipamd at ${target}: ${last || "aborted"}`);
+    const p = await probeHealthy(target, Math.max(1, Math.min(2000, deadline - Date.now())));
+    if (p.ok) return;
+    if (p.why !== last) o.log?.(`ipamd at ${target} not healthy yet (attempt ${attempt}): ${p.why}`);
+    last = p.why;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new Error(`ipamd at ${target} did not answer healthy within ${o.timeoutMs / 1000} s: ${last}`);
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, Math.min(o.pollMs ?? 500, left));
+      function done() {
+        clearTimeout(t);
+        o.signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      o.signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The install
+
+/** Runs the install steps `o` selects; throws on the first failure. */
+export async function install(o: InstallOptions = {}): Promise<InstallReport> {
+  const env = o.env ?? Deno.env.toObject();
+  const log = o.log ?? ((m: string) => console.error(`ipamd install: ${m}`));
+  const binDir = o.cniBinDir ?? "/opt/cni/bin";
+  const confDir = o.cniConfDir ?? "/etc/cni/net.d";
+  const config = loadConfig(env); // validates the environment before touching the node
+  const report: InstallReport = { installed: [], sysctls: {} };
+
+  if (o.binaries ?? true) {
+    const dflt = defaultSources(binDir);
+    const plugin = o.plugin ?? dflt.plugin;
+    const portmap = o.portmap === undefined ? dflt.portmap : o.portmap;
+    const libnlFrom = o.libnlFrom === undefined ? dflt.libnlFrom : o.libnlFrom;
+    await Deno.mkdir(binDir, { recursive: true });
+    await removeStaleTemps(binDir);
+    const dest = `${binDir}/aws-cni`;
+    if ("path" in plugin) await atomicCopy(plugin.path, dest);
+    else await atomicWrite(dest, plugin.script, 0o755);
+    report.installed.push(dest);
+    if (portmap) {
+      await atomicCopy(portmap, `${binDir}/portmap`);
+      report.installed.push(`${binDir}/portmap`);
+    } else log(`no portmap to install (the conflist chains it only if ${binDir}/portmap exists)`);
+    if (libnlFrom) {
+      const libDir = `${binDir}/${LIBNL_SUBDIR}`;
+      await Deno.mkdir(libDir, { recursive: true });
+      await removeStaleTemps(libDir);
+      for (const so of LIBNL_SONAMES) {
+        if (!isFile(`${libnlFrom}/${so}`)) throw new Error(`--libnl-from ${libnlFrom}: no ${so} there`);
+        await atomicCopy(`${libnlFrom}/${so}`, `${libDir}/${so}`, 0o644);
+        report.installed.push(`${libDir}/${so}`);
+      }
+    } else log("no libnl found to copy beside the plugin; the plugin will need the host's libnl");
+    log(`installed ${report.installed.join(", ")}`);
+
+    if (o.sysctls ?? true) {
+      const wanted = initSysctls(o.primaryIf ?? await primaryInterface(), env);
+      const { sysctlWrite } = await import("../../ffi/mod.ts");
+      for (const [k, v] of Object.entries(wanted)) {
+        sysctlWrite(k, v);
+        report.sysctls[k] = v;
+      }
+      log(`sysctls: ${Object.entries(wanted).map(([k, v]) => `${k.replaceAll("/", ".")}=${v}`).join(" ")}`);
+    }
+  }
+
+  if (o.conflist ?? true) {
+    const target = o.waitHealthy ?? config.ipamdSocket;
+    const timeoutMs = o.waitTimeoutMs ?? 600_000;
+    log(`waiting for ipamd at ${target} (up to ${timeoutMs / 1000} s) before writing the conflist`);
+    await waitHealthy(target, { timeoutMs, pollMs: o.pollMs, signal: o.signal, log });
+    const withPortmap = isFile(`${binDir}/portmap`);
+    const conf = renderConflist(config, { cniVersion: o.cniVersion, withPortmap, env });
+    await Deno.mkdir(confDir, { recursive: true });
+    await removeStaleTemps(confDir);
+    const path = `${confDir}/${CONFLIST_NAME}`;
+    await atomicWrite(path, JSON.stringify(conf, null, 2) + "\n", 0o644);
+    report.conflist = path;
+    log(`ipamd is healthy; wrote ${path}`);
+  }
+  return report;
+}
+
+/** `ipamd install ...`: parses flags, runs {@link install} (and ipamd with `--run`); returns the exit code. */
+export async function installMain(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        init: { type: "boolean", default: false },
+        "conflist-only": { type: "boolean", default: false },
+        run: { type: "boolean", default: false },
+        "cni-bin-dir": { type: "string" },
+        "cni-conf-dir": { type: "string" },
+        plugin: { type: "string" },
+        portmap: { type: "string" },
+        "libnl-from": { type: "string" },
+        "primary-if": { type: "string" },
+        "no-sysctls": { type: "boolean", default: false },
+        "wait-healthy": { type: "string" },
+        "wait-timeout": { type: "string" },
+        "cni-version": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    console.error(`ipamd install: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.init && (values["conflist-only"] || values.run)) {
+    console.error(`ipamd install: --init cannot go with --conflist-only or --run\n${USAGE}`);
+    return 2;
+  }
+  const timeout = values["wait-timeout"];
+  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) {
+    console.error(`ipamd install: --wait-timeout ${timeout}: expected seconds`);
+    return 2;
+  }
+  const env = Deno.env.toObject();
+  const daemonStop = new AbortController();
+  let daemon: Promise<number> | undefined;
+  if (values.run) {
+    const { runDaemon } = await import("./daemon_run.ts");
+    daemon = runDaemon(env).finally(() => daemonStop.abort());
+  }
+  try {
+    await install({
+      binaries: !values["conflist-only"],
+      conflist: !values.init,
+      cniBinDir: values["cni-bin-dir"],
+      cniConfDir: values["cni-conf-dir"],
+      plugin: values.plugin ? { path: values.plugin } : undefined,
+      portmap: values.portmap,
+      libnlFrom: values["libnl-from"],
+      sysctls: !values["no-sysctls"],
+      primaryIf: values["primary-if"],
+      waitHealthy: values["wait-healthy"],
+      waitTimeoutMs: timeout !== undefined ? Number(timeout) * 1000 : undefined,
+      cniVersion: values["cni-version"],
+      env,
+      signal: daemonStop.signal,
+    });
+  } catch (e) {
+    if (daemon && daemonStop.signal.aborted) {
+      const code = await daemon;
+      console.error(`ipamd install: ipamd exited (${code}) before it was healthy; no conflist written`);
+      return code === 0 ? 1 : code;
+    }
+    console.error(`ipamd install: ${(e as Error).message}`);
+    return e instanceof ConfigError ? 1 : 2;
+  }
+  return daemon ? await daemon : 0;
+}
