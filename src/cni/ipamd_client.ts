@@ -14,9 +14,19 @@ import { CniError, Code } from "./spec.ts";
 
 /** ipamd could not be reached (no socket, refused, timed out). Code 11 unless the caller decides. */
 export class IpamdUnavailableError extends CniError {
-  constructor(what: string, cause?: unknown) {
-    super(Code.TRY_AGAIN_LATER, `ipamd is unreachable: ${what}`, "reason: unreachable", { cause });
+  /** The request was sent but no answer came in time: ipamd may still have acted on it. */
+  readonly timedOut: boolean;
+  constructor(what: string, cause?: unknown, timedOut = false) {
+    super(
+      Code.TRY_AGAIN_LATER,
+      `ipamd is unreachable: ${what}`,
+      `reason: ${timedOut ? "timeout" : "unreachable"}`,
+      {
+        cause,
+      },
+    );
     this.name = "IpamdUnavailableError";
+    this.timedOut = timedOut;
   }
 }
 
@@ -86,10 +96,11 @@ export class IpamdClient {
       });
     } catch (e) {
       const err = e as Error;
-      const why = err.name === "TimeoutError"
+      const timedOut = err.name === "TimeoutError";
+      const why = timedOut
         ? `no answer from ${this.#socket} within ${timeoutMs} ms`
         : `${this.#socket}: ${err.cause instanceof Error ? err.cause.message : err.message}`;
-      throw new IpamdUnavailableError(why, e);
+      throw new IpamdUnavailableError(why, e, timedOut);
     }
     let text: string;
     try {

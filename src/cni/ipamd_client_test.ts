@@ -86,6 +86,7 @@ Deno.test("ipamd client: no socket → IpamdUnavailableError (code 11) naming th
     assert.ok(e instanceof IpamdUnavailableError);
     assert.equal(e.code, 11);
     assert.match(e.message, /none\.sock/);
+    assert.equal(e.timedOut, false);
   } finally {
     c.close();
     Deno.removeSync(dir, { recursive: true });
@@ -108,6 +109,8 @@ Deno.test("ipamd client: a hung server times out; garbage answers are code 103",
     const e = await rejects(c.status());
     assert.ok(e instanceof IpamdUnavailableError, String(e));
     assert.match(e.message, /within 200 ms/);
+    assert.equal(e.timedOut, true);
+    assert.equal(e.details, "reason: timeout");
     const g = await rejects(c.addNetwork(key));
     assert.ok(g instanceof CniError);
     assert.equal(g.code, 103);
