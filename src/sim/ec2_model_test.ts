@@ -337,3 +337,49 @@ Deno.test("property: addresses are never handed out twice and accounting stays e
     { numRuns: 200 },
   );
 });
+
+Deno.test("property: pagination over filters equals the unpaged answer, for any page size", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ tag: fc.constantFrom("a", "b", "c"), desc: fc.constantFrom("aws-K8S-1", "x") }), {
+        maxLength: 40,
+      }),
+      fc.integer({ min: 5, max: 12 }),
+      fc.constantFrom("a", "b", "*"),
+      fc.nat(),
+      (specs, pageSize, want, deleteEvery) => {
+        const model = new Ec2Model({ seed: 1, now: () => 0 });
+        const s = model.addSubnet({ cidr: "10.0.0.0/20" });
+        const ids = specs.map((x) =>
+          model.createNetworkInterface({
+            subnetId: s.subnetId,
+            description: x.desc,
+            tags: [{ key: "t", value: x.tag }],
+          })
+            .networkInterfaceId
+        );
+        // deletions before the walk must not confuse the tokens
+        if (deleteEvery > 0) {
+          ids.filter((_, i) => i % (deleteEvery + 2) === 0).forEach((id) => model.deleteNetworkInterface(id));
+        }
+        const filters = [{ name: "tag:t", values: [want] }];
+        const all = model.describeNetworkInterfaces({ filters }).networkInterfaces.map((e) =>
+          e.networkInterfaceId
+        );
+        const walked: string[] = [];
+        let token: string | undefined;
+        let pages = 0;
+        do {
+          const page = model.describeNetworkInterfaces({ filters, maxResults: pageSize, nextToken: token });
+          assert.ok(page.networkInterfaces.length <= pageSize);
+          walked.push(...page.networkInterfaces.map((e) => e.networkInterfaceId));
+          token = page.nextToken;
+          pages++;
+        } while (token);
+        assert.deepEqual(walked, all);
+        assert.equal(pages, Math.max(1, Math.ceil(all.length / pageSize)));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
