@@ -87,7 +87,9 @@ export class IpamdClient {
   async #call(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<unknown> {
     let res: Response;
     try {
-      res = await fetch(`http://ipamd${API_PREFIX}${path}`, {
+      // A literal host: Deno resolves the URL's host even over a unix socket, so a name would stall in a
+      // node namespace without DNS until the timeout.
+      res = await fetch(`http://127.0.0.1${API_PREFIX}${path}`, {
         method,
         client: this.#client,
         headers: body === undefined ? undefined : { "content-type": "application/json" },
