@@ -92,6 +92,11 @@ export async function execPlugin(
 ): Promise<Record<string, unknown>> {
   const type = String(conf.type);
   const bin = `${opts.binDir}/${type}`;
+  try {
+    Deno.statSync(bin);
+  } catch {
+    throw new CniPluginError(type, command, 0, `failed to find plugin "${type}" in path [${opts.binDir}]`);
+  }
   const argv = opts.nodeNs ? ["nsenter", `--net=${NETNS_DIR}/${opts.nodeNs}`, "--", bin] : [bin];
   const env: Record<string, string> = {
     ...Deno.env.toObject(),
