@@ -377,6 +377,26 @@ Deno.test({
       assertErr(r4, 102, /^subnet subnet-1 has no free addresses$/);
       assert.match(r4.json.details, /subnet_exhausted/);
       assert.equal(released(), 3);
+
+      // 5. DEL where ipamd fails for real: the host side still goes, the error tells the runtime to retry
+      const p5 = await lab.pod();
+      const r5 = await lab.plugin("ADD", { pod: p5 });
+      assertOk(r5, "ADD p5");
+      lab.fake.failNext.set("/v1/del-network", {
+        status: 500,
+        reason: "internal",
+        message: "checkpoint write failed: disk full",
+        retryable: false,
+      });
+      const d5 = await lab.plugin("DEL", { pod: p5, conf: lab.conf("1.0.0", { prevResult: r5.json }) });
+      assertErr(d5, 102, /^checkpoint write failed: disk full$/);
+      assertHostClean(lab.node, "10.0.16.20", veth);
+      assert.equal(lab.fake.held.size, 1);
+      assertOk(
+        await lab.plugin("DEL", { pod: p5, conf: lab.conf("1.0.0", { prevResult: r5.json }) }),
+        "DEL retry",
+      );
+      assert.equal(lab.fake.held.size, 0);
     }),
 });
 
