@@ -1,31 +1,10 @@
 /**
- * Named network namespaces for the lab: create and delete them (`ip netns add/del`: the ffi binding opens
- * namespaces but does not make them), list a lab's namespaces, and find or end the processes inside them.
+ * Named network namespaces for the lab: create and delete them (through the ffi's `Netns.create/remove`, what
+ * `ip netns add/del` does), list a lab's namespaces, and find or end the processes inside them.
  */
+import { Netns } from "../../ffi/mod.ts";
 import { NETNS_DIR } from "./naming.ts";
 import { pidAlive } from "./lab_state.ts";
-
-/** A command the lab ran failed. */
-export class CommandError extends Error {
-  constructor(readonly argv: string[], readonly code: number, readonly stderr: string) {
-    super(`${argv.join(" ")} exited ${code}: ${stderr.trim()}`);
-    this.name = "CommandError";
-  }
-}
-
-/** Runs a command to completion; throws CommandError on a non-zero exit. Returns stdout. */
-export function runSync(argv: string[]): string {
-  const out = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .outputSync();
-  const dec = new TextDecoder();
-  if (!out.success) throw new CommandError(argv, out.code, dec.decode(out.stderr));
-  return dec.decode(out.stdout);
-}
 
 /** Whether `/run/netns/<name>` exists. */
 export function netnsExists(name: string): boolean {
@@ -37,19 +16,23 @@ export function netnsExists(name: string): boolean {
   }
 }
 
-/** Creates a named namespace (no-op when it exists) and brings its `lo` up. */
+/** Creates a named namespace; no-op when it exists. */
 export function netnsAdd(name: string): void {
   if (netnsExists(name)) return;
-  runSync(["ip", "netns", "add", name]);
+  try {
+    Netns.create(name).close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
 }
 
 /** Deletes a named namespace; no-op when it is gone. */
 export function netnsDel(name: string): void {
   if (!netnsExists(name)) return;
   try {
-    runSync(["ip", "netns", "del", name]);
+    Netns.remove(name);
   } catch (e) {
-    if (netnsExists(name)) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }
 
