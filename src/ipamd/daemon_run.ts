@@ -4,6 +4,7 @@
  */
 import { SdkEc2 } from "../aws/ec2_sdk.ts";
 import { ImdsClient } from "../aws/imds.ts";
+import { RateLimitedEc2 } from "../aws/rate_limit.ts";
 import { ClientNodeKube } from "../k8s/client.ts";
 import { Netlink } from "../../ffi/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -32,7 +33,7 @@ export async function runDaemon(env: Record<string, string | undefined>): Promis
       config,
       log,
       ports: {
-        ec2: new SdkEc2({ endpoint: config.ec2Endpoint, region }),
+        ec2: new RateLimitedEc2(new SdkEc2({ endpoint: config.ec2Endpoint, region })),
         imds,
         kube,
         kubeServer: kube.server,
