@@ -59,13 +59,24 @@ export function openHost(): Netlink {
 
 /** Opens the pod's namespace (code 3 when it is gone or not a namespace). */
 export function openPodNs(path: string): Netns {
+  let ns: Netns;
   try {
-    return Netns.open(path);
+    ns = Netns.open(path);
   } catch (e) {
     throw new CniError(Code.UNKNOWN_CONTAINER, `cannot open netns ${path}: ${(e as Error).message}`, "", {
       cause: e,
     });
   }
+  // A regular file or a directory opens too; only nsfs (the device of our own netns) is a namespace.
+  let nsfs = false;
+  try {
+    nsfs = Deno.statSync(ns.path).dev === Deno.statSync("/proc/thread-self/ns/net").dev;
+  } catch { /* treated as not a namespace */ }
+  if (!nsfs) {
+    ns.close();
+    throw new CniError(Code.UNKNOWN_CONTAINER, `CNI_NETNS ${path} is not a network namespace`);
+  }
+  return ns;
 }
 
 /** Throws 101 when `ifName` already exists in the pod namespace (checked before asking ipamd). */
