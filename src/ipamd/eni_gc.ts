@@ -1,0 +1,160 @@
+/**
+ * Leaked-ENI GC: ENIs this node created that ended up `available` (a crash between create and attach, a
+ * failed cleanup) are deleted after a while. Upstream runs this hourly after a random 0–300 s start.
+ *
+ * An ENI is leaked when it is `available`, carries this node's `node.k8s.amazonaws.com/instance_id` tag and
+ * this cluster's `cluster.k8s.amazonaws.com/name` tag (no cluster tag when CLUSTER_NAME is unset), has an
+ * `aws-K8S-*` description, and its `node.k8s.amazonaws.com/createdAt` tag is more than 5 minutes old. An ENI
+ * tagged `node.k8s.amazonaws.com/no_manage=true` is never touched, nor one without a readable createdAt.
+ */
+import { Ec2Error, type Ec2Port, type NetworkInterface } from "../aws/ec2_port.ts";
+import type { Logger } from "./log.ts";
+import type { IpamdMetrics } from "./metrics.ts";
+
+/** Tags ipamd writes on the ENIs it creates (see eni_manager.ts). */
+export const TAG_INSTANCE_ID = "node.k8s.amazonaws.com/instance_id";
+export const TAG_CREATED_AT = "node.k8s.amazonaws.com/createdAt";
+export const TAG_CLUSTER_NAME = "cluster.k8s.amazonaws.com/name";
+export const TAG_NO_MANAGE = "node.k8s.amazonaws.com/no_manage";
+
+/** ENIs younger than this are left (they may be on their way to an attach). */
+export const GC_MIN_AGE_MS = 5 * 60_000;
+/** Between runs. */
+export const GC_EVERY_MS = 60 * 60_000;
+/** The first run comes after a random delay up to this. */
+export const GC_FIRST_JITTER_MS = 5 * 60_000;
+/** Deletes per run (the rest waits for the next run). */
+export const GC_MAX_DELETES = 10;
+
+/** What decides leakage. */
+export interface LeakCriteria {
+  instanceId: string;
+  /** CLUSTER_NAME; "" means the ENI must carry no cluster tag. */
+  clusterName: string;
+  now: number;
+  minAgeMs?: number;
+}
+
+/** Why an ENI is not deleted, or `leaked`. Pure. */
+export function leakVerdict(eni: NetworkInterface, c: LeakCriteria): "leaked" | string {
+  const tag = (k: string) => eni.tags.find((t) => t.key === k)?.value;
+  if (tag(TAG_NO_MANAGE) === "true") return "no_manage";
+  if (eni.status !== "available" || eni.attachment && eni.attachment.status !== "detached") {
+    return `status ${eni.status}`;
+  }
+  if (tag(TAG_INSTANCE_ID) !== c.instanceId) return "another node";
+  if ((tag(TAG_CLUSTER_NAME) ?? "") !== c.clusterName) return "another cluster";
+  if (!eni.description.startsWith("aws-K8S-")) return "description";
+  const created = Date.parse(tag(TAG_CREATED_AT) ?? "");
+  if (!Number.isFinite(created)) return "no createdAt";
+  if (c.now - created <= (c.minAgeMs ?? GC_MIN_AGE_MS)) return "too young";
+  return "leaked";
+}
+
+/** The leaked ENIs, oldest first, at most `max`. Pure. */
+export function selectLeakedEnis(
+  enis: NetworkInterface[],
+  c: LeakCriteria & { max?: number },
+): NetworkInterface[] {
+  const created = (e: NetworkInterface) =>
+    Date.parse(e.tags.find((t) => t.key === TAG_CREATED_AT)?.value ?? "");
+  return enis.filter((e) => leakVerdict(e, c) === "leaked")
+    .sort((a, b) =>
+      created(a) - created(b) ||
+      (a.networkInterfaceId < b.networkInterfaceId ? -1 : a.networkInterfaceId > b.networkInterfaceId ? 1 : 0)
+    )
+    .slice(0, c.max ?? GC_MAX_DELETES);
+}
+
+/** Options for {@link EniGc}. */
+export interface EniGcOptions {
+  ec2: Pick<Ec2Port, "describeNetworkInterfaces" | "deleteNetworkInterface">;
+  instanceId: string;
+  clusterName: string;
+  metrics?: IpamdMetrics;
+  log?: Logger;
+  now?: () => number;
+  minAgeMs?: number;
+  maxDeletesPerRun?: number;
+  /** Delay of the first run; default random in [0, GC_FIRST_JITTER_MS). */
+  firstDelayMs?: number;
+  everyMs?: number;
+}
+
+/** Result of one GC run. */
+export interface GcRun {
+  deleted: string[];
+  failed: { eniId: string; error: string }[];
+  /** Leaked ENIs left for the next run by the per-run limit. */
+  deferred: number;
+}
+
+/** The periodic leaked-ENI collector. */
+export class EniGc {
+  #timer?: ReturnType<typeof setTimeout>;
+  #running?: Promise<GcRun>;
+  runs = 0;
+
+  constructor(readonly o: EniGcOptions) {}
+
+  /** One pass: one DescribeNetworkInterfaces, then at most `maxDeletesPerRun` deletes. */
+  runOnce(): Promise<GcRun> {
+    return this.#running ??= this.#run().finally(() => this.#running = undefined);
+  }
+
+  async #run(): Promise<GcRun> {
+    const o = this.o;
+    this.runs++;
+    const candidates = await o.ec2.describeNetworkInterfaces({
+      filters: [
+        { name: "status", values: ["available"] },
+        { name: `tag:${TAG_INSTANCE_ID}`, values: [o.instanceId] },
+      ],
+    });
+    const c = { instanceId: o.instanceId, clusterName: o.clusterName, now: (o.now ?? Date.now)() };
+    const max = o.maxDeletesPerRun ?? GC_MAX_DELETES;
+    const all = selectLeakedEnis(candidates, { ...c, minAgeMs: o.minAgeMs, max: Infinity });
+    const run: GcRun = { deleted: [], failed: [], deferred: Math.max(0, all.length - max) };
+    for (const eni of all.slice(0, max)) {
+      const id = eni.networkInterfaceId;
+      try {
+        await o.ec2.deleteNetworkInterface(id);
+        run.deleted.push(id);
+        o.metrics?.forceRemovedEnis.inc();
+        o.log?.info("deleted a leaked ENI", { eniId: id, description: eni.description });
+      } catch (e) {
+        if (e instanceof Ec2Error && e.code === "InvalidNetworkInterfaceID.NotFound") continue;
+        run.failed.push({ eniId: id, error: (e as Error).message });
+        o.metrics?.ipamdErr.inc({ fn: "leakedEniGc" });
+        o.log?.warn("could not delete a leaked ENI", { eniId: id, err: (e as Error).message });
+      }
+    }
+    if (run.deferred) o.log?.info("leaked ENIs left for the next run", { deferred: run.deferred });
+    return run;
+  }
+
+  /** Schedules the runs (first after a jittered delay, then every `everyMs`); errors are logged. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    const every = this.o.everyMs ?? GC_EVERY_MS;
+    const tick = (ms: number) => {
+      this.#timer = setTimeout(async () => {
+        try {
+          await this.runOnce();
+        } catch (e) {
+          this.o.metrics?.ipamdErr.inc({ fn: "leakedEniGc" });
+          this.o.log?.warn("leaked-ENI GC failed", { err: (e as Error).message });
+        }
+        if (this.#timer !== undefined) tick(every);
+      }, ms);
+    };
+    tick(this.o.firstDelayMs ?? Math.floor(Math.random() * GC_FIRST_JITTER_MS));
+  }
+
+  /** Stops scheduling and waits for a run in progress. */
+  async stop(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => {});
+  }
+}

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Ec2Error, type NetworkInterface, type Tag } from "../aws/ec2_port.ts";
+import { Ec2Model } from "../sim/ec2_model.ts";
+import { ModelEc2 } from "../sim/model_ec2.ts";
+import {
+  EniGc,
+  GC_MIN_AGE_MS,
+  leakVerdict,
+  selectLeakedEnis,
+  TAG_CLUSTER_NAME,
+  TAG_CREATED_AT,
+  TAG_INSTANCE_ID,
+  TAG_NO_MANAGE,
+} from "./eni_gc.ts";
+import { IpamdMetrics } from "./metrics.ts";
+
+const NOW = Date.parse("2026-11-25T12:00:00Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+const ours = (age = 10 * 60_000, extra: Tag[] = []): Tag[] => [
+  { key: TAG_INSTANCE_ID, value: "i-me" },
+  { key: TAG_CLUSTER_NAME, value: "c1" },
+  { key: TAG_CREATED_AT, value: iso(NOW - age) },
+  ...extra,
+];
+
+function eni(id: string, tags: Tag[], o: Partial<NetworkInterface> = {}): NetworkInterface {
+  return {
+    networkInterfaceId: id,
+    subnetId: "subnet-1",
+    vpcId: "vpc-1",
+    availabilityZone: "us-west-2a",
+    macAddress: "02:00:00:00:00:01",
+    description: "aws-K8S-i-me",
+    status: "available",
+    privateIpAddress: "10.0.0.20",
+    privateIps: [{ address: "10.0.0.20", primary: true }],
+    ipv4Prefixes: [],
+    securityGroupIds: [],
+    tags,
+    sourceDestCheck: true,
+    ...o,
+  };
+}
+
+const crit = { instanceId: "i-me", clusterName: "c1", now: NOW };
+
+Deno.test("leakVerdict: each rule on its own", () => {
+  assert.equal(leakVerdict(eni("e", ours()), crit), "leaked");
+  assert.equal(
+    leakVerdict(eni("e", ours(10 * 60_000, [{ key: TAG_NO_MANAGE, value: "true" }])), crit),
+    "no_manage",
+  );
+  assert.equal(leakVerdict(eni("e", ours(), { status: "in-use" }), crit), "status in-use");
+  assert.equal(leakVerdict(eni("e", ours(), { status: "detaching" }), crit), "status detaching");
+  assert.equal(
+    leakVerdict(
+      eni("e", ours().map((t) => t.key === TAG_INSTANCE_ID ? { ...t, value: "i-other" } : t)),
+      crit,
+    ),
+    "another node",
+  );
+  assert.equal(
+    leakVerdict(eni("e", ours().map((t) => t.key === TAG_CLUSTER_NAME ? { ...t, value: "c2" } : t)), crit),
+    "another cluster",
+  );
+  assert.equal(
+    leakVerdict(eni("e", ours().filter((t) => t.key !== TAG_CLUSTER_NAME)), crit),
+    "another cluster",
+  );
+  assert.equal(leakVerdict(eni("e", ours(), { description: "my own ENI" }), crit), "description");
+  assert.equal(leakVerdict(eni("e", ours().filter((t) => t.key !== TAG_CREATED_AT)), crit), "no createdAt");
+  assert.equal(leakVerdict(eni("e", ours(GC_MIN_AGE_MS)), crit), "too young");
+  assert.equal(leakVerdict(eni("e", ours(GC_MIN_AGE_MS + 1)), crit), "leaked");
+  // No CLUSTER_NAME: only ENIs without a cluster tag are ours.
+  const noCluster = { ...crit, clusterName: "" };
+  assert.equal(leakVerdict(eni("e", ours().filter((t) => t.key !== TAG_CLUSTER_NAME)), noCluster), "leaked");
+  assert.equal(leakVerdict(eni("e", ours()), noCluster), "another cluster");
+  // no_manage=false does not protect.
+  assert.equal(
+    leakVerdict(eni("e", ours(10 * 60_000, [{ key: TAG_NO_MANAGE, value: "false" }])), crit),
+    "leaked",
+  );
+});
+
+Deno.test("selectLeakedEnis: oldest first, at most max", () => {
+  const enis = [
+    eni("eni-c", ours(20 * 60_000)),
+    eni("eni-a", ours(60 * 60_000)),
+    eni("eni-young", ours(60_000)),
+    eni("eni-b", ours(30 * 60_000)),
+  ];
+  assert.deepEqual(selectLeakedEnis(enis, { ...crit, max: 2 }).map((e) => e.networkInterfaceId), [
+    "eni-a",
+    "eni-b",
+  ]);
+  assert.deepEqual(selectLeakedEnis(enis, crit).map((e) => e.networkInterfaceId), [
+    "eni-a",
+    "eni-b",
+    "eni-c",
+  ]);
+});
+
+Deno.test("selectLeakedEnis property: selection = exactly the ENIs passing every rule (bounded by max)", () => {
+  const arbEni = fc.record({
+    node: fc.constantFrom("i-me", "i-other", undefined),
+    cluster: fc.constantFrom("c1", "c2", undefined),
+    age: fc.integer({ min: -60_000, max: 3_600_000 }),
+    createdAt: fc.boolean(),
+    noManage: fc.constantFrom("true", "false", undefined),
+    status: fc.constantFrom("available", "in-use", "attaching", "detaching"),
+    desc: fc.constantFrom("aws-K8S-i-me", "aws-K8S-i-other", "manual"),
+  });
+  fc.assert(fc.property(fc.array(arbEni, { maxLength: 12 }), fc.integer({ min: 0, max: 5 }), (xs, max) => {
+    const enis = xs.map((x, i) => {
+      const tags: Tag[] = [];
+      if (x.node) tags.push({ key: TAG_INSTANCE_ID, value: x.node });
+      if (x.cluster) tags.push({ key: TAG_CLUSTER_NAME, value: x.cluster });
+      if (x.createdAt) tags.push({ key: TAG_CREATED_AT, value: iso(NOW - x.age) });
+      if (x.noManage) tags.push({ key: TAG_NO_MANAGE, value: x.noManage });
+      return eni(`eni-${String(i).padStart(2, "0")}`, tags, {
+        status: x.status as NetworkInterface["status"],
+        description: x.desc,
+      });
+    });
+    const expected = xs.map((x, i) => ({ x, i })).filter(({ x }) =>
+      x.node === "i-me" && x.cluster === "c1" && x.createdAt && x.age > GC_MIN_AGE_MS &&
+      x.noManage !== "true" && x.status === "available" && x.desc.startsWith("aws-K8S-")
+    );
+    const got = selectLeakedEnis(enis, { ...crit, max });
+    assert.equal(got.length, Math.min(max, expected.length));
+    const ok = new Set(expected.map(({ i }) => enis[i].networkInterfaceId));
+    for (const e of got) assert.ok(ok.has(e.networkInterfaceId));
+    // The oldest are taken first.
+    const ages = expected.map(({ x }) => x.age).sort((a, b) => b - a);
+    assert.deepEqual(
+      got.map((e) => NOW - Date.parse(e.tags.find((t) => t.key === TAG_CREATED_AT)!.value)),
+      ages.slice(0, got.length),
+    );
+  }));
+});
+
+/** A ModelEc2 world with this node, another node, and leaked ENIs of each kind. */
+function world() {
+  const model = new Ec2Model();
+  const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
+  const sg = model.addSecurityGroup("nodes");
+  const me = model.launchInstance({
+    instanceType: "m5.large",
+    subnetId: subnet.subnetId,
+    securityGroupIds: [sg],
+  });
+  const other = model.launchInstance({
+    instanceType: "m5.large",
+    subnetId: subnet.subnetId,
+    securityGroupIds: [sg],
+  });
+  const ec2 = new ModelEc2(model);
+  const make = async (
+    instanceId: string,
+    o: { age?: number; cluster?: string; extra?: Tag[]; desc?: string },
+  ) => {
+    const tags: Tag[] = [
+      { key: TAG_INSTANCE_ID, value: instanceId },
+      { key: TAG_CREATED_AT, value: iso(Date.now() - (o.age ?? 10 * 60_000)) },
+      { key: TAG_CLUSTER_NAME, value: o.cluster ?? "c1" },
+      ...(o.extra ?? []),
+    ];
+    const n = await ec2.createNetworkInterface({
+      subnetId: subnet.subnetId,
+      description: o.desc ?? `aws-K8S-${instanceId}`,
+      tags,
+    });
+    return n.networkInterfaceId;
+  };
+  return { model, ec2, me: me.instanceId, other: other.instanceId, make };
+}
+
+Deno.test("EniGc.runOnce over ModelEc2: deletes only this node's old leaked ENIs; metric counts them", async () => {
+  const w = world();
+  const leaked1 = await w.make(w.me, { age: 40 * 60_000 });
+  const leaked2 = await w.make(w.me, { age: 20 * 60_000 });
+  const keep = {
+    otherNode: await w.make(w.other, {}),
+    otherCluster: await w.make(w.me, { cluster: "c2" }),
+    young: await w.make(w.me, { age: 60_000 }),
+    noManage: await w.make(w.me, { extra: [{ key: TAG_NO_MANAGE, value: "true" }] }),
+    inUse: await w.make(w.me, {}),
+    manual: await w.make(w.me, { desc: "hand made" }),
+  };
+  await w.ec2.attachNetworkInterface({ networkInterfaceId: keep.inUse, instanceId: w.me, deviceIndex: 1 });
+  const metrics = new IpamdMetrics();
+  const gc = new EniGc({ ec2: w.ec2, instanceId: w.me, clusterName: "c1", metrics });
+  const before = { ...w.model.calls };
+  const run = await gc.runOnce();
+  assert.deepEqual(run.deleted, [leaked1, leaked2]);
+  assert.deepEqual(run.failed, []);
+  assert.equal(metrics.forceRemovedEnis.get(), 2);
+  assert.equal((w.model.calls.DescribeNetworkInterfaces ?? 0) - (before.DescribeNetworkInterfaces ?? 0), 1);
+  assert.equal((w.model.calls.DeleteNetworkInterface ?? 0) - (before.DeleteNetworkInterface ?? 0), 2);
+  const left = new Set((await w.ec2.describeNetworkInterfaces({})).map((n) => n.networkInterfaceId));
+  assert.ok(!left.has(leaked1) && !left.has(leaked2));
+  for (const id of Object.values(keep)) assert.ok(left.has(id), id);
+  // A second run finds nothing.
+  assert.deepEqual((await gc.runOnce()).deleted, []);
+});
+
+Deno.test("EniGc: the per-run limit defers the rest to the next run", async () => {
+  const w = world();
+  const ids = [];
+  for (let i = 0; i < 5; i++) ids.push(await w.make(w.me, { age: (50 - i) * 60_000 }));
+  const gc = new EniGc({ ec2: w.ec2, instanceId: w.me, clusterName: "c1", maxDeletesPerRun: 2 });
+  const r1 = await gc.runOnce();
+  assert.deepEqual(r1.deleted, ids.slice(0, 2));
+  assert.equal(r1.deferred, 3);
+  assert.deepEqual((await gc.runOnce()).deleted, ids.slice(2, 4));
+  assert.deepEqual((await gc.runOnce()).deleted, ids.slice(4));
+});
+
+Deno.test("EniGc: a failed delete is reported and counted, the others still go", async () => {
+  const w = world();
+  const a = await w.make(w.me, { age: 30 * 60_000 });
+  const b = await w.make(w.me, { age: 20 * 60_000 });
+  const metrics = new IpamdMetrics();
+  const ec2 = {
+    describeNetworkInterfaces: w.ec2.describeNetworkInterfaces.bind(w.ec2),
+    deleteNetworkInterface: (id: string) =>
+      id === a
+        ? Promise.reject(new Ec2Error("UnauthorizedOperation", "no", "DeleteNetworkInterface", 403))
+        : w.ec2.deleteNetworkInterface(id),
+  };
+  const r = await new EniGc({ ec2, instanceId: w.me, clusterName: "c1", metrics }).runOnce();
+  assert.deepEqual(r.deleted, [b]);
+  assert.equal(r.failed.length, 1);
+  assert.equal(r.failed[0].eniId, a);
+  assert.equal(metrics.ipamdErr.get({ fn: "leakedEniGc" }), 1);
+});
+
+Deno.test("EniGc.start: first run after firstDelayMs, then every everyMs; stop ends it", async () => {
+  const w = world();
+  await w.make(w.me, { age: 30 * 60_000 });
+  const gc = new EniGc({ ec2: w.ec2, instanceId: w.me, clusterName: "c1", firstDelayMs: 30, everyMs: 40 });
+  gc.start();
+  assert.equal(gc.runs, 0);
+  await new Promise((r) => setTimeout(r, 150));
+  await gc.stop();
+  const runs = gc.runs;
+  assert.ok(runs >= 2 && runs <= 4, `runs ${runs}`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(gc.runs, runs);
+  assert.equal(
+    (await w.ec2.describeNetworkInterfaces({ filters: [{ name: "status", values: ["available"] }] })).length,
+    0,
+  );
+});
