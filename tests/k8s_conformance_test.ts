@@ -80,7 +80,8 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promi
 async function collectWatch(kc: k8s.KubeConfig, path: string, params: Record<string, string>) {
   const events: { type: string; object: k8s.KubernetesObject & { code?: number; reason?: string } }[] = [];
   let resolveEnded!: (e: unknown) => void;
-  const ended = new Promise<unknown>((r) => (resolveEnded = r));
+  let isEnded = false;
+  const ended = new Promise<unknown>((r) => (resolveEnded = r)).finally(() => (isEnded = true));
   const ctl = await new k8s.Watch(kc).watch(
     path,
     params,
@@ -90,6 +91,7 @@ async function collectWatch(kc: k8s.KubeConfig, path: string, params: Record<str
   return {
     events,
     ended,
+    isEnded: () => isEnded,
     async stop() {
       ctl.abort();
       await ended;
@@ -302,8 +304,12 @@ Deno.test("conformance: a too-old resourceVersion yields a 410 Expired ERROR eve
   await withLab(async ({ store, kc }) => {
     for (let i = 0; i < 6; i++) store.createPod({ namespace: "default", name: `p${i}`, nodeName: "n1" });
     const w = await collectWatch(kc, "/api/v1/pods", { resourceVersion: "1" });
-    const err = await w.ended;
-    assert.equal(err, null, "the server ends the stream cleanly");
+    try {
+      await until("the server to end the stream", w.isEnded);
+    } finally {
+      await w.stop();
+    }
+    assert.equal(await w.ended, null, "the server ends the stream cleanly");
     assert.equal(w.events.length, 1);
     assert.equal(w.events[0].type, "ERROR");
     assert.equal(w.events[0].object.kind, "Status");
@@ -369,6 +375,28 @@ Deno.test("conformance: watchPodsOnNode lists (RESYNC), streams, reconnects with
     }
     await until("server watch closed", () => handler.activeWatches === 0);
   }, { store: { historyLimit: 5 } });
+});
+
+Deno.test("conformance: watchPodsOnNode follows BOOKMARKs, so churn elsewhere causes no 410 re-list", async () => {
+  await withLab(async ({ store, handler, kube }) => {
+    store.createPod({ namespace: "default", name: "elsewhere", nodeName: "n2" }); // list resourceVersion > 0
+    const events: PodEvent[] = [];
+    const ac = new AbortController();
+    const done = kube.watchPodsOnNode("n1", (e) => events.push(e), ac.signal);
+    try {
+      await until("watch open", () => events.length === 1 && handler.activeWatches === 1);
+      for (let i = 0; i < 10; i++) store.putEniConfig(`churn${i}`, { subnet: "subnet-x" });
+      await new Promise((r) => setTimeout(r, 200)); // several bookmark intervals
+      handler.close();
+      await until("watch reopened", () => handler.activeWatches === 1);
+      store.createPod({ namespace: "default", name: "p", nodeName: "n1" });
+      await until("ADDED", () => events.length >= 2);
+      assert.deepEqual(events.map((e) => e.type), ["RESYNC", "ADDED"]);
+    } finally {
+      ac.abort();
+      await done;
+    }
+  }, { store: { historyLimit: 5 }, handler: { bookmarkIntervalMs: 30 } });
 });
 
 Deno.test("conformance: ENIConfig CRUD via CustomObjectsApi; ClientNodeKube.getEniConfig", async () => {
