@@ -41,7 +41,13 @@ export function classifyError(e: unknown): EniError {
       case "InsufficientFreeAddressesInSubnet":
         return new EniError("subnet_exhausted", e.message, true, 0, e);
       case "InsufficientCidrBlocks":
-        return new EniError("subnet_exhausted", e.message, true, CIDR_PAUSE_MS, e);
+        return new EniError(
+          "subnet_exhausted",
+          `${e.message} (no free /28 in the subnet; growth paused ${CIDR_PAUSE_MS / 1000} s)`,
+          true,
+          CIDR_PAUSE_MS,
+          e,
+        );
       case "RequestLimitExceeded":
       case "Throttling":
         return new EniError("ec2_throttled", e.message, true, 0, e);
@@ -85,6 +91,11 @@ export interface EniManagerOptions {
   subnetId: string;
   securityGroupIds: string[];
   clusterName: string;
+  /**
+   * Chooses subnet and security groups for each new ENI (subnet discovery, ENIConfig); omitted: `subnetId`
+   * and `securityGroupIds` above.
+   */
+  placement?: () => Promise<{ subnetId: string; securityGroupIds: string[] }>;
   /** Whether a link with this MAC exists on the node (netlink); omitted: not checked. */
   linkPresent?: (mac: string) => boolean;
   metrics?: IpamdMetrics;
@@ -169,11 +180,14 @@ export class EniManager {
     });
     let eni: NetworkInterface | undefined;
     try {
+      const where = this.o.placement
+        ? await this.o.placement()
+        : { subnetId: this.o.subnetId, securityGroupIds: this.o.securityGroupIds };
       eni = await this.call("CreateNetworkInterface", () =>
         this.o.ec2.createNetworkInterface({
-          subnetId: this.o.subnetId,
+          subnetId: where.subnetId,
           description: `aws-K8S-${this.o.instanceId}`,
-          securityGroupIds: this.o.securityGroupIds,
+          securityGroupIds: where.securityGroupIds,
           tags,
           ...(o.prefixes ? { ipv4PrefixCount: o.prefixes } : { secondaryPrivateIpAddressCount: o.ips }),
         }));
