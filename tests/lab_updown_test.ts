@@ -120,7 +120,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lab down: cleans up after a SIGKILLed daemon, a stray process in a node and a pod namespace",
+  name: "lab up/down: recovers from a SIGKILLed daemon, a stray process in a node and a pod namespace",
   ...rootOnly,
   fn: async () => {
     const stateDir = await Deno.makeTempDir({ prefix: "vpc-cni-updown-" });
@@ -137,7 +137,14 @@ Deno.test({
       }).spawn();
       // A pod sandbox namespace left behind.
       assert.equal(sh(["ip", "netns", "add", names.podNs("left-behind")]).code, 0);
-      Deno.kill(daemonPidOf(names), "SIGKILL");
+      const dead = daemonPidOf(names);
+      Deno.kill(dead, "SIGKILL");
+      // up over the remains of a dead lab starts a clean one; down then removes everything.
+      const up2 = await lab("up", "--state-dir", stateDir, "--nodes", "1", "--no-ipamd");
+      assert.equal(up2.code, 0, up2.err);
+      assert.match(up2.out, /^lab up: /);
+      assert.notEqual(daemonPidOf(names), dead);
+      assert.deepEqual(labFootprint(names).netns, [names.inetNs, names.nodeNs(0), names.vpcNs].sort());
       const down = await lab("down", "--state-dir", stateDir);
       assert.equal(down.code, 0, down.err);
       const st = await stray.status;

@@ -75,6 +75,10 @@ function parsePublish(p: string): { hostPort: number; containerPort: number; pro
   return { hostPort: Number(m[1]), containerPort: Number(m[2]), protocol: (m[3] ?? "tcp") as "tcp" | "udp" };
 }
 
+function needRoot(verb: string): void {
+  if (Deno.uid() !== 0) throw new Error(`${verb} needs root (network namespaces, netlink); run it with sudo`);
+}
+
 function print(json: boolean, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text);
 }
@@ -126,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!m) throw new UsageError(`--ipamd-env needs KEY=VALUE, got "${kv}"`);
         ipamdEnv[m[1]] = m[2];
       }
+      needRoot(verb);
       const r = await labUp({
         stateDir: names.stateDir,
         nodes,
@@ -136,6 +141,11 @@ export async function main(argv: string[]): Promise<number> {
         ipamd: !v["no-ipamd"],
       });
       const s = r.status;
+      if (r.already && (nodes ?? s.nodes.length) !== s.nodes.length) {
+        console.error(
+          `lab: already up with ${s.nodes.length} nodes; flags ignored (lab down first to change them)`,
+        );
+      }
       console.log(
         `${r.already ? "lab already up" : "lab up"}: ${s.id} (${s.stateDir}), ${s.nodes.length} nodes; ` +
           `EC2 ${s.ec2Endpoint}, Kubernetes ${s.kubeApiEndpoint}, kubeconfig ${s.kubeconfig}; ipamd ${s.ipamd}`,
@@ -177,6 +187,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (!name) throw new UsageError(`pod ${sub} needs a pod NAME`);
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`bad pod name "${name}"`);
+      needRoot(verb);
       if (sub === "add") {
         const rec = await podAdd(names, name, {
           node: intFlag("node", v.node, 0, 15),
@@ -205,6 +216,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "down": {
+      needRoot(verb);
       const r = await labDown(names.stateDir);
       console.log(
         `lab down: ${names.id}: removed ${r.namespaces.length} namespaces, ended ${r.killed} processes`,
