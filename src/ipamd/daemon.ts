@@ -5,6 +5,7 @@
 import type { Ec2Port } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
+import { RateLimitedEc2, type RateLimitOptions } from "../aws/rate_limit.ts";
 import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
 import { waitForApiServer } from "../k8s/client.ts";
 import type { Netlink } from "../../ffi/mod.ts";
@@ -13,14 +14,18 @@ import { fromCheckpoint, readCheckpoint, toCheckpoint, writeCheckpoint } from ".
 import type { IpamdConfig } from "./config.ts";
 import { type Assignment, Datastore } from "./datastore.ts";
 import { loadEnis, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
+import { EniConfigWatcher } from "./eni_config.ts";
+import { EniGc, type EniGcOptions } from "./eni_gc.ts";
 import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
 import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } from "./introspection.ts";
 import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
+import { checkPrefixDelegation } from "./prefix.ts";
 import { PoolDriver } from "./reconcile.ts";
 import { apiHandler, serveUnix } from "./server.ts";
+import { discoverSubnet } from "./subnet_select.ts";
 
 export const VERSION = "0.1.0";
 
@@ -58,6 +63,12 @@ export interface DaemonOptions {
   attachWaitMs?: number;
   /** Primary interface name for the NodePort connmark rule (default eth0). */
   primaryIf?: string;
+  /** ENABLE_SUBNET_DISCOVERY (default true); see subnet_select.ts. */
+  subnetDiscovery?: boolean;
+  /** Leaked-ENI GC timing and limits (tests); off with DISABLE_LEAKED_ENI_CLEANUP. */
+  eniGc?: Partial<Pick<EniGcOptions, "firstDelayMs" | "everyMs" | "minAgeMs" | "maxDeletesPerRun">>;
+  /** Client-side EC2 rate limiting (default on, `CLIENT_BUCKETS`); `false` only for tests. */
+  rateLimit?: RateLimitOptions | false;
 }
 
 /** A running ipamd. */
@@ -68,6 +79,10 @@ export class Daemon {
   readonly log: Logger;
   driver!: PoolDriver;
   eniManager!: EniManager;
+  /** The EC2 port ipamd uses: `ports.ec2` behind the client-side rate limiter. */
+  ec2!: Ec2Port;
+  eniGc?: EniGc;
+  eniConfig?: EniConfigWatcher;
   host?: HostNetwork;
   vpcCidrs: string[] = [];
   instanceId = "";
@@ -126,7 +141,8 @@ export class Daemon {
   async #startup(): Promise<void> {
     const t0 = performance.now();
     const { config: c, ports } = this.o;
-    const { ec2, imds, kube } = ports;
+    const { imds, kube } = ports;
+    const ec2 = this.ec2 = this.#rateLimited(ports.ec2);
     this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
     await this.#waitForKube();
     this.log.info("Kubernetes API reachable", { server: ports.kubeServer });
@@ -140,6 +156,7 @@ export class Daemon {
     this.instanceId = instanceId;
     const limits = lookupInstanceType(instanceType) ?? (await ec2.describeInstanceTypes([instanceType]))[0];
     if (!limits) throw new StartupError(`unknown instance type ${instanceType}`);
+    checkPrefixDelegation(c.enablePrefixDelegation, { ...limits, instanceType });
     const primaryImds = imdsIfs.find((i) => i.mac.toLowerCase() === primaryMac.toLowerCase());
     this.vpcCidrs = primaryImds?.vpcCidrs ?? [];
     this.metrics.eniMax.set(Math.min(limits.maxEnis, c.maxEni ?? Infinity));
@@ -161,18 +178,29 @@ export class Daemon {
     const primary = enis.find((e) => e.deviceNumber === 0);
     if (!primary) throw new StartupError(`EC2 lists no primary ENI (device 0) on ${instanceId}`);
 
-    let subnetId = primary.eni.subnetId;
-    let securityGroupIds = primary.eni.securityGroupIds;
-    const node = await kube.getNode(c.nodeName);
+    const { subnetId, securityGroupIds } = primary.eni;
+    let placement: (() => Promise<{ subnetId: string; securityGroupIds: string[] }>) | undefined;
     if (c.customNetworking) {
-      const name = node.labels[c.eniConfigLabelDef] ?? node.annotations[c.eniConfigAnnotationDef];
-      const ec = name ? await kube.getEniConfig(name) : undefined;
-      if (!ec) {
-        throw new StartupError(`custom networking: no ENIConfig for node ${c.nodeName} (${name ?? "unset"})`);
-      }
-      this.#eniConfigs[ec.name] = ec;
-      subnetId = ec.subnet;
-      securityGroupIds = ec.securityGroups.length ? ec.securityGroups : securityGroupIds;
+      const w = this.eniConfig = new EniConfigWatcher({
+        kube,
+        nodeName: c.nodeName,
+        keys: c,
+        fallbackGroups: securityGroupIds,
+        log: this.log,
+      });
+      await w.init().catch((e) => {
+        throw new StartupError((e as Error).message);
+      });
+      this.#eniConfigs = w.seen;
+      w.watch(this.#abort.signal).catch((e) => this.log.warn("node watch ended", { err: e }));
+      placement = () => Promise.resolve(w.current!);
+    } else if (this.o.subnetDiscovery ?? true) {
+      const where = { vpcId: primary.eni.vpcId, availabilityZone: primary.eni.availabilityZone };
+      placement = async () => {
+        const r = await discoverSubnet(ec2, { ...where, primarySubnetId: subnetId });
+        if (r.error) this.log.warn("subnet discovery failed; using the primary subnet", { err: r.error });
+        return { subnetId: r.subnetId, securityGroupIds };
+      };
     }
     this.eniManager = new EniManager({
       ec2,
@@ -180,6 +208,7 @@ export class Daemon {
       instanceId,
       subnetId,
       securityGroupIds,
+      placement,
       clusterName: c.clusterName,
       linkPresent: this.host ? (mac) => this.host!.linkPresent(mac) : undefined,
       metrics: this.metrics,
@@ -236,6 +265,17 @@ export class Daemon {
     this.log.info("ipamd ready", { instanceId, instanceType, startupSeconds: secs });
     void this.driver.trigger();
     this.driver.start({ planEveryMs: this.o.planEveryMs, reconcileEveryMs: this.o.reconcileEveryMs });
+    if (!c.disableLeakedEniCleanup) {
+      this.eniGc = new EniGc({
+        ec2,
+        instanceId,
+        clusterName: c.clusterName,
+        metrics: this.metrics,
+        log: this.log,
+        ...this.o.eniGc,
+      });
+      this.eniGc.start();
+    }
     await new PodWatch({
       kube,
       nodeName: c.nodeName,
@@ -244,6 +284,22 @@ export class Daemon {
       release: (a) => this.releaseLeaked(a),
       log: this.log,
     }).start(this.#abort.signal);
+  }
+
+  /** `ec2` behind the client-side token buckets with jittered retries; throttled calls are counted. */
+  #rateLimited(ec2: Ec2Port): Ec2Port {
+    if (this.o.rateLimit === false || ec2 instanceof RateLimitedEc2) return ec2;
+    const throttled = this.metrics.registry.counter(
+      "awscni_ec2api_throttled_count",
+      "The number of EC2 API calls answered RequestLimitExceeded",
+    );
+    return new RateLimitedEc2(ec2, {
+      ...this.o.rateLimit,
+      onThrottle: (action) => {
+        throttled.inc({ fn: action });
+        this.o.rateLimit && this.o.rateLimit.onThrottle?.(action);
+      },
+    });
   }
 
   /** Releases an assignment found leaked (pod gone). */
@@ -302,6 +358,7 @@ export class Daemon {
     this.#abort.abort();
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
     await this.driver?.stop();
+    await this.eniGc?.stop();
     await this.#ckpt;
     this.log.close();
   }
