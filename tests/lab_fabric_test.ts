@@ -184,6 +184,20 @@ Deno.test({
       );
       assert.equal(await ping(lab, pods[0], podIps[1], spoof), false, "unassigned again: dropped");
 
+      // An address EC2 assigned to another node's ENI is just as foreign to this one.
+      const foreign = enis[1].privateIps.find((p) => !p.primary)!.address;
+      {
+        const pl = Netlink.open(pods[0]);
+        pl.addrAdd("eth0", `${foreign}/32`);
+        pl.close();
+        const nl = Netlink.open(names.nodeNs(0));
+        nl.ruleAdd({ priority: 1536, src: `${foreign}/32`, table: 2 });
+        nl.close();
+      }
+      const before2 = await rpFilterDrops(lab);
+      assert.equal(await ping(lab, pods[0], podIps[1], foreign), false, "another ENI's address is dropped");
+      assert.ok(await rpFilterDrops(lab) > before2, "dropped by the router's source check");
+
       // The internet namespace sees node 0's primary address (no SNAT configured here).
       const who = await lab.inNode(0, ["curl", "-s", "-m", "3", "http://198.51.100.2:8080/"]);
       assert.equal(who.stdout.trim(), status.nodes[0].primaryIp);
