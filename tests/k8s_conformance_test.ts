@@ -554,3 +554,54 @@ Deno.test("conformance: waitForApiServer succeeds once a late server starts", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+function findKubectl(): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (dir && Deno.statSync(`${dir}/kubectl`).isFile) return `${dir}/kubectl`;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+const kubectl = findKubectl();
+
+Deno.test({
+  name:
+    "conformance: kubectl reads, labels and deletes through the written kubeconfig (skipped without kubectl)",
+  ignore: kubectl === undefined,
+  async fn() {
+    await withLab(async ({ store, kubeconfig }) => {
+      const cacheDir = await Deno.makeTempDir({ prefix: "kubectl-cache-" });
+      const run = async (...args: string[]) => {
+        const out = await new Deno.Command(kubectl!, {
+          args: [`--kubeconfig=${kubeconfig}`, `--cache-dir=${cacheDir}`, ...args],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        assert.ok(out.success, `kubectl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+        return text;
+      };
+      try {
+        store.addNode("n1", { internalIP: "10.0.0.10" });
+        store.createPod({ namespace: "default", name: "web", nodeName: "n1" });
+        store.setPodIp("default", "web", "10.0.0.77");
+        store.putEniConfig("az1", { subnet: "subnet-0abc", securityGroups: ["sg-1"] });
+        const pods = await run("get", "pods", "-A", "-o", "wide");
+        assert.match(pods, /web\s+Running\s+\S+\s+10\.0\.0\.77\s+n1/);
+        assert.match(await run("get", "nodes"), /n1\s+Ready/);
+        assert.match(await run("get", "eniconfigs"), /az1\s+subnet-0abc/);
+        await run("label", "node", "n1", "k8s.amazonaws.com/eniConfig=az1");
+        assert.equal(store.getNode("n1")!.metadata.labels!["k8s.amazonaws.com/eniConfig"], "az1");
+        const json = JSON.parse(await run("get", "pod", "web", "-o", "json"));
+        assert.equal(json.status.podIP, "10.0.0.77");
+        await run("delete", "pod", "web");
+        assert.equal(store.getPod("default", "web"), undefined);
+      } finally {
+        await Deno.remove(cacheDir, { recursive: true });
+      }
+    });
+  },
+});

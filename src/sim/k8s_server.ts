@@ -13,6 +13,7 @@ import {
   type KubeStore,
 } from "./k8s_store.ts";
 import { applyPatch, PatchError } from "./k8s_server_patch.ts";
+import { renderTable, wantsTable } from "./k8s_server_table.ts";
 
 /** Handler options. */
 export interface KubeHandlerOptions {
@@ -232,6 +233,9 @@ async function serveResource(
         metadata.continue = r.continue;
         metadata.remainingItemCount = r.remainingItemCount;
       }
+      if (wantsTable(req.headers.get("accept"))) {
+        return json(200, renderTable(res.collection, r.items, metadata));
+      }
       return json(200, {
         kind: info.listKind,
         apiVersion: res.apiVersion,
@@ -262,8 +266,16 @@ async function serveResource(
 
   const name = t.name;
   switch (method) {
-    case "GET":
-      return json(200, present(res, store.mustGet(res.collection, t.namespace, name)));
+    case "GET": {
+      const obj = store.mustGet(res.collection, t.namespace, name);
+      if (wantsTable(req.headers.get("accept"))) {
+        return json(
+          200,
+          renderTable(res.collection, [obj], { resourceVersion: obj.metadata.resourceVersion }),
+        );
+      }
+      return json(200, present(res, obj));
+    }
     case "PUT": {
       const body = accept(res, await readBody(req));
       const meta = (body.metadata ?? {}) as Record<string, unknown>;
