@@ -5,7 +5,7 @@ import { IpamdClient } from "./ipamd_client.ts";
 import type { Logger } from "./log.ts";
 import { findAttachment } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
-import { checkWiring } from "./wiring.ts";
+import { checkWiring, openPodNs } from "./wiring.ts";
 
 /** CHECK: throws code 105 listing every mismatch. */
 export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
@@ -17,6 +17,8 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise
   if (!prev.ipv4) {
     throw new CniError(Code.INVALID_CONFIG, `network config: prevResult.ips has no IPv4 for ${env.ifName}`);
   }
+  // A CNI_NETNS that is gone or not a namespace is the runtime's error (code 3): say so before asking ipamd.
+  openPodNs(env.netns).close();
   const client = new IpamdClient(conf.ipamdSocket);
   let routeTable: number;
   try {
