@@ -257,6 +257,12 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
     return { released };
   }
 
+  const POST_ROUTES = {
+    "/v1/add-network": add,
+    "/v1/del-network": del,
+    "/v1/check-network": check,
+    "/v1/gc": gc,
+  };
   return async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
     const t0 = Date.now();
@@ -270,12 +276,19 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
         if (path === "/v1/pool") return json(200, poolSnapshot(ctx, now()));
         const extra = ctx.extraGets?.[path];
         if (extra) return json(200, extra());
+        if (Object.hasOwn(POST_ROUTES, path)) {
+          throw new ApiError(405, "bad_request", `method GET not allowed on ${path} (POST)`);
+        }
         throw new ApiError(404, "not_found", `no such path: ${req.method} ${path}`);
       }
-      if (req.method !== "POST") throw new ApiError(405, "bad_request", `method ${req.method} not allowed`);
-      const route =
-        { "/v1/add-network": add, "/v1/del-network": del, "/v1/check-network": check, "/v1/gc": gc }[path];
-      if (!route) throw new ApiError(404, "not_found", `no such path: POST ${path}`);
+      const route = Object.hasOwn(POST_ROUTES, path)
+        ? POST_ROUTES[path as keyof typeof POST_ROUTES]
+        : undefined;
+      const isGet = path === "/v1/status" || path === "/v1/pool" || !!ctx.extraGets?.[path];
+      if (!route && !isGet) throw new ApiError(404, "not_found", `no such path: ${req.method} ${path}`);
+      if (req.method !== "POST" || !route) {
+        throw new ApiError(405, "bad_request", `method ${req.method} not allowed on ${path}`);
+      }
       if (!ctx.ready()) throw new ApiError(503, "not_ready", "ipamd is starting", true, 1000);
       const body = await readBody(req);
       const t1 = Date.now();
