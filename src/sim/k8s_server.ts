@@ -30,6 +30,8 @@ export interface KubeHandlerOptions {
   gracefulPodDeletion?: boolean;
   /** `gitVersion` reported by /version (default "v1.31.0-vpc-cni-lab"). */
   gitVersion?: string;
+  /** Events queued for a client that does not read before its watch is ended (default 10000). */
+  maxQueuedEvents?: number;
   /** When it aborts, every open watch ends (as `close()`); later requests are still served. */
   signal?: AbortSignal;
 }
@@ -391,6 +393,8 @@ function serveWatch(
     if (ended) return;
     try {
       controller.enqueue(encoder.encode(JSON.stringify(v) + "\n"));
+      // A client that stopped reading is dropped (it re-watches), as the API server drops slow watchers.
+      if ((controller.desiredSize ?? 0) < -(ctx.opts.maxQueuedEvents ?? 10_000)) end();
     } catch {
       end();
     }

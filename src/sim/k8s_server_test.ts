@@ -405,3 +405,17 @@ Deno.test("server: the handler's signal ends open watches and later ones at once
   assert.equal(list.status, 200, "plain requests are still served");
   await list.body?.cancel();
 });
+
+Deno.test("server: a watcher that does not read is dropped once too many events queue up", async () => {
+  const store = new KubeStore();
+  const handler = createKubeHandler(store, { maxQueuedEvents: 5 });
+  const res = await startWatch(handler, `/api/v1/nodes?watch=true&resourceVersion=${store.resourceVersion}`);
+  for (let i = 0; i < 5; i++) store.addNode(`n${i}`);
+  assert.equal(handler.activeWatches, 1, "5 queued events are tolerated");
+  store.addNode("n5");
+  store.addNode("n6");
+  assert.equal(handler.activeWatches, 0);
+  assert.equal(store.watcherCount(), 0);
+  const evs = await readEvents(res, 100);
+  assert.ok(evs.length >= 6 && evs.length <= 7, `queued events still readable: ${evs.length}`);
+});
