@@ -1,0 +1,412 @@
+/**
+ * IPAM breadth with upstream's knobs, on ipamd running in-process against the EC2 model (`TestNode`: ModelEc2,
+ * the lab's IMDS and Kubernetes handlers, a real node namespace) and, where said, on the lab:
+ * prefix delegation, custom networking, subnet discovery, leaked-ENI GC, EC2 rate limiting under throttling.
+ */
+import assert from "node:assert/strict";
+import { cidrContains } from "../src/net/ipv4.ts";
+import { TAG_CNI_ROLE } from "../src/ipamd/subnet_select.ts";
+import { TAG_CLUSTER_NAME, TAG_CREATED_AT, TAG_INSTANCE_ID, TAG_NO_MANAGE } from "../src/ipamd/eni_gc.ts";
+import { Realism } from "../src/sim/realism.ts";
+import { rootOnly } from "./helpers/root.ts";
+import { TestNode } from "./helpers/ipamd_node.ts";
+
+const pod = (i: number) => ({
+  netName: "aws-cni",
+  containerId: `c${String(i).padStart(4, "0")}`,
+  ifName: "eth0",
+  k8sPodNamespace: "default",
+  k8sPodName: `pod-${i}`,
+});
+
+async function withNode(
+  o: Parameters<typeof TestNode.create>[0],
+  fn: (n: TestNode) => Promise<void>,
+): Promise<void> {
+  const node = await TestNode.create(o);
+  try {
+    await fn(node);
+  } catch (e) {
+    try {
+      console.error(Deno.readTextFileSync(`${node.dir}/ipamd.log`).split("\n").slice(-40).join("\n"));
+    } catch { /* no log */ }
+    throw e;
+  } finally {
+    await node.close();
+  }
+}
+
+/** Runs `ipamd max-pods ARGS`; returns exit code and output. */
+async function maxPodsCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      "src/ipamd/main.ts",
+      "max-pods",
+      ...args,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: r.code, out: d.decode(r.stdout).trim(), err: d.decode(r.stderr).trim() };
+}
+
+Deno.test("ipamd max-pods: EKS's calculator with --prefix-delegation and --custom-networking", async () => {
+  const cases: [string[], string][] = [
+    [["--instance-type", "m5.large"], "29"],
+    [["--instance-type", "m5.large", "--prefix-delegation"], "110"],
+    [["--instance-type", "m5.4xlarge", "--prefix-delegation"], "110"],
+    [["--instance-type", "c5.18xlarge", "--prefix-delegation"], "250"],
+    [["--instance-type", "m5.24xlarge", "--prefix-delegation"], "250"],
+    [["--instance-type", "m5.large", "--custom-networking"], "20"],
+    [["--instance-type", "t3.medium", "--custom-networking"], "12"],
+  ];
+  for (const [args, want] of cases) {
+    const r = await maxPodsCli(...args);
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.err}`);
+    assert.equal(r.out, want, args.join(" "));
+  }
+  const xen = await maxPodsCli("--instance-type", "m4.4xlarge", "--prefix-delegation");
+  assert.equal(xen.code, 1);
+  assert.match(xen.err, /Nitro/i);
+});
+
+// ---------------------------------------------------------------------------------------------- prefixes
+
+Deno.test(
+  {
+    name: "prefix delegation: /28s via Ipv4PrefixCount, pod IPs from them, WARM_PREFIX_TARGET kept",
+    ...rootOnly,
+  },
+  () =>
+    withNode({}, async (node) => {
+      const d = await node.start({ ENABLE_PREFIX_DELEGATION: "true", WARM_PREFIX_TARGET: "1" });
+      const pool = await node.until("one free prefix", async () => {
+        const p = (await node.call("/v1/pool")).body;
+        return p.totals.total >= 16 ? p : undefined;
+      });
+      assert.equal(pool.totals.total, 16, "WARM_PREFIX_TARGET=1: exactly one /28");
+      // EC2 holds the /28 on the primary ENI (prefix mode does not use WARM_ENI_TARGET).
+      const [inst] = await node.ec2.describeInstances([node.instanceId]);
+      const prefixes = inst.networkInterfaces.flatMap((n) => n.ipv4Prefixes);
+      assert.equal(prefixes.length, 1);
+      assert.match(prefixes[0], /\/28$/);
+      assert.equal(node.model.calls.CreateNetworkInterface ?? 0, 0, "no ENI needed for 16 IPs");
+      // 17 pods: the 17th needs a second prefix; every IP is inside a delegated /28.
+      const ips: string[] = [];
+      for (let i = 0; i < 17; i++) {
+        const r = await node.call("/v1/add-network", pod(i));
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        ips.push(r.body.ipv4);
+      }
+      assert.equal(new Set(ips).size, 17);
+      await node.until("a spare prefix again", async () =>
+        (await node.call("/v1/pool")).body.totals.free >= 16);
+      const held = (await node.ec2.describeInstances([node.instanceId]))[0].networkInterfaces
+        .flatMap((n) =>
+          n.ipv4Prefixes
+        );
+      for (const ip of ips) assert.ok(held.some((p) => cidrContains(p, ip)), `${ip} in ${held}`);
+      assert.ok(held.length >= 2);
+      assert.ok(d.metrics.totalPrefixes.get() >= 2);
+      const assignCalls = node.model.calls.AssignPrivateIpAddresses ?? 0;
+      assert.ok(assignCalls >= 2 && assignCalls <= 4, `AssignPrivateIpAddresses ${assignCalls}`);
+    }),
+);
+
+Deno.test(
+  {
+    name: "prefix delegation on Xen: start-up fails naming the variable, before any EC2 change",
+    ...rootOnly,
+  },
+  () =>
+    withNode({ instanceType: "m4.4xlarge" }, async (node) => {
+      await assert.rejects(
+        node.start({ ENABLE_PREFIX_DELEGATION: "true" }),
+        (e: Error) =>
+          e.name === "StartupError" && /ENABLE_PREFIX_DELEGATION/.test(e.message) &&
+          /m4\.4xlarge/.test(e.message) && /Nitro/.test(e.message) && /xen/.test(e.message),
+      );
+      for (const a of ["CreateNetworkInterface", "AssignPrivateIpAddresses", "AttachNetworkInterface"]) {
+        assert.equal(node.model.calls[a] ?? 0, 0, a);
+      }
+    }),
+);
+
+Deno.test(
+  {
+    name: "prefix delegation: InsufficientCidrBlocks pauses growth 120 s and ADD says subnet_exhausted",
+    ...rootOnly,
+  },
+  () =>
+    // A /26 node subnet: only a few /28s are free (the primary and EC2's reserved addresses block the rest).
+    withNode({ subnetCidr: "10.0.0.0/26" }, async (node) => {
+      const d = await node.start({ ENABLE_PREFIX_DELEGATION: "true", WARM_PREFIX_TARGET: "1" });
+      await node.until("a /28", async () => (await node.call("/v1/pool")).body.totals.total === 16);
+      let added = 0;
+      for (let i = 0; i < 64; i++) {
+        const r = await node.call("/v1/add-network", pod(i));
+        if (r.status === 200) {
+          added++;
+          continue;
+        }
+        if (r.body.error.reason === "subnet_exhausted") break;
+        assert.equal(r.body.error.reason, "pool_growing", JSON.stringify(r.body));
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(added >= 16 && added % 16 === 0 && added < 64, `added ${added}`);
+      assert.equal((await node.call("/v1/pool")).body.totals.free, 0);
+      await node.until("growth paused", () => d.driver.growthPausedUntil > Date.now());
+      const left = d.driver.growthPausedUntil - Date.now();
+      assert.ok(left > 100_000 && left <= 120_000, `paused ${left} ms`);
+      const r = await node.call("/v1/add-network", pod(99));
+      assert.notEqual(r.status, 200);
+      assert.equal(r.body.error.reason, "subnet_exhausted");
+      assert.equal(r.body.error.retryable, true);
+      assert.match(r.body.error.message, /InsufficientCidrBlocks/);
+      assert.match(r.body.error.message, /paused 120 s/);
+      assert.ok(r.body.error.retryAfterMs > 100_000 && r.body.error.retryAfterMs <= 120_000);
+      // While paused, plans carry no growth and say why; EC2 is not asked again.
+      const calls = node.model.calls.AssignPrivateIpAddresses ?? 0;
+      const plan = await d.driver.trigger();
+      assert.match(plan!.reason, /growth paused until/);
+      assert.equal(node.model.calls.AssignPrivateIpAddresses ?? 0, calls);
+      assert.equal(node.model.calls.CreateNetworkInterface ?? 0, 0);
+    }),
+);
+
+// ------------------------------------------------------------------------------------- custom networking
+
+Deno.test(
+  {
+    name: "custom networking: ENIs in the ENIConfig's subnet and groups; label change moves new ENIs",
+    ...rootOnly,
+  },
+  () =>
+    withNode({}, async (node) => {
+      const subA = node.model.addSubnet({ cidr: "10.0.16.0/20" });
+      const subB = node.model.addSubnet({ cidr: "10.0.32.0/20" });
+      const sgA = node.model.addSecurityGroup("pods-a");
+      const sgB = node.model.addSecurityGroup("pods-b");
+      node.kubeStore.putEniConfig("cfg-a", { subnet: subA.subnetId, securityGroups: [sgA] });
+      node.kubeStore.putEniConfig("cfg-b", { subnet: subB.subnetId, securityGroups: [sgB] });
+      node.kubeStore.patchNode(node.nodeName, { labels: { "k8s.amazonaws.com/eniConfig": "cfg-a" } });
+      const d = await node.start({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true" });
+      const pool = await node.until("one pod ENI", async () => {
+        const p = (await node.call("/v1/pool")).body;
+        return p.enis.length === 2 && p.totals.total === 9 ? p : undefined;
+      });
+      // The primary ENI carries no pods.
+      const primary = pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 0);
+      assert.equal(primary.total, 0, JSON.stringify(primary));
+      const eni1 = (await node.ec2.describeNetworkInterfaces({
+        networkInterfaceIds: [pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 1).eniId],
+      }))[0];
+      assert.equal(eni1.subnetId, subA.subnetId);
+      assert.deepEqual(eni1.securityGroupIds, [sgA]);
+      // Relabel: the next ENI (WARM_ENI_TARGET=1 wants a spare one once a pod is on ENI 1) goes to cfg-b.
+      node.kubeStore.patchNode(node.nodeName, { labels: { "k8s.amazonaws.com/eniConfig": "cfg-b" } });
+      await node.until("watcher saw cfg-b", () => d.eniConfig?.current?.eniConfig === "cfg-b");
+      const r0 = await node.call("/v1/add-network", pod(0));
+      assert.equal(r0.status, 200);
+      assert.ok(cidrContains("10.0.16.0/20", r0.body.ipv4), r0.body.ipv4);
+      assert.equal(r0.body.deviceNumber, 1);
+      const enis = await node.until("second pod ENI", async () => {
+        const all = await node.ec2.describeNetworkInterfaces({
+          filters: [{ name: "attachment.instance-id", values: [node.instanceId] }],
+        });
+        return all.length === 3 ? all : undefined;
+      });
+      const eni2 = enis!.find((n) => n.attachment?.deviceIndex === 2)!;
+      assert.equal(eni2.subnetId, subB.subnetId);
+      assert.deepEqual(eni2.securityGroupIds, [sgB]);
+      // The existing ENI stays where it was.
+      assert.equal(enis!.find((n) => n.attachment?.deviceIndex === 1)!.subnetId, subA.subnetId);
+      // /v1/eni-configs shows both.
+      const ec = await (await fetch(
+        `http://${d.introspectionAddr!.hostname}:${d.introspectionAddr!.port}/v1/eni-configs`,
+      ))
+        .json();
+      assert.deepEqual(Object.keys(ec).sort(), ["cfg-a", "cfg-b"]);
+    }),
+);
+
+Deno.test(
+  { name: "custom networking: the annotation wins over the label; no ENIConfig fails start-up", ...rootOnly },
+  () =>
+    withNode({}, async (node) => {
+      const subA = node.model.addSubnet({ cidr: "10.0.16.0/20" });
+      const subB = node.model.addSubnet({ cidr: "10.0.32.0/20" });
+      node.kubeStore.patchNode(node.nodeName, { labels: { "k8s.amazonaws.com/eniConfig": "nope" } });
+      await assert.rejects(
+        node.start({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true" }),
+        /ENIConfig "nope" \(from the node's label\) does not exist/,
+      );
+      node.kubeStore.putEniConfig("by-label", { subnet: subA.subnetId });
+      node.kubeStore.putEniConfig("by-annotation", { subnet: subB.subnetId });
+      node.kubeStore.patchNode(node.nodeName, {
+        labels: { "k8s.amazonaws.com/eniConfig": "by-label" },
+        annotations: { "k8s.amazonaws.com/eniConfig": "by-annotation" },
+      });
+      const d = await node.start({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true" });
+      assert.equal(d.eniConfig?.current?.subnetId, subB.subnetId);
+      // No groups in the ENIConfig: the primary ENI's.
+      const [inst] = await node.ec2.describeInstances([node.instanceId]);
+      assert.deepEqual(d.eniConfig?.current?.securityGroupIds, inst.networkInterfaces[0].securityGroupIds);
+      await node.until("ENI in the annotated subnet", async () => {
+        const all = await node.ec2.describeNetworkInterfaces({
+          filters: [{ name: "subnet-id", values: [subB.subnetId] }],
+        });
+        return all.length === 1;
+      });
+    }),
+);
+
+// ------------------------------------------------------------------------------------- subnet discovery
+
+Deno.test(
+  {
+    name: "subnet discovery: new ENIs go to the tagged subnet with most room; 0 excludes; off = primary",
+    ...rootOnly,
+  },
+  async () => {
+    const setup = (node: TestNode) => ({
+      small: node.model.addSubnet({ cidr: "10.0.16.0/24", tags: [{ key: TAG_CNI_ROLE, value: "1" }] }),
+      big: node.model.addSubnet({ cidr: "10.0.64.0/18", tags: [{ key: TAG_CNI_ROLE, value: "" }] }),
+      excluded: node.model.addSubnet({ cidr: "10.0.128.0/17", tags: [{ key: TAG_CNI_ROLE, value: "0" }] }),
+      untagged: node.model.addSubnet({ cidr: "10.0.32.0/19" }),
+    });
+    const eniSubnets = async (node: TestNode) =>
+      (await node.ec2.describeNetworkInterfaces({
+        filters: [{ name: "attachment.instance-id", values: [node.instanceId] }],
+      })).filter((n) => n.attachment!.deviceIndex > 0).map((n) => n.subnetId);
+    await withNode({}, async (node) => {
+      const s = setup(node);
+      await node.start();
+      await node.until("warm ENI", async () => (await node.call("/v1/pool")).body.enis.length === 2);
+      assert.deepEqual(await eniSubnets(node), [s.big.subnetId]);
+      // Pods there are wired through the ENI's own subnet gateway.
+      const r = await node.call("/v1/add-network", pod(1));
+      assert.equal(r.status, 200);
+      // Device 0 first: fill the primary's 9 then one lands on ENI 1 in 10.0.64.0/18.
+      for (let i = 2; i <= 10; i++) assert.equal((await node.call("/v1/add-network", pod(i))).status, 200);
+      const pods: { ip: string }[] = (await node.call("/v1/pool")).body.pods;
+      assert.equal(pods.filter((p) => cidrContains("10.0.64.0/18", p.ip)).length, 1, JSON.stringify(pods));
+      assert.match(await node.exec("ip", "route", "show", "table", "2"), /default via 10\.0\.64\.1 dev eth1/);
+    });
+    await withNode({}, async (node) => {
+      setup(node);
+      await node.start({}, { subnetDiscovery: false });
+      await node.until("warm ENI", async () => (await node.call("/v1/pool")).body.enis.length === 2);
+      assert.deepEqual(await eniSubnets(node), [node.subnetId]);
+    });
+    await withNode({}, async (node) => {
+      node.model.addSubnet({ cidr: "10.0.32.0/19" }); // bigger but untagged
+      await node.start();
+      await node.until("warm ENI", async () => (await node.call("/v1/pool")).body.enis.length === 2);
+      assert.deepEqual(await eniSubnets(node), [node.subnetId], "nothing tagged: the primary's subnet");
+    });
+  },
+);
+
+// -------------------------------------------------------------------------------------------- ENI GC
+
+Deno.test(
+  {
+    name: "leaked-ENI GC in the daemon: deletes this node's old available ENIs only; metric; can be disabled",
+    ...rootOnly,
+  },
+  async () => {
+    const leak = async (
+      node: TestNode,
+      o: { instanceId?: string; age?: number; extra?: { key: string; value: string }[] },
+    ) =>
+      (await node.ec2.createNetworkInterface({
+        subnetId: node.subnetId,
+        description: `aws-K8S-${node.instanceId}`,
+        tags: [
+          { key: TAG_INSTANCE_ID, value: o.instanceId ?? node.instanceId },
+          { key: TAG_CLUSTER_NAME, value: "test-cluster" },
+          { key: TAG_CREATED_AT, value: new Date(Date.now() - (o.age ?? 30 * 60_000)).toISOString() },
+          ...(o.extra ?? []),
+        ],
+      })).networkInterfaceId;
+    const exists = async (node: TestNode, id: string) =>
+      (await node.ec2.describeNetworkInterfaces({
+        filters: [{ name: "network-interface-id", values: [id] }],
+      }))
+        .length === 1;
+    await withNode({}, async (node) => {
+      const leaked = await leak(node, {});
+      const young = await leak(node, { age: 60_000 });
+      const other = await leak(node, { instanceId: "i-someoneelse" });
+      const noManage = await leak(node, { extra: [{ key: TAG_NO_MANAGE, value: "true" }] });
+      const d = await node.start({}, { eniGc: { firstDelayMs: 50, everyMs: 60_000 } });
+      await node.until("leaked ENI deleted", async () => !(await exists(node, leaked)));
+      for (const id of [young, other, noManage]) assert.ok(await exists(node, id), id);
+      assert.equal(d.eniGc?.runs, 1);
+      const text = await (await fetch(`http://127.0.0.1:${d.metricsAddr!.port}/metrics`)).text();
+      assert.match(text, /^awscni_force_removed_enis(\{\})? 1$/m);
+    });
+    await withNode({}, async (node) => {
+      const leaked = await leak(node, {});
+      const d = await node.start({ DISABLE_LEAKED_ENI_CLEANUP: "true" }, { eniGc: { firstDelayMs: 10 } });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(d.eniGc, undefined);
+      assert.ok(await exists(node, leaked));
+    });
+  },
+);
+
+// --------------------------------------------------------------------------------------- rate limiting
+
+Deno.test(
+  {
+    name: "EC2 rate limiting: under throttle=0.2 the pool converges with a bounded number of EC2 calls",
+    ...rootOnly,
+  },
+  async () => {
+    const realism = new Realism({ latency: "none", faults: "throttle=0.2", seed: 7 });
+    await withNode({ realism }, async (node) => {
+      const d = await node.start({ WARM_IP_TARGET: "5", MINIMUM_IP_TARGET: "20" }, { addWaitMs: 20_000 });
+      // 20 pods in parallel, retried as aws-cni's caller would on a retryable answer.
+      const add = async (i: number) => {
+        for (let t = 0; t < 20; t++) {
+          const r = await node.call("/v1/add-network", pod(i));
+          if (r.status === 200) return r.body.ipv4 as string;
+          assert.equal(r.body.error.retryable, true, JSON.stringify(r.body));
+          await new Promise((res) => setTimeout(res, Math.min(r.body.error.retryAfterMs ?? 500, 2000)));
+        }
+        throw new Error(`pod ${i} got no IP`);
+      };
+      const ips = await Promise.all(Array.from({ length: 20 }, (_, i) => add(i)));
+      assert.equal(new Set(ips).size, 20);
+      // Converged: 20 assigned, WARM_IP_TARGET=5 free, on 3 ENIs (27 usable) at most.
+      await node.until("converged", async () => {
+        const t = (await node.call("/v1/pool")).body.totals;
+        return t.assigned === 20 && t.free >= 5;
+      }, 30_000);
+      const stats = realism.stats();
+      const attempts = (a: string) => stats[a]?.calls ?? 0;
+      const throttles = Object.values(stats).reduce((n, s) => n + s.throttles, 0);
+      const total = Object.values(stats).reduce((n, s) => n + s.calls, 0);
+      // Stated bounds: 2 secondary ENIs (3 on a generous plan) and their IPs; every attempt counted,
+      // throttled ones included. A storm would be hundreds.
+      assert.ok(attempts("CreateNetworkInterface") <= 3 * 2, `Create ${attempts("CreateNetworkInterface")}`);
+      assert.ok(attempts("AttachNetworkInterface") <= 3 * 2, `Attach ${attempts("AttachNetworkInterface")}`);
+      assert.ok(attempts("AssignPrivateIpAddresses") <= 12, `Assign ${attempts("AssignPrivateIpAddresses")}`);
+      assert.ok(total <= 80, `total EC2 attempts ${total}: ${JSON.stringify(stats)}`);
+      assert.ok(throttles > 0, "the fault injector throttled some calls");
+      // ipamd saw and counted every throttle through its client-side limiter.
+      const text = await (await fetch(`http://127.0.0.1:${d.metricsAddr!.port}/metrics`)).text();
+      const counted = [...text.matchAll(/^awscni_ec2api_throttled_count\{fn="(\w+)"\} (\d+)$/gm)]
+        .reduce((n, m) => n + Number(m[2]), 0);
+      assert.equal(counted, throttles, text);
+    });
+  },
+);
