@@ -49,32 +49,53 @@ export interface Ec2Eni {
   tags: Record<string, string>;
 }
 
-/** One GET/POST on an ipamd unix socket; answers `{status, body}` (body parsed when JSON). */
+const clients = new Map<string, Deno.HttpClient>();
+
+/**
+ * One request on an ipamd unix socket; answers `{status, body, text}` (body parsed when JSON). Clients are
+ * kept per socket (a new HttpClient per request sometimes stalls); {@linkcode closeIpamdClients} ends them.
+ */
 export async function ipamdCall(
   socket: string,
   path: string,
   init: { method?: string; body?: BodyInit; headers?: HeadersInit; timeoutMs?: number } = {},
   // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
 ): Promise<{ status: number; body: any; text: string }> {
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
-  try {
-    // A literal host: a name would be resolved (DNS) even over a unix socket.
-    const r = await fetch(`http://127.0.0.1${path}`, {
-      client,
-      method: init.method ?? "GET",
-      body: init.body,
-      headers: init.headers,
-      signal: AbortSignal.timeout(init.timeoutMs ?? 15_000),
-    });
-    const text = await r.text();
-    let body: unknown = text;
+  const method = init.method ?? "GET";
+  for (let attempt = 0;; attempt++) {
+    let client = clients.get(socket);
+    if (!client) {
+      client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
+      clients.set(socket, client);
+    }
     try {
-      body = JSON.parse(text);
-    } catch { /* not JSON */ }
-    return { status: r.status, body, text };
-  } finally {
-    client.close();
+      // A literal host: a name would be resolved (DNS) even over a unix socket.
+      const r = await fetch(`http://127.0.0.1${path}`, {
+        client,
+        method,
+        body: init.body,
+        headers: init.headers,
+        signal: AbortSignal.timeout(init.timeoutMs ?? 15_000),
+      });
+      const text = await r.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch { /* not JSON */ }
+      return { status: r.status, body, text };
+    } catch (e) {
+      // A pooled connection to an ipamd that has since restarted: drop the client, retry a GET once.
+      clients.delete(socket);
+      client.close();
+      if (method !== "GET" || attempt > 0) throw e;
+    }
   }
+}
+
+/** Closes the pooled socket clients (call in a test's finally). */
+export function closeIpamdClients(): void {
+  for (const c of clients.values()) c.close();
+  clients.clear();
 }
 
 /** ipamd's pool on lab node `node`. Throws when ipamd does not answer 200. */
@@ -169,7 +190,9 @@ export function poolAccounting(pool: PoolSnapshot): string[] {
   const sum = { total: 0, assigned: 0, cooling: 0, free: 0 };
   for (const e of pool.enis) {
     if (e.total !== e.assigned + e.cooling + e.free) {
-      out.push(`${e.eniId}: total ${e.total} != ${e.assigned} assigned + ${e.cooling} cooling + ${e.free} free`);
+      out.push(
+        `${e.eniId}: total ${e.total} != ${e.assigned} assigned + ${e.cooling} cooling + ${e.free} free`,
+      );
     }
     const pods = pool.pods.filter((p) => p.eniId === e.eniId).length;
     if (pods !== e.assigned) out.push(`${e.eniId}: ${e.assigned} assigned but ${pods} pods on it`);
