@@ -4,18 +4,19 @@
  */
 import { SdkEc2 } from "../aws/ec2_sdk.ts";
 import { ImdsClient } from "../aws/imds.ts";
-import { RateLimitedEc2 } from "../aws/rate_limit.ts";
 import { ClientNodeKube } from "../k8s/client.ts";
 import { Netlink } from "../../ffi/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import { Logger } from "./log.ts";
+import { subnetDiscoveryEnabled } from "./subnet_select.ts";
 
 /** Runs ipamd until a signal; 1 on a configuration error, 2 when start-up fails. */
 export async function runDaemon(env: Record<string, string | undefined>): Promise<number> {
-  let config;
+  let config, subnetDiscovery;
   try {
     config = loadConfig(env);
+    subnetDiscovery = subnetDiscoveryEnabled(env);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`ipamd: ${e.message}`);
@@ -32,8 +33,10 @@ export async function runDaemon(env: Record<string, string | undefined>): Promis
     daemon = await Daemon.start({
       config,
       log,
+      subnetDiscovery,
       ports: {
-        ec2: new RateLimitedEc2(new SdkEc2({ endpoint: config.ec2Endpoint, region })),
+        // The daemon puts it behind RateLimitedEc2 (with the throttle metric).
+        ec2: new SdkEc2({ endpoint: config.ec2Endpoint, region }),
         imds,
         kube,
         kubeServer: kube.server,
