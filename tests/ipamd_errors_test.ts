@@ -4,6 +4,9 @@ import { Realism } from "../src/sim/realism.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
 
+/** The client-side limiter still retries, but gives up fast enough for a test to see the final answer. */
+const FAST_GIVE_UP = { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 10 };
+
 const pod = (i: number) => ({ netName: "aws-cni", containerId: `c${i}`, ifName: "eth0" });
 
 async function ownedEnis(node: TestNode) {
@@ -35,7 +38,7 @@ Deno.test({ name: "ipamd errors: EC2 throttling answers ec2_throttled", ...rootO
   const realism = new Realism({ latency: "none", buckets: false });
   const node = await TestNode.create({ realism });
   try {
-    await node.start({ MAX_ENI: "2" }, { addWaitMs: 1000 });
+    await node.start({ MAX_ENI: "2" }, { addWaitMs: 1000, rateLimit: FAST_GIVE_UP });
     await node.until("warm pool", async () => (await node.call("/v1/pool")).body.totals.total === 18);
     realism.setFaults({ throttle: 1 });
     for (let i = 0; i < 18; i++) assert.equal((await node.call("/v1/add-network", pod(i))).status, 200);
@@ -46,7 +49,10 @@ Deno.test({ name: "ipamd errors: EC2 throttling answers ec2_throttled", ...rootO
   }
   const node2 = await TestNode.create({ realism: new Realism({ latency: "none", buckets: false }) });
   try {
-    await node2.start({ WARM_ENI_TARGET: "0", WARM_IP_TARGET: "1" }, { addWaitMs: 1000 });
+    await node2.start({ WARM_ENI_TARGET: "0", WARM_IP_TARGET: "1" }, {
+      addWaitMs: 1000,
+      rateLimit: FAST_GIVE_UP,
+    });
     await node2.until("one warm IP", async () => (await node2.call("/v1/pool")).body.totals.total >= 1);
     (node2.ec2.realism as Realism).setFaults({ throttle: 1 });
     let reason = "";
@@ -66,13 +72,17 @@ Deno.test(
     const realism = new Realism({ latency: "none", buckets: false, faults: { attachFail: 1 } });
     const node = await TestNode.create({ realism });
     try {
-      await node.start({}, { addWaitMs: 500 });
+      await node.start({}, { addWaitMs: 500, rateLimit: FAST_GIVE_UP });
       await node.until("primary filled", async () => (await node.call("/v1/pool")).body.totals.total === 9);
       for (let i = 0; i < 9; i++) assert.equal((await node.call("/v1/add-network", pod(i))).status, 200);
       const r = await node.call("/v1/add-network", pod(9));
       assert.equal(r.status, 503);
       assert.equal(r.body.error.retryable, true);
-      assert.equal((await ownedEnis(node)).length, 0, "every created ENI was deleted");
+      assert.equal(
+        (await ownedEnis(node)).length,
+        0,
+        "every created ENI was deleted\n" + await Deno.readTextFile(`${node.dir}/ipamd.log`),
+      );
       assert.ok(node.model.calls["CreateNetworkInterface"] >= 1);
       assert.equal(node.model.calls["DeleteNetworkInterface"], node.model.calls["CreateNetworkInterface"]);
       realism.setFaults({});

@@ -124,8 +124,11 @@ export class EniManager {
     const t0 = performance.now();
     m?.ec2Req.inc({ fn: action });
     try {
-      return await fn();
+      const r = await fn();
+      this.o.log?.debug("EC2 call", { action, ms: Math.round(performance.now() - t0) });
+      return r;
     } catch (e) {
+      this.o.log?.debug("EC2 call failed", { action, ms: Math.round(performance.now() - t0), err: e });
       const code = e instanceof Ec2Error ? e.code : "Unknown";
       m?.ec2Err.inc({ fn: action });
       m?.awsErr.inc({ api: action, error: code });
@@ -201,7 +204,8 @@ export class EniManager {
             deviceIndex: index,
           }),
       );
-      await this.call(
+      // DeleteOnTermination is set while the link and IMDS catch up.
+      const modify = this.call(
         "ModifyNetworkInterfaceAttribute",
         () =>
           this.o.ec2.modifyNetworkInterfaceAttribute({
@@ -213,11 +217,14 @@ export class EniManager {
       const mac = eni.macAddress.toLowerCase();
       const wait = { deadlineMs: this.o.attachWaitMs ?? 30_000 };
       const linkPresent = this.o.linkPresent;
-      if (linkPresent) await pollUntil(`link with MAC ${mac}`, () => linkPresent(mac) || undefined, wait);
-      const meta = await pollUntil(`IMDS to list ${id}`, async () => {
-        const found = (await this.o.imds.interfaces()).find((i) => i.mac.toLowerCase() === mac);
-        return found && found.localIpv4s.length > 0 ? found : undefined;
-      }, wait);
+      const appear = (async () => {
+        if (linkPresent) await pollUntil(`link with MAC ${mac}`, () => linkPresent(mac) || undefined, wait);
+        return await pollUntil(`IMDS to list ${id}`, async () => {
+          const found = (await this.o.imds.interfaces()).find((i) => i.mac.toLowerCase() === mac);
+          return found && found.localIpv4s.length > 0 ? found : undefined;
+        }, wait);
+      })();
+      const [, meta] = await Promise.all([modify, appear]);
       this.o.log?.info("ENI attached", { eniId: id, deviceIndex: index, ips: eni.privateIps.length - 1 });
       return { eni: { ...eni, status: "in-use" }, deviceIndex: index, subnetCidr: meta.subnetCidr };
     } catch (e) {

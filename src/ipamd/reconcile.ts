@@ -119,10 +119,10 @@ export class PoolDriver {
     const plan = planPool(this.input());
     this.lastPlan = plan;
     if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
-    // ENI creations run in parallel (a plan may split them into full ENIs plus a remainder).
-    const creates = plan.actions.filter((a) => a.kind === "create-enis");
-    await Promise.all(creates.map((a) => this.#act(a)));
-    for (const a of plan.actions) if (a.kind !== "create-enis") await this.#act(a);
+    // Grow actions touch different ENIs (or make new ones): run them all at once, so IPs assigned to an
+    // existing ENI are usable while new ENIs attach. Shrink actions run one by one.
+    await Promise.all(plan.actions.filter(isGrowAction).map((a) => this.#act(a)));
+    for (const a of plan.actions) if (!isGrowAction(a)) await this.#act(a);
     this.#updateGauges();
     return plan;
   }
