@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { lookupInstanceType } from "../aws/instance_types.ts";
-import { fetchStatus, labJson } from "./daemon_client.ts";
+import { fetchStatus, LabDaemonUnreachableError, labJson } from "./daemon_client.ts";
 import { labDown, labUp } from "./daemon_launch.ts";
 import { readLabConfig } from "./lab_state.ts";
 import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
@@ -154,7 +154,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "status": {
       readLabConfig(names); // a clear "no lab" before "daemon not answering"
-      const s = await fetchStatus(names);
+      const s = await fetchStatus(names).catch((e) => {
+        if (!(e instanceof LabDaemonUnreachableError)) throw e;
+        throw new Error(
+          `lab ${names.id} exists but its daemon is not answering (${e.message}); ` +
+            `\`lab up\` restarts it from scratch, \`lab down\` removes it`,
+        );
+      });
       const lines = [
         `lab ${s.id} in ${s.stateDir}: daemon pid ${s.daemonPid}; ipamd ${s.ipamd}`,
         `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}`,
