@@ -8,6 +8,9 @@ import { cidrContains } from "../src/net/ipv4.ts";
 import { TAG_CNI_ROLE } from "../src/ipamd/subnet_select.ts";
 import { TAG_CLUSTER_NAME, TAG_CREATED_AT, TAG_INSTANCE_ID, TAG_NO_MANAGE } from "../src/ipamd/eni_gc.ts";
 import { Realism } from "../src/sim/realism.ts";
+import { LAB_NET } from "../src/sim/naming.ts";
+import { podAdd } from "../src/sim/runtime_pod.ts";
+import { labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
 
@@ -407,6 +410,270 @@ Deno.test(
       const counted = [...text.matchAll(/^awscni_ec2api_throttled_count\{fn="(\w+)"\} (\d+)$/gm)]
         .reduce((n, m) => n + Number(m[2]), 0);
       assert.equal(counted, throttles, text);
+    });
+  },
+);
+
+// =========================================================================================== on the lab
+// The real `ipamd run` (SDK EC2 over HTTP, IMDSv2, Kubernetes client) in lab nodes; pods through the CNI chain.
+
+/** One unix-socket client per ipamd. */
+class Sock {
+  #client?: Deno.HttpClient;
+  constructor(readonly path: string) {}
+  // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
+  async call(path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    this.#client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.path } });
+    try {
+      const r = await fetch(`http://ipamd${path}`, {
+        client: this.#client,
+        method: body === undefined ? "GET" : "POST",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.json() };
+    } catch (e) {
+      this.close();
+      return { status: 0, body: { error: { reason: "unreachable", message: String(e) } } };
+    }
+  }
+  close(): void {
+    this.#client?.close();
+    this.#client = undefined;
+  }
+}
+
+async function poll<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (true) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** Every node's ipamd socket, once each answers /v1/status. */
+async function labSocks(lab: TestLab, timeoutMs = 90_000): Promise<Sock[]> {
+  const socks = lab.status.nodes.map((n) => new Sock(n.ipamdSocket));
+  for (const s of socks) {
+    await poll(`ipamd ${s.path}`, async () => (await s.call("/v1/status")).status === 200, timeoutMs);
+  }
+  return socks;
+}
+
+async function ping(lab: TestLab, ns: string, ip: string): Promise<void> {
+  const r = await lab.inNetns(ns, ["busybox", "ping", "-c", "1", "-W", "3", ip]);
+  assert.equal(r.code, 0, `ping ${ip} from ${ns}: ${r.stdout}${r.stderr}`);
+}
+
+/** An ipamd page served inside node i (metrics or introspection). */
+async function nodeGet(lab: TestLab, node: number, url: string): Promise<string> {
+  const r = await lab.inNode(node, ["curl", "-sS", "-m", "5", url]);
+  assert.equal(r.code, 0, `${url}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const rnd = () => crypto.randomUUID().slice(0, 6);
+
+Deno.test(
+  {
+    name: "lab: prefix delegation wires pods from /28s on two nodes; the fabric routes the prefixes",
+    ...rootOnly,
+  },
+  async () => {
+    await withLab({
+      nodes: 2,
+      instanceType: "m5.large",
+      ipamdEnv: { ENABLE_PREFIX_DELEGATION: "true", WARM_PREFIX_TARGET: "1" },
+    }, async (lab) => {
+      const socks = await labSocks(lab);
+      try {
+        for (const s of socks) {
+          await poll("a /28", async () => (await s.call("/v1/pool")).body.totals?.total >= 16);
+        }
+        const id = rnd();
+        const a = await podAdd(lab.names, `pa-${id}`, { node: 0 });
+        const b = await podAdd(lab.names, `pb-${id}`, { node: 1 });
+        for (const [i, p] of [[0, a], [1, b]] as const) {
+          const prefixes: string[] = (await socks[i].call("/v1/pool")).body.enis.flatMap((
+            e: { prefixes: string[] },
+          ) => e.prefixes);
+          assert.ok(
+            prefixes.some((x) => x.endsWith("/28") && cidrContains(x, p.podIp!)),
+            `${p.podIp} in ${prefixes}`,
+          );
+        }
+        await ping(lab, a.netns, b.podIp!);
+        await ping(lab, b.netns, a.podIp!);
+        await ping(lab, a.netns, lab.status.nodes[1].primaryIp);
+        // Out to the internet through the node's SNAT.
+        const who = await lab.inNetns(a.netns, [
+          "curl",
+          "-sS",
+          "-m",
+          "5",
+          `http://${LAB_NET.inetHostIp}:${LAB_NET.whoamiPort}/`,
+        ]);
+        assert.equal(who.code, 0, who.stderr);
+        assert.match(who.stdout, new RegExp(lab.status.nodes[0].primaryIp.replaceAll(".", "\\.")));
+        const st = await labStatus(lab.stateDir);
+        assert.equal(st.ec2Calls.CreateNetworkInterface ?? 0, 0, "16 IPs per node need no new ENI");
+        assert.ok((st.ec2Calls.AssignPrivateIpAddresses ?? 0) >= 2);
+      } finally {
+        socks.forEach((s) => s.close());
+      }
+    });
+  },
+);
+
+Deno.test(
+  {
+    name: "lab: custom networking puts pods in the ENIConfig subnet; an annotation moves new ENIs",
+    ...rootOnly,
+  },
+  async () => {
+    await withLab({
+      nodes: 2,
+      instanceType: "m5.large",
+      ipamdEnv: {
+        AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true",
+        ENI_CONFIG_LABEL_DEF: "topology.kubernetes.io/zone",
+      },
+    }, async (lab) => {
+      const st0 = lab.status;
+      const subnetIds = st0.subnetIds as string[];
+      const sg = st0.securityGroupId as string;
+      const putEniConfig = async (name: string, subnet: string) => {
+        const r = await lab.fetch("/k8s/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            apiVersion: "crd.k8s.amazonaws.com/v1alpha1",
+            kind: "ENIConfig",
+            metadata: { name },
+            spec: { subnet, securityGroups: [sg] },
+          }),
+        });
+        assert.equal(r.status, 201, await r.text());
+      };
+      // ipamd fails start-up until the zone's ENIConfig exists (then the supervisor's restart succeeds).
+      await putEniConfig(LAB_NET.az, subnetIds[1]);
+      const socks = await labSocks(lab, 120_000);
+      try {
+        for (const s of socks) {
+          const pool = await poll("a pod ENI", async () => {
+            const p = (await s.call("/v1/pool")).body;
+            return p.enis?.length === 2 && p.totals.total === 9 ? p : undefined;
+          });
+          const primary = pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 0);
+          assert.equal(primary.total, 0, "the primary ENI carries no pods");
+          assert.equal(
+            pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 1).subnetCidr,
+            "10.0.16.0/20",
+          );
+        }
+        // Node 0 gets an annotation naming another ENIConfig: it wins over the zone label for ENIs made from now
+        // on (WARM_ENI_TARGET=1 makes the next one as soon as a pod uses ENI 1).
+        await putEniConfig("cfg-b", subnetIds[2]);
+        const node0 = st0.nodes[0].name;
+        const r = await lab.fetch(`/k8s/api/v1/nodes/${node0}`, {
+          method: "PATCH",
+          headers: { "content-type": "application/merge-patch+json" },
+          body: JSON.stringify({ metadata: { annotations: { "k8s.amazonaws.com/eniConfig": "cfg-b" } } }),
+        });
+        assert.equal(r.status, 200, await r.text());
+        await poll(
+          "ipamd saw cfg-b",
+          async () => (await nodeGet(lab, 0, "http://127.0.0.1:61679/v1/eni-configs")).includes("cfg-b"),
+        );
+        const id = rnd();
+        const a = await podAdd(lab.names, `ca-${id}`, { node: 0 });
+        const b = await podAdd(lab.names, `cb-${id}`, { node: 1 });
+        assert.ok(cidrContains("10.0.16.0/20", a.podIp!) && cidrContains("10.0.16.0/20", b.podIp!));
+        await ping(lab, a.netns, b.podIp!);
+        await ping(lab, b.netns, a.podIp!);
+        // Fill ENI 1 (8 more after pod a) through the socket, then a real pod lands on the new ENI.
+        for (let i = 0; i < 8; i++) {
+          const x = await socks[0].call("/v1/add-network", { ...pod(i), containerId: `fill${i}-${id}` });
+          assert.equal(x.status, 200, JSON.stringify(x.body));
+        }
+        const pool = await poll("a second pod ENI in cfg-b's subnet", async () => {
+          const p = (await socks[0].call("/v1/pool")).body;
+          return p.enis.length === 3 ? p : undefined;
+        });
+        assert.equal(
+          pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 2).subnetCidr,
+          "10.0.32.0/20",
+        );
+        assert.equal(
+          pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 1).subnetCidr,
+          "10.0.16.0/20",
+        );
+        const c = await podAdd(lab.names, `cc-${id}`, { node: 0 });
+        assert.ok(cidrContains("10.0.32.0/20", c.podIp!), c.podIp);
+        await ping(lab, c.netns, b.podIp!);
+        await ping(lab, b.netns, c.podIp!);
+      } finally {
+        socks.forEach((s) => s.close());
+      }
+    });
+  },
+);
+
+Deno.test(
+  {
+    name: "lab: under --faults throttle=0.2 the pool converges without a storm; throttles counted",
+    ...rootOnly,
+  },
+  async () => {
+    await withLab({ nodes: 1, instanceType: "m5.large", faults: "throttle=0.2" }, async (lab) => {
+      const [sock] = await labSocks(lab);
+      try {
+        const id = rnd();
+        const ips = await Promise.all(Array.from({ length: 25 }, async (_, i) => {
+          const r = await poll(`pod ${i}`, async () => {
+            const x = await sock.call("/v1/add-network", { ...pod(i), containerId: `t${i}-${id}` });
+            if (x.status !== 200) {
+              assert.equal(x.body.error.retryable, true, JSON.stringify(x.body));
+              return undefined;
+            }
+            return x;
+          });
+          return r.body.ipv4 as string;
+        }));
+        assert.equal(new Set(ips).size, 25);
+        await poll("3 ENIs, 25 assigned", async () => {
+          const p = (await sock.call("/v1/pool")).body;
+          return p.enis.length === 3 && p.totals.assigned === 25 && p.pendingEnis === 0;
+        });
+        const st = await labStatus(lab.stateDir);
+        assert.equal(st.nodes[0].ipamdRestarts, 0);
+        const api = (st.apiCounters ?? {}) as Record<string, { calls: number; throttles: number }>;
+        const ec2Actions = Object.keys(st.ec2Calls);
+        const attempts = (a: string) => api[a]?.calls ?? 0;
+        const total = ec2Actions.reduce((n, a) => n + attempts(a), 0);
+        const throttles = ec2Actions.reduce((n, a) => n + (api[a]?.throttles ?? 0), 0);
+        // Stated bounds for 25 pods on m5.large (2 new ENIs): create/attach at most 3 attempts per ENI,
+        // and at most 100 EC2 attempts overall, throttled ones included.
+        assert.ok(attempts("CreateNetworkInterface") <= 6, JSON.stringify(api));
+        assert.ok(attempts("AttachNetworkInterface") <= 6, JSON.stringify(api));
+        assert.ok(total <= 100, `total ${total}: ${JSON.stringify(api)}`);
+        assert.ok(throttles > 0, JSON.stringify(api));
+        const metrics = await nodeGet(lab, 0, "http://127.0.0.1:61678/metrics");
+        const counted = [...metrics.matchAll(/^awscni_ec2api_throttled_count\{fn="(\w+)"\} (\d+)$/gm)]
+          .reduce((n, m) => n + Number(m[2]), 0);
+        assert.equal(
+          counted,
+          throttles,
+          metrics.split("\n").filter((l) => l.includes("throttled")).join("\n"),
+        );
+      } finally {
+        sock.close();
+      }
     });
   },
 );
