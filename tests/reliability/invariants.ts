@@ -213,6 +213,12 @@ export function poolAccounting(pool: PoolSnapshot): string[] {
  */
 export function podsMatchPool(records: PodRecord[], pool: PoolSnapshot): string[] {
   const out: string[] = [];
+  const owner = new Map<string, string>();
+  for (const r of records) {
+    if (!r.podIp) out.push(`pod ${r.name} has no IP in its record`);
+    else if (owner.has(r.podIp)) out.push(`pods ${owner.get(r.podIp)} and ${r.name} both have ${r.podIp}`);
+    else owner.set(r.podIp, r.name);
+  }
   const byCid = new Map(pool.pods.map((p) => [`${p.containerId}/${p.ifName}`, p]));
   for (const r of records) {
     const p = byCid.get(`${r.containerId}/${r.ifName}`);
