@@ -51,6 +51,7 @@ Deno.test(
       assert.match(text, /^awscni_ec2api_req_count\{fn="CreateNetworkInterface"\} 1$/m);
       assert.match(text, /^awscni_aws_api_latency_ms_count\{api="AttachNetworkInterface"\} 1$/m);
       assert.match(text, /^awscni_reconcile_count\{fn="eniReconcile"\} 1$/m);
+      assert.match(text, /^awscni_assigned_ip_per_cidr\{cidr="10\.0\.\d+\.\d+\/32"\} 1$/m);
       const base = `http://127.0.0.1:${d.introspectionAddr!.port}`;
       const get = async (p: string) => {
         const r = await fetch(base + p);

@@ -91,6 +91,7 @@ export class Daemon {
   readonly #servers: Deno.HttpServer[] = [];
   readonly #abort = new AbortController();
   #ckpt: Promise<void> = Promise.resolve();
+  #ckptQueued?: Promise<void>;
   #eniConfigs: Record<string, EniConfigSpec> = {};
 
   private constructor(readonly o: DaemonOptions) {
@@ -112,11 +113,17 @@ export class Daemon {
     return d;
   }
 
-  /** Writes the assignments to the checkpoint; writes are serialised, each sees every earlier change. */
+  /**
+   * Writes the assignments to the checkpoint. Writes are serialised and each sees every earlier change;
+   * callers arriving while a write waits to start share it (one fsync for a burst of ADDs).
+   */
   persist(): Promise<void> {
-    const p = this.#ckpt.then(() =>
-      writeCheckpoint(this.o.config.backingStore, toCheckpoint(this.ds.assignments()))
-    );
+    if (this.#ckptQueued) return this.#ckptQueued;
+    const p = this.#ckpt.then(() => {
+      this.#ckptQueued = undefined;
+      return writeCheckpoint(this.o.config.backingStore, toCheckpoint(this.ds.assignments()));
+    });
+    this.#ckptQueued = p;
     this.#ckpt = p.catch((e) => {
       this.metrics.ipamdErr.inc({ fn: "checkpoint" });
       this.log.error("checkpoint write failed", { err: e });

@@ -37,6 +37,10 @@ export class Metric {
     s.sum += v;
     s.count++;
   }
+  /** Drops every label set (a gauge re-filled from scratch). */
+  clear(): void {
+    this.#values.clear();
+  }
   /** Current value for a label set (counter/gauge), or the count (summary). */
   get(l: Labels = {}): number {
     const s = this.#values.get(key(l));

@@ -19,6 +19,8 @@ Deno.test("Registry: counters, gauges and summaries in the Prometheus text forma
   assert.equal(c.get({ fn: "a" }), 2);
   assert.equal(s.get({ api: "A" }), 2);
   assert.throws(() => r.counter("x_total", "again"), RangeError);
+  g.clear();
+  assert.match(r.render(), /^x_level 0$/m);
 });
 
 Deno.test("Registry: label values are escaped and label order does not matter", () => {

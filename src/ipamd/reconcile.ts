@@ -341,5 +341,11 @@ export class PoolDriver {
     m.totalIps.set(s.total);
     m.assignedIps.set(s.assigned);
     m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length, 0));
+    // Upstream's per-CIDR view: a /28 prefix, or a secondary IP as its own /32.
+    m.assignedPerCidr.clear();
+    for (const a of this.#o.ds.assignments()) {
+      const prefix = this.#o.ds.eni(a.eniId)?.prefixes.find((p) => cidrContains(p, a.ip));
+      m.assignedPerCidr.inc({ cidr: prefix ?? `${a.ip}/32` });
+    }
   }
 }
