@@ -124,6 +124,29 @@ Deno.test(
 
 Deno.test(
   {
+    name: "prefix delegation: WARM_IP/MINIMUM_IP targets count in prefixes; a new ENI comes with /28s",
+    ...rootOnly,
+  },
+  () =>
+    withNode({}, async (node) => {
+      // m5.large: 9 prefix slots per ENI (144 IPs). MINIMUM_IP_TARGET=150 needs 10 prefixes: 9 on the primary
+      // and a new ENI created with Ipv4PrefixCount (no secondary IPs).
+      await node.start({ ENABLE_PREFIX_DELEGATION: "true", WARM_IP_TARGET: "5", MINIMUM_IP_TARGET: "150" });
+      const pool = await node.until("160 IPs", async () => {
+        const p = (await node.call("/v1/pool")).body;
+        return p.totals.total === 160 && p.pendingEnis === 0 ? p : undefined;
+      });
+      assert.deepEqual(pool.enis.map((e: { prefixes: string[] }) => e.prefixes.length), [9, 1]);
+      const [inst] = await node.ec2.describeInstances([node.instanceId]);
+      const eni1 = inst.networkInterfaces.find((n) => n.attachment?.deviceIndex === 1)!;
+      assert.equal(eni1.ipv4Prefixes.length, 1);
+      assert.equal(eni1.privateIps.length, 1, "only the ENI's own primary address");
+      assert.equal(node.model.calls.CreateNetworkInterface, 1);
+    }),
+);
+
+Deno.test(
+  {
     name: "prefix delegation on Xen: start-up fails naming the variable, before any EC2 change",
     ...rootOnly,
   },
@@ -673,6 +696,70 @@ Deno.test(
         );
       } finally {
         sock.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  {
+    name: "lab: subnet discovery puts a new ENI in the roomiest tagged subnet; pods there are routed",
+    ...rootOnly,
+  },
+  async () => {
+    // WARM_IP_TARGET=1 / MINIMUM_IP_TARGET=1: no ENI is made until the primary's 9 IPs are used.
+    await withLab({
+      nodes: 2,
+      instanceType: "m5.large",
+      ipamdEnv: { WARM_IP_TARGET: "1", MINIMUM_IP_TARGET: "1" },
+    }, async (lab) => {
+      const subnetIds = lab.status.subnetIds as string[];
+      const tag = async (subnet: string, value: string) => {
+        const body = new URLSearchParams({
+          Action: "CreateTags",
+          Version: "2016-11-15",
+          "ResourceId.1": subnet,
+          "Tag.1.Key": TAG_CNI_ROLE,
+          "Tag.1.Value": value,
+        });
+        const r = await lab.fetch("/ec2/", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: body.toString(),
+        });
+        assert.equal(r.status, 200, await r.text());
+      };
+      // The node subnet is tagged by the lab; 10.0.16.0/20 (tagged now) has more room; 10.0.32.0/20 is as
+      // roomy but tagged 0.
+      await tag(subnetIds[1], "1");
+      await tag(subnetIds[2], "0");
+      const socks = await labSocks(lab);
+      try {
+        const id = rnd();
+        for (let i = 0; i < 10; i++) {
+          const x = await poll(`filler ${i}`, async () => {
+            const y = await socks[0].call("/v1/add-network", { ...pod(i), containerId: `sd${i}-${id}` });
+            return y.status === 200 ? y : undefined;
+          });
+          assert.ok(x);
+        }
+        const pool = await poll("ENI 1 with a free IP", async () => {
+          const p = (await socks[0].call("/v1/pool")).body;
+          return p.enis.length === 2 && p.totals.free >= 1 ? p : undefined;
+        });
+        assert.deepEqual(pool.enis.map((e: { subnetCidr: string }) => e.subnetCidr), [
+          "10.0.0.0/20",
+          "10.0.16.0/20",
+        ]);
+        const a = await podAdd(lab.names, `sa-${id}`, { node: 0 });
+        assert.ok(cidrContains("10.0.16.0/20", a.podIp!), a.podIp);
+        const b = await podAdd(lab.names, `sb-${id}`, { node: 1 });
+        await ping(lab, a.netns, b.podIp!);
+        await ping(lab, b.netns, a.podIp!);
+        const st = await labStatus(lab.stateDir);
+        assert.ok((st.ec2Calls.DescribeSubnets ?? 0) >= 1);
+      } finally {
+        socks.forEach((s) => s.close());
       }
     });
   },
