@@ -317,13 +317,17 @@ export function renderConflist(
 // ---------------------------------------------------------------------------------------------------------
 // Health
 
-/** One health probe: a URL must answer 200; a socket path must answer `GET /v1/status` 200 `{ready:true}`. */
+/**
+ * One health probe: a URL must answer 200; a socket path must answer `GET /v1/status` 200 `{ready:true}`.
+ * The socket request's URL host is an IP literal: with a name, fetch resolves it through DNS even over a unix
+ * socket, which stalls on a node whose resolver is unreachable.
+ */
 export async function probeHealthy(target: string, timeoutMs = 2000): Promise<{ ok: boolean; why: string }> {
   const signal = AbortSignal.timeout(timeoutMs);
   const isUrl = /^https?:\/\//.test(target);
   const client = isUrl ? undefined : Deno.createHttpClient({ proxy: { transport: "unix", path: target } });
   try {
-    const r = await fetch(isUrl ? target : "http://ipamd/v1/status", { client, signal });
+    const r = await fetch(isUrl ? target : "http://127.0.0.1/v1/status", { client, signal });
     const text = await r.text();
     if (r.status !== 200) return { ok: false, why: `HTTP ${r.status}: ${text.slice(0, 200).trim()}` };
     if (!isUrl && JSON.parse(text)?.ready !== true) {
