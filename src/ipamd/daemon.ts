@@ -200,7 +200,7 @@ export class Daemon {
       });
       this.#eniConfigs = w.seen;
       w.watch(this.#abort.signal).catch((e) => this.log.warn("node watch ended", { err: e }));
-      placement = () => Promise.resolve(w.current!);
+      placement = () => w.placement();
     } else if (this.o.subnetDiscovery ?? true) {
       const where = { vpcId: primary.eni.vpcId, availabilityZone: primary.eni.availabilityZone };
       placement = async () => {
