@@ -100,6 +100,32 @@ export class EniConfigWatcher {
     return this.current = await this.#resolve(node);
   }
 
+  /**
+   * The placement for the next ENI: re-reads the current ENIConfig (one GET), so an edited `spec.subnet` or
+   * `spec.securityGroups` applies too; keeps the last good placement when the read fails or it is gone.
+   */
+  async placement(): Promise<EniPlacement> {
+    const cur = this.current;
+    if (!cur?.eniConfig) return this.init();
+    const seq = this.#seq;
+    try {
+      const spec = await this.o.kube.getEniConfig(cur.eniConfig);
+      if (!spec?.subnet) {
+        throw new EniConfigError(`ENIConfig "${cur.eniConfig}" is gone or has no spec.subnet`);
+      }
+      this.seen[spec.name] = spec;
+      const p = placementFor(spec, this.o.fallbackGroups);
+      if (seq === this.#seq && this.current === cur) this.current = p;
+      return this.current!;
+    } catch (e) {
+      this.o.log?.warn("ENIConfig unreadable; using the last one", {
+        err: (e as Error).message,
+        keeping: cur.eniConfig,
+      });
+      return cur;
+    }
+  }
+
   /** Watches the node until `signal` aborts; a node change that resolves applies to the next ENIs. */
   watch(signal: AbortSignal): Promise<void> {
     return this.o.kube.watchNode(this.o.nodeName, (n) => void this.#onNode(n), signal);

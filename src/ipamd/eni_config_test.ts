@@ -139,3 +139,25 @@ Deno.test("EniConfigWatcher.init: no ENIConfig is an EniConfigError naming it an
   });
   await assert.rejects(w2.init(), /no spec.subnet/);
 });
+
+Deno.test("EniConfigWatcher.placement: picks up an edited ENIConfig; keeps the last one when it vanishes", async () => {
+  const cfgs: Record<string, EniConfigSpec> = {
+    a: { name: "a", subnet: "subnet-a", securityGroups: ["sg-a"] },
+  };
+  const w = new EniConfigWatcher({
+    kube: fakeKube(cfgs, node({ [K]: "a" })).kube,
+    nodeName: "n1",
+    keys,
+    fallbackGroups: ["sg-p"],
+  });
+  assert.equal((await w.placement()).subnetId, "subnet-a", "before init: resolves");
+  cfgs.a = { name: "a", subnet: "subnet-a2", securityGroups: [] };
+  assert.deepEqual(await w.placement(), {
+    subnetId: "subnet-a2",
+    securityGroupIds: ["sg-p"],
+    eniConfig: "a",
+  });
+  delete cfgs.a;
+  assert.equal((await w.placement()).subnetId, "subnet-a2");
+  assert.equal(w.current?.subnetId, "subnet-a2");
+});
