@@ -156,6 +156,27 @@ Deno.test(
         return x.totals.total === 6 ? x : undefined;
       });
       assert.equal(grown.totals.assigned, 4);
+
+      // SIGTERM: ipamd exits 0; the supervisor restarts it and the pods are still there (veths exist).
+      for (let i = 0; i < 4; i++) await veth(lab, i, true);
+      const before = (await labStatus(lab.stateDir)).nodes[0];
+      Deno.kill(before.ipamdPid!, "SIGTERM");
+      const exit = await until("a clean exit", async () => {
+        const s = (await labStatus(lab.stateDir)).nodes[0] as {
+          ipamdExits?: { code: number; signal: string | null }[];
+        };
+        return s.ipamdExits?.at(-1);
+      });
+      assert.equal(exit.code, 0, JSON.stringify(exit));
+      sock.reset();
+      await until(
+        "ipamd back",
+        async () => (await sock.call("/v1/status")).status === 200 || undefined,
+        90_000,
+      );
+      for (let i = 0; i < 4; i++) {
+        assert.equal((await sock.call("/v1/check-network", pod(i))).body.held, true);
+      }
       sock.reset();
     });
   },
