@@ -263,7 +263,11 @@ Deno.test(
 );
 
 Deno.test(
-  { name: "custom networking: the annotation wins over the label; no ENIConfig fails start-up", ...rootOnly },
+  {
+    name:
+      "custom networking: annotation wins over label; ENIConfig edits apply to new ENIs; none fails start-up",
+    ...rootOnly,
+  },
   () =>
     withNode({}, async (node) => {
       const subA = node.model.addSubnet({ cidr: "10.0.16.0/20" });
@@ -290,6 +294,17 @@ Deno.test(
         });
         return all.length === 1;
       });
+      // Editing the ENIConfig's spec applies to the next ENI (one pod on ENI 1 makes WARM_ENI_TARGET want one).
+      const subC = node.model.addSubnet({ cidr: "10.0.48.0/20" });
+      const sgC = node.model.addSecurityGroup("pods-c");
+      node.kubeStore.putEniConfig("by-annotation", { subnet: subC.subnetId, securityGroups: [sgC] });
+      assert.equal((await node.call("/v1/add-network", pod(1))).status, 200);
+      const eni2 = await node.until("second pod ENI", async () =>
+        (await node.ec2.describeNetworkInterfaces({
+          filters: [{ name: "attachment.instance-id", values: [node.instanceId] }],
+        })).find((n) => n.attachment?.deviceIndex === 2));
+      assert.equal(eni2!.subnetId, subC.subnetId);
+      assert.deepEqual(eni2!.securityGroupIds, [sgC]);
     }),
 );
 
