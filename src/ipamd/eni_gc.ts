@@ -8,6 +8,7 @@
  * tagged `node.k8s.amazonaws.com/no_manage=true` is never touched, nor one without a readable createdAt.
  */
 import { Ec2Error, type Ec2Port, type NetworkInterface } from "../aws/ec2_port.ts";
+import { ConfigError } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 
@@ -157,4 +158,28 @@ export class EniGc {
     this.#timer = undefined;
     await this.#running?.catch(() => {});
   }
+}
+
+/**
+ * Our extension, for labs and tests: `LEAKED_ENI_CLEANUP_DELAY` (seconds before the first run, default a random
+ * 0–300) and `LEAKED_ENI_CLEANUP_INTERVAL` (seconds between runs, default 3600). Throws `ConfigError`.
+ */
+export function eniGcTimingFromEnv(
+  env: Record<string, string | undefined>,
+): Pick<EniGcOptions, "firstDelayMs" | "everyMs"> {
+  const secs = (name: string, min: number): number | undefined => {
+    const v = env[name]?.trim();
+    if (!v) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+      throw new ConfigError(name, env[name]!, `a whole number of seconds ≥ ${min}`);
+    }
+    return n * 1000;
+  };
+  const out: Pick<EniGcOptions, "firstDelayMs" | "everyMs"> = {};
+  const first = secs("LEAKED_ENI_CLEANUP_DELAY", 0);
+  const every = secs("LEAKED_ENI_CLEANUP_INTERVAL", 1);
+  if (first !== undefined) out.firstDelayMs = first;
+  if (every !== undefined) out.everyMs = every;
+  return out;
 }

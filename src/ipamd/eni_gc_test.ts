@@ -3,8 +3,10 @@ import fc from "fast-check";
 import { Ec2Error, type NetworkInterface, type Tag } from "../aws/ec2_port.ts";
 import { Ec2Model } from "../sim/ec2_model.ts";
 import { ModelEc2 } from "../sim/model_ec2.ts";
+import { ConfigError } from "./config.ts";
 import {
   EniGc,
+  eniGcTimingFromEnv,
   GC_MIN_AGE_MS,
   leakVerdict,
   selectLeakedEnis,
@@ -252,4 +254,24 @@ Deno.test("EniGc.start: first run after firstDelayMs, then every everyMs; stop e
     (await w.ec2.describeNetworkInterfaces({ filters: [{ name: "status", values: ["available"] }] })).length,
     0,
   );
+});
+
+Deno.test("eniGcTimingFromEnv: seconds to ms; unset keeps defaults; bad values are ConfigErrors", () => {
+  assert.deepEqual(eniGcTimingFromEnv({}), {});
+  assert.deepEqual(
+    eniGcTimingFromEnv({ LEAKED_ENI_CLEANUP_DELAY: "", LEAKED_ENI_CLEANUP_INTERVAL: " " }),
+    {},
+  );
+  assert.deepEqual(eniGcTimingFromEnv({ LEAKED_ENI_CLEANUP_DELAY: "0", LEAKED_ENI_CLEANUP_INTERVAL: "2" }), {
+    firstDelayMs: 0,
+    everyMs: 2000,
+  });
+  for (
+    const [k, v] of [["LEAKED_ENI_CLEANUP_DELAY", "-1"], ["LEAKED_ENI_CLEANUP_INTERVAL", "0"], [
+      "LEAKED_ENI_CLEANUP_INTERVAL",
+      "1.5",
+    ], ["LEAKED_ENI_CLEANUP_DELAY", "soon"]]
+  ) {
+    assert.throws(() => eniGcTimingFromEnv({ [k]: v }), (e) => e instanceof ConfigError && e.variable === k);
+  }
 });
