@@ -16,6 +16,7 @@ import { NoFreeIpError } from "./datastore.ts";
 import type { IpamdConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
+import { isGrowAction } from "./pool.ts";
 import type { PoolDriver } from "./reconcile.ts";
 
 /** Largest request body accepted. */
@@ -166,7 +167,7 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
       ]);
       clearTimeout(timer);
       if (plan === "timeout") continue;
-      const grew = plan?.actions.some((x) => x.kind.startsWith("create") || x.kind.startsWith("assign"));
+      const grew = plan?.actions.some(isGrowAction);
       if (!grew && ctx.driver.pendingEnis === 0) {
         try {
           return ctx.ds.assign(key, meta, now());
