@@ -149,6 +149,9 @@ export function parseEnis(xml: string): Ec2Eni[] {
   });
 }
 
+/** EC2 calls these checks made (they count in the lab's `ec2Calls`: subtract them). */
+export const testEc2Calls = { n: 0 };
+
 /**
  * Every ENI in the lab's EC2, read over lab.sock. Retries throttles and injected 5xx (the lab's fault
  * injection applies to this path too), up to `timeoutMs`.
@@ -157,6 +160,7 @@ export async function describeEnis(names: LabNames, timeoutMs = 30_000): Promise
   const end = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < end) {
+    testEc2Calls.n++;
     const r = await labFetch(names, "/ec2/", {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
