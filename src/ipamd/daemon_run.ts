@@ -9,14 +9,16 @@ import { Netlink } from "../../ffi/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import { Logger } from "./log.ts";
+import { eniGcTimingFromEnv } from "./eni_gc.ts";
 import { subnetDiscoveryEnabled } from "./subnet_select.ts";
 
 /** Runs ipamd until a signal; 1 on a configuration error, 2 when start-up fails. */
 export async function runDaemon(env: Record<string, string | undefined>): Promise<number> {
-  let config, subnetDiscovery;
+  let config, subnetDiscovery, eniGc;
   try {
     config = loadConfig(env);
     subnetDiscovery = subnetDiscoveryEnabled(env);
+    eniGc = eniGcTimingFromEnv(env);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`ipamd: ${e.message}`);
@@ -34,6 +36,7 @@ export async function runDaemon(env: Record<string, string | undefined>): Promis
       config,
       log,
       subnetDiscovery,
+      eniGc,
       ports: {
         // The daemon puts it behind RateLimitedEc2 (with the throttle metric).
         ec2: new SdkEc2({ endpoint: config.ec2Endpoint, region }),
