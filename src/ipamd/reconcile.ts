@@ -266,6 +266,16 @@ export class PoolDriver {
           ds.removeIps(rec.eniId, secondary);
           metrics?.forceRemovedIps.inc({}, secondary.length);
         }
+        const held = rec.ips.filter((ip) =>
+          !inEc2.has(ip) && ds.ipState(ip, now) === "assigned" &&
+          !rec.prefixes.some((p) => cidrContains(p, ip))
+        );
+        if (held.length) {
+          log?.warn("EC2 no longer lists IPs held by pods; kept until released", {
+            eniId: rec.eniId,
+            ips: held,
+          });
+        }
         const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip));
         if (fresh.length) ds.addIps(rec.eniId, fresh);
       }
