@@ -10,7 +10,7 @@ import { TAG_CLUSTER_NAME, TAG_CREATED_AT, TAG_INSTANCE_ID, TAG_NO_MANAGE } from
 import { Realism } from "../src/sim/realism.ts";
 import { LAB_NET } from "../src/sim/naming.ts";
 import { podAdd } from "../src/sim/runtime_pod.ts";
-import { labStatus, type TestLab, withLab } from "./helpers/lab.ts";
+import { ec2FromNode, labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
 
@@ -776,6 +776,59 @@ Deno.test(
       } finally {
         socks.forEach((s) => s.close());
       }
+    });
+  },
+);
+
+Deno.test(
+  { name: "lab: leaked-ENI GC in the real ipamd deletes this node's old leaked ENI only", ...rootOnly },
+  async () => {
+    await withLab({
+      nodes: 1,
+      instanceType: "m5.large",
+      ipamdEnv: { LEAKED_ENI_CLEANUP_DELAY: "1", LEAKED_ENI_CLEANUP_INTERVAL: "2" },
+    }, async (lab) => {
+      const me = lab.status.nodes[0].instanceId;
+      const subnetId = (lab.status.subnetIds as string[])[0];
+      const old = new Date(Date.now() - 30 * 60_000).toISOString();
+      const make = (instanceId: string, extra: { key: string; value: string }[] = [], createdAt = old) =>
+        [
+          "createNetworkInterface",
+          {
+            subnetId,
+            description: `aws-K8S-${instanceId}`,
+            tags: [
+              { key: TAG_INSTANCE_ID, value: instanceId },
+              { key: TAG_CLUSTER_NAME, value: "lab" },
+              { key: TAG_CREATED_AT, value: createdAt },
+              ...extra,
+            ],
+          },
+        ] as [string, ...unknown[]];
+      const made = await ec2FromNode(lab, 0, [
+        make(me),
+        make(me, [{ key: TAG_NO_MANAGE, value: "true" }]),
+        make("i-0123456789abcdef0"),
+        make(me, [], new Date().toISOString()),
+      ]);
+      const ids = made.map((m) => {
+        assert.ok("ok" in m, JSON.stringify(m));
+        return (m.ok as { networkInterfaceId: string }).networkInterfaceId;
+      });
+      const [sock] = await labSocks(lab);
+      sock.close();
+      await poll("the leaked ENI deleted", async () => {
+        const st = await labStatus(lab.stateDir);
+        return (st.ec2Calls.DeleteNetworkInterface ?? 0) >= 1;
+      }, 30_000);
+      const [left] = await ec2FromNode(lab, 0, [["describeNetworkInterfaces", {
+        filters: [{ name: "network-interface-id", values: ids }],
+      }]]);
+      assert.ok("ok" in left, JSON.stringify(left));
+      const still = (left.ok as { networkInterfaceId: string }[]).map((n) => n.networkInterfaceId).sort();
+      assert.deepEqual(still, ids.slice(1).sort(), "only the old leaked ENI of this node is gone");
+      const metrics = await nodeGet(lab, 0, "http://127.0.0.1:61678/metrics");
+      assert.match(metrics, /^awscni_force_removed_enis(\{\})? 1$/m);
     });
   },
 );
