@@ -167,7 +167,11 @@ export class Daemon {
     const primaryImds = imdsIfs.find((i) => i.mac.toLowerCase() === primaryMac.toLowerCase());
     this.vpcCidrs = primaryImds?.vpcCidrs ?? [];
     this.metrics.eniMax.set(Math.min(limits.maxEnis, c.maxEni ?? Infinity));
-    this.metrics.ipMax.set(Math.min(limits.maxEnis, c.maxEni ?? Infinity) * (limits.ipv4PerEni - 1));
+    // Pod addresses at most: the primary ENI carries none with custom networking; a slot is a /28 in prefix mode.
+    this.metrics.ipMax.set(
+      (Math.min(limits.maxEnis, c.maxEni ?? Infinity) - (c.customNetworking ? 1 : 0)) *
+        (limits.ipv4PerEni - 1) * (c.enablePrefixDelegation ? 16 : 1),
+    );
 
     if (ports.netlink) this.host = new HostNetwork(ports.netlink);
     const subnets = (id: string) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]);
