@@ -437,6 +437,24 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
   return report;
 }
 
+/** The flags `ipamd install` accepts (node:util parseArgs, strict). */
+export const INSTALL_OPTIONS = {
+  init: { type: "boolean", default: false },
+  "conflist-only": { type: "boolean", default: false },
+  run: { type: "boolean", default: false },
+  "cni-bin-dir": { type: "string" },
+  "cni-conf-dir": { type: "string" },
+  plugin: { type: "string" },
+  portmap: { type: "string" },
+  "libnl-from": { type: "string" },
+  "primary-if": { type: "string" },
+  "no-sysctls": { type: "boolean", default: false },
+  "wait-healthy": { type: "string" },
+  "wait-timeout": { type: "string" },
+  "cni-version": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
 /** `ipamd install ...`: parses flags, runs {@link install} (and ipamd with `--run`); returns the exit code. */
 export async function installMain(args: string[]): Promise<number> {
   let values;
@@ -444,22 +462,7 @@ export async function installMain(args: string[]): Promise<number> {
     ({ values } = parseArgs({
       args,
       strict: true,
-      options: {
-        init: { type: "boolean", default: false },
-        "conflist-only": { type: "boolean", default: false },
-        run: { type: "boolean", default: false },
-        "cni-bin-dir": { type: "string" },
-        "cni-conf-dir": { type: "string" },
-        plugin: { type: "string" },
-        portmap: { type: "string" },
-        "libnl-from": { type: "string" },
-        "primary-if": { type: "string" },
-        "no-sysctls": { type: "boolean", default: false },
-        "wait-healthy": { type: "string" },
-        "wait-timeout": { type: "string" },
-        "cni-version": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+      options: INSTALL_OPTIONS,
     }));
   } catch (e) {
     console.error(`ipamd install: ${(e as Error).message}\n${USAGE}`);
