@@ -117,6 +117,7 @@ Deno.test(
       for (const ip of ips) assert.ok(held.some((p) => cidrContains(p, ip)), `${ip} in ${held}`);
       assert.ok(held.length >= 2);
       assert.ok(d.metrics.totalPrefixes.get() >= 2);
+      assert.equal(d.metrics.ipMax.get(), 3 * 9 * 16, "awscni_ip_max in prefix mode");
       const assignCalls = node.model.calls.AssignPrivateIpAddresses ?? 0;
       assert.ok(assignCalls >= 2 && assignCalls <= 4, `AssignPrivateIpAddresses ${assignCalls}`);
     }),
@@ -230,6 +231,7 @@ Deno.test(
       // The primary ENI carries no pods.
       const primary = pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 0);
       assert.equal(primary.total, 0, JSON.stringify(primary));
+      assert.equal(d.metrics.ipMax.get(), 2 * 9, "awscni_ip_max without the primary ENI");
       const eni1 = (await node.ec2.describeNetworkInterfaces({
         networkInterfaceIds: [pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 1).eniId],
       }))[0];
