@@ -127,6 +127,21 @@ export function ec2Conformance(name: string, makePort: MakePort): void {
     const [d3] = await port.describeNetworkInterfaces({ networkInterfaceIds: [eni.networkInterfaceId] });
     assert.equal(d3.privateIps.length, 3);
 
+    assert.equal(d3.sourceDestCheck, true);
+    await port.modifyNetworkInterfaceAttribute({
+      networkInterfaceId: eni.networkInterfaceId,
+      sourceDestCheck: false,
+    });
+    const [d3b] = await port.describeNetworkInterfaces({ networkInterfaceIds: [eni.networkInterfaceId] });
+    assert.equal(d3b.sourceDestCheck, false);
+    await rejects(
+      port.modifyNetworkInterfaceAttribute({
+        networkInterfaceId: eni.networkInterfaceId,
+        attachmentId: "eni-attach-0123456789abcdef0",
+        deleteOnTermination: false,
+      }),
+      "InvalidAttachmentID.NotFound",
+    );
     await port.createTags([eni.networkInterfaceId], [{
       key: "cluster.k8s.amazonaws.com/name",
       value: "lab",
