@@ -69,6 +69,7 @@ export class Ec2Store {
     this.vpcId = this.newId("vpc");
   }
 
+  /** A fresh, unique EC2-style ID (`prefix-<17 hex>`). */
   newId(prefix: string): string {
     for (;;) {
       const id = `${prefix}-${this.rng.hex(17)}`;
@@ -79,6 +80,7 @@ export class Ec2Store {
     }
   }
 
+  /** A fresh locally administered MAC (`02:…`). */
   newMac(): string {
     const used = new Set([...this.enis.values()].map((e) => e.mac));
     for (;;) {
@@ -87,18 +89,21 @@ export class Ec2Store {
     }
   }
 
+  /** Instance-type limits (extra types first, then the embedded table); InvalidInstanceType otherwise. */
   type(name: string, action: string): InstanceTypeInfo {
     const t = this.types.get(name) ?? lookupInstanceType(name);
     if (!t) throw new Ec2Error("InvalidInstanceType", `The instance type '${name}' does not exist`, action);
     return t;
   }
 
+  /** The subnet, or InvalidSubnetID.NotFound. */
   subnet(id: string, action = ""): SubnetRecord {
     const s = this.subnets.get(id);
     if (!s) throw new Ec2Error("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`, action);
     return s;
   }
 
+  /** The instance, or InvalidInstanceID.NotFound (terminated ones only for DescribeInstances). */
   instance(id: string, action: string): InstanceRecord {
     const i = this.instances.get(id);
     if (!i || (i.state === "terminated" && action !== "DescribeInstances")) {
@@ -107,6 +112,7 @@ export class Ec2Store {
     return i;
   }
 
+  /** The ENI, or InvalidNetworkInterfaceID.NotFound. */
   eni(id: string, action: string): EniRecord {
     const e = this.enis.get(id);
     if (!e) {
@@ -119,6 +125,7 @@ export class Ec2Store {
     return e;
   }
 
+  /** EC2's error for a subnet out of addresses. */
   insufficient(subnet: SubnetRecord, action: string): Ec2Error {
     return new Ec2Error(
       "InsufficientFreeAddressesInSubnet",
@@ -127,6 +134,7 @@ export class Ec2Store {
     );
   }
 
+  /** Takes the named /28 prefixes (all or none). */
   takeExplicitPrefixes(subnet: SubnetRecord, prefixes: string[], action: string): string[] {
     const out: string[] = [];
     for (const p of prefixes) {
@@ -150,6 +158,7 @@ export class Ec2Store {
     return out;
   }
 
+  /** Creates an available ENI with its primary address. */
   makeEni(
     subnet: SubnetRecord,
     o: { description: string; securityGroupIds?: string[]; privateIpAddress?: string; tags?: Tag[] },
@@ -192,6 +201,7 @@ export class Ec2Store {
     return eni;
   }
 
+  /** Deletes an ENI, returning its addresses to the subnet. */
   destroyEni(eni: EniRecord, emit = true): void {
     const subnet = this.subnets.get(eni.subnetId)!;
     subnet.pool.release(eni.primaryIp);
@@ -201,12 +211,14 @@ export class Ec2Store {
     if (emit) this.emit({ type: "eni-deleted", eniId: eni.id });
   }
 
+  /** ENIs attached to an instance (detaching included), by device index. */
   attachedTo(instanceId: string): EniRecord[] {
     return [...this.enis.values()]
       .filter((e) => e.attachment?.instanceId === instanceId)
       .sort((a, b) => a.attachment!.deviceIndex - b.attachment!.deviceIndex);
   }
 
+  /** Completes detaches that are due, emitting `eni-detached`. */
   settle(): void {
     const now = this.now();
     for (const e of this.enis.values()) {
@@ -218,6 +230,7 @@ export class Ec2Store {
     }
   }
 
+  /** The `eni-detached` event for an ENI and its former attachment. */
   detachEvent(e: EniRecord, a: AttachmentRecord): Ec2Event {
     return {
       type: "eni-detached",
@@ -232,6 +245,7 @@ export class Ec2Store {
     };
   }
 
+  /** Emits `eni-attached` for an ENI. */
   emitAttached(e: EniRecord): void {
     const a = e.attachment!;
     this.emit({
@@ -247,6 +261,7 @@ export class Ec2Store {
     });
   }
 
+  /** Sends an event to every listener; a throwing listener is ignored. */
   emit(ev: Ec2Event): void {
     for (const fn of this.listeners) {
       try {
@@ -257,10 +272,12 @@ export class Ec2Store {
     }
   }
 
+  /** A subnet record as `Subnet`. */
   subnetView(s: SubnetRecord): Subnet {
     return subnetView({ ...s, available: s.pool.available }, this.vpcId);
   }
 
+  /** An instance record as `Instance`. */
   instanceView(i: InstanceRecord): Instance {
     const primary = this.enis.get(i.primaryEniId);
     return {
