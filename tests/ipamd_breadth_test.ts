@@ -834,3 +834,52 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  {
+    name: "EC2 rate limiting: the client-side buckets keep a burst under EC2's buckets (none without them)",
+    ...rootOnly,
+  },
+  async () => {
+    // Server buckets scaled down so that start-up growth (2 ENIs + IPs) is a burst: mutating calls 2 + 2/s,
+    // attach 2 + 2/s, describes 4 + 4/s. ipamd's client buckets are 90 % of the same shapes.
+    const server = {
+      mutate: { capacity: 2, refillPerSec: 2 },
+      attach: { capacity: 2, refillPerSec: 2 },
+      describe: { capacity: 4, refillPerSec: 4 },
+      tags: { capacity: 2, refillPerSec: 2 },
+      other: { capacity: 2, refillPerSec: 2 },
+    };
+    const client = Object.fromEntries(
+      Object.entries(server).map((
+        [k, v],
+      ) => [k, { capacity: v.capacity * 0.9, refillPerSec: v.refillPerSec * 0.9 }]),
+    );
+    const run = async (limited: boolean) => {
+      const realism = new Realism({ latency: "none", buckets: server, seed: 3 });
+      let throttles = 0;
+      await withNode({ realism }, async (node) => {
+        const d = await node.start(
+          { MINIMUM_IP_TARGET: "27", WARM_IP_TARGET: "1" },
+          { rateLimit: limited ? { buckets: client } : false, attachWaitMs: 30_000 },
+        );
+        const count = () => Object.values(realism.stats()).reduce((n, s) => n + s.throttles, 0);
+        if (limited) {
+          await node.until("27 IPs on 3 ENIs", async () => {
+            const p = (await node.call("/v1/pool")).body;
+            return p.totals.total === 27 && p.pendingEnis === 0;
+          }, 60_000);
+        } else {
+          await node.until("a throttle", async () => {
+            await d.driver.trigger(); // without retries a failed step waits for the next plan
+            return count() > 0;
+          }, 20_000);
+        }
+        throttles = count();
+      });
+      return throttles;
+    };
+    assert.equal(await run(true), 0, "the client-side limiter keeps every call under EC2's buckets");
+    assert.ok((await run(false)) > 0, "the same burst without the limiter is throttled");
+  },
+);
