@@ -1,0 +1,384 @@
+/**
+ * `manifests/aws-k8s-cni.yaml` against the code: the DaemonSet's shape, its commands parsed by `ipamd install`'s
+ * own flags, RBAC derived from the Kubernetes calls in src/k8s/client.ts (nothing missing, nothing extra), the
+ * env defaults, every env var the shipped code reads documented, and libcni loading the conflist that
+ * `ipamd install` renders from the manifest's settings.
+ */
+import assert from "node:assert/strict";
+import { parseArgs } from "node:util";
+import { parseAllDocuments } from "yaml";
+import { configSettings, loadConfig } from "../src/ipamd/config.ts";
+import {
+  DEBIAN_PORTMAP,
+  defaultSources,
+  INSTALL_OPTIONS,
+  launcherScript,
+  renderConflist,
+} from "../src/ipamd/install.ts";
+import { libcni } from "./helpers/libcni.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+// deno-lint-ignore no-explicit-any -- parsed YAML
+type Obj = any;
+
+const docs: Obj[] = parseAllDocuments(await Deno.readTextFile(`${ROOT}manifests/aws-k8s-cni.yaml`)).map(
+  (d) => {
+    assert.deepEqual(d.errors, [], "the manifest parses");
+    return d.toJS();
+  },
+).filter((d) => d !== null);
+
+function one(kind: string, name: string): Obj {
+  const found = docs.filter((d) => d.kind === kind && d.metadata?.name === name);
+  assert.equal(found.length, 1, `exactly one ${kind}/${name}`);
+  return found[0];
+}
+
+const ds = one("DaemonSet", "aws-node");
+const pod = ds.spec.template.spec;
+const init = pod.initContainers.find((c: Obj) => c.name === "aws-vpc-cni-init");
+const main = pod.containers.find((c: Obj) => c.name === "aws-node");
+
+function envOf(c: Obj): Record<string, string> {
+  return Object.fromEntries(
+    (c.env ?? []).filter((e: Obj) => "value" in e).map((e: Obj) => [e.name, e.value]),
+  );
+}
+
+/** The host path behind a container path, through the container's mounts and the pod's hostPath volumes. */
+function hostPathOf(c: Obj, containerPath: string): string | undefined {
+  const m = (c.volumeMounts ?? [])
+    .filter((m: Obj) => containerPath === m.mountPath || containerPath.startsWith(`${m.mountPath}/`))
+    .sort((a: Obj, b: Obj) => b.mountPath.length - a.mountPath.length)[0];
+  if (!m) return undefined;
+  const v = pod.volumes.find((v: Obj) => v.name === m.name);
+  return v?.hostPath ? v.hostPath.path + containerPath.slice(m.mountPath.length) : undefined;
+}
+
+function installArgs(c: Obj) {
+  const cmd: string[] = [...c.command, ...(c.args ?? [])];
+  assert.deepEqual(cmd.slice(0, 2), ["/app/ipamd", "install"], `${c.name} runs ipamd install`);
+  return parseArgs({ args: cmd.slice(2), options: INSTALL_OPTIONS, strict: true }).values;
+}
+
+Deno.test("DaemonSet: kube-system, hostNetwork, system-node-critical, tolerates everything, 10% rolling", () => {
+  assert.equal(ds.metadata.namespace, "kube-system");
+  assert.equal(pod.hostNetwork, true);
+  assert.equal(pod.priorityClassName, "system-node-critical");
+  assert.ok(pod.tolerations.some((t: Obj) => t.operator === "Exists" && !t.key && !t.effect));
+  assert.equal(ds.spec.updateStrategy.type, "RollingUpdate");
+  assert.equal(ds.spec.updateStrategy.rollingUpdate.maxUnavailable, "10%");
+  assert.deepEqual(ds.spec.selector.matchLabels, { "k8s-app": "aws-node" });
+  assert.equal(ds.spec.template.metadata.labels["k8s-app"], "aws-node");
+  assert.equal(pod.serviceAccountName, "aws-node");
+  assert.equal(one("ServiceAccount", "aws-node").metadata.namespace, "kube-system");
+});
+
+Deno.test("DaemonSet: the init container installs the binaries into the host's /opt/cni/bin, privileged", () => {
+  const a = installArgs(init);
+  assert.equal(a.init, true);
+  assert.equal(a["conflist-only"], false);
+  assert.equal(hostPathOf(init, a["cni-bin-dir"]!), "/opt/cni/bin");
+  assert.equal(init.securityContext.privileged, true, "writes /proc/sys");
+  assert.equal(init.image, main.image, "one image");
+});
+
+Deno.test("DaemonSet: aws-node runs ipamd and writes the conflist into the host's /etc/cni/net.d", () => {
+  const a = installArgs(main);
+  assert.equal(a["conflist-only"], true);
+  assert.equal(a.run, true);
+  assert.equal(a.init, false);
+  assert.equal(hostPathOf(main, a["cni-conf-dir"]!), "/etc/cni/net.d");
+  assert.equal(hostPathOf(main, a["cni-bin-dir"]!), "/opt/cni/bin", "portmap presence is checked there");
+  assert.deepEqual([...main.securityContext.capabilities.add].sort(), ["NET_ADMIN", "NET_RAW"]);
+  assert.notEqual(main.securityContext.privileged, true);
+  const env = envOf(main);
+  const bind = env.INTROSPECTION_BIND_ADDRESS ?? "127.0.0.1:61679";
+  for (const probe of [main.readinessProbe, main.livenessProbe]) {
+    assert.equal(probe.httpGet.path, "/healthz");
+    assert.equal(`${probe.httpGet.host}:${probe.httpGet.port}`, bind, "probes hit the introspection server");
+  }
+  assert.notEqual(env.DISABLE_INTROSPECTION, "true", "the probes need introspection");
+  assert.equal(main.ports.find((p: Obj) => p.name === "metrics").containerPort, Number(env.METRICS_PORT));
+  const node = main.env.find((e: Obj) => e.name === "MY_NODE_NAME");
+  assert.equal(node.valueFrom.fieldRef.fieldPath, "spec.nodeName");
+});
+
+Deno.test("DaemonSet: hostPath volumes, and every path the plugin shares with ipamd is the same on the host", () => {
+  assert.deepEqual(
+    pod.volumes.map((v: Obj) => v.hostPath?.path).sort(),
+    ["/etc/cni/net.d", "/opt/cni/bin", "/run/xtables.lock", "/var/log/aws-routed-eni", "/var/run/aws-node"],
+  );
+  assert.equal(hostPathOf(main, "/run/xtables.lock"), "/run/xtables.lock", "iptables shares the host's lock");
+  assert.equal(
+    pod.volumes.find((v: Obj) => v.hostPath?.path === "/run/xtables.lock").hostPath.type,
+    "FileOrCreate",
+  );
+  const env = envOf(main);
+  // The plugin runs on the host and reads these paths from the conflist: they must mean the same file.
+  assert.equal(hostPathOf(main, env.IPAMD_SOCKET), env.IPAMD_SOCKET);
+  assert.equal(hostPathOf(main, env.AWS_VPC_K8S_CNI_BACKING_STORE), env.AWS_VPC_K8S_CNI_BACKING_STORE);
+  assert.equal(hostPathOf(main, env.AWS_VPC_K8S_CNI_LOG_FILE), "/var/log/aws-routed-eni/ipamd.log");
+  const pluginLog = env.AWS_VPC_K8S_PLUGIN_LOG_FILE;
+  assert.equal(pluginLog, "/var/log/aws-routed-eni/plugin.log");
+  assert.ok(
+    pod.volumes.some((v: Obj) => v.hostPath?.path === pluginLog.slice(0, pluginLog.lastIndexOf("/"))),
+  );
+});
+
+Deno.test("DaemonSet: env values are valid and spell out upstream's defaults", () => {
+  const env = envOf(main);
+  const fromManifest = configSettings(loadConfig({ ...env, MY_NODE_NAME: "n" }));
+  const defaults = configSettings(loadConfig({ MY_NODE_NAME: "n" }));
+  // Differences on purpose: the log file is reached through the container's /host mount, and upstream's
+  // manifest sets WARM_PREFIX_TARGET=1 (the pool treats unset as 1 too).
+  const expectedDiff = ["AWS_VPC_K8S_CNI_LOG_FILE", "WARM_PREFIX_TARGET"];
+  for (const [k, v] of Object.entries(defaults)) {
+    if (expectedDiff.includes(k)) continue;
+    assert.equal(fromManifest[k], v, `${k}: the manifest's value differs from the default`);
+  }
+  assert.equal(fromManifest.WARM_PREFIX_TARGET, "1");
+  for (const k of Object.keys(defaults)) {
+    if (["AWS_EC2_ENDPOINT", "MY_NODE_NAME"].includes(k)) continue;
+    assert.ok(k in env, `the manifest spells out ${k}`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// RBAC derived from the code
+
+type Grant = `${string}/${string}:${string}`; // group/resource:verb
+
+/** client-node API methods → the grant each needs. An unknown method fails the test until mapped here. */
+const METHOD_GRANTS: Record<string, Grant[]> = {
+  readNode: ["/nodes:get"],
+  listNode: ["/nodes:list"],
+  patchNode: ["/nodes:patch"],
+  listPodForAllNamespaces: ["/pods:list"],
+  listNamespacedPod: ["/pods:list"],
+  readNamespacedPod: ["/pods:get"],
+  createNamespacedEvent: ["/events:create"],
+  patchNamespacedEvent: ["/events:patch"],
+  getCode: [], // GET /version: granted to everyone by system:public-info-viewer
+};
+
+async function codeGrants(): Promise<Set<Grant>> {
+  const src = await Deno.readTextFile(`${ROOT}src/k8s/client.ts`);
+  const group = src.match(/group:\s*"([^"]+)"/)![1];
+  const plural = src.match(/plural:\s*"([^"]+)"/)![1];
+  const custom: Record<string, Grant[]> = {
+    getClusterCustomObject: [`${group}/${plural}:get`],
+    listClusterCustomObject: [`${group}/${plural}:list`],
+    patchClusterCustomObject: [`${group}/${plural}:patch`],
+  };
+  const grants = new Set<Grant>();
+  const calls = [...src.matchAll(/this\.#(core|custom|version)\.(\w+)\(/g)];
+  assert.ok(calls.length >= 5, "the scan finds the API calls");
+  for (const [, api, method] of calls) {
+    const g = api === "custom" ? custom[method] : METHOD_GRANTS[method];
+    assert.ok(g, `src/k8s/client.ts calls ${api}.${method}: map it to the RBAC it needs in this test`);
+    g.forEach((x) => grants.add(x));
+  }
+  const watches = [...src.matchAll(/#watchOnce\(\s*"\/api\/v1\/(\w+)"/g)];
+  assert.ok(watches.length >= 2, "the scan finds the watches");
+  for (const [, resource] of watches) grants.add(`/${resource}:watch`);
+  // No other module talks to the API server.
+  for await (const f of walk(`${ROOT}src`)) {
+    if (f.includes("/sim/") || f.endsWith("_test.ts") || f.endsWith("/k8s/client.ts")) continue;
+    const text = await Deno.readTextFile(f);
+    assert.doesNotMatch(text, /new (CoreV1Api|CustomObjectsApi|Watch)\b|makeApiClient/, `${f} calls the API`);
+  }
+  return grants;
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory) yield* walk(`${dir}/${e.name}`);
+    else if (e.name.endsWith(".ts")) yield `${dir}/${e.name}`;
+  }
+}
+
+function manifestGrants(): Set<Grant> {
+  const role = one("ClusterRole", "aws-node");
+  const out = new Set<Grant>();
+  for (const r of role.rules) {
+    assert.equal(r.nonResourceURLs, undefined);
+    assert.equal(r.resourceNames, undefined);
+    for (const g of r.apiGroups) {
+      for (const res of r.resources) for (const v of r.verbs) out.add(`${g}/${res}:${v}`);
+    }
+  }
+  return out;
+}
+
+Deno.test("RBAC: the ClusterRole grants exactly the calls src/k8s/client.ts makes", async () => {
+  const need = await codeGrants();
+  for (const g of ["/nodes:get", "/pods:list", "/pods:watch", "/events:create"] as Grant[]) {
+    assert.ok(need.has(g), `the scan must find ${g}`);
+  }
+  const have = manifestGrants();
+  assert.deepEqual([...need].filter((g) => !have.has(g)).sort(), [], "missing from the ClusterRole");
+  assert.deepEqual([...have].filter((g) => !need.has(g)).sort(), [], "granted but never used");
+  const binding = one("ClusterRoleBinding", "aws-node");
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "ClusterRole",
+    name: "aws-node",
+  });
+  assert.deepEqual(binding.subjects, [{
+    kind: "ServiceAccount",
+    name: "aws-node",
+    namespace: "kube-system",
+  }]);
+});
+
+Deno.test("CRD: ENIConfig matches what the client reads", async () => {
+  const src = await Deno.readTextFile(`${ROOT}src/k8s/client.ts`);
+  const [, group] = src.match(/group:\s*"([^"]+)"/)!;
+  const [, version] = src.match(/version:\s*"([^"]+)"/)!;
+  const [, plural] = src.match(/plural:\s*"([^"]+)"/)!;
+  const crd = one("CustomResourceDefinition", `${plural}.${group}`);
+  assert.equal(crd.spec.group, group);
+  assert.equal(crd.spec.names.plural, plural);
+  assert.equal(crd.spec.names.kind, "ENIConfig");
+  assert.equal(crd.spec.scope, "Cluster", "getClusterCustomObject");
+  const v = crd.spec.versions.find((x: Obj) => x.name === version);
+  assert.ok(v?.served && v?.storage);
+  const props = v.schema.openAPIV3Schema.properties.spec.properties;
+  assert.equal(props.subnet.type, "string");
+  assert.equal(props.securityGroups.items.type, "string");
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Environment variables
+
+/** Local modules in the two shipped programs' module graphs (dynamic imports included). */
+async function shippedModules(): Promise<string[]> {
+  const files = new Set<string>();
+  for (const entry of ["src/cni/main.ts", "src/ipamd/main.ts"]) {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", `${ROOT}${entry}`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    for (const m of JSON.parse(new TextDecoder().decode(o.stdout)).modules) {
+      if (m.specifier.startsWith("file://")) files.add(new URL(m.specifier).pathname);
+    }
+  }
+  return [...files];
+}
+
+async function envVarsRead(): Promise<Set<string>> {
+  const patterns = [
+    /Deno\.env\.get\(\s*"([A-Za-z0-9_]+)"/g,
+    /\benv\(\s*"([A-Za-z0-9_]+)"/g,
+    /\benv\.([A-Z][A-Za-z0-9_]+)\b/g,
+    /\benv\[\s*"([A-Za-z0-9_]+)"\s*\]/g,
+    /\(\s*env\s*,\s*"([A-Z][A-Za-z0-9_]+)"/g,
+    /"(AWS_[A-Z0-9_]+)"/g,
+    /\b\w+\(\s*"([A-Z][A-Z0-9]*(?:_[A-Za-z0-9]+)+)"/g, // helpers like secs("LEAKED_ENI_CLEANUP_DELAY", ..)
+  ];
+  const out = new Set<string>();
+  for (const f of await shippedModules()) {
+    const text = await Deno.readTextFile(f);
+    for (const p of patterns) for (const m of text.matchAll(p)) out.add(m[1]);
+  }
+  return out;
+}
+
+async function documented(): Promise<string> {
+  return (await Deno.readTextFile(`${ROOT}README.md`)) + (await Deno.readTextFile(`${ROOT}docs/INSTALL.md`));
+}
+
+Deno.test("env: every variable the shipped code reads is in the docs' table; every manifest variable is read", async () => {
+  const read = await envVarsRead();
+  for (
+    const k of [
+      "WARM_ENI_TARGET",
+      "MY_NODE_NAME",
+      "IPAMD_SOCKET",
+      "VPC_CNI_LIBNL_DIR",
+      "AWS_REGION",
+      "CNI_COMMAND",
+      "KUBECONFIG",
+      "DISABLE_TCP_EARLY_DEMUX",
+      "ENABLE_IPv6",
+      "AWS_VPC_K8S_PLUGIN_LOG_FILE",
+      "LEAKED_ENI_CLEANUP_DELAY",
+    ]
+  ) assert.ok(read.has(k), `the scan must find ${k}`);
+  const docs = await documented();
+  const missing = [...read].filter((k) => !new RegExp(`^\\|\\s*\`${k}\`\\s*\\|`, "m").test(docs)).sort();
+  assert.deepEqual(missing, [], "read by the code but not in the env table of README.md or docs/INSTALL.md");
+  for (const c of [init, main]) {
+    for (const e of c.env ?? []) assert.ok(read.has(e.name), `${c.name} sets ${e.name}, which nothing reads`);
+  }
+});
+
+Deno.test("libcni loads the conflist ipamd install renders from the manifest's settings", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vpc-cni-manifest-" });
+  try {
+    const env = envOf(main);
+    const conf = renderConflist(loadConfig({ ...env, MY_NODE_NAME: "n" }), { withPortmap: true, env });
+    assert.equal((conf.plugins as Obj[])[0].mtu, env.POD_MTU);
+    assert.equal((conf.plugins as Obj[])[0].vethPrefix, env.AWS_VPC_K8S_CNI_VETHPREFIX);
+    assert.equal((conf.plugins as Obj[])[0].pluginLogFile, env.AWS_VPC_K8S_PLUGIN_LOG_FILE);
+    await Deno.writeTextFile(`${dir}/10-aws.conflist`, JSON.stringify(conf));
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.writeTextFile(
+      `${dir}/bin/aws-cni`,
+      launcherScript(Deno.execPath(), ROOT.replace(/\/$/, ""), `${dir}/bin`),
+      {
+        mode: 0o755,
+      },
+    );
+    await Deno.symlink(DEBIAN_PORTMAP, `${dir}/bin/portmap`);
+    const v = await libcni<{ plugins: Record<string, unknown> }>("version", {
+      conflist: `${dir}/10-aws.conflist`,
+      binDir: `${dir}/bin`,
+    });
+    assert.ok((v.plugins["aws-cni"] as string[]).includes("0.4.0"), JSON.stringify(v.plugins));
+    assert.ok(Array.isArray(v.plugins.portmap), JSON.stringify(v.plugins));
+    // libcni refuses a broken list: the check above is not vacuous.
+    await Deno.writeTextFile(`${dir}/bad.conflist`, JSON.stringify({ ...conf, plugins: [] }));
+    await assert.rejects(libcni("version", { conflist: `${dir}/bad.conflist`, binDir: `${dir}/bin` }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("image: the Containerfile lays out /app as the manifest and ipamd install's defaults expect", async () => {
+  const cf = await Deno.readTextFile(`${ROOT}Containerfile`);
+  assert.match(cf, /^FROM \S*debian:bookworm-slim$/m);
+  assert.match(cf, /^COPY dist\/ipamd dist\/aws-cni \/app\/$/m);
+  for (const pkg of ["iptables", "libnl-3-200", "libnl-route-3-200", "containernetworking-plugins"]) {
+    assert.match(cf, new RegExp(`install[^\\n]*(\\n[^\\n]*)*\\b${pkg}\\b`), `installs ${pkg}`);
+  }
+  assert.match(cf, /cp \/usr\/lib\/cni\/portmap \/app\/portmap/);
+  assert.match(cf, /libnl-3\.so\.200 \S*libnl-route-3\.so\.200 \/app\/aws-cni-lib\//);
+  for (const c of [init, main]) assert.equal(c.command[0], "/app/ipamd");
+  // A compiled ipamd at <dir>/ipamd takes the plugin, portmap and libnl from beside itself.
+  const dir = await Deno.makeTempDir({ prefix: "vpc-cni-app-" });
+  try {
+    await Deno.mkdir(`${dir}/aws-cni-lib`);
+    for (
+      const f of [
+        "ipamd",
+        "aws-cni",
+        "portmap",
+        "aws-cni-lib/libnl-3.so.200",
+        "aws-cni-lib/libnl-route-3.so.200",
+      ]
+    ) {
+      await Deno.writeTextFile(`${dir}/${f}`, "x");
+    }
+    assert.deepEqual(defaultSources("/opt/cni/bin", `${dir}/ipamd`), {
+      plugin: { path: `${dir}/aws-cni` },
+      portmap: `${dir}/portmap`,
+      libnlFrom: `${dir}/aws-cni-lib`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
