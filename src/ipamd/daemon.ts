@@ -63,6 +63,8 @@ export interface DaemonOptions {
   attachWaitMs?: number;
   /** Primary interface name for the NodePort connmark rule (default eth0). */
   primaryIf?: string;
+  /** Metrics listen address (default all interfaces, like upstream's :61678); tests use 127.0.0.1. */
+  metricsHostname?: string;
   /** ENABLE_SUBNET_DISCOVERY (default true); see subnet_select.ts. */
   subnetDiscovery?: boolean;
   /** Leaked-ENI GC timing and limits (tests); off with DISABLE_LEAKED_ENI_CLEANUP. */
@@ -350,7 +352,7 @@ export class Daemon {
     }
     if (!c.disableMetrics) {
       const s = Deno.serve(
-        { hostname: "0.0.0.0", port: c.metricsPort, ...quiet },
+        { hostname: this.o.metricsHostname ?? "0.0.0.0", port: c.metricsPort, ...quiet },
         metricsHandler(this.metrics),
       );
       this.metricsAddr = s.addr as Deno.NetAddr;

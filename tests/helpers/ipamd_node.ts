@@ -127,6 +127,7 @@ export class TestNode {
         iptables: { netnsPath: this.nsPath },
       },
       log: new Logger("debug", config.logFile),
+      metricsHostname: "127.0.0.1",
       planEveryMs: 60_000,
       reconcileEveryMs: 60_000,
       ...o,
