@@ -883,3 +883,69 @@ Deno.test(
     assert.ok((await run(false)) > 0, "the same burst without the limiter is throttled");
   },
 );
+
+Deno.test(
+  {
+    name: "lab: prefix delegation with custom networking: pods from a /28 on a secondary ENI are routed",
+    ...rootOnly,
+  },
+  async () => {
+    await withLab({
+      nodes: 2,
+      instanceType: "m5.large",
+      ipamdEnv: {
+        ENABLE_PREFIX_DELEGATION: "true",
+        AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true",
+        ENI_CONFIG_LABEL_DEF: "topology.kubernetes.io/zone",
+      },
+    }, async (lab) => {
+      const r = await lab.fetch("/k8s/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          apiVersion: "crd.k8s.amazonaws.com/v1alpha1",
+          kind: "ENIConfig",
+          metadata: { name: LAB_NET.az },
+          spec: {
+            subnet: (lab.status.subnetIds as string[])[1],
+            securityGroups: [lab.status.securityGroupId],
+          },
+        }),
+      });
+      assert.equal(r.status, 201, await r.text());
+      const socks = await labSocks(lab, 120_000);
+      try {
+        for (const s of socks) {
+          const p = await poll("a /28 on ENI 1", async () => {
+            const x = (await s.call("/v1/pool")).body;
+            return x.totals?.total === 16 && x.pendingEnis === 0 ? x : undefined;
+          });
+          const [e0, e1] = p.enis;
+          assert.equal(e0.total, 0);
+          assert.equal(e1.deviceNumber, 1);
+          assert.equal(e1.subnetCidr, "10.0.16.0/20");
+          assert.equal(e1.prefixes.length, 1);
+        }
+        const id = rnd();
+        const a = await podAdd(lab.names, `xa-${id}`, { node: 0 });
+        const b = await podAdd(lab.names, `xb-${id}`, { node: 1 });
+        for (const [i, p] of [[0, a], [1, b]] as const) {
+          const pool = (await socks[i].call("/v1/pool")).body;
+          const e1 = pool.enis.find((e: { deviceNumber: number }) => e.deviceNumber === 1);
+          assert.ok(
+            e1.prefixes.some((x: string) => cidrContains(x, p.podIp!)),
+            `${p.podIp} in ${e1.prefixes}`,
+          );
+          // The pod's source routes through ENI 1's table (device 1 → table 2).
+          const rules = await lab.inNode(i, ["ip", "rule", "show"]);
+          assert.match(rules.stdout, new RegExp(`from ${p.podIp!.replaceAll(".", "\\.")} lookup 2`));
+        }
+        await ping(lab, a.netns, b.podIp!);
+        await ping(lab, b.netns, a.podIp!);
+        await ping(lab, a.netns, lab.status.nodes[1].primaryIp);
+      } finally {
+        socks.forEach((s) => s.close());
+      }
+    });
+  },
+);
