@@ -9,12 +9,13 @@ import { PoolDriver } from "../src/ipamd/reconcile.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";
 import { ModelEc2 } from "../src/sim/model_ec2.ts";
+import { Realism } from "../src/sim/realism.ts";
 
-function setup(env: Record<string, string> = {}) {
+function setup(env: Record<string, string> = {}, realism?: Realism) {
   let clock = Date.parse("2026-11-25T12:00:00Z");
   const now = () => clock;
   const model = new Ec2Model({ now });
-  const ec2 = new ModelEc2(model);
+  const ec2 = new ModelEc2(model, realism);
   const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
   const inst = model.launchInstance({ instanceType: "m5.large", subnetId: subnet.subnetId });
   const h = createImdsHandler(model, { instanceId: inst.instanceId, lagMs: 0 });
@@ -142,4 +143,19 @@ Deno.test("pool driver: reasons for no free IP", async () => {
   r = t.driver.reasonForNoIp(30_000);
   assert.equal(r.reason, "pool_growing");
   assert.equal(r.retryAfterMs, 30_000);
+});
+
+Deno.test("pool driver: several ENIs are created in parallel", async () => {
+  await using t = setup({ WARM_IP_TARGET: "27" }, new Realism({ latency: "realistic", buckets: false }));
+  const t0 = performance.now();
+  const plan = await t.driver.trigger();
+  const ms = performance.now() - t0;
+  assert.equal(t.ds.enis().length, 3, plan?.reason);
+  assert.equal(t.ds.stats(t.now()).total, 27);
+  // One ENI takes CreateNetworkInterface + DescribeInstances + Attach + Modify (about 2.4 s with realistic
+  // latency); two in a row would take twice that.
+  const one = ["DescribeInstances", "CreateNetworkInterface", "AttachNetworkInterface"]
+    .map((a) => t.metrics.awsLatency.sum({ api: a }) / Math.max(1, t.metrics.awsLatency.get({ api: a })))
+    .reduce((x, y) => x + y, 0);
+  assert.ok(ms < one * 1.6, `plan took ${Math.round(ms)} ms; one ENI ~${Math.round(one)} ms`);
 });

@@ -41,6 +41,10 @@ export class Metric {
   clear(): void {
     this.#values.clear();
   }
+  /** Summary: the sum of observations for a label set. */
+  sum(l: Labels = {}): number {
+    return this.#values.get(key(l))?.sum ?? 0;
+  }
   /** Current value for a label set (counter/gauge), or the count (summary). */
   get(l: Labels = {}): number {
     const s = this.#values.get(key(l));
