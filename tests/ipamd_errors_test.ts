@@ -135,7 +135,7 @@ Deno.test(
 
 Deno.test("ipamd run: a bad setting exits 1 with the variable's name", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/ipamd/main.ts", "run"],
+    args: ["run", "-A", new URL("../src/ipamd/main.ts", import.meta.url).pathname, "run"],
     env: { AWS_VPC_ENI_MTU: "70000", MY_NODE_NAME: "n1", AWS_VPC_K8S_CNI_LOG_FILE: "stdout" },
     stdout: "piped",
     stderr: "piped",

@@ -105,7 +105,7 @@ Deno.test(
       });
       const run = async (...args: string[]) => {
         const o = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", "src/ipamd/main.ts", ...args],
+          args: ["run", "-A", new URL("../src/ipamd/main.ts", import.meta.url).pathname, ...args],
           stdout: "piped",
           stderr: "piped",
         }).output();
