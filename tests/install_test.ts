@@ -471,3 +471,117 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "on a lab node: --init, then --conflist-only --run starts the real ipamd; conflist only once ready; a pod",
+  ...rootOnly,
+  async fn() {
+    const { withLab } = await import("./helpers/lab.ts");
+    const { LAB_NET } = await import("../src/sim/naming.ts");
+    const { addNetns, delNetns } = await import("./helpers/libcni.ts");
+    await withLab({ nodes: 1, ipamd: false }, async (lab) => {
+      const dir = await Deno.makeTempDir({ prefix: "vpc-cni-install-lab-" });
+      const nodeNs = lab.names.nodeNs(0);
+      const podNs = `vci-inst-pod-${rand()}`;
+      let child: Deno.ChildProcess | undefined;
+      try {
+        const bin = `${dir}/bin`, conf = `${dir}/net.d`, sock = `${dir}/ipamd.sock`;
+        const r0 = await lab.inNode(0, [
+          Deno.execPath(),
+          "run",
+          "-A",
+          MAIN,
+          "install",
+          "--init",
+          "--cni-bin-dir",
+          bin,
+        ]);
+        assert.equal(r0.code, 0, r0.stderr);
+        const primary = r0.stderr.match(/net\.ipv4\.conf\.([^.]+)\.rp_filter=2/)?.[1];
+        assert.ok(primary, r0.stderr);
+        const rp = await lab.inNode(0, ["cat", `/proc/sys/net/ipv4/conf/${primary}/rp_filter`]);
+        assert.equal(rp.stdout.trim(), "2");
+
+        const env = {
+          ...Deno.env.toObject(),
+          MY_NODE_NAME: lab.names.nodeName(0),
+          AWS_EC2_ENDPOINT: `http://${LAB_NET.ec2Ip}`,
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${LAB_NET.imdsIp}`,
+          KUBECONFIG: lab.names.kubeconfig,
+          AWS_REGION: LAB_NET.region,
+          AWS_ACCESS_KEY_ID: "AKIDLABLABLABLABLAB0",
+          AWS_SECRET_ACCESS_KEY: "lab-secret-not-a-real-key",
+          CLUSTER_NAME: "lab",
+          IPAMD_SOCKET: sock,
+          AWS_VPC_K8S_CNI_BACKING_STORE: `${dir}/ipam.json`,
+          AWS_VPC_K8S_CNI_LOG_FILE: `${dir}/ipamd.log`,
+          AWS_VPC_K8S_PLUGIN_LOG_FILE: `${dir}/plugin.log`,
+        };
+        child = new Deno.Command("nsenter", {
+          args: [`--net=/run/netns/${nodeNs}`, "--", Deno.execPath(), "run", "-A", MAIN, "install"].concat(
+            ["--conflist-only", "--run", "--cni-bin-dir", bin, "--cni-conf-dir", conf],
+          ),
+          env,
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        // Invariant while ipamd starts: once the conflist exists, ipamd answers ready.
+        const end = Date.now() + 120_000;
+        let sawNotReady = false;
+        for (;;) {
+          const written = await exists(`${conf}/${CONFLIST_NAME}`);
+          const p = await probeHealthy(sock);
+          if (written) {
+            assert.ok(p.ok, `conflist written while ipamd says: ${p.why}`);
+            break;
+          }
+          if (!p.ok) sawNotReady = true;
+          assert.ok(Date.now() < end, "ipamd install --run wrote no conflist within 120 s");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(sawNotReady, "the conflist was not there while ipamd was starting");
+
+        // A pod through libcni with exactly what was installed, against the real ipamd.
+        await addNetns(podNs);
+        const opts = {
+          conflist: `${conf}/${CONFLIST_NAME}`,
+          binDir: bin,
+          netns: `/run/netns/${podNs}`,
+          containerId: `inst${rand()}`,
+          args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "default", K8S_POD_NAME: `p-${rand()}` },
+          cacheDir: `${dir}/cache`,
+          inNetns: nodeNs,
+        };
+        // deno-lint-ignore no-explicit-any -- CNI result JSON
+        const res = await libcni<any>("add", opts).catch((e) => {
+          // The installed plugin runs with compile.sh's permissions (no --allow-all), like the compiled one.
+          if (/is not a network namespace/.test(String(e))) {
+            throw new Error(`aws-cni under compile.sh's permissions rejects a real netns: ${e}`, {
+              cause: e,
+            });
+          }
+          throw e;
+        });
+        assert.match(res.ips[0].address, /^10\.0\.\d+\.\d+\/32$/, JSON.stringify(res));
+        const ip = res.ips[0].address.split("/")[0];
+        const addr = await lab.inNetns(podNs, ["ip", "-4", "-o", "addr", "show", "eth0"]);
+        assert.match(addr.stdout, new RegExp(` ${ip.replaceAll(".", "\\.")}/32 `));
+        const ping = await lab.inNetns(podNs, ["busybox", "ping", "-c1", "-W2", LAB_NET.gateway]);
+        assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+        await libcni("del", opts);
+      } finally {
+        if (child) {
+          try {
+            child.kill("SIGTERM");
+          } catch { /* exited */ }
+          const t = setTimeout(() => child!.kill("SIGKILL"), 10_000);
+          await child.status;
+          clearTimeout(t);
+        }
+        await delNetns(podNs).catch(() => {});
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+});
