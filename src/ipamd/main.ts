@@ -18,7 +18,8 @@ const USAGE = `usage:
 async function getUnix(socket: string, path: string): Promise<unknown> {
   const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
   try {
-    const r = await fetch(`http://ipamd${path}`, { client });
+    // A literal host: Deno resolves the URL's host even over a unix socket (a name stalls without DNS).
+    const r = await fetch(`http://127.0.0.1${path}`, { client });
     const body = await r.json();
     if (!r.ok) throw new Error(body?.error?.message ?? `HTTP ${r.status}`);
     return body;
