@@ -242,6 +242,14 @@ Deno.test("ipamd install: flag and environment errors exit non-zero before touch
     assert.equal(r.code, 1);
     assert.match(r.stderr, /POD_MTU/);
     assert.equal(await exists(`${dir}/bin`), false);
+    // --run: ipamd refuses the environment, so nothing is written and the exit code is ipamd's.
+    r = await run([...base, "--conflist-only", "--run", "--cni-conf-dir", `${dir}/net.d`], {
+      WARM_ENI_TARGET: "lots",
+      MY_NODE_NAME: "n",
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /WARM_ENI_TARGET="lots"/);
+    assert.equal(await exists(`${dir}/net.d`), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
