@@ -11,19 +11,13 @@
 #   DIST_DIR    output directory (default: dist/ next to this script)
 #   AWS_CNI_ENTRY, IPAMD_ENTRY   entry points (default src/cni/main.ts, src/ipamd/main.ts; for tests)
 #
-# aws-cni permissions (the least that works):
-#   --allow-ffi    netlink through libnl-3 / libnl-route-3 and setns through libc (Deno.dlopen)
-#   --allow-read   CNI_NETNS (any path: /var/run/netns/x, /proc/<pid>/ns/net), /proc/thread-self/ns/net,
-#                  sysctls under /proc/sys, and the ipamd socket (path set by the conflist's ipamdSocket)
-#   --allow-write  sysctls under /proc/sys, the plugin log (path set by pluginLogFile), the ipamd socket
-#   --allow-env    CNI_COMMAND, CNI_NETNS, CNI_ARGS, ... and VPC_CNI_LIBNL_DIR
-#   --allow-net    Deno.createHttpClient over the unix socket needs net access to "unix:<path>"; the path
-#                  is configurable, so it cannot be narrowed at compile time. aws-cni opens no TCP socket.
-#   no --allow-run, --allow-sys: the plugin starts no processes and reads no system info.
-# ipamd permissions: all of the above plus
-#   --allow-run    iptables-restore / iptables-save (SNAT and connmark rules)
-#   --allow-sys    hostname and OS info (the AWS and Kubernetes SDKs read them)
-#   --allow-net    EC2, IMDS, the Kubernetes API, metrics :61678, introspection :61679, its socket
+# Permissions: both binaries get --allow-all, on purpose.
+#   - Both load libnl and libc through Deno.dlopen (--allow-ffi), and FFI code runs outside Deno's sandbox:
+#     with --allow-ffi no other flag is a real boundary any more.
+#   - Deno 2.x also refuses /proc/<pid>/ns/* (checking that CNI_NETNS is a namespace) and writes under
+#     /proc/sys (veth and ENI sysctls) unless the process has --allow-all. With narrower flags every ADD fails.
+#   What each one touches: aws-cni reads CNI_* env, the netns path, /proc/sys, the ipamd unix socket and its
+#   log; ipamd adds EC2/IMDS/Kubernetes over HTTP, iptables-restore, ports 61678/61679 and its socket.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -33,8 +27,8 @@ dist="${DIST_DIR:-$here/dist}"
 
 CNI_ENTRY="${AWS_CNI_ENTRY:-src/cni/main.ts}"
 IPAMD_ENTRY="${IPAMD_ENTRY:-src/ipamd/main.ts}"
-CNI_PERMS=(--allow-ffi --allow-read --allow-write --allow-env --allow-net)
-IPAMD_PERMS=(--allow-ffi --allow-read --allow-write --allow-env --allow-net --allow-run --allow-sys)
+CNI_PERMS=(--allow-all)
+IPAMD_PERMS=(--allow-all)
 
 die() {
   echo "compile.sh: $*" >&2

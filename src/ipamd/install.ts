@@ -213,7 +213,7 @@ export function isCompiled(execPath = Deno.execPath()): boolean {
  */
 export function launcherScript(denoPath: string, repoDir: string, cniBinDir: string): string {
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const perms = "--allow-ffi --allow-read --allow-write --allow-env --allow-net";
+  const perms = "--allow-all"; // as compile.sh: FFI is unsandboxed, and /proc/*/ns needs it
   return `#!/bin/sh\n# vpc-cni: runs the aws-cni plugin from source (no compiled binary was built).\n` +
     `: "\${VPC_CNI_LIBNL_DIR:=${cniBinDir}/${LIBNL_SUBDIR}}"\nexport VPC_CNI_LIBNL_DIR\n` +
     `exec ${q(denoPath)} run ${perms} --no-check --config ${q(`${repoDir}/deno.json`)} ${
