@@ -248,9 +248,15 @@ export class Daemon {
     }
 
     // Checkpoint.
+    // An unreadable checkpoint is fatal (as upstream): starting empty would hand out addresses that live
+    // pods still use. Writes are atomic, so this is real damage; move the file aside to start over.
     const saved = await readCheckpoint(c.backingStore).catch((e) => {
-      this.log.error("checkpoint unreadable; starting with no assignments", { err: e });
-      return undefined;
+      this.log.error("checkpoint unreadable; refusing to start", { err: e, path: c.backingStore });
+      throw new Error(
+        `${(e as Error).message}: refusing to start, live pods' addresses would be handed out again ` +
+          `(move ${c.backingStore} aside to start with no assignments)`,
+        { cause: e },
+      );
     });
     const { restored, dropped } = restoreAssignments(this.ds, saved ? fromCheckpoint(saved) : [], {
       host: this.host,
