@@ -3,7 +3,8 @@
  * random moments (the lab's supervisor restarts it) and, in between, aws-cni processes are SIGKILLed in
  * the middle of an ADD. Afterwards: every live pod still owns its address in ipamd and in its namespace,
  * no address is held twice, the pool adds up, EC2 has no leaked ENI, the checkpoint parses and matches;
- * deleting every pod then returns every address. Root only.
+ * deleting every pod then returns every address. A damaged checkpoint stops ipamd with a clear error (ADDs
+ * get code 11) instead of a restart with no assignments that re-issued live pods' addresses. Root only.
  *
  * Fast: 36 pod operations, 3 ipamd kills, 3 aws-cni kills. Soak (`VPC_CNI_SOAK=1`): 200, 20, 20.
  * @module
@@ -12,6 +13,7 @@ import assert from "node:assert/strict";
 import { fetchStatus } from "../../src/sim/daemon_client.ts";
 import { listPodRecords } from "../../src/sim/lab_state.ts";
 import type { LabNames } from "../../src/sim/naming.ts";
+import { CniPluginError } from "../../src/sim/runtime.ts";
 import { podAdd, podDel } from "../../src/sim/runtime_pod.ts";
 import { type TestLab, withLab } from "../helpers/lab.ts";
 import { rootOnly } from "../helpers/root.ts";
@@ -171,6 +173,49 @@ Deno.test({
             `${stats.dels} dels ok; ${stats.addErrors} add / ${stats.delErrors} del errors), ` +
             `${stats.ipamdKills} ipamd SIGKILLs, ${stats.cniKills} aws-cni SIGKILLs mid-ADD, ${livePods} live pods ` +
             `checked, 0 violations\n  errors seen: ${JSON.stringify(Object.fromEntries(errors))}`,
+        );
+      } finally {
+        closeIpamdClients();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "crash: a corrupt checkpoint stops ipamd with a clear error (code 11 for ADDs), never a reused IP",
+  ...rootOnly,
+  async fn() {
+    await withLab({ nodes: 1 }, async (lab) => {
+      const { names } = lab;
+      const nodes = [{ index: 0, instanceId: lab.status.nodes[0].instanceId }];
+      try {
+        await waitIpamdReady(names, 0);
+        const pods = [];
+        for (let i = 0; i < 4; i++) pods.push(await podAdd(names, `k${i}`));
+        const good = await Deno.readTextFile(names.backingStore(0));
+        // Damage (as a disk would: writes themselves are atomic), then crash.
+        await Deno.writeTextFile(names.backingStore(0), good.slice(0, Math.floor(good.length / 2)));
+        Deno.kill((await fetchStatus(names)).nodes[0].ipamdPid!, "SIGKILL");
+        const end = Date.now() + 15_000;
+        while (!(await Deno.readTextFile(names.ipamdLog(0))).includes("refusing to start")) {
+          if (Date.now() > end) throw new Error("ipamd never said it refuses the damaged checkpoint");
+          await sleep(200);
+        }
+        // ADDs fail retryably; nothing hands out the live pods' addresses.
+        for (let i = 0; i < 3; i++) {
+          const err = await podAdd(names, `z${i}`).then(() => undefined, (e) => e);
+          assert.ok(err instanceof CniPluginError, `ADD z${i} succeeded with a damaged checkpoint`);
+          assert.equal(err.code, 11, err.message);
+        }
+        // The operator repairs the file: ipamd comes back with every live pod.
+        await Deno.writeTextFile(names.backingStore(0), good);
+        await waitIpamdReady(names, 0, 60_000);
+        assert.deepEqual(await settle(names, nodes, 30_000), []);
+        const fresh = await podAdd(names, "after");
+        assert.ok(!pods.some((p) => p.podIp === fresh.podIp), `${fresh.podIp} handed out twice`);
+        assert.deepEqual(await settle(names, nodes, 30_000), []);
+        console.log(
+          `corrupt checkpoint: 4 live pods kept, 3 ADDs refused with code 11, repaired, 0 violations`,
         );
       } finally {
         closeIpamdClients();
