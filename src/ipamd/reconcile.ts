@@ -334,9 +334,13 @@ export class PoolDriver {
         retryable: false,
       };
     }
+    // At its IP target with the rest cooling down, the pool is not growing: say what frees an IP.
+    const cooling = coolingRetryMs !== undefined ? ds.stats(now).cooling : 0;
     return {
       reason: "pool_growing",
-      message: "no free IP: the pool is growing",
+      message: cooling > 0
+        ? `no free IP: ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`
+        : "no free IP: the pool is growing",
       retryable: true,
       retryAfterMs: coolingRetryMs ?? 1000,
     };
