@@ -573,3 +573,33 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "DEL of something already gone succeeds: netns missing, empty, a file or a directory; no prevResult",
+  ...rootOnly,
+  async fn() {
+    await withCtx(async (ctx) => {
+      const before = await snapshot(ctx);
+      let n = 0;
+      for (const netns of ["", "/var/run/netns/rel-gone", `${ctx.dir}/regular-file`, ctx.dir, ctx.pod.path]) {
+        for (const prev of [undefined, prevResult()]) {
+          const conf = prev ? { ...baseConf(ctx), prevResult: prev } : baseConf(ctx);
+          const c: Case = {
+            what: `DEL netns=${JSON.stringify(netns)} prevResult=${!!prev}`,
+            env: { ...baseEnv(ctx, "DEL"), CNI_NETNS: netns, CNI_CONTAINERID: `gone${n++}` },
+            stdin: json(conf),
+            codes: [],
+            mention: /./,
+          };
+          const o = await runPlugin(ctx, c);
+          assert.equal(o.code, 0, `${c.what}: ${o.stdout} ${o.stderr}`);
+          assert.equal(o.stdout.trim(), "", c.what);
+          assert.doesNotMatch(o.stderr, /Uncaught|panicked/, c.what);
+        }
+      }
+      // Each DEL told ipamd (which knew nothing); nothing else changed.
+      assert.equal(ctx.fake.callsTo("/v1/del-network").length, n);
+      assert.equal(await snapshot(ctx), before.replace(/ipamd calls 0/, `ipamd calls ${n}`));
+    });
+  },
+});
