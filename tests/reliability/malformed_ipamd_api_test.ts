@@ -1,7 +1,7 @@
 /**
  * ipamd's socket API against garbage, on a real ipamd supervised by a lab node: oversized bodies are 413,
  * invalid JSON and missing or wrong-typed fields are 400 naming the field, unknown paths 404, wrong methods
- * 405, raw non-HTTP bytes do not hurt it. Garbage never assigns an address, ipamd never restarts, and a
+ * 405, raw non-HTTP bytes do not hurt it, 200 stalled clients do not block it. Garbage never assigns an address, ipamd never restarts, and a
  * valid ADD/DEL works afterwards. Root only.
  *
  * Fast: ~400 generated bodies. Soak (`VPC_CNI_SOAK=1`): ~4000.
@@ -216,6 +216,33 @@ Deno.test({
           }),
           { numRuns: RUNS, endOnFailure: true },
         );
+
+        // 200 clients that stall mid-request (headers sent, body never) must not block a valid call.
+        const stalled: Deno.UnixConn[] = [];
+        try {
+          for (let i = 0; i < 200; i++) {
+            const c = await Deno.connect({ transport: "unix", path: sock });
+            stalled.push(c);
+            await c.write(new TextEncoder().encode(
+              "POST /v1/add-network HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                "Content-Length: 100\r\n\r\n{",
+            ));
+          }
+          const t = performance.now();
+          const r = await call("/v1/check-network", {
+            method: "POST",
+            body: JSON.stringify({ netName: "aws-cni", containerId: "probe", ifName: "eth0" }),
+            timeoutMs: 5000,
+          });
+          assert.equal(r.status, 200, r.text);
+          assert.ok(
+            performance.now() - t < 2000,
+            `a valid call took ${performance.now() - t} ms behind stalled ones`,
+          );
+          tried += 200;
+        } finally {
+          for (const c of stalled) c.close();
+        }
 
         // Nothing assigned or released, same process, and a valid ADD/DEL still works.
         const after = await poolOf(lab.names, 0);
