@@ -146,6 +146,24 @@ Deno.test({
             const r = await lab.inNetns(pods[i], ["busybox", "ping", "-c1", "-W2", "10.0.0.1"]);
             assert.equal(r.code, 0, r.stdout + r.stderr);
           }
+          // Pods beyond the primary ENI's IPs sit on secondary ENIs: rule 1536 `from IP lookup <device+1>`.
+          const devOf = new Map<string, number>(
+            (await ipamd(lab, 0, "/v1/pool")).body.enis.map((e: Json) => [e.eniId, e.deviceNumber]),
+          );
+          const podEni = new Map<string, number>(
+            Object.values((await ipamd(lab, 0, "/v1/pods")).body as Record<string, Json>)
+              .map((p) => [p.ipv4, devOf.get(p.eniId)!]),
+          );
+          const rules = (await sh(["ip", "-n", node0.netns, "-4", "rule", "show"])).split("\n");
+          let secondary = 0;
+          for (const ip of ips) {
+            const dev = podEni.get(ip)!;
+            assert.ok(rules.includes(`512:\tfrom all to ${ip} lookup main`), `rule 512 for ${ip}`);
+            const want = dev === 0 ? [] : [`1536:\tfrom ${ip} lookup ${dev + 1}`];
+            assert.deepEqual(rules.filter((l) => l.startsWith("1536:") && l.split(/\s+/).includes(ip)), want);
+            if (dev > 0) secondary++;
+          }
+          assert.ok(secondary > 0, "some pods on secondary ENIs (rule 1536 exercised)");
           const delStart = performance.now();
           const delMs = await Promise.all(pods.map(async (_, i) => {
             await libcni("del", opts(i));
