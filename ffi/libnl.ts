@@ -4,6 +4,13 @@
  * Nothing is loaded at import time: {@linkcode libnl} dlopens on first call. Search order:
  * `$VPC_CNI_LIBNL_DIR`, the system sonames, then `<dir of Deno.execPath()>/aws-cni-lib/`.
  *
+ * Symbols are bound lazily, one by one. `Deno.dlopen` costs ~0.15 ms per bound symbol (binding all ~120
+ * took ~22 ms of every aws-cni run), while a `Deno.UnsafeFnPointer` costs nothing to make and ~3 µs per
+ * call. So loading only resolves every symbol's address (`dlsym`: a library lacking one is skipped like
+ * one that does not load); the first use of a symbol makes an UnsafeFnPointer wrapper, and a symbol
+ * called {@linkcode HOT_CALLS} times is bound for real with its own `Deno.dlopen` of the same library
+ * (a fast call from then on). A plugin run binds next to nothing; ipamd's hot symbols end up fast.
+ *
  * @module
  */
 
@@ -156,7 +163,12 @@ export interface Libnl {
 const SONAME_NL = "libnl-3.so.200";
 const SONAME_ROUTE = "libnl-route-3.so.200";
 
+/** Calls through the slow path before a symbol gets its own fast `Deno.dlopen` binding (~break-even). */
+export const HOT_CALLS = 32;
+
 let loaded: Libnl | undefined;
+/** Names of the symbols bound with `Deno.dlopen` so far (all loads), for tests and measurements. */
+const fastBound = new Set<string>();
 
 function dirname(p: string): string {
   const i = p.lastIndexOf("/");
@@ -183,17 +195,119 @@ export function libnl(): Libnl {
   return loaded;
 }
 
-/** Load from the first candidate that works (no caching); throws an Error naming every place tried. */
-export function loadLibnl(candidates: Array<[string, string, string]>): Libnl {
+const RTLD_NOW = 2;
+const RTLD_NOLOAD = 4;
+let dl: {
+  dlopen: (p: Uint8Array<ArrayBuffer>, f: number) => Deno.PointerValue;
+  dlsym: (h: Deno.PointerValue, n: Uint8Array<ArrayBuffer>) => Deno.PointerValue;
+} | undefined;
+
+/** libc's dlopen/dlsym (bound once, the only eagerly bound symbols). */
+function libdl() {
+  if (!dl) {
+    const lib = Deno.dlopen(
+      "libc.so.6",
+      {
+        dlopen: { parameters: [B, "i32"], result: P },
+        dlsym: { parameters: [P, B], result: P },
+      } as const,
+    );
+    dl = lib.symbols;
+  }
+  return dl;
+}
+
+const enc = new TextEncoder();
+function cz(s: string): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(s.length + 1);
+  enc.encodeInto(s, b);
+  return b;
+}
+
+type Defs = Record<string, Deno.ForeignFunction>;
+
+/**
+ * Opens `path` (so a failure reads exactly like `Deno.dlopen`'s) and resolves every symbol's address;
+ * throws when the library does not load or lacks a symbol.
+ */
+function resolve(
+  path: string,
+  defs: Defs,
+): { lib: Deno.DynamicLibrary<Record<never, never>>; addrs: Map<string, Deno.PointerObject> } {
+  const lib = Deno.dlopen(path, {});
+  try {
+    const d = libdl();
+    // The library is loaded now: RTLD_NOLOAD only returns its handle (refcounted; kept for the process).
+    const h = d.dlopen(cz(path), RTLD_NOW | RTLD_NOLOAD);
+    if (!h) throw new Error(`Could not open library: ${path}: dlopen(RTLD_NOLOAD) failed`);
+    const addrs = new Map<string, Deno.PointerObject>();
+    for (const name of Object.keys(defs)) {
+      const a = d.dlsym(h, cz(name));
+      if (!a) throw new Error(`Failed to register symbol ${name}: ${path}: undefined symbol: ${name}`);
+      addrs.set(name, a);
+    }
+    return { lib, addrs };
+  } catch (e) {
+    lib.close();
+    throw e;
+  }
+}
+
+/**
+ * The symbols object: each property a getter that, on first use, installs a slow-path wrapper; after
+ * {@linkcode HOT_CALLS} calls the wrapper replaces itself with a fast `Deno.dlopen` binding.
+ */
+function lazySymbols(path: string, defs: Defs, addrs: Map<string, Deno.PointerObject>, hot: number): object {
+  const table: Record<string, unknown> = {};
+  const install = (name: string, fn: unknown) =>
+    Object.defineProperty(table, name, { value: fn, writable: true, enumerable: true, configurable: true });
+  for (const name of Object.keys(defs)) {
+    Object.defineProperty(table, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const def = defs[name];
+        const bindFast = () => {
+          const f = Deno.dlopen(path, { [name]: def }).symbols[name];
+          fastBound.add(name);
+          install(name, f);
+          return f as (...a: unknown[]) => unknown;
+        };
+        if (hot <= 0) return bindFast();
+        // deno-lint-ignore no-explicit-any
+        const ptr = new Deno.UnsafeFnPointer(addrs.get(name)! as any, def);
+        let calls = 0;
+        const slow = (...args: unknown[]) => {
+          if (++calls >= hot) return bindFast()(...args);
+          // deno-lint-ignore no-explicit-any
+          return (ptr.call as any)(...args);
+        };
+        install(name, slow);
+        return slow;
+      },
+    });
+  }
+  return table;
+}
+
+/**
+ * Load from the first candidate that works (no caching); throws an Error naming every place tried.
+ * `hot`: calls before a symbol gets a fast binding (0: bind on first use).
+ */
+export function loadLibnl(candidates: Array<[string, string, string]>, hot = HOT_CALLS): Libnl {
   const tried: string[] = [];
   for (const [from, pNl, pRoute] of candidates) {
-    let nl: Deno.DynamicLibrary<typeof NL> | undefined;
+    let nl: ReturnType<typeof resolve> | undefined;
     try {
-      nl = Deno.dlopen(pNl, NL);
-      const rt = Deno.dlopen(pRoute, ROUTE);
-      return { nl: nl.symbols, rt: rt.symbols, from };
+      nl = resolve(pNl, NL);
+      const rt = resolve(pRoute, ROUTE);
+      return {
+        nl: lazySymbols(pNl, NL, nl.addrs, hot) as NlSymbols,
+        rt: lazySymbols(pRoute, ROUTE, rt.addrs, hot) as RouteSymbols,
+        from,
+      };
     } catch (e) {
-      nl?.close();
+      nl?.lib.close();
       tried.push(`${from === "system" ? "system sonames" : from}: ${(e as Error).message}`);
     }
   }
@@ -206,4 +320,9 @@ export function loadLibnl(candidates: Array<[string, string, string]>): Libnl {
 /** True once the libraries are loaded (for start-up cost tests). */
 export function libnlLoaded(): boolean {
   return loaded !== undefined;
+}
+
+/** The symbols bound with `Deno.dlopen` so far (hot ones), sorted; for tests and measurements. */
+export function libnlFastBound(): string[] {
+  return [...fastBound].sort();
 }

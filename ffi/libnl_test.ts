@@ -77,3 +77,42 @@ Deno.test("when no candidate loads, the error names every place tried", () => {
   ]);
   assert.equal(l.from, "system");
 });
+
+Deno.test("symbols are bound lazily: slow calls first, a fast Deno.dlopen binding once hot", () => {
+  const r = evalScript(
+    `const m = await import(${JSON.stringify(new URL("./libnl.ts", import.meta.url).href)});
+     const lib = m.loadLibnl(m.libnlCandidates(), 3);
+     const before = m.libnlFastBound();
+     const first = lib.rt.rtnl_link_alloc;
+     const out = [];
+     for (let i = 0; i < 4; i++) {
+       const l = lib.rt.rtnl_link_alloc();
+       lib.rt.rtnl_link_set_mtu(l, 1400 + i);
+       out.push(lib.rt.rtnl_link_get_mtu(l));
+       lib.rt.rtnl_link_put(l);
+     }
+     const hot = m.libnlFastBound();
+     const replaced = lib.rt.rtnl_link_alloc !== first;
+     const eager = m.loadLibnl(m.libnlCandidates(), 0);
+     const sk = eager.nl.nl_socket_alloc();
+     eager.nl.nl_socket_free(sk);
+     console.log(JSON.stringify({ before, out, hot, replaced, fast: m.libnlFastBound().includes("nl_socket_alloc") }));`,
+  );
+  assert.equal(r.code, 0, r.err);
+  const o = JSON.parse(r.out);
+  assert.deepEqual(o.before, []);
+  assert.deepEqual(o.out, [1400, 1401, 1402, 1403]);
+  assert.deepEqual(o.hot, ["rtnl_link_alloc", "rtnl_link_get_mtu", "rtnl_link_put", "rtnl_link_set_mtu"]);
+  assert.equal(o.replaced, true);
+  assert.equal(o.fast, true);
+});
+
+Deno.test("a library lacking a symbol is skipped like one that does not load", () => {
+  assert.throws(
+    () => loadLibnl([["libc", "libc.so.6", "libc.so.6"]]),
+    (e: Error) => {
+      assert.match(e.message, /libc: .*undefined symbol: nl_socket_alloc/);
+      return true;
+    },
+  );
+});
