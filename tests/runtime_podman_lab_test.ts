@@ -9,6 +9,7 @@ import { rootOnly } from "./helpers/root.ts";
 import { randomSuffix, sh } from "./helpers/libcni.ts";
 import { PodmanEnv } from "./helpers/podman.ts";
 import { type TestLab, withLab } from "./helpers/lab.ts";
+import { createHash } from "node:crypto";
 
 // deno-lint-ignore no-explicit-any -- ipamd answers are JSON, checked field by field
 type Json = any;
@@ -124,6 +125,13 @@ Deno.test({
         };
         assert.deepEqual(await held(lab, 0), new Map([[ids.a, ia.ip], [ids.b, ib.ip]])); // order-insensitive
         assert.deepEqual([...await held(lab, 1)], [[ids.c, ic.ip]]);
+        // podman's CNI_ARGS carry no K8S_POD_NAMESPACE: the host veth is named from the container ID.
+        const vethOf = (cid: string) => "eni" + createHash("sha1").update(cid).digest("hex").slice(0, 11);
+        const podVeths = async (node: number) =>
+          (await sh(["ip", "-n", lab.names.nodeNs(node), "-o", "link", "show", "type", "veth"])).split("\n")
+            .map((l) => l.split(/[:@]\s*/)[1]).filter((n) => n?.startsWith("eni")).sort();
+        assert.deepEqual(await podVeths(0), [vethOf(ids.a), vethOf(ids.b)].sort());
+        assert.deepEqual(await podVeths(1), [vethOf(ids.c)]);
         // The container's own view: eth0 IP/32, default via 169.254.1.1.
         assert.match(await e0.exec(a, ["ip", "-4", "addr", "show", "eth0"]), new RegExp(` ${ia.ip}/32 `));
         assert.match(await e0.exec(a, ["ip", "route"]), /default via 169\.254\.1\.1 dev eth0/);
