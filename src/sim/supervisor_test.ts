@@ -25,10 +25,15 @@ Deno.test("Supervisor: restarts a process that exits and counts restarts", async
 Deno.test("Supervisor: stop() ends a long-running process and records its pid while it runs", async () => {
   const s = new Supervisor({ name: "t", argv: ["sleep", "30"] }, { log: quiet });
   s.start();
-  await until(() => s.pid !== undefined);
-  const pid = s.pid!;
-  assert.ok(Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("sleep"));
-  await s.stop();
+  let pid = 0;
+  try {
+    await until(() => s.pid !== undefined);
+    pid = s.pid!;
+    // The pid is known at fork; the command line turns into "sleep" only once exec has happened.
+    await until(() => Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("sleep"));
+  } finally {
+    await s.stop();
+  }
   assert.equal(s.pid, undefined);
   assert.equal(s.restarts, 0);
   let alive = true;
