@@ -72,6 +72,47 @@ async function leftovers(lab: TestLab, node: number, ips: string[]): Promise<str
   return left;
 }
 
+/** Starts a TCP server in `ns` that answers `reply` to every connection; resolves once it listens. */
+async function podServer(ns: string, port: number, reply: string) {
+  const code = `const l = Deno.listen({ hostname: "0.0.0.0", port: ${port} }); console.log("listening");
+    for await (const c of l) { await c.write(new TextEncoder().encode(${
+    JSON.stringify(reply)
+  })); c.close(); }`;
+  const child = new Deno.Command("nsenter", {
+    args: [`--net=/var/run/netns/${ns}`, "--", Deno.execPath(), "eval", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  reader.releaseLock();
+  assert.match(new TextDecoder().decode(first.value ?? new Uint8Array()), /listening/);
+  return {
+    async stop() {
+      child.kill("SIGKILL");
+      await child.stdout.cancel();
+      await child.status;
+    },
+  };
+}
+
+/** Connects from `ns` to host:port and returns what the server sent (trimmed). */
+async function tcpFetch(ns: string, host: string, port: number): Promise<string> {
+  const code = `const c = await Deno.connect({ hostname: "${host}", port: ${port} });
+    const b = new Uint8Array(64); const k = await c.read(b); console.log(new TextDecoder().decode(b.subarray(0, k ?? 0)));`;
+  return (await sh([
+    "nsenter",
+    `--net=/var/run/netns/${ns}`,
+    "--",
+    "timeout",
+    "5",
+    Deno.execPath(),
+    "eval",
+    code,
+  ]))
+    .trim();
+}
+
 const fmt = (s: Summary) => `p50 ${s.p50} ms, p99 ${s.p99} ms (n=${s.n}, max ${s.max})`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
 
@@ -92,6 +133,7 @@ Deno.test({
         const id = randomSuffix();
         const dir = await Deno.makeTempDir({ prefix: "vct-rtp-" });
         const pods: string[] = [];
+        const extra: string[] = [];
         const baseNode = `vct-bn${id}`;
         try {
           // The baseline first, in a throwaway node namespace on the same machine, in the same run.
@@ -164,6 +206,55 @@ Deno.test({
             if (dev > 0) secondary++;
           }
           assert.ok(secondary > 0, "some pods on secondary ENIs (rule 1536 exercised)");
+
+          // One more pod, with a host port, once the primary ENI is full: it lands on a secondary ENI, so the
+          // port mapping's replies and its internet egress must leave through eth0 (connmark, rule 1024, SNAT).
+          const eni0 = (await ipamd(lab, 0, "/v1/pool")).body.enis.find((e: Json) => e.deviceNumber === 0);
+          const pmNs = `${lab.names.id}-t${id}pm`;
+          extra.push(pmNs);
+          await addNetns(pmNs);
+          const pmOpts: LibcniOptions = {
+            ...opts(0),
+            netns: netnsPath(pmNs),
+            containerId: `pm-${id}`,
+            args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "par", K8S_POD_NAME: "pm" },
+            portMappings: [{ hostPort: 18100, containerPort: 8080, protocol: "tcp" }],
+          };
+          const pm = await libcni<Json>("add", pmOpts);
+          const pmIp = pm.ips[0].address.split("/")[0];
+          const pmPod = Object.values((await ipamd(lab, 0, "/v1/pods")).body as Record<string, Json>)
+            .find((p) => p.ipv4 === pmIp);
+          const pmDev = devOf.get(pmPod.eniId) ??
+            (await ipamd(lab, 0, "/v1/pool")).body.enis.find((e: Json) => e.eniId === pmPod.eniId)
+              .deviceNumber;
+          if (eni0.free === 0) assert.ok(pmDev > 0, `pod pm on device ${pmDev} while ENI 0 is full`);
+          const server = await podServer(pmNs, 8080, "pm-ok");
+          try {
+            assert.equal(
+              await tcpFetch(lab.names.inetNs, node0.primaryIp, 18100),
+              "pm-ok",
+              `device ${pmDev}`,
+            );
+          } finally {
+            await server.stop();
+          }
+          // Egress to the internet from a primary-ENI pod and from pm: whoami sees the node's primary IP (SNAT).
+          const onPrimary = ips.findIndex((ip) => podEni.get(ip) === 0);
+          for (const ns of [pmNs, ...(onPrimary >= 0 ? [pods[onPrimary]] : [])]) {
+            assert.equal(await tcpFetch(ns, "198.51.100.2", 8080), node0.primaryIp, `whoami from ${ns}`);
+          }
+          console.log(
+            `pod pm: device ${pmDev} (ENI 0 had ${eni0.free} free): host port and egress via eth0 ok`,
+          );
+          await libcni("del", pmOpts);
+          assert.deepEqual(
+            (await leftovers(lab, 0, [pmIp])).filter((l) =>
+              !l.startsWith("ipamd holds") && !l.startsWith("pod veths")
+            ),
+            [],
+            "after DEL of pm",
+          );
+          assert.ok(!(await held(lab, 0)).has(`pm-${id}`));
           const delStart = performance.now();
           const delMs = await Promise.all(pods.map(async (_, i) => {
             await libcni("del", opts(i));
@@ -223,7 +314,7 @@ Deno.test({
             ].join("\n"),
           );
         } finally {
-          for (const p of pods) await delNetns(p).catch(() => {});
+          for (const p of [...pods, ...extra]) await delNetns(p).catch(() => {});
           await delNetns(baseNode).catch(() => {});
           await Deno.remove(dir, { recursive: true });
         }
