@@ -125,6 +125,10 @@ Deno.test({
         };
         assert.deepEqual(await held(lab, 0), new Map([[ids.a, ia.ip], [ids.b, ib.ip]])); // order-insensitive
         assert.deepEqual([...await held(lab, 1)], [[ids.c, ic.ip]]);
+        // What aws-cni passed on from podman's CNI_ARGS: the pod name, no namespace.
+        const meta = Object.values((await ipamd(lab, 0, "/v1/pods")).body as Record<string, Json>)
+          .map((p) => [p.containerId, p.name, p.namespace ?? null]).sort();
+        assert.deepEqual(meta, [[ids.a, a, null], [ids.b, b, null]].sort());
         // podman's CNI_ARGS carry no K8S_POD_NAMESPACE: the host veth is named from the container ID.
         const vethOf = (cid: string) => "eni" + createHash("sha1").update(cid).digest("hex").slice(0, 11);
         const podVeths = async (node: number) =>
