@@ -254,45 +254,34 @@ function resolve(
 }
 
 /**
- * The symbols object: each property a getter that, on first use, installs a slow-path wrapper; after
- * {@linkcode HOT_CALLS} calls the wrapper replaces itself with a fast `Deno.dlopen` binding.
+ * The symbols object: each property starts as a stub calling through an UnsafeFnPointer (made on the first
+ * call); on its {@linkcode HOT_CALLS}th call the stub replaces itself with a fast `Deno.dlopen` binding.
  */
 function lazySymbols(path: string, defs: Defs, addrs: Map<string, Deno.PointerObject>, hot: number): object {
-  const table: Record<string, unknown> = {};
-  const install = (name: string, fn: unknown) =>
-    Object.defineProperty(table, name, { value: fn, writable: true, enumerable: true, configurable: true });
+  type Fn = (...args: unknown[]) => unknown;
+  const table: Record<string, Fn> = {};
   for (const name of Object.keys(defs)) {
-    Object.defineProperty(table, name, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        const def = defs[name];
-        const bindFast = () => {
-          const f = Deno.dlopen(path, { [name]: def }).symbols[name];
-          fastBound.add(name);
-          install(name, f);
-          return f as (...a: unknown[]) => unknown;
-        };
-        if (hot <= 0) return bindFast();
-        // deno-lint-ignore no-explicit-any
-        const ptr = new Deno.UnsafeFnPointer(addrs.get(name)! as any, def);
-        let calls = 0;
-        const slow = (...args: unknown[]) => {
-          if (++calls >= hot) return bindFast()(...args);
-          // deno-lint-ignore no-explicit-any
-          return (ptr.call as any)(...args);
-        };
-        install(name, slow);
-        return slow;
-      },
-    });
+    const def = defs[name];
+    let calls = 0;
+    let ptr: { call: Fn } | undefined;
+    table[name] = (...args: unknown[]) => {
+      if (++calls >= hot) {
+        const f = Deno.dlopen(path, { [name]: def }).symbols[name] as Fn;
+        fastBound.add(name);
+        table[name] = f;
+        return f(...args);
+      }
+      // deno-lint-ignore no-explicit-any
+      ptr ??= new Deno.UnsafeFnPointer(addrs.get(name)! as any, def) as unknown as { call: Fn };
+      return ptr.call(...args);
+    };
   }
   return table;
 }
 
 /**
  * Load from the first candidate that works (no caching); throws an Error naming every place tried.
- * `hot`: calls before a symbol gets a fast binding (0: bind on first use).
+ * `hot`: the call that gets a symbol its fast binding (0 or 1: the first).
  */
 export function loadLibnl(candidates: Array<[string, string, string]>, hot = HOT_CALLS): Libnl {
   const tried: string[] = [];

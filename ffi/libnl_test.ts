@@ -116,3 +116,16 @@ Deno.test("a library lacking a symbol is skipped like one that does not load", (
     },
   );
 });
+
+Deno.test("opening a socket and one lookup bind no symbol with Deno.dlopen (no per-run binding cost)", () => {
+  const r = evalScript(
+    `const m = await import(${JSON.stringify(modUrl)});
+     const l = await import(${JSON.stringify(new URL("./libnl.ts", import.meta.url).href)});
+     let ok = false;
+     try { const nl = m.Netlink.open(); ok = nl.findLink("lo") !== undefined; nl.close(); } catch { /* no libnl */ }
+     console.log(JSON.stringify({ ok, fast: l.libnlFastBound() }));`,
+  );
+  assert.equal(r.code, 0, r.err);
+  const o = JSON.parse(r.out);
+  if (o.ok) assert.deepEqual(o.fast, []);
+});

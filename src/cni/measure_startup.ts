@@ -6,6 +6,10 @@
  *   deno run -A src/cni/measure_startup.ts [--runs 10] [--parallel 30]
  *
  * `--parallel N` also runs N ADDs at once (as containerd does), then N DELs, and prints p50/p99.
+ * `--main PATH` measures another tree's `src/cni/main.ts` (A/B against a checkout of an older commit).
+ *
+ * CPU: GNU time prints it in 10 ms steps, so "CPU p50" is coarse; "CPU avg" is exact (getrusage
+ * RUSAGE_CHILDREN before and after, through FFI; it includes the ~1 ms of nsenter and time themselves).
  * `KEEP_LOG=<file>` keeps the plugin log (it has a `start` line with the ms since process start).
  * @module
  */
@@ -13,8 +17,18 @@ import { parseArgs } from "node:util";
 import { FakeIpamd } from "../../tests/helpers/fake_ipamd.ts";
 import { TestNetns } from "../../tests/helpers/netns.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const TIME = "/usr/bin/time";
+
+const libc = Deno.dlopen(
+  "libc.so.6",
+  { getrusage: { parameters: ["i32", "buffer"], result: "i32" } } as const,
+);
+/** CPU ms (user + system) of every child reaped so far. */
+function childrenCpuMs(): number {
+  const ru = new BigInt64Array(18); // struct rusage: two timevals, then 14 longs
+  if (libc.symbols.getrusage(-1, /* RUSAGE_CHILDREN */ ru) !== 0) throw new Error("getrusage failed");
+  return Number(ru[0] + ru[2]) * 1000 + Number(ru[1] + ru[3]) / 1000;
+}
 
 interface Sample {
   ms: number;
@@ -61,26 +75,33 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
-function summary(name: string, s: Sample[]): string {
+function summary(name: string, s: Sample[], cpuTotalMs: number): string {
   const ms = s.map((x) => x.ms);
   return `${name.padEnd(14)} n=${String(s.length).padEnd(3)} wall p50 ${pct(ms, 50).toFixed(0)} ms  ` +
     `p99 ${pct(ms, 99).toFixed(0)} ms  CPU p50 ${pct(s.map((x) => x.cpuMs), 50).toFixed(0)} ms  ` +
+    `avg ${(cpuTotalMs / s.length).toFixed(1)} ms  ` +
     `peak RSS max ${(Math.max(...s.map((x) => x.rssKiB)) / 1024).toFixed(1)} MiB`;
 }
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "10" }, parallel: { type: "string", default: "0" } },
+  options: {
+    runs: { type: "string", default: "10" },
+    parallel: { type: "string", default: "0" },
+    main: { type: "string", default: new URL("./main.ts", import.meta.url).pathname },
+  },
 });
+const MAIN = values.main;
 const runs = Number(values.runs);
 const parallel = Number(values.parallel);
 
 const version: Sample[] = [];
+let c0 = childrenCpuMs();
 for (let i = 0; i < runs; i++) {
   version.push(await measure([], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.1.0"}'));
 }
 if (version.some((s) => s.code !== 0)) throw new Error(`VERSION failed: ${version[0].stdout}`);
-console.log(summary("VERSION", version));
+console.log(summary("VERSION", version, childrenCpuMs() - c0));
 
 if (Deno.uid() !== 0) {
   console.log("ADD/DEL: skipped (needs root for namespaces)");
@@ -113,32 +134,39 @@ const envFor = (pod: TestNetns, id: string) => ({
 try {
   const add: Sample[] = [];
   const del: Sample[] = [];
+  let addCpu = 0, delCpu = 0;
   for (let i = 0; i < runs; i++) {
     const pod = await TestNetns.create("mp");
     try {
       const env = envFor(pod, `m${i}`);
+      c0 = childrenCpuMs();
       const a = await measure(nsenter, { ...env, CNI_COMMAND: "ADD" }, conf);
+      addCpu += childrenCpuMs() - c0;
       if (a.code !== 0) throw new Error(`ADD failed: ${a.stdout}`);
       add.push(a);
+      c0 = childrenCpuMs();
       const d = await measure(nsenter, { ...env, CNI_COMMAND: "DEL" }, conf);
+      delCpu += childrenCpuMs() - c0;
       if (d.code !== 0) throw new Error(`DEL failed: ${d.stdout}`);
       del.push(d);
     } finally {
       await pod.delete();
     }
   }
-  console.log(summary("ADD", add));
-  console.log(summary("DEL", del));
+  console.log(summary("ADD", add, addCpu));
+  console.log(summary("DEL", del, delCpu));
   if (parallel > 0) {
     const pods = await Promise.all(Array.from({ length: parallel }, () => TestNetns.create("mq")));
     try {
       for (const cmd of ["ADD", "DEL"]) {
+        c0 = childrenCpuMs();
         const s = await Promise.all(
           pods.map((p, i) => measure(nsenter, { ...envFor(p, `q${i}`), CNI_COMMAND: cmd }, conf)),
         );
+        const cpu = childrenCpuMs() - c0;
         const bad = s.find((x) => x.code !== 0);
         if (bad) throw new Error(`parallel ${cmd} failed: ${bad.stdout}`);
-        console.log(summary(`${parallel}x ${cmd}`, s));
+        console.log(summary(`${parallel}x ${cmd}`, s, cpu));
       }
     } finally {
       for (const p of pods) await p.delete();
