@@ -140,6 +140,16 @@ async function timed(
   }
 }
 
+/** VmRSS sampled `n` times a second apart: the median and the range, in MiB (RSS moves with the GC). */
+async function sampledRssMiB(pid: number, n = 5): Promise<{ median: number; min: number; max: number }> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i) await sleep(1000);
+    xs.push(vmRssKiB(pid) / 1024);
+  }
+  return { median: percentile(xs, 50), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
 function vmRssKiB(pid: number): number {
   const s = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(s.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN);
@@ -358,7 +368,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
   await sleep(2000);
   const before = await ipamdGet<Pool>(n2.ipamdSocket, "/v1/pool");
   const calls0 = (await fetchStatus(names2)).ec2Calls;
-  const idleRssMiB = vmRssKiB((await fetchStatus(names2)).nodes[0].ipamdPid!) / 1024;
+  const ipamdIdle = await sampledRssMiB((await fetchStatus(names2)).nodes[0].ipamdPid!);
   progress(
     `P3: ${o.burst} pods at once onto a pool of ${before.totals.free} free IPs (${before.enis.length} ENIs)`,
   );
@@ -459,7 +469,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const st = await fetchStatus(names2);
   const pid = st.nodes[0].ipamdPid!;
   const comm = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
-  const ipamdRss = vmRssKiB(pid) / 1024;
+  const rss = await sampledRssMiB(pid);
+  const ipamdRss = rss.median;
   progress(`P5: baselines (an idle deno that imported @aws-sdk/client-ec2; a bare idle deno)`);
   const sdkRss = await idleRss(
     `import { EC2Client } from "@aws-sdk/client-ec2"; new EC2Client({ region: "us-west-2" }); ` +
@@ -473,7 +484,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
       ipamdRss,
       "MiB",
       sdkRss,
-      `vs idle deno + @aws-sdk/client-ec2; ipamd (${comm}) at 0 pods: ${r1(idleRssMiB)} MiB`,
+      `median of 5 samples 1 s apart (${r1(rss.min)}–${r1(rss.max)}); vs idle deno + @aws-sdk/client-ec2; ` +
+        `ipamd (${comm}) at 0 pods: ${r1(ipamdIdle.median)} MiB (${r1(ipamdIdle.min)}–${r1(ipamdIdle.max)})`,
     ),
   );
   emit(row("P5", "ipamd VmRSS, 110 pods (vs bare deno)", ipamdRss, "MiB", bareRss, "vs idle bare deno"));

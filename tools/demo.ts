@@ -257,6 +257,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       `ipamd env: ${Object.entries(DEMO_IPAMD_ENV).map(([k, v]) => `${k}=${v}`).join(" ")} ` +
         `(warm pool = 2 free IPs per node, so ${nPods} pods make it grow; cooldown 10 s so it shrinks quickly)`,
     );
+    try {
+      Deno.statSync(names.labJson);
+      log(`a lab is already in ${stateDir} (an earlier --keep?): taking it down first`);
+      await labDown(stateDir);
+    } catch { /* none: the usual case */ }
     const up = await labUp({
       stateDir,
       nodes: 2,
