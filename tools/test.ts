@@ -26,7 +26,7 @@ for await (const chunk of child.stdout) {
 }
 const status = await child.status;
 // deno test ends with: "ok | 12 passed (3 steps) | 0 failed | 2 ignored (1s)"
-const clean = tail.replace(/\x1b\[[0-9;]*m/g, "");
+const clean = tail.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
 const m = clean.match(/(\d+) passed.*?\| (\d+) failed(?: \| (\d+) ignored)?/);
 if (m) console.log(`${m[1]} passed, ${m[2]} failed, ${m[3] ?? 0} skipped`);
 Deno.exit(status.code);
