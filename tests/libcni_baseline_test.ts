@@ -16,6 +16,7 @@ import {
   randomSuffix,
   sh,
 } from "./helpers/libcni.ts";
+import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 
 const PLUGINS = "/usr/lib/cni";
 
@@ -274,37 +275,6 @@ Deno.test({
   },
 });
 
-/** Starts a one-shot TCP server in `ns` that answers `reply`; resolves once it listens. */
-async function podServer(ns: string, port: number, reply: string) {
-  const code = `const l = Deno.listen({ hostname: "0.0.0.0", port: ${port} }); console.log("listening");
-    for await (const c of l) { await c.write(new TextEncoder().encode(${
-    JSON.stringify(reply)
-  })); c.close(); }`;
-  const child = new Deno.Command("nsenter", {
-    args: [`--net=/var/run/netns/${ns}`, "--", Deno.execPath(), "eval", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const first = await reader.read();
-  reader.releaseLock();
-  assert.match(new TextDecoder().decode(first.value ?? new Uint8Array()), /listening/);
-  return {
-    async stop() {
-      child.kill("SIGKILL");
-      await child.stdout.cancel();
-      await child.status;
-    },
-  };
-}
-
-/** Connects from `ns` to host:port and returns what the server sent. */
-function tcpFetch(ns: string, host: string, port: number): Promise<string> {
-  const code = `const c = await Deno.connect({ hostname: "${host}", port: ${port} });
-    const b = new Uint8Array(64); const k = await c.read(b); console.log(new TextDecoder().decode(b.subarray(0, k ?? 0)));`;
-  return inNetns(ns, ["timeout", "10", Deno.execPath(), "eval", code]);
-}
-
 Deno.test({
   name: "libcni baseline: a port mapping reaches a TCP listener in the pod from another namespace",
   ...rootOnly,
@@ -329,7 +299,7 @@ Deno.test({
       const ip = res.ips[0].address.split("/")[0];
       const server = await podServer(pod, 8080, "pod-ok");
       try {
-        assert.equal((await tcpFetch(client, "172.31.250.1", 18080)).trim(), "pod-ok");
+        assert.equal((await tcpFetch(client, "172.31.250.1", 18080, 10)).trim(), "pod-ok");
         // Debian's portmap 1.1.1 fails CHECK on IPv4-only pods (containernetworking/plugins#819).
         const err = await libcni("check", o).catch((e) => e);
         if (err) assert.match(String(err), /could not check ipv6 dnat/);
@@ -339,7 +309,7 @@ Deno.test({
       await libcni("del", o); // with the same portMappings, as runtimes do: portmap needs them on DEL
       assert.deepEqual(await n.leftovers(pod, id, ip), []);
       // With the mapping gone the host port is closed.
-      await assert.rejects(tcpFetch(client, "172.31.250.1", 18080));
+      await assert.rejects(tcpFetch(client, "172.31.250.1", 18080, 10));
     });
   },
 });

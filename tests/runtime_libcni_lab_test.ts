@@ -15,40 +15,11 @@ import {
   randomSuffix,
   sh,
 } from "./helpers/libcni.ts";
-import { type TestLab, withLab } from "./helpers/lab.ts";
+import { ipamdHeld, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
+import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 
 // deno-lint-ignore no-explicit-any -- CNI results and ipamd answers are JSON, checked field by field
 type Json = any;
-
-/** GET on a node's ipamd socket. */
-async function ipamd(lab: TestLab, node: number, path: string): Promise<{ status: number; body: Json }> {
-  const client = Deno.createHttpClient({
-    proxy: { transport: "unix", path: lab.status.nodes[node].ipamdSocket },
-  });
-  try {
-    const r = await fetch(`http://ipamd${path}`, { client });
-    return { status: r.status, body: await r.json() };
-  } finally {
-    client.close();
-  }
-}
-
-async function waitReady(lab: TestLab, node: number): Promise<void> {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const r = await ipamd(lab, node, "/v1/status").catch(() => ({ status: 0 }));
-    if (r.status === 200) return;
-    if (Date.now() > end) throw new Error(`ipamd on node ${node} not ready within 60 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The IPs ipamd holds on a node (from `/v1/pods`), by containerId. */
-async function held(lab: TestLab, node: number): Promise<Map<string, string>> {
-  const r = await ipamd(lab, node, "/v1/pods");
-  assert.equal(r.status, 200);
-  return new Map(Object.values(r.body as Record<string, Json>).map((p) => [p.containerId, p.ipv4]));
-}
 
 const tokens = (s: string) => s.split(/\s+/);
 const mentions = (s: string, ip: string) => tokens(s).some((t) => t === ip || t === `${ip}/32`);
@@ -79,7 +50,7 @@ async function leftovers(
     );
   }
   if (a.hostPort && ipt.includes(`--dport ${a.hostPort}`)) left.push(`a rule for host port ${a.hostPort}`);
-  const h = await held(lab, node);
+  const h = await ipamdHeld(lab, node);
   if (h.has(a.containerId)) left.push(`ipamd holds ${h.get(a.containerId)} for ${a.containerId}`);
   if ([...h.values()].includes(a.ip)) left.push(`ipamd holds ${a.ip}`);
   const podLinks = (await sh(["ip", "-n", a.pod, "-o", "link", "show"])).trim().split("\n");
@@ -90,37 +61,6 @@ async function leftovers(
   } catch { /* never made */ }
   if (cached.some((f) => f.includes(a.containerId))) left.push(`libcni cache: ${cached.join(",")}`);
   return left;
-}
-
-/** Starts a TCP server in `ns` that answers `reply` to every connection; resolves once it listens. */
-async function podServer(ns: string, port: number, reply: string) {
-  const code = `const l = Deno.listen({ hostname: "0.0.0.0", port: ${port} }); console.log("listening");
-    for await (const c of l) { await c.write(new TextEncoder().encode(${
-    JSON.stringify(reply)
-  })); c.close(); }`;
-  const child = new Deno.Command("nsenter", {
-    args: [`--net=/var/run/netns/${ns}`, "--", Deno.execPath(), "eval", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const first = await reader.read();
-  reader.releaseLock();
-  assert.match(new TextDecoder().decode(first.value ?? new Uint8Array()), /listening/);
-  return {
-    async stop() {
-      child.kill("SIGKILL");
-      await child.stdout.cancel();
-      await child.status;
-    },
-  };
-}
-
-/** Connects from `ns` to host:port and returns what the server sent. */
-function tcpFetch(ns: string, host: string, port: number): Promise<string> {
-  const code = `const c = await Deno.connect({ hostname: "${host}", port: ${port} });
-    const b = new Uint8Array(64); const k = await c.read(b); console.log(new TextDecoder().decode(b.subarray(0, k ?? 0)));`;
-  return sh(["nsenter", `--net=/var/run/netns/${ns}`, "--", "timeout", "5", Deno.execPath(), "eval", code]);
 }
 
 /** One test pod: its namespace and the driver options for the lab node's conflist. */
@@ -168,7 +108,7 @@ Deno.test({
       const dir = await Deno.makeTempDir({ prefix: "vct-rtl-" });
       const pods = new Pods(lab, 0, `${dir}/cache`);
       try {
-        await waitReady(lab, 0);
+        await waitIpamdReady(lab, 0);
         const node0 = lab.status.nodes[0];
         const conflist = JSON.parse(await Deno.readTextFile(`${node0.cniConfDir}/10-aws.conflist`));
         assert.deepEqual(conflist.plugins.map((p: Json) => p.type), ["aws-cni", "portmap"]);
@@ -194,7 +134,7 @@ Deno.test({
           assert.equal(res.interfaces[1].name, "eth0");
           assert.match(res.interfaces[1].mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
           assert.equal(res.interfaces[1].sandbox, pod.opts.netns);
-          assert.equal((await held(lab, 0)).get(cid), ip, "ipamd holds the IP for this container");
+          assert.equal((await ipamdHeld(lab, 0)).get(cid), ip, "ipamd holds the IP for this container");
           const rules = await sh(["ip", "-n", node0.netns, "-4", "rule", "show"]);
           assert.ok(rules.split("\n").some((l) => l.startsWith("512:") && mentions(l, ip)), rules);
           const route = await sh(["ip", "-n", node0.netns, "-4", "route", "show", `${ip}/32`]);
@@ -256,7 +196,7 @@ Deno.test({
       const dir = await Deno.makeTempDir({ prefix: "vct-rtl-" });
       const pods = new Pods(lab, 0, `${dir}/cache`);
       try {
-        await waitReady(lab, 0);
+        await waitIpamdReady(lab, 0);
         const node0 = lab.status.nodes[0];
         const conflist = JSON.parse(await Deno.readTextFile(`${node0.cniConfDir}/10-aws.conflist`));
         // GC and STATUS are 1.1.0 verbs libcni 1.1.x lacks: the driver sends them as the spec says. aws-cni alone:
@@ -291,7 +231,7 @@ Deno.test({
           const delErr = await libcni("del", p.opts).catch((e) => e);
           assert.ok(delErr instanceof CniError, String(delErr));
           assert.equal(delErr.code, 1, `portmap: incompatible CNI versions: ${delErr}`);
-          const h = await held(lab, 0);
+          const h = await ipamdHeld(lab, 0);
           assert.equal(h.size, 1, "the orphan");
           orphan = h.get(p.opts.containerId!);
           assert.ok(orphan);
@@ -307,7 +247,7 @@ Deno.test({
           validAttachments: [{ containerID: a.opts.containerId!, ifname: "eth0" }],
         });
         assert.deepEqual(
-          [...(await held(lab, 0)).entries()],
+          [...(await ipamdHeld(lab, 0)).entries()],
           [[a.opts.containerId, ipA]],
           "GC kept only the valid",
         );
@@ -336,7 +276,7 @@ Deno.test({
           }),
           [],
         );
-        assert.equal((await held(lab, 0)).size, 0);
+        assert.equal((await ipamdHeld(lab, 0)).size, 0);
       } finally {
         await pods.cleanup();
         await Deno.remove(dir, { recursive: true });

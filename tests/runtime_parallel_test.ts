@@ -15,7 +15,8 @@ import {
   randomSuffix,
   sh,
 } from "./helpers/libcni.ts";
-import { type TestLab, withLab } from "./helpers/lab.ts";
+import { ipamdGet, ipamdHeld, type TestLab, withLab } from "./helpers/lab.ts";
+import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 import { type Summary, summary } from "./helpers/stats.ts";
 import { measureBaseline, ptpConflist } from "../tools/baseline.ts";
 
@@ -24,30 +25,12 @@ type Json = any;
 
 const N = 30;
 
-async function ipamd(lab: TestLab, node: number, path: string): Promise<{ status: number; body: Json }> {
-  const client = Deno.createHttpClient({
-    proxy: { transport: "unix", path: lab.status.nodes[node].ipamdSocket },
-  });
-  try {
-    const r = await fetch(`http://ipamd${path}`, { client });
-    return { status: r.status, body: await r.json() };
-  } finally {
-    client.close();
-  }
-}
-
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn().catch(() => false))) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function held(lab: TestLab, node: number): Promise<Map<string, string>> {
-  const r = await ipamd(lab, node, "/v1/pods");
-  assert.equal(r.status, 200);
-  return new Map(Object.values(r.body as Record<string, Json>).map((p) => [p.containerId, p.ipv4]));
 }
 
 /** Pod veths, rules, routes and portmap chains the node still has for `ips`, plus what ipamd holds. */
@@ -67,50 +50,9 @@ async function leftovers(lab: TestLab, node: number, ips: string[]): Promise<str
   const ipt = (await sh(["nsenter", `--net=/var/run/netns/${ns}`, "--", "iptables-save"])).split("\n")
     .filter((l) => l.startsWith("-A") && /CNI-DN-|CNI-SN-/.test(l));
   if (ipt.length) left.push(`portmap rules: ${ipt.join(" | ")}`);
-  const h = await held(lab, node);
+  const h = await ipamdHeld(lab, node);
   if (h.size) left.push(`ipamd holds: ${[...h.values()].join(",")}`);
   return left;
-}
-
-/** Starts a TCP server in `ns` that answers `reply` to every connection; resolves once it listens. */
-async function podServer(ns: string, port: number, reply: string) {
-  const code = `const l = Deno.listen({ hostname: "0.0.0.0", port: ${port} }); console.log("listening");
-    for await (const c of l) { await c.write(new TextEncoder().encode(${
-    JSON.stringify(reply)
-  })); c.close(); }`;
-  const child = new Deno.Command("nsenter", {
-    args: [`--net=/var/run/netns/${ns}`, "--", Deno.execPath(), "eval", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const first = await reader.read();
-  reader.releaseLock();
-  assert.match(new TextDecoder().decode(first.value ?? new Uint8Array()), /listening/);
-  return {
-    async stop() {
-      child.kill("SIGKILL");
-      await child.stdout.cancel();
-      await child.status;
-    },
-  };
-}
-
-/** Connects from `ns` to host:port and returns what the server sent (trimmed). */
-async function tcpFetch(ns: string, host: string, port: number): Promise<string> {
-  const code = `const c = await Deno.connect({ hostname: "${host}", port: ${port} });
-    const b = new Uint8Array(64); const k = await c.read(b); console.log(new TextDecoder().decode(b.subarray(0, k ?? 0)));`;
-  return (await sh([
-    "nsenter",
-    `--net=/var/run/netns/${ns}`,
-    "--",
-    "timeout",
-    "5",
-    Deno.execPath(),
-    "eval",
-    code,
-  ]))
-    .trim();
 }
 
 const fmt = (s: Summary) => `p50 ${s.p50} ms, p99 ${s.p99} ms (n=${s.n}, max ${s.max})`;
@@ -148,8 +90,8 @@ Deno.test({
           const node0 = lab.status.nodes[0];
           // Released IPs cool down (IP_COOLDOWN_PERIOD, 1 s here) before reuse: each phase starts on a warm pool.
           const warm = () =>
-            until(`≥ ${N} free IPs`, async () => (await ipamd(lab, 0, "/v1/pool")).body.totals.free >= N);
-          await until("ipamd ready", async () => (await ipamd(lab, 0, "/v1/status")).status === 200);
+            until(`≥ ${N} free IPs`, async () => (await ipamdGet(lab, 0, "/v1/pool")).body.totals.free >= N);
+          await until("ipamd ready", async () => (await ipamdGet(lab, 0, "/v1/status")).status === 200);
           await warm();
           for (let i = 0; i < N; i++) {
             pods.push(`${lab.names.id}-t${id}${i}`);
@@ -176,7 +118,7 @@ Deno.test({
           const ips = results.map((x) => x.r.ips[0].address.split("/")[0]);
           assert.equal(new Set(ips).size, N, `distinct IPs: ${ips.join(",")}`);
           for (const ip of ips) assert.match(ip, /^10\.0\.\d+\.\d+$/);
-          const h = await held(lab, 0);
+          const h = await ipamdHeld(lab, 0);
           assert.equal(h.size, N);
           for (let i = 0; i < N; i++) {
             assert.equal(h.get(`par-${id}-${i}`), ips[i], `ipamd holds pod ${i}'s IP`);
@@ -190,10 +132,10 @@ Deno.test({
           }
           // Pods beyond the primary ENI's IPs sit on secondary ENIs: rule 1536 `from IP lookup <device+1>`.
           const devOf = new Map<string, number>(
-            (await ipamd(lab, 0, "/v1/pool")).body.enis.map((e: Json) => [e.eniId, e.deviceNumber]),
+            (await ipamdGet(lab, 0, "/v1/pool")).body.enis.map((e: Json) => [e.eniId, e.deviceNumber]),
           );
           const podEni = new Map<string, number>(
-            Object.values((await ipamd(lab, 0, "/v1/pods")).body as Record<string, Json>)
+            Object.values((await ipamdGet(lab, 0, "/v1/pods")).body as Record<string, Json>)
               .map((p) => [p.ipv4, devOf.get(p.eniId)!]),
           );
           const rules = (await sh(["ip", "-n", node0.netns, "-4", "rule", "show"])).split("\n");
@@ -209,7 +151,7 @@ Deno.test({
 
           // One more pod, with a host port, once the primary ENI is full: it lands on a secondary ENI, so the
           // port mapping's replies and its internet egress must leave through eth0 (connmark, rule 1024, SNAT).
-          const eni0 = (await ipamd(lab, 0, "/v1/pool")).body.enis.find((e: Json) => e.deviceNumber === 0);
+          const eni0 = (await ipamdGet(lab, 0, "/v1/pool")).body.enis.find((e: Json) => e.deviceNumber === 0);
           const pmNs = `${lab.names.id}-t${id}pm`;
           extra.push(pmNs);
           await addNetns(pmNs);
@@ -222,16 +164,16 @@ Deno.test({
           };
           const pm = await libcni<Json>("add", pmOpts);
           const pmIp = pm.ips[0].address.split("/")[0];
-          const pmPod = Object.values((await ipamd(lab, 0, "/v1/pods")).body as Record<string, Json>)
+          const pmPod = Object.values((await ipamdGet(lab, 0, "/v1/pods")).body as Record<string, Json>)
             .find((p) => p.ipv4 === pmIp);
           const pmDev = devOf.get(pmPod.eniId) ??
-            (await ipamd(lab, 0, "/v1/pool")).body.enis.find((e: Json) => e.eniId === pmPod.eniId)
+            (await ipamdGet(lab, 0, "/v1/pool")).body.enis.find((e: Json) => e.eniId === pmPod.eniId)
               .deviceNumber;
           if (eni0.free === 0) assert.ok(pmDev > 0, `pod pm on device ${pmDev} while ENI 0 is full`);
           const server = await podServer(pmNs, 8080, "pm-ok");
           try {
             assert.equal(
-              await tcpFetch(lab.names.inetNs, node0.primaryIp, 18100),
+              (await tcpFetch(lab.names.inetNs, node0.primaryIp, 18100)).trim(),
               "pm-ok",
               `device ${pmDev}`,
             );
@@ -241,7 +183,11 @@ Deno.test({
           // Egress to the internet from a primary-ENI pod and from pm: whoami sees the node's primary IP (SNAT).
           const onPrimary = ips.findIndex((ip) => podEni.get(ip) === 0);
           for (const ns of [pmNs, ...(onPrimary >= 0 ? [pods[onPrimary]] : [])]) {
-            assert.equal(await tcpFetch(ns, "198.51.100.2", 8080), node0.primaryIp, `whoami from ${ns}`);
+            assert.equal(
+              (await tcpFetch(ns, "198.51.100.2", 8080)).trim(),
+              node0.primaryIp,
+              `whoami from ${ns}`,
+            );
           }
           console.log(
             `pod pm: device ${pmDev} (ENI 0 had ${eni0.free} free): host port and egress via eth0 ok`,
@@ -254,7 +200,7 @@ Deno.test({
             [],
             "after DEL of pm",
           );
-          assert.ok(!(await held(lab, 0)).has(`pm-${id}`));
+          assert.ok(!(await ipamdHeld(lab, 0)).has(`pm-${id}`));
           const delStart = performance.now();
           const delMs = await Promise.all(pods.map(async (_, i) => {
             await libcni("del", opts(i));

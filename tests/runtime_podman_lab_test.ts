@@ -8,40 +8,11 @@ import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
 import { randomSuffix, sh } from "./helpers/libcni.ts";
 import { PodmanEnv } from "./helpers/podman.ts";
-import { type TestLab, withLab } from "./helpers/lab.ts";
+import { ipamdGet, ipamdHeld, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
 import { createHash } from "node:crypto";
 
 // deno-lint-ignore no-explicit-any -- ipamd answers are JSON, checked field by field
 type Json = any;
-
-async function ipamd(lab: TestLab, node: number, path: string): Promise<{ status: number; body: Json }> {
-  const client = Deno.createHttpClient({
-    proxy: { transport: "unix", path: lab.status.nodes[node].ipamdSocket },
-  });
-  try {
-    const r = await fetch(`http://ipamd${path}`, { client });
-    return { status: r.status, body: await r.json() };
-  } finally {
-    client.close();
-  }
-}
-
-async function waitReady(lab: TestLab, node: number): Promise<void> {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const r = await ipamd(lab, node, "/v1/status").catch(() => ({ status: 0 }));
-    if (r.status === 200) return;
-    if (Date.now() > end) throw new Error(`ipamd on node ${node} not ready within 60 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** containerId → IP, as ipamd's `/v1/pods` on a node says. */
-async function held(lab: TestLab, node: number): Promise<Map<string, string>> {
-  const r = await ipamd(lab, node, "/v1/pods");
-  assert.equal(r.status, 200);
-  return new Map(Object.values(r.body as Record<string, Json>).map((p) => [p.containerId, p.ipv4]));
-}
 
 const mentions = (s: string, ip: string) => s.split(/\s+/).some((t) => t === ip || t === `${ip}/32`);
 
@@ -61,7 +32,7 @@ async function nodeLeftovers(lab: TestLab, node: number, ips: string[]): Promise
   const ipt = (await sh(["nsenter", `--net=/var/run/netns/${ns}`, "--", "iptables-save"])).split("\n")
     .filter((l) => l.startsWith("-A") && /CNI-DN-|CNI-SN-/.test(l));
   if (ipt.length) left.push(`portmap rules: ${ipt.join(" | ")}`);
-  const h = await held(lab, node);
+  const h = await ipamdHeld(lab, node);
   if (h.size) left.push(`ipamd /v1/pods: ${JSON.stringify([...h])}`);
   return left;
 }
@@ -83,7 +54,7 @@ Deno.test({
     await withLab({ nodes: 2, latency: "none" }, async (lab) => {
       const envs: PodmanEnv[] = [];
       try {
-        await Promise.all([waitReady(lab, 0), waitReady(lab, 1)]);
+        await Promise.all([waitIpamdReady(lab, 0), waitIpamdReady(lab, 1)]);
         for (const n of lab.status.nodes) {
           const env = await PodmanEnv.create({
             nodeNetns: n.netns,
@@ -123,10 +94,10 @@ Deno.test({
           b: (await e0.podman(["inspect", "-f", "{{.Id}}", b])).trim(),
           c: (await e1.podman(["inspect", "-f", "{{.Id}}", c])).trim(),
         };
-        assert.deepEqual(await held(lab, 0), new Map([[ids.a, ia.ip], [ids.b, ib.ip]])); // order-insensitive
-        assert.deepEqual([...await held(lab, 1)], [[ids.c, ic.ip]]);
+        assert.deepEqual(await ipamdHeld(lab, 0), new Map([[ids.a, ia.ip], [ids.b, ib.ip]])); // order-insensitive
+        assert.deepEqual([...await ipamdHeld(lab, 1)], [[ids.c, ic.ip]]);
         // What aws-cni passed on from podman's CNI_ARGS: the pod name, no namespace.
-        const meta = Object.values((await ipamd(lab, 0, "/v1/pods")).body as Record<string, Json>)
+        const meta = Object.values((await ipamdGet(lab, 0, "/v1/pods")).body as Record<string, Json>)
           .map((p) => [p.containerId, p.name, p.namespace ?? null]).sort();
         assert.deepEqual(meta, [[ids.a, a, null], [ids.b, b, null]].sort());
         // podman's CNI_ARGS carry no K8S_POD_NAMESPACE: the host veth is named from the container ID.

@@ -2,6 +2,7 @@
  * Test helpers for the lab: `withLab(opts, fn)` brings a lab up in a fresh temp state dir and always takes it
  * down; `labStatus()`; run commands inside a lab namespace; drive EC2 with the real SDK from inside a node.
  */
+import assert from "node:assert/strict";
 import { fetchStatus, labFetch, type LabStatus } from "../../src/sim/daemon_client.ts";
 import { labDown, labUp, REPO_DIR, type UpOptions } from "../../src/sim/daemon_launch.ts";
 import { LabNames } from "../../src/sim/naming.ts";
@@ -58,6 +59,44 @@ export async function execInNetns(ns: string, argv: string[], o: ExecOptions = {
   } finally {
     clearTimeout(timer);
   }
+}
+
+// deno-lint-ignore no-explicit-any -- ipamd answers are JSON, checked field by field by the tests
+type Json = any;
+
+/** GET `path` on node i's ipamd socket; the body parsed as JSON. */
+export async function ipamdGet(
+  lab: TestLab,
+  node: number,
+  path: string,
+): Promise<{ status: number; body: Json }> {
+  const client = Deno.createHttpClient({
+    proxy: { transport: "unix", path: lab.status.nodes[node].ipamdSocket },
+  });
+  try {
+    const r = await fetch(`http://ipamd${path}`, { client });
+    return { status: r.status, body: await r.json() };
+  } finally {
+    client.close();
+  }
+}
+
+/** Waits (up to 60 s) until node i's ipamd answers `/v1/status` with 200. */
+export async function waitIpamdReady(lab: TestLab, node: number): Promise<void> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const r = await ipamdGet(lab, node, "/v1/status").catch(() => ({ status: 0 }));
+    if (r.status === 200) return;
+    if (Date.now() > end) throw new Error(`ipamd on node ${node} not ready within 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** containerId → IP, as node i's ipamd `/v1/pods` says. */
+export async function ipamdHeld(lab: TestLab, node: number): Promise<Map<string, string>> {
+  const r = await ipamdGet(lab, node, "/v1/pods");
+  assert.equal(r.status, 200);
+  return new Map(Object.values(r.body as Record<string, Json>).map((p) => [p.containerId, p.ipv4]));
 }
 
 /** The status of the lab in `stateDir` (its daemon must answer). */
