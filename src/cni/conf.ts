@@ -1,4 +1,5 @@
 /** The network configuration on stdin: decoding, defaults and validation (libcni's rules + ours). */
+import { LOG_LEVELS, type LogLevel } from "../common/log_line.ts";
 import { IPAMD_SOCKET_DEFAULT } from "./api.ts";
 import { parsePrevResult, type PrevResult } from "./result.ts";
 import {
@@ -12,9 +13,7 @@ import {
 } from "./spec.ts";
 import { interfaceNameProblem, validateNetworkName } from "./validate.ts";
 
-/** Log levels, least to most severe. */
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = typeof LOG_LEVELS[number];
+export { LOG_LEVELS, type LogLevel };
 
 /** Defaults (upstream's). */
 export const DEFAULTS = {

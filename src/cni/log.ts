@@ -1,7 +1,5 @@
 /** JSON-lines logger for the plugin log file (never stdout: stdout belongs to the runtime). */
-import type { LogLevel } from "./conf.ts";
-
-const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+import { jsonLine, LEVEL_RANK as RANK, LevelLogger, type LogLevel } from "../common/log_line.ts";
 
 /** The log file is moved to `<file>.1` (replacing it) when a run starts with the file above this size. */
 export const ROTATE_BYTES = 100 * 1024 * 1024;
@@ -10,7 +8,7 @@ export const ROTATE_BYTES = 100 * 1024 * 1024;
  * Appends one JSON object per line to a file; failures to log are swallowed. One plugin run keeps at most
  * the file and one `.1` backup of {@linkcode ROTATE_BYTES}.
  */
-export class Logger {
+export class Logger extends LevelLogger {
   #file: string;
   #min: number;
   #base: Record<string, unknown>;
@@ -20,6 +18,7 @@ export class Logger {
 
   /** `file` may be `stderr`, or empty to drop everything; `base` fields go on every line. */
   constructor(file: string, level: LogLevel, base: Record<string, unknown> = {}, rotateBytes = ROTATE_BYTES) {
+    super();
     this.#file = file;
     this.#min = RANK[level];
     this.#base = base;
@@ -40,9 +39,7 @@ export class Logger {
   /** Writes one line at `level` when enabled. */
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     if (this.#file === "" || RANK[level] < this.#min) return;
-    const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.#base, ...fields }) +
-      "\n";
-    const data = this.#enc.encode(line);
+    const data = this.#enc.encode(jsonLine(level, msg, { ...this.#base, ...fields }));
     try {
       if (this.#file === "stderr") {
         Deno.stderr.writeSync(data);
@@ -53,18 +50,6 @@ export class Logger {
     } catch {
       // logging must never break the plugin
     }
-  }
-  debug(msg: string, f?: Record<string, unknown>): void {
-    this.log("debug", msg, f);
-  }
-  info(msg: string, f?: Record<string, unknown>): void {
-    this.log("info", msg, f);
-  }
-  warn(msg: string, f?: Record<string, unknown>): void {
-    this.log("warn", msg, f);
-  }
-  error(msg: string, f?: Record<string, unknown>): void {
-    this.log("error", msg, f);
   }
 }
 

@@ -1,14 +1,15 @@
 /** JSON-lines logger for ipamd: one object per line with ts, level, msg and fields; secrets are redacted. */
+import { jsonLine, LEVEL_RANK as ORDER, LevelLogger, type LogLevel } from "../common/log_line.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
-const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+export type { LogLevel };
 const SECRET = /token|secret|password|authorization|credential|session/i;
 
 /** Writes JSON lines to a file (appending, created 0640) or to stdout. */
-export class Logger {
+export class Logger extends LevelLogger {
   readonly #enc = new TextEncoder();
   readonly #file?: Deno.FsFile;
   constructor(readonly level: LogLevel, dest: string, private readonly fields: Record<string, unknown> = {}) {
+    super();
     if (dest !== "stdout" && dest !== "") {
       const dir = dest.replace(/\/[^/]*$/, "");
       if (dir && dir !== dest) Deno.mkdirSync(dir, { recursive: true });
@@ -25,29 +26,11 @@ export class Logger {
   }
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.level]) return;
-    const line = JSON.stringify({
-      ts: new Date().toISOString(),
-      level,
-      msg,
-      ...Logger.redact({ ...this.fields, ...fields }),
-    });
-    const bytes = this.#enc.encode(line + "\n");
+    const bytes = this.#enc.encode(jsonLine(level, msg, Logger.redact({ ...this.fields, ...fields })));
     try {
       if (this.#file) this.#file.writeSync(bytes);
       else Deno.stdout.writeSync(bytes);
     } catch { /* logging never takes ipamd down */ }
-  }
-  debug(msg: string, f?: Record<string, unknown>): void {
-    this.log("debug", msg, f);
-  }
-  info(msg: string, f?: Record<string, unknown>): void {
-    this.log("info", msg, f);
-  }
-  warn(msg: string, f?: Record<string, unknown>): void {
-    this.log("warn", msg, f);
-  }
-  error(msg: string, f?: Record<string, unknown>): void {
-    this.log("error", msg, f);
   }
   close(): void {
     try {
