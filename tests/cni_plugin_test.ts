@@ -9,6 +9,7 @@ import { Netns } from "../ffi/mod.ts";
 import { type FakeIp, FakeIpamd } from "./helpers/fake_ipamd.ts";
 import { randomSuffix, run, TestNetns } from "./helpers/netns.ts";
 import { rootOnly } from "./helpers/root.ts";
+import { hostVethName } from "../src/common/veth_name.ts";
 import { CniError as LibcniError, libcni } from "./helpers/libcni.ts";
 
 const MAIN = new URL("../src/cni/main.ts", import.meta.url).pathname;
@@ -129,9 +130,9 @@ async function withLab(ips: (string | FakeIp)[], fn: (lab: Lab) => Promise<void>
   }
 }
 
-async function expectedVeth(key: string, prefix = "eni"): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key)));
-  return prefix + Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, 11);
+/** The host veth aws-cni names from `key` (`<namespace>.<pod>`, or the container ID when either is unknown). */
+function expectedVeth(key: string, prefix = "eni"): string {
+  return hostVethName(prefix, { containerId: key });
 }
 
 function nl<T>(ns: TestNetns, fn: (n: Netlink) => T): T {
@@ -169,7 +170,7 @@ function assertErr(r: PluginOut, code: number, re?: RegExp): void {
 }
 
 /** Verifies the pod and host wiring of a successful ADD result. */
-async function assertWired(
+function assertWired(
   lab: Lab,
   pod: TestNetns,
   res: PluginOut,
@@ -177,7 +178,7 @@ async function assertWired(
   table: number,
   vethKey: string,
 ) {
-  const veth = await expectedVeth(vethKey);
+  const veth = expectedVeth(vethKey);
   const hostMac = res.json.interfaces[0].mac;
   assert.equal(res.json.interfaces[0].name, veth);
   const host = nl(lab.node, (n) => ({ link: n.findLink(veth) }));
@@ -237,8 +238,8 @@ Deno.test({
           `K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=b-${lab.id};IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=x`,
       });
       assertOk(rb, "ADD b");
-      await assertWired(lab, a, ra, "10.0.16.7", 3, `default.web-${lab.id}`);
-      await assertWired(lab, b, rb, "10.0.0.11", 254, `kube-system.b-${lab.id}`);
+      assertWired(lab, a, ra, "10.0.16.7", 3, `default.web-${lab.id}`);
+      assertWired(lab, b, rb, "10.0.0.11", 254, `kube-system.b-${lab.id}`);
       assert.deepEqual(lab.fake.callsTo("/v1/add-network")[0].body, {
         netName: "aws-cni",
         containerId: `a-${lab.id}`,
@@ -332,7 +333,7 @@ Deno.test({
   ...rootOnly,
   fn: () =>
     withLab([{ ipv4: "10.0.16.20", routeTable: 3 }], async (lab) => {
-      const veth = await expectedVeth(`default.web-${lab.id}`);
+      const veth = expectedVeth(`default.web-${lab.id}`);
       const released = () => lab.fake.callsTo("/v1/del-network").length;
 
       // 1. a host link with the veth's name that is not ours
@@ -412,7 +413,7 @@ Deno.test({
       assertErr(again, 101, /eth0 already exists/);
       assert.equal(lab.fake.callsTo("/v1/add-network").length, 1, "ipamd not asked");
       assert.equal(lab.fake.callsTo("/v1/del-network").length, 0, "nothing released");
-      await assertWired(lab, p, r, "10.0.0.30", 254, `default.web-${lab.id}`);
+      assertWired(lab, p, r, "10.0.0.30", 254, `default.web-${lab.id}`);
     }),
 });
 
@@ -473,7 +474,7 @@ Deno.test({
       });
       assertHostClean(lab.node, "10.0.16.51", rb.json.interfaces[0].name);
       assert.equal(nl(b, (n) => n.findLink("eth0")), undefined);
-      await assertWired(lab, a, ra, "10.0.0.50", 254, "keep");
+      assertWired(lab, a, ra, "10.0.0.50", 254, "keep");
       assertOk(
         await lab.plugin("GC", { conf: lab.conf("1.1.0", { "cni.dev/valid-attachments": valid }) }),
         "GC new",
@@ -496,7 +497,7 @@ Deno.test({
         conf: lab.conf("0.4.0", { vethPrefix: "pdm", mtu: "1500" }),
       });
       assertOk(r, "ADD");
-      const veth = await expectedVeth(`podman${lab.id}`, "pdm");
+      const veth = expectedVeth(`podman${lab.id}`, "pdm");
       assert.equal(r.json.interfaces[0].name, veth);
       assert.equal(nl(lab.node, (n) => n.linkByName(veth).mtu), 1500);
       assert.equal(nl(p, (n) => n.linkByName("eth0").mtu), 1500);
@@ -571,7 +572,7 @@ Deno.test({
       for (let i = 0; i < n; i++) {
         const ip = adds[i].json.ips[0].address.split("/")[0];
         const table = ips.find((x) => x.ipv4 === ip)!.routeTable;
-        await assertWired(lab, pods[i], adds[i], ip, table, `par.p${i}-${lab.id}`);
+        assertWired(lab, pods[i], adds[i], ip, table, `par.p${i}-${lab.id}`);
       }
       const dels = await Promise.all(
         pods.map((_, i) =>
@@ -627,7 +628,7 @@ Deno.test({
         const r = await libcni<any>("add", opts);
         assert.equal(r.cniVersion, v);
         assert.equal(r.ips[0].address, "10.0.0.70/32");
-        assert.equal(r.interfaces[0].name, await expectedVeth(`lc.p${v}`));
+        assert.equal(r.interfaces[0].name, expectedVeth(`lc.p${v}`));
         if (v !== "0.3.1") {
           // CHECK on aws-cni alone (same network name, so libcni hands it the cached chained result):
           // Debian's portmap 1.1.1 fails CHECK on IPv4-only pods (containernetworking/plugins#819).
@@ -703,7 +704,7 @@ Deno.test({
         await lab.plugin("DEL", { ...callA, conf: lab.conf("1.0.0", { prevResult: ra.json }) }),
         "DEL a",
       );
-      await assertWired(lab, b, rb, "10.0.16.80", 4, "x.b");
+      assertWired(lab, b, rb, "10.0.16.80", 4, "x.b");
       assertOk(
         await lab.plugin("CHECK", { ...callB, conf: lab.conf("1.0.0", { prevResult: rb.json }) }),
         "CHECK b",

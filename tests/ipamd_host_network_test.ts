@@ -1,7 +1,7 @@
 /** ipamd's host wiring through netlink, inside a throwaway namespace playing the node. */
 import assert from "node:assert/strict";
 import { Netlink } from "../ffi/mod.ts";
-import { HostNetwork, hostVethName } from "../src/ipamd/host_network.ts";
+import { HostNetwork } from "../src/ipamd/host_network.ts";
 import { rootOnly } from "./helpers/root.ts";
 
 async function ip(...args: string[]): Promise<string> {
@@ -9,14 +9,6 @@ async function ip(...args: string[]): Promise<string> {
   if (!r.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
   return new TextDecoder().decode(r.stdout);
 }
-
-Deno.test("hostVethName: prefix + 11 hex of sha1(ns.pod), or of the container ID", () => {
-  const a = hostVethName("eni", { namespace: "default", name: "nginx", containerId: "c1" });
-  assert.equal(a, "enic440f455693"); // printf default.nginx | sha1sum
-  assert.equal(a, hostVethName("eni", { namespace: "default", name: "nginx", containerId: "other" }));
-  assert.notEqual(a, hostVethName("eni", { containerId: "c1" }));
-  assert.equal(hostVethName("eni", { namespace: "default", name: "nginx", containerId: "" }).length, 14);
-});
 
 Deno.test(
   { name: "host network: ENI wiring is complete, idempotent, and torn down", ...rootOnly },

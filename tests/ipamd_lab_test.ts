@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
-import { hostVethName } from "../src/ipamd/host_network.ts";
+import { hostVethName } from "../src/common/veth_name.ts";
 
 interface Reply {
   status: number;

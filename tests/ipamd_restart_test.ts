@@ -1,6 +1,6 @@
 /** ipamd restarts: checkpoint restore (no IP held twice), dropped allocations, no duplicate host state. */
 import assert from "node:assert/strict";
-import { hostVethName } from "../src/ipamd/host_network.ts";
+import { hostVethName } from "../src/common/veth_name.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
 

@@ -9,7 +9,7 @@ import { rootOnly } from "./helpers/root.ts";
 import { randomSuffix, sh } from "./helpers/libcni.ts";
 import { PodmanEnv } from "./helpers/podman.ts";
 import { ipamdGet, ipamdHeld, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
-import { createHash } from "node:crypto";
+import { hostVethName } from "../src/common/veth_name.ts";
 
 // deno-lint-ignore no-explicit-any -- ipamd answers are JSON, checked field by field
 type Json = any;
@@ -101,7 +101,7 @@ Deno.test({
           .map((p) => [p.containerId, p.name, p.namespace ?? null]).sort();
         assert.deepEqual(meta, [[ids.a, a, null], [ids.b, b, null]].sort());
         // podman's CNI_ARGS carry no K8S_POD_NAMESPACE: the host veth is named from the container ID.
-        const vethOf = (cid: string) => "eni" + createHash("sha1").update(cid).digest("hex").slice(0, 11);
+        const vethOf = (containerId: string) => hostVethName("eni", { containerId });
         const podVeths = async (node: number) =>
           (await sh(["ip", "-n", lab.names.nodeNs(node), "-o", "link", "show", "type", "veth"])).split("\n")
             .map((l) => l.split(/[:@]\s*/)[1]).filter((n) => n?.startsWith("eni")).sort();

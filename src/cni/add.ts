@@ -6,7 +6,8 @@ import { IpamdClient } from "./ipamd_client.ts";
 import type { Logger } from "./log.ts";
 import { formatResult } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
-import { assertNoPodInterface, hostVethName, wirePod } from "./wiring.ts";
+import { hostVethName } from "../common/veth_name.ts";
+import { assertNoPodInterface, wirePod } from "./wiring.ts";
 import { isIp4 } from "./result.ts";
 
 /** The pod MTU: the config's, else ipamd's, else 9001. */
@@ -22,7 +23,11 @@ export function podMtu(confMtu: number | undefined, ipamdMtu: unknown): number {
 export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<Record<string, unknown>> {
   // Checked before ipamd: a repeated ADD must not make ipamd hand out (and us release) the live pod's IP.
   assertNoPodInterface(env.netns, env.ifName);
-  const hostVeth = await hostVethName(conf.vethPrefix, env.k8s, env.containerId);
+  const hostVeth = hostVethName(conf.vethPrefix, {
+    namespace: env.k8s.podNamespace,
+    name: env.k8s.podName,
+    containerId: env.containerId,
+  });
   const key: AttachmentKey = { netName: conf.name, containerId: env.containerId, ifName: env.ifName };
   const req: AddNetworkRequest = { ...key, netns: env.netns };
   if (env.k8s.podNamespace) req.k8sPodNamespace = env.k8s.podNamespace;

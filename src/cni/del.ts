@@ -4,12 +4,17 @@ import type { NetConf } from "./conf.ts";
 import { IpamdClient, IpamdError, IpamdUnavailableError } from "./ipamd_client.ts";
 import type { Logger } from "./log.ts";
 import { findAttachment } from "./result.ts";
-import { hostVethName, teardownHost } from "./wiring.ts";
+import { hostVethName } from "../common/veth_name.ts";
+import { teardownHost } from "./wiring.ts";
 
 /** DEL. Returns nothing (the spec's DEL prints nothing on success). */
 export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
   const prev = conf.prevResult ? findAttachment(conf.prevResult, env.ifName) : {};
-  const hostVeth = prev.hostVeth ?? await hostVethName(conf.vethPrefix, env.k8s, env.containerId);
+  const hostVeth = prev.hostVeth ?? hostVethName(conf.vethPrefix, {
+    namespace: env.k8s.podNamespace,
+    name: env.k8s.podName,
+    containerId: env.containerId,
+  });
   const key = { netName: conf.name, containerId: env.containerId, ifName: env.ifName };
   let ipv4 = prev.ipv4;
   let failure: IpamdError | undefined;

@@ -4,7 +4,6 @@
  * @module
  */
 import { Netlink, NetlinkError, Netns, sysctlWrite } from "../../ffi/mod.ts";
-import type { K8sArgs } from "./args.ts";
 import { GATEWAY, type PodAttachment } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
 import type { Logger } from "./log.ts";
@@ -15,17 +14,6 @@ export const MAIN_TABLE = 254;
 export const TO_RULE_PRIORITY = 512;
 /** Rule priority for `from IP lookup <ENI table>`. */
 export const FROM_RULE_PRIORITY = 1536;
-
-/**
- * The host veth name: prefix + first 11 hex of sha1("<namespace>.<pod>"), or of the container ID when
- * CNI_ARGS lack the namespace or the pod name.
- */
-export async function hostVethName(prefix: string, k8s: K8sArgs, containerId: string): Promise<string> {
-  const key = k8s.podNamespace && k8s.podName ? `${k8s.podNamespace}.${k8s.podName}` : containerId;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key)));
-  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-  return prefix + hex.slice(0, 11);
-}
 
 /** A random, locally administered, unicast MAC. */
 export function randomMac(): string {

@@ -6,7 +6,8 @@ import type { NetworkInterface, Subnet } from "../aws/ec2_port.ts";
 import type { ImdsInterface } from "../aws/imds_port.ts";
 import type { Assignment, Datastore } from "./datastore.ts";
 import { EniManager, pollUntil } from "./eni_manager.ts";
-import { type HostNetwork, hostVethName } from "./host_network.ts";
+import { hostVethName } from "../common/veth_name.ts";
+import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 
 /** An ENI of this node as start-up sees it. */

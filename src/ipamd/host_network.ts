@@ -2,7 +2,6 @@
  * Host wiring that ipamd owns (through netlink): per secondary ENI its link, address, route table and
  * source rule; the node's NodePort fwmark rule; removal of a dropped pod's host routes. Idempotent.
  */
-import { createHash } from "node:crypto";
 import { type Netlink, NetlinkError } from "../../ffi/mod.ts";
 import { parseCidr, subnetGateway } from "../net/ipv4.ts";
 
@@ -14,15 +13,6 @@ export const FWMARK_RULE_PRIORITY = 1024;
 export const POD_TO_RULE_PRIORITY = 512;
 export const POD_FROM_RULE_PRIORITY = 1536;
 const MAIN = 254;
-
-/** Host veth name of a pod: prefix + 11 hex of sha1("<ns>.<pod>"), or of the container ID when unknown. */
-export function hostVethName(
-  prefix: string,
-  pod: { namespace?: string; name?: string; containerId: string },
-): string {
-  const id = pod.namespace && pod.name ? `${pod.namespace}.${pod.name}` : pod.containerId;
-  return prefix + createHash("sha1").update(id).digest("hex").slice(0, 11);
-}
 
 /** What host setup needs of a secondary ENI. */
 export interface HostEni {
