@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseCniArgs, parseEnv } from "./args.ts";
+import { cniErr } from "../../tests/helpers/errors.ts";
 import { CniError } from "./spec.ts";
-
-function err(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CniError, String(e));
-    return e;
-  }
-  assert.fail("did not throw");
-}
 
 const BASE = {
   CNI_COMMAND: "ADD",
@@ -31,35 +22,35 @@ Deno.test("CNI_ARGS: Kubernetes keys, IgnoreUnknown, bad pairs", () => {
   assert.deepEqual(parseCniArgs("K8S_POD_NAME=only"), { podName: "only" });
   assert.deepEqual(parseCniArgs(""), {});
   assert.deepEqual(parseCniArgs("K8S_POD_NAME=a=b;"), { podName: "a=b" });
-  assert.equal(err(() => parseCniArgs("FOO=bar")).code, 4);
-  assert.equal(err(() => parseCniArgs("IgnoreUnknown=0;FOO=bar")).code, 4);
+  assert.equal(cniErr(() => parseCniArgs("FOO=bar")).code, 4);
+  assert.equal(cniErr(() => parseCniArgs("IgnoreUnknown=0;FOO=bar")).code, 4);
   assert.deepEqual(parseCniArgs("IgnoreUnknown=true;FOO=bar"), {});
-  assert.match(err(() => parseCniArgs("novalue")).message, /CNI_ARGS/);
-  assert.equal(err(() => parseCniArgs("=x")).code, 4);
+  assert.match(cniErr(() => parseCniArgs("novalue")).message, /CNI_ARGS/);
+  assert.equal(cniErr(() => parseCniArgs("=x")).code, 4);
 });
 
 Deno.test("env: command known, required variables named per command", () => {
   assert.equal(parseEnv(BASE).command, "ADD");
-  assert.match(err(() => parseEnv({ ...BASE, CNI_COMMAND: undefined })).message, /CNI_COMMAND/);
-  assert.match(err(() => parseEnv({ ...BASE, CNI_COMMAND: "FOO" })).message, /CNI_COMMAND/);
+  assert.match(cniErr(() => parseEnv({ ...BASE, CNI_COMMAND: undefined })).message, /CNI_COMMAND/);
+  assert.match(cniErr(() => parseEnv({ ...BASE, CNI_COMMAND: "FOO" })).message, /CNI_COMMAND/);
   for (const v of ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"]) {
-    const e = err(() => parseEnv({ ...BASE, [v]: "" }));
+    const e = cniErr(() => parseEnv({ ...BASE, [v]: "" }));
     assert.equal(e.code, 4);
     assert.match(e.message, new RegExp(v));
   }
   // DEL may come without CNI_NETNS; CHECK may not.
   assert.equal(parseEnv({ ...BASE, CNI_COMMAND: "DEL", CNI_NETNS: "" }).netns, "");
   assert.match(
-    err(() => parseEnv({ ...BASE, CNI_COMMAND: "CHECK", CNI_NETNS: undefined })).message,
+    cniErr(() => parseEnv({ ...BASE, CNI_COMMAND: "CHECK", CNI_NETNS: undefined })).message,
     /CNI_NETNS/,
   );
   // GC/STATUS need only CNI_PATH; VERSION nothing.
   assert.equal(parseEnv({ CNI_COMMAND: "GC", CNI_PATH: "/x" }).command, "GC");
   assert.equal(parseEnv({ CNI_COMMAND: "STATUS", CNI_PATH: "/x" }).command, "STATUS");
   assert.equal(parseEnv({ CNI_COMMAND: "VERSION" }).command, "VERSION");
-  assert.match(err(() => parseEnv({ ...BASE, CNI_CONTAINERID: "-bad" })).message, /CNI_CONTAINERID/);
-  assert.match(err(() => parseEnv({ ...BASE, CNI_IFNAME: "a".repeat(16) })).message, /CNI_IFNAME/);
-  assert.match(err(() => parseEnv({ ...BASE, CNI_ARGS: "X=1" })).message, /CNI_ARGS/);
+  assert.match(cniErr(() => parseEnv({ ...BASE, CNI_CONTAINERID: "-bad" })).message, /CNI_CONTAINERID/);
+  assert.match(cniErr(() => parseEnv({ ...BASE, CNI_IFNAME: "a".repeat(16) })).message, /CNI_IFNAME/);
+  assert.match(cniErr(() => parseEnv({ ...BASE, CNI_ARGS: "X=1" })).message, /CNI_ARGS/);
 });
 
 Deno.test("property: parseEnv either returns or throws a code-4 CniError", () => {

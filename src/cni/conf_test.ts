@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decodeStdin, DEFAULTS, parseConf } from "./conf.ts";
+import { cniErr } from "../../tests/helpers/errors.ts";
 import { CniError } from "./spec.ts";
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
 const base = { cniVersion: "1.0.0", name: "aws-cni", type: "aws-cni" };
-
-function err(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CniError, String(e));
-    return e;
-  }
-  assert.fail("did not throw");
-}
 
 Deno.test("stdin decoding: empty, not UTF-8, not JSON, not an object → code 6", () => {
   for (
@@ -28,7 +19,7 @@ Deno.test("stdin decoding: empty, not UTF-8, not JSON, not an object → code 6"
       enc("3"),
     ]
   ) {
-    assert.equal(err(() => decodeStdin(b)).code, 6);
+    assert.equal(cniErr(() => decodeStdin(b)).code, 6);
   }
   assert.deepEqual(decodeStdin(enc(base)), base);
 });
@@ -85,20 +76,20 @@ Deno.test("bad conf keys → code 7 naming the key", () => {
     [{ prevResult: { cniVersion: "0.2.0" } }, /prevResult\.cniVersion/],
   ];
   for (const [over, re] of cases) {
-    const e = err(() => parseConf({ ...base, ...over }, "ADD"));
+    const e = cniErr(() => parseConf({ ...base, ...over }, "ADD"));
     assert.equal(e.code, 7, JSON.stringify(over));
     assert.match(e.message, re);
   }
 });
 
 Deno.test("cniVersion: missing/unsupported → 1; CHECK < 0.4.0, GC/STATUS < 1.1.0 → 1", () => {
-  assert.equal(err(() => parseConf({ name: "n" }, "ADD")).code, 1);
-  assert.equal(err(() => parseConf({ ...base, cniVersion: "0.2.0" }, "ADD")).code, 1);
-  assert.equal(err(() => parseConf({ ...base, cniVersion: 1 }, "ADD")).code, 1);
-  assert.equal(err(() => parseConf({ ...base, cniVersion: "0.3.1" }, "CHECK")).code, 1);
+  assert.equal(cniErr(() => parseConf({ name: "n" }, "ADD")).code, 1);
+  assert.equal(cniErr(() => parseConf({ ...base, cniVersion: "0.2.0" }, "ADD")).code, 1);
+  assert.equal(cniErr(() => parseConf({ ...base, cniVersion: 1 }, "ADD")).code, 1);
+  assert.equal(cniErr(() => parseConf({ ...base, cniVersion: "0.3.1" }, "CHECK")).code, 1);
   assert.equal(parseConf({ ...base, cniVersion: "0.4.0" }, "CHECK").cniVersion, "0.4.0");
   for (const cmd of ["GC", "STATUS"] as const) {
-    assert.equal(err(() => parseConf({ ...base, cniVersion: "1.0.0" }, cmd)).code, 1);
+    assert.equal(cniErr(() => parseConf({ ...base, cniVersion: "1.0.0" }, cmd)).code, 1);
     assert.equal(parseConf({ ...base, cniVersion: "1.1.0" }, cmd).cniVersion, "1.1.0");
   }
 });
@@ -116,10 +107,10 @@ Deno.test("GC attachments: both spellings, containerID/ifname keys", () => {
   }]);
   assert.deepEqual(parseConf(v11, "GC").validAttachments, []);
   assert.equal(
-    err(() => parseConf({ ...v11, "cni.dev/valid-attachments": [{ ifname: "x" }] }, "GC")).code,
+    cniErr(() => parseConf({ ...v11, "cni.dev/valid-attachments": [{ ifname: "x" }] }, "GC")).code,
     7,
   );
-  assert.equal(err(() => parseConf({ ...v11, "cni.dev/valid-attachments": {} }, "GC")).code, 7);
+  assert.equal(cniErr(() => parseConf({ ...v11, "cni.dev/valid-attachments": {} }, "GC")).code, 7);
 });
 
 Deno.test("property: parseConf on any JSON object returns or throws a CniError (1, 2 or 7)", () => {

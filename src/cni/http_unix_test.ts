@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
+import { rejection } from "../../tests/helpers/errors.ts";
 import { HttpProtocolError, requestUnix } from "./http_unix.ts";
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  assert.fail("did not reject");
-}
 
 /** A Deno.serve on a unix socket in a temp dir; always shut down. */
 async function withServer(
@@ -113,7 +105,7 @@ Deno.test("http_unix: a slow server is cut off by the signal (TimeoutError), pro
     return new Response("late");
   }, async (path) => {
     const t0 = performance.now();
-    const e = await rejects(
+    const e = await rejection(
       requestUnix(path, { method: "GET", path: "/", signal: AbortSignal.timeout(150) }),
     );
     const ms = performance.now() - t0;
@@ -122,7 +114,7 @@ Deno.test("http_unix: a slow server is cut off by the signal (TimeoutError), pro
     const ac = new AbortController();
     ac.abort(new Error("gone"));
     assert.equal(
-      (await rejects(requestUnix(path, { method: "GET", path: "/", signal: ac.signal }))).message,
+      (await rejection(requestUnix(path, { method: "GET", path: "/", signal: ac.signal }))).message,
       "gone",
     );
     hang.resolve();
@@ -132,13 +124,13 @@ Deno.test("http_unix: a slow server is cut off by the signal (TimeoutError), pro
 Deno.test("http_unix: missing socket → NotFound; nothing listening → ConnectionRefused", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const e = await rejects(requestUnix(`${dir}/none.sock`, { method: "GET", path: "/" }));
+    const e = await rejection(requestUnix(`${dir}/none.sock`, { method: "GET", path: "/" }));
     assert.ok(e instanceof Deno.errors.NotFound, String(e));
     // a socket file nobody listens on any more
     const path = `${dir}/dead.sock`;
     const l = Deno.listen({ transport: "unix", path });
     l.close();
-    const f = await rejects(requestUnix(path, { method: "GET", path: "/" }));
+    const f = await rejection(requestUnix(path, { method: "GET", path: "/" }));
     assert.ok(f instanceof Deno.errors.ConnectionRefused || f instanceof Deno.errors.NotFound, String(f));
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -170,9 +162,9 @@ Deno.test("http_unix: a raw server: interim 100, body to EOF, and garbage", asyn
     assert.equal(a.text(), "until-eof");
     const b = await requestUnix(path, { method: "GET", path: "/" });
     assert.equal(b.text(), "abcde");
-    const c = await rejects(requestUnix(path, { method: "GET", path: "/" }));
+    const c = await rejection(requestUnix(path, { method: "GET", path: "/" }));
     assert.ok(c instanceof HttpProtocolError && /bad status line/.test(c.message), String(c));
-    const d = await rejects(requestUnix(path, { method: "GET", path: "/" }));
+    const d = await rejection(requestUnix(path, { method: "GET", path: "/" }));
     assert.ok(d instanceof HttpProtocolError && /before the whole body/.test(d.message), String(d));
     await served;
   } finally {

@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
+import { rejection } from "../../tests/helpers/errors.ts";
 import { FakeIpamd } from "../../tests/helpers/fake_ipamd.ts";
 import { IpamdClient, IpamdError, IpamdUnavailableError } from "./ipamd_client.ts";
 import { CniError } from "./spec.ts";
 
 const key = { netName: "aws-cni", containerId: "c1", ifName: "eth0" };
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  assert.fail("did not reject");
-}
 
 Deno.test("ipamd client: add / check / del / gc / status against the fake", async () => {
   const fake = FakeIpamd.start({ ips: ["10.0.0.10", { ipv4: "10.0.16.7", routeTable: 3 }], mtu: 1500 });
@@ -43,7 +35,7 @@ Deno.test("ipamd client: add / check / del / gc / status against the fake", asyn
     });
     await c.status();
     fake.ready = false;
-    const e = await rejects(c.status());
+    const e = await rejection(c.status());
     assert.ok(e instanceof IpamdError && e.reason === "not_ready");
   } finally {
     c.close();
@@ -55,7 +47,7 @@ Deno.test("ipamd client: error bodies map to 11 (retryable) or 102, message verb
   const fake = FakeIpamd.start({ ips: [] });
   const c = new IpamdClient(fake.socketPath);
   try {
-    const e = await rejects(c.addNetwork(key));
+    const e = await rejection(c.addNetwork(key));
     assert.ok(e instanceof IpamdError);
     assert.equal(e.code, 11);
     assert.equal(e.message, "no free IP on this node yet; the pool is growing");
@@ -67,7 +59,7 @@ Deno.test("ipamd client: error bodies map to 11 (retryable) or 102, message verb
       message: "t3.medium allows 3 ENIs and all are full",
       retryable: false,
     });
-    const f = await rejects(c.addNetwork(key));
+    const f = await rejection(c.addNetwork(key));
     assert.ok(f instanceof CniError);
     assert.equal(f.code, 102);
     assert.equal(f.message, "t3.medium allows 3 ENIs and all are full");
@@ -82,7 +74,7 @@ Deno.test("ipamd client: no socket → IpamdUnavailableError (code 11) naming th
   const dir = Deno.makeTempDirSync();
   const c = new IpamdClient(`${dir}/none.sock`);
   try {
-    const e = await rejects(c.addNetwork(key));
+    const e = await rejection(c.addNetwork(key));
     assert.ok(e instanceof IpamdUnavailableError);
     assert.equal(e.code, 11);
     assert.match(e.message, /none\.sock/);
@@ -106,12 +98,12 @@ Deno.test("ipamd client: a hung server times out; garbage answers are code 103",
   });
   const c = new IpamdClient(path, { status: 200 });
   try {
-    const e = await rejects(c.status());
+    const e = await rejection(c.status());
     assert.ok(e instanceof IpamdUnavailableError, String(e));
     assert.match(e.message, /within 200 ms/);
     assert.equal(e.timedOut, true);
     assert.equal(e.details, "reason: timeout");
-    const g = await rejects(c.addNetwork(key));
+    const g = await rejection(c.addNetwork(key));
     assert.ok(g instanceof CniError);
     assert.equal(g.code, 103);
   } finally {
