@@ -14,7 +14,7 @@ import { makeHandlers } from "./daemon_handlers.ts";
 import { startWhoami } from "./daemon_whoami.ts";
 import { buildWorld } from "./daemon_world.ts";
 import { Fabric } from "./fabric.ts";
-import { readLabConfig } from "./lab_state.ts";
+import { exists, readLabConfig } from "./lab_state.ts";
 import { LAB_NET, LabNames } from "./naming.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -177,15 +177,6 @@ export async function runDaemon(stateDir: string): Promise<void> {
   log(`daemon: ready on ${names.labSock}`);
   await control.finished;
   await stop();
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 if (import.meta.main) {

@@ -48,6 +48,16 @@ export class LabNotFoundError extends Error {
   }
 }
 
+/** Whether a file or directory exists at `p`. */
+export function exists(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads a JSON file, or undefined when it does not exist. */
 export function readJsonFile<T>(path: string): T | undefined {
   try {

@@ -1,5 +1,6 @@
 /** A lab node's CNI files: `<state>/bin/` (aws-cni, portmap) and `nodes/<i>/net.d/10-aws.conflist`. */
 import { join } from "node:path";
+import { exists } from "./lab_state.ts";
 import type { LabNames } from "./naming.ts";
 import type { Conflist } from "./runtime.ts";
 
@@ -63,15 +64,6 @@ export function writeBinDir(names: LabNames, repoDir: string, denoPath: string):
     Deno.removeSync(portmap);
   } catch { /* absent */ }
   Deno.symlinkSync(DEBIAN_PORTMAP, portmap);
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function shq(s: string): string {
