@@ -23,6 +23,7 @@ import {
 import { type ApiContext, apiHandler, serveUnix } from "../src/ipamd/server.ts";
 import { libcni } from "./helpers/libcni.ts";
 import { rootOnly } from "./helpers/root.ts";
+import { until } from "./helpers/poll.ts";
 
 const MAIN = new URL("../src/ipamd/main.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -60,14 +61,6 @@ async function temps(dir: string): Promise<string[]> {
   return out;
 }
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Starts a child that atomically copies `src` (a FIFO) to `dest`. */
 function spawnCopy(src: string, dest: string): Deno.ChildProcess {
   const mod = new URL("../src/ipamd/install.ts", import.meta.url).href;
@@ -93,10 +86,15 @@ Deno.test("atomicCopy: while the source streams in, the final path is absent; th
     const w = await Deno.open(fifo, { write: true });
     const half = new Uint8Array(256 * 1024).fill(0x41);
     await w.write(half);
-    await until("a temp file with data", async () => {
-      for (const t of await temps(dir)) if ((await Deno.stat(`${dir}/${t}`)).size > 0) return true;
-      return false;
-    });
+    await until(
+      "a temp file with data",
+      async () => {
+        for (const t of await temps(dir)) if ((await Deno.stat(`${dir}/${t}`)).size > 0) return true;
+        return false;
+      },
+      10_000,
+      25,
+    );
     assert.equal(await exists(dest), false, "the final path must not exist before the rename");
     await w.write(half.fill(0x42));
     w.close();
@@ -123,7 +121,7 @@ Deno.test("atomicCopy: a copy killed halfway leaves the old plugin intact; the n
     const child = spawnCopy(fifo, dest);
     const w = await Deno.open(fifo, { write: true });
     await w.write(new Uint8Array(128 * 1024).fill(0x43));
-    await until("a temp file", async () => (await temps(dir)).length > 0);
+    await until("a temp file", async () => (await temps(dir)).length > 0, 10_000, 25);
     child.kill("SIGKILL");
     await child.status;
     await child.stderr.cancel();

@@ -12,15 +12,9 @@ import { LAB_NET } from "../src/sim/naming.ts";
 import { podAdd } from "../src/sim/runtime_pod.ts";
 import { ec2FromNode, labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
+import { until } from "./helpers/poll.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
-
-const pod = (i: number) => ({
-  netName: "aws-cni",
-  containerId: `c${String(i).padStart(4, "0")}`,
-  ifName: "eth0",
-  k8sPodNamespace: "default",
-  k8sPodName: `pod-${i}`,
-});
+import { IpamdSocket, testPod } from "./helpers/ipamd_client.ts";
 
 async function withNode(
   o: Parameters<typeof TestNode.create>[0],
@@ -103,7 +97,7 @@ Deno.test(
       // 17 pods: the 17th needs a second prefix; every IP is inside a delegated /28.
       const ips: string[] = [];
       for (let i = 0; i < 17; i++) {
-        const r = await node.call("/v1/add-network", pod(i));
+        const r = await node.call("/v1/add-network", testPod(i));
         assert.equal(r.status, 200, JSON.stringify(r.body));
         ips.push(r.body.ipv4);
       }
@@ -177,7 +171,7 @@ Deno.test(
       await node.until("a /28", async () => (await node.call("/v1/pool")).body.totals.total === 16);
       let added = 0;
       for (let i = 0; i < 64; i++) {
-        const r = await node.call("/v1/add-network", pod(i));
+        const r = await node.call("/v1/add-network", testPod(i));
         if (r.status === 200) {
           added++;
           continue;
@@ -191,7 +185,7 @@ Deno.test(
       await node.until("growth paused", () => d.driver.growthPausedUntil > Date.now());
       const left = d.driver.growthPausedUntil - Date.now();
       assert.ok(left > 100_000 && left <= 120_000, `paused ${left} ms`);
-      const r = await node.call("/v1/add-network", pod(99));
+      const r = await node.call("/v1/add-network", testPod(99));
       assert.notEqual(r.status, 200);
       assert.equal(r.body.error.reason, "subnet_exhausted");
       assert.equal(r.body.error.retryable, true);
@@ -240,7 +234,7 @@ Deno.test(
       // Relabel: the next ENI (WARM_ENI_TARGET=1 wants a spare one once a pod is on ENI 1) goes to cfg-b.
       node.kubeStore.patchNode(node.nodeName, { labels: { "k8s.amazonaws.com/eniConfig": "cfg-b" } });
       await node.until("watcher saw cfg-b", () => d.eniConfig?.current?.eniConfig === "cfg-b");
-      const r0 = await node.call("/v1/add-network", pod(0));
+      const r0 = await node.call("/v1/add-network", testPod(0));
       assert.equal(r0.status, 200);
       assert.ok(cidrContains("10.0.16.0/20", r0.body.ipv4), r0.body.ipv4);
       assert.equal(r0.body.deviceNumber, 1);
@@ -300,7 +294,7 @@ Deno.test(
       const subC = node.model.addSubnet({ cidr: "10.0.48.0/20" });
       const sgC = node.model.addSecurityGroup("pods-c");
       node.kubeStore.putEniConfig("by-annotation", { subnet: subC.subnetId, securityGroups: [sgC] });
-      assert.equal((await node.call("/v1/add-network", pod(1))).status, 200);
+      assert.equal((await node.call("/v1/add-network", testPod(1))).status, 200);
       const eni2 = await node.until("second pod ENI", async () =>
         (await node.ec2.describeNetworkInterfaces({
           filters: [{ name: "attachment.instance-id", values: [node.instanceId] }],
@@ -334,10 +328,12 @@ Deno.test(
       await node.until("warm ENI", async () => (await node.call("/v1/pool")).body.enis.length === 2);
       assert.deepEqual(await eniSubnets(node), [s.big.subnetId]);
       // Pods there are wired through the ENI's own subnet gateway.
-      const r = await node.call("/v1/add-network", pod(1));
+      const r = await node.call("/v1/add-network", testPod(1));
       assert.equal(r.status, 200);
       // Device 0 first: fill the primary's 9 then one lands on ENI 1 in 10.0.64.0/18.
-      for (let i = 2; i <= 10; i++) assert.equal((await node.call("/v1/add-network", pod(i))).status, 200);
+      for (let i = 2; i <= 10; i++) {
+        assert.equal((await node.call("/v1/add-network", testPod(i))).status, 200);
+      }
       const pods: { ip: string }[] = (await node.call("/v1/pool")).body.pods;
       assert.equal(pods.filter((p) => cidrContains("10.0.64.0/18", p.ip)).length, 1, JSON.stringify(pods));
       assert.match(await node.exec("ip", "route", "show", "table", "2"), /default via 10\.0\.64\.1 dev eth1/);
@@ -385,13 +381,19 @@ Deno.test(
       }))
         .length === 1;
     await withNode({}, async (node) => {
+      // Before start-up: only other nodes' ENIs and a no_manage one, which neither the start-up sweep nor
+      // the GC touches, however old.
+      const other = await leak(node, { instanceId: "i-someoneelse" });
+      const otherYoung = await leak(node, { instanceId: "i-someoneelse", age: 60_000 });
+      const noManage = await leak(node, { extra: [{ key: TAG_NO_MANAGE, value: "true" }] });
+      const d = await node.start({}, { eniGc: { firstDelayMs: 1_500, everyMs: 60_000 } });
+      assert.deepEqual(d.startupSweep?.deleted, []);
+      // After start-up (so the sweep is past): the periodic GC's 5-minute rule decides.
       const leaked = await leak(node, {});
       const young = await leak(node, { age: 60_000 });
-      const other = await leak(node, { instanceId: "i-someoneelse" });
-      const noManage = await leak(node, { extra: [{ key: TAG_NO_MANAGE, value: "true" }] });
-      const d = await node.start({}, { eniGc: { firstDelayMs: 50, everyMs: 60_000 } });
+      assert.equal(d.eniGc?.runs, 0, "the GC's first run comes after the ENIs exist");
       await node.until("leaked ENI deleted", async () => !(await exists(node, leaked)));
-      for (const id of [young, other, noManage]) assert.ok(await exists(node, id), id);
+      for (const id of [young, other, otherYoung, noManage]) assert.ok(await exists(node, id), id);
       assert.equal(d.eniGc?.runs, 1);
       const text = await (await fetch(`http://127.0.0.1:${d.metricsAddr!.port}/metrics`)).text();
       assert.match(text, /^awscni_force_removed_enis(\{\})? 1$/m);
@@ -402,6 +404,69 @@ Deno.test(
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(d.eniGc, undefined);
       assert.ok(await exists(node, leaked));
+    });
+  },
+);
+
+Deno.test(
+  {
+    name:
+      "start-up sweep: this node's ENIs left available by a previous run go at start-up, however young; " +
+      "other nodes' stay; can be disabled",
+    ...rootOnly,
+  },
+  async () => {
+    const leak = async (
+      node: TestNode,
+      o: { instanceId?: string; age?: number; extra?: { key: string; value: string }[]; cluster?: string },
+    ) =>
+      (await node.ec2.createNetworkInterface({
+        subnetId: node.subnetId,
+        description: `aws-K8S-${o.instanceId ?? node.instanceId}`,
+        tags: [
+          { key: TAG_INSTANCE_ID, value: o.instanceId ?? node.instanceId },
+          { key: TAG_CLUSTER_NAME, value: o.cluster ?? "test-cluster" },
+          { key: TAG_CREATED_AT, value: new Date(Date.now() - (o.age ?? 5_000)).toISOString() },
+          ...(o.extra ?? []),
+        ],
+      })).networkInterfaceId;
+    const exists = async (node: TestNode, id: string) =>
+      (await node.ec2.describeNetworkInterfaces({
+        filters: [{ name: "network-interface-id", values: [id] }],
+      })).length === 1;
+    await withNode({}, async (node) => {
+      // A previous ipamd killed between CreateNetworkInterface and AttachNetworkInterface, seconds ago.
+      const orphan = await leak(node, { age: 3_000 });
+      const orphanOld = await leak(node, { age: 30 * 60_000 });
+      const keep = {
+        otherNode: await leak(node, { instanceId: "i-someoneelse", age: 3_000 }),
+        otherCluster: await leak(node, { cluster: "another-cluster" }),
+        noManage: await leak(node, { extra: [{ key: TAG_NO_MANAGE, value: "true" }] }),
+      };
+      // The periodic GC stays far off: the sweep alone deletes them, before ipamd is ready.
+      const d = await node.start({}, { eniGc: { firstDelayMs: 60_000, everyMs: 60_000 } });
+      assert.deepEqual(d.startupSweep?.deleted.sort(), [orphan, orphanOld].sort());
+      assert.equal(d.startupSweep?.incomplete, false);
+      assert.ok(!(await exists(node, orphan)) && !(await exists(node, orphanOld)));
+      for (const [k, id] of Object.entries(keep)) assert.ok(await exists(node, id), k);
+      assert.equal(d.eniGc?.runs, 0);
+      const text = await (await fetch(`http://127.0.0.1:${d.metricsAddr!.port}/metrics`)).text();
+      assert.match(text, /^awscni_force_removed_enis(\{\})? 2$/m);
+      const log = await Deno.readTextFile(`${node.dir}/ipamd.log`);
+      for (const id of [orphan, orphanOld]) {
+        assert.ok(
+          log.split("\n").some((l) => l.includes("orphaned by a previous ipamd run") && l.includes(id)),
+          id,
+        );
+      }
+      // The pool it grows afterwards is untouched by the sweep (its ENIs are created after start-up).
+      await node.until("pool grown", () => Promise.resolve(d.ds.enis().length >= 2 || undefined));
+    });
+    await withNode({}, async (node) => {
+      const orphan = await leak(node, { age: 3_000 });
+      const d = await node.start({ DISABLE_LEAKED_ENI_CLEANUP: "true" });
+      assert.equal(d.startupSweep, undefined);
+      assert.ok(await exists(node, orphan));
     });
   },
 );
@@ -420,7 +485,7 @@ Deno.test(
       // 20 pods in parallel, retried as aws-cni's caller would on a retryable answer.
       const add = async (i: number) => {
         for (let t = 0; t < 20; t++) {
-          const r = await node.call("/v1/add-network", pod(i));
+          const r = await node.call("/v1/add-network", testPod(i));
           if (r.status === 200) return r.body.ipv4 as string;
           assert.equal(r.body.error.retryable, true, JSON.stringify(r.body));
           await new Promise((res) => setTimeout(res, Math.min(r.body.error.retryAfterMs ?? 500, 2000)));
@@ -457,50 +522,11 @@ Deno.test(
 // =========================================================================================== on the lab
 // The real `ipamd run` (SDK EC2 over HTTP, IMDSv2, Kubernetes client) in lab nodes; pods through the CNI chain.
 
-/** One unix-socket client per ipamd. */
-class Sock {
-  #client?: Deno.HttpClient;
-  constructor(readonly path: string) {}
-  // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
-  async call(path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    this.#client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.path } });
-    try {
-      const r = await fetch(`http://ipamd${path}`, {
-        client: this.#client,
-        method: body === undefined ? "GET" : "POST",
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json() };
-    } catch (e) {
-      this.close();
-      return { status: 0, body: { error: { reason: "unreachable", message: String(e) } } };
-    }
-  }
-  close(): void {
-    this.#client?.close();
-    this.#client = undefined;
-  }
-}
-
-async function poll<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (true) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
 /** Every node's ipamd socket, once each answers /v1/status. */
-async function labSocks(lab: TestLab, timeoutMs = 90_000): Promise<Sock[]> {
-  const socks = lab.status.nodes.map((n) => new Sock(n.ipamdSocket));
+async function labSocks(lab: TestLab, timeoutMs = 90_000): Promise<IpamdSocket[]> {
+  const socks = lab.status.nodes.map((n) => new IpamdSocket(n.ipamdSocket));
   for (const s of socks) {
-    await poll(`ipamd ${s.path}`, async () => (await s.call("/v1/status")).status === 200, timeoutMs);
+    await until(`ipamd ${s.path}`, async () => (await s.call("/v1/status")).status === 200, timeoutMs);
   }
   return socks;
 }
@@ -533,7 +559,7 @@ Deno.test(
       const socks = await labSocks(lab);
       try {
         for (const s of socks) {
-          await poll("a /28", async () => (await s.call("/v1/pool")).body.totals?.total >= 16);
+          await until("a /28", async () => (await s.call("/v1/pool")).body.totals?.total >= 16);
         }
         const id = rnd();
         const a = await podAdd(lab.names, `pa-${id}`, { node: 0 });
@@ -605,7 +631,7 @@ Deno.test(
       const socks = await labSocks(lab, 120_000);
       try {
         for (const s of socks) {
-          const pool = await poll("a pod ENI", async () => {
+          const pool = await until("a pod ENI", async () => {
             const p = (await s.call("/v1/pool")).body;
             return p.enis?.length === 2 && p.totals.total === 9 ? p : undefined;
           });
@@ -626,7 +652,7 @@ Deno.test(
           body: JSON.stringify({ metadata: { annotations: { "k8s.amazonaws.com/eniConfig": "cfg-b" } } }),
         });
         assert.equal(r.status, 200, await r.text());
-        await poll(
+        await until(
           "ipamd saw cfg-b",
           async () => (await nodeGet(lab, 0, "http://127.0.0.1:61679/v1/eni-configs")).includes("cfg-b"),
         );
@@ -638,10 +664,10 @@ Deno.test(
         await ping(lab, b.netns, a.podIp!);
         // Fill ENI 1 (8 more after pod a) through the socket, then a real pod lands on the new ENI.
         for (let i = 0; i < 8; i++) {
-          const x = await socks[0].call("/v1/add-network", { ...pod(i), containerId: `fill${i}-${id}` });
+          const x = await socks[0].call("/v1/add-network", { ...testPod(i), containerId: `fill${i}-${id}` });
           assert.equal(x.status, 200, JSON.stringify(x.body));
         }
-        const pool = await poll("a second pod ENI in cfg-b's subnet", async () => {
+        const pool = await until("a second pod ENI in cfg-b's subnet", async () => {
           const p = (await socks[0].call("/v1/pool")).body;
           return p.enis.length === 3 ? p : undefined;
         });
@@ -675,8 +701,8 @@ Deno.test(
       try {
         const id = rnd();
         const ips = await Promise.all(Array.from({ length: 25 }, async (_, i) => {
-          const r = await poll(`pod ${i}`, async () => {
-            const x = await sock.call("/v1/add-network", { ...pod(i), containerId: `t${i}-${id}` });
+          const r = await until(`pod ${i}`, async () => {
+            const x = await sock.call("/v1/add-network", { ...testPod(i), containerId: `t${i}-${id}` });
             if (x.status !== 200) {
               assert.equal(x.body.error.retryable, true, JSON.stringify(x.body));
               return undefined;
@@ -686,7 +712,7 @@ Deno.test(
           return r.body.ipv4 as string;
         }));
         assert.equal(new Set(ips).size, 25);
-        await poll("3 ENIs, 25 assigned", async () => {
+        await until("3 ENIs, 25 assigned", async () => {
           const p = (await sock.call("/v1/pool")).body;
           return p.enis.length === 3 && p.totals.assigned === 25 && p.pendingEnis === 0;
         });
@@ -754,13 +780,13 @@ Deno.test(
       try {
         const id = rnd();
         for (let i = 0; i < 10; i++) {
-          const x = await poll(`filler ${i}`, async () => {
-            const y = await socks[0].call("/v1/add-network", { ...pod(i), containerId: `sd${i}-${id}` });
+          const x = await until(`filler ${i}`, async () => {
+            const y = await socks[0].call("/v1/add-network", { ...testPod(i), containerId: `sd${i}-${id}` });
             return y.status === 200 ? y : undefined;
           });
           assert.ok(x);
         }
-        const pool = await poll("ENI 1 with a free IP", async () => {
+        const pool = await until("ENI 1 with a free IP", async () => {
           const p = (await socks[0].call("/v1/pool")).body;
           return p.enis.length === 2 && p.totals.free >= 1 ? p : undefined;
         });
@@ -807,6 +833,9 @@ Deno.test(
             ],
           },
         ] as [string, ...unknown[]];
+      // ipamd up first: the ENIs below are made after its start-up sweep, so the periodic GC decides.
+      const [sock] = await labSocks(lab);
+      sock.close();
       const made = await ec2FromNode(lab, 0, [
         make(me),
         make(me, [{ key: TAG_NO_MANAGE, value: "true" }]),
@@ -817,9 +846,7 @@ Deno.test(
         assert.ok("ok" in m, JSON.stringify(m));
         return (m.ok as { networkInterfaceId: string }).networkInterfaceId;
       });
-      const [sock] = await labSocks(lab);
-      sock.close();
-      await poll("the leaked ENI deleted", async () => {
+      await until("the leaked ENI deleted", async () => {
         const st = await labStatus(lab.stateDir);
         return (st.ec2Calls.DeleteNetworkInterface ?? 0) >= 1;
       }, 30_000);
@@ -916,7 +943,7 @@ Deno.test(
       const socks = await labSocks(lab, 120_000);
       try {
         for (const s of socks) {
-          const p = await poll("a /28 on ENI 1", async () => {
+          const p = await until("a /28 on ENI 1", async () => {
             const x = (await s.call("/v1/pool")).body;
             return x.totals?.total === 16 && x.pendingEnis === 0 ? x : undefined;
           });

@@ -2,14 +2,7 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
-
-const pod = (i: number) => ({
-  netName: "aws-cni",
-  containerId: `c${String(i).padStart(4, "0")}`,
-  ifName: "eth0",
-  k8sPodNamespace: "default",
-  k8sPodName: `pod-${i}`,
-});
+import { testPod } from "./helpers/ipamd_client.ts";
 
 Deno.test(
   { name: "ipamd: m5.large starts with 2 ENIs and 18 IPs, wired on the host", ...rootOnly },
@@ -58,7 +51,7 @@ Deno.test(
       // 27 = 3 ENIs x 9 usable IPs, added 9 at a time in parallel.
       for (let batch = 0; batch < 3; batch++) {
         const replies = await Promise.all(
-          Array.from({ length: 9 }, (_, i) => node.call("/v1/add-network", pod(batch * 9 + i))),
+          Array.from({ length: 9 }, (_, i) => node.call("/v1/add-network", testPod(batch * 9 + i))),
         );
         for (const r of replies) {
           assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -69,13 +62,13 @@ Deno.test(
         }
       }
       assert.equal(ips.size, 27, "no IP handed out twice");
-      const again = await node.call("/v1/add-network", pod(3));
+      const again = await node.call("/v1/add-network", testPod(3));
       assert.equal(
         again.body.ipv4,
-        (await node.call("/v1/check-network", pod(3))).body.ipv4,
+        (await node.call("/v1/check-network", testPod(3))).body.ipv4,
         "ADD is idempotent",
       );
-      const full = await node.call("/v1/add-network", pod(99));
+      const full = await node.call("/v1/add-network", testPod(99));
       assert.equal(full.status, 409);
       assert.equal(full.body.error.reason, "max_enis_reached");
       assert.equal(full.body.error.retryable, false);
@@ -99,13 +92,17 @@ Deno.test(
     try {
       await node.start({ IP_COOLDOWN_PERIOD: "30", MAX_ENI: "1" });
       await node.until("primary filled", async () => (await node.call("/v1/pool")).body.totals.total === 9);
-      for (let i = 0; i < 9; i++) assert.equal((await node.call("/v1/add-network", pod(i))).status, 200);
-      const del = await node.call("/v1/del-network", pod(4));
+      for (let i = 0; i < 9; i++) assert.equal((await node.call("/v1/add-network", testPod(i))).status, 200);
+      const del = await node.call("/v1/del-network", testPod(4));
       assert.equal(del.body.released, true);
-      assert.equal((await node.call("/v1/del-network", pod(4))).body.released, false, "DEL twice is fine");
+      assert.equal(
+        (await node.call("/v1/del-network", testPod(4))).body.released,
+        false,
+        "DEL twice is fine",
+      );
       const pool = (await node.call("/v1/pool")).body;
       assert.equal(pool.totals.cooling, 1);
-      const r = await node.call("/v1/add-network", pod(50));
+      const r = await node.call("/v1/add-network", testPod(50));
       assert.equal(r.status, 503);
       assert.equal(r.body.error.reason, "pool_growing");
       assert.equal(r.body.error.retryable, true);
@@ -113,7 +110,7 @@ Deno.test(
         r.body.error.retryAfterMs > 25_000 && r.body.error.retryAfterMs <= 30_000,
         JSON.stringify(r.body),
       );
-      assert.equal((await node.call("/v1/check-network", pod(4))).body.held, false);
+      assert.equal((await node.call("/v1/check-network", testPod(4))).body.held, false);
       const saved = JSON.parse(await Deno.readTextFile(`${node.dir}/ipam.json`));
       assert.equal(saved.allocations.length, 8);
     } finally {
@@ -134,13 +131,16 @@ Deno.test(
       const missing = await node.call("/v1/add-network", { netName: "aws-cni", ifName: "eth0" });
       assert.equal(missing.status, 400);
       assert.match(missing.body.error.message, /"containerId"/);
-      const badIf = await node.call("/v1/add-network", { ...pod(1), ifName: "a/b" });
+      const badIf = await node.call("/v1/add-network", { ...testPod(1), ifName: "a/b" });
       assert.match(badIf.body.error.message, /"ifName"/);
-      const big = await node.call("/v1/add-network", JSON.stringify({ ...pod(1), pad: "x".repeat(70_000) }));
+      const big = await node.call(
+        "/v1/add-network",
+        JSON.stringify({ ...testPod(1), pad: "x".repeat(70_000) }),
+      );
       assert.equal(big.status, 413);
       assert.equal((await node.call("/v1/nope")).status, 404);
       assert.equal((await node.call("/v1/status")).status, 200);
-      assert.equal((await node.call("/v1/add-network", pod(1))).status, 200);
+      assert.equal((await node.call("/v1/add-network", testPod(1))).status, 200);
       const mode = (await Deno.stat(`${node.dir}/ipamd.sock`)).mode! & 0o777;
       assert.equal(mode, 0o660);
     } finally {

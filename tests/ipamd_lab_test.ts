@@ -5,46 +5,9 @@
 import assert from "node:assert/strict";
 import { labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
+import { IpamdSocket } from "./helpers/ipamd_client.ts";
+import { until } from "./helpers/poll.ts";
 import { hostVethName } from "../src/common/veth_name.ts";
-
-interface Reply {
-  status: number;
-  // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
-  body: any;
-}
-
-class Sock {
-  #client?: Deno.HttpClient;
-  constructor(readonly path: string) {}
-  async call(path: string, body?: unknown): Promise<Reply> {
-    this.#client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.path } });
-    try {
-      const r = await fetch(`http://ipamd${path}`, {
-        client: this.#client,
-        method: body === undefined ? "GET" : "POST",
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json() };
-    } catch (e) {
-      this.reset(); // ipamd restarted: reconnect next time
-      return { status: 0, body: { error: { reason: "unreachable", message: String(e) } } };
-    }
-  }
-  reset(): void {
-    this.#client?.close();
-    this.#client = undefined;
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (true) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const pod = (i: number) => ({
   netName: "aws-cni",
@@ -64,8 +27,8 @@ async function veth(lab: TestLab, i: number, add: boolean): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-async function ready(lab: TestLab): Promise<Sock> {
-  const sock = new Sock(lab.status.nodes[0].ipamdSocket);
+async function ready(lab: TestLab): Promise<IpamdSocket> {
+  const sock = new IpamdSocket(lab.status.nodes[0].ipamdSocket);
   await until("ipamd ready", async () => (await sock.call("/v1/status")).status === 200 || undefined, 90_000);
   return sock;
 }
@@ -132,7 +95,7 @@ Deno.test({
       const c = (await sock.call("/v1/check-network", pod(i))).body;
       assert.equal(c.ipv4, ip, `pod ${i}`);
     }
-    sock.reset();
+    sock.close();
   });
 });
 
@@ -168,7 +131,7 @@ Deno.test(
         return s.ipamdExits?.at(-1);
       });
       assert.equal(exit.code, 0, JSON.stringify(exit));
-      sock.reset();
+      sock.close();
       await until(
         "ipamd back",
         async () => (await sock.call("/v1/status")).status === 200 || undefined,
@@ -177,7 +140,7 @@ Deno.test(
       for (let i = 0; i < 4; i++) {
         assert.equal((await sock.call("/v1/check-network", pod(i))).body.held, true);
       }
-      sock.reset();
+      sock.close();
     });
   },
 );

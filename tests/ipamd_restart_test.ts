@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import { hostVethName } from "../src/common/veth_name.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
-
-const pod = (i: number) => ({
-  netName: "aws-cni",
-  containerId: `c${String(i).padStart(4, "0")}`,
-  ifName: "eth0",
-  k8sPodNamespace: "default",
-  k8sPodName: `pod-${i}`,
-});
+import { testPod } from "./helpers/ipamd_client.ts";
 
 Deno.test({
   name: "ipamd restart: live pods keep their IPs, gone pods are dropped, no IP twice",
@@ -22,7 +15,7 @@ Deno.test({
     await node.until("warm pool", async () => (await node.call("/v1/pool")).body.totals.total === 18);
     const held = new Map<number, string>();
     for (let i = 0; i < 12; i++) {
-      const r = await node.call("/v1/add-network", pod(i));
+      const r = await node.call("/v1/add-network", testPod(i));
       assert.equal(r.status, 200);
       held.set(i, r.body.ipv4);
     }
@@ -40,12 +33,12 @@ Deno.test({
 
     await node.start();
     for (let i = 0; i < 8; i++) {
-      const c = await node.call("/v1/check-network", pod(i));
+      const c = await node.call("/v1/check-network", testPod(i));
       assert.equal(c.body.held, true, `pod ${i} restored`);
       assert.equal(c.body.ipv4, held.get(i));
     }
     for (let i = 8; i < 12; i++) {
-      assert.equal((await node.call("/v1/check-network", pod(i))).body.held, false);
+      assert.equal((await node.call("/v1/check-network", testPod(i))).body.held, false);
     }
     assert.doesNotMatch(
       await node.exec("ip", "rule", "show"),
@@ -56,7 +49,7 @@ Deno.test({
     // New pods never get a restored IP.
     const restored = new Set([...held.entries()].filter(([i]) => i < 8).map(([, ip]) => ip));
     for (let i = 100; i < 110; i++) {
-      const r = await node.call("/v1/add-network", pod(i));
+      const r = await node.call("/v1/add-network", testPod(i));
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.ok(!restored.has(r.body.ipv4), `${r.body.ipv4} handed out twice`);
     }

@@ -15,7 +15,8 @@ import {
   randomSuffix,
   sh,
 } from "./helpers/libcni.ts";
-import { ipamdGet, ipamdHeld, type TestLab, withLab } from "./helpers/lab.ts";
+import { ipamdGet, ipamdHeld, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
+import { until } from "./helpers/poll.ts";
 import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 import { type Summary, summary } from "./helpers/stats.ts";
 import { measureBaseline, ptpConflist } from "../tools/baseline.ts";
@@ -24,14 +25,6 @@ import { measureBaseline, ptpConflist } from "../tools/baseline.ts";
 type Json = any;
 
 const N = 30;
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Pod veths, rules, routes and portmap chains the node still has for `ips`, plus what ipamd holds. */
 async function leftovers(lab: TestLab, node: number, ips: string[]): Promise<string[]> {
@@ -90,8 +83,11 @@ Deno.test({
           const node0 = lab.status.nodes[0];
           // Released IPs cool down (IP_COOLDOWN_PERIOD, 1 s here) before reuse: each phase starts on a warm pool.
           const warm = () =>
-            until(`≥ ${N} free IPs`, async () => (await ipamdGet(lab, 0, "/v1/pool")).body.totals.free >= N);
-          await until("ipamd ready", async () => (await ipamdGet(lab, 0, "/v1/status")).status === 200);
+            until(
+              `≥ ${N} free IPs`,
+              () => ipamdGet(lab, 0, "/v1/pool").then((r) => r.body.totals.free >= N).catch(() => false),
+            );
+          await waitIpamdReady(lab, 0);
           await warm();
           for (let i = 0; i < N; i++) {
             pods.push(`${lab.names.id}-t${id}${i}`);

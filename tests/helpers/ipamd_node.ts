@@ -16,6 +16,7 @@ import { createKubeHandler } from "../../src/sim/k8s_server.ts";
 import { KubeStore } from "../../src/sim/k8s_store.ts";
 import { ModelEc2 } from "../../src/sim/model_ec2.ts";
 import type { Realism } from "../../src/sim/realism.ts";
+import { until } from "./poll.ts";
 
 export interface NodeOptions {
   instanceType?: string;
@@ -171,14 +172,8 @@ export class TestNode {
   }
 
   /** Polls until `fn` is truthy. */
-  async until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    while (true) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+    return until(what, fn, timeoutMs, 25);
   }
 
   async close(): Promise<void> {
