@@ -232,8 +232,17 @@ export class Ec2Store {
 
   /** The `eni-detached` event for an ENI and its former attachment. */
   detachEvent(e: EniRecord, a: AttachmentRecord): Ec2Event {
+    return this.#attachmentEvent("eni-detached", e, a);
+  }
+
+  /** Emits `eni-attached` for an ENI. */
+  emitAttached(e: EniRecord): void {
+    this.emit(this.#attachmentEvent("eni-attached", e, e.attachment!));
+  }
+
+  #attachmentEvent(type: "eni-attached" | "eni-detached", e: EniRecord, a: AttachmentRecord): Ec2Event {
     return {
-      type: "eni-detached",
+      type,
       eniId: e.id,
       instanceId: a.instanceId,
       deviceIndex: a.deviceIndex,
@@ -243,22 +252,6 @@ export class Ec2Store {
       ips: eniAddresses(e),
       prefixes: [...e.prefixes.keys()],
     };
-  }
-
-  /** Emits `eni-attached` for an ENI. */
-  emitAttached(e: EniRecord): void {
-    const a = e.attachment!;
-    this.emit({
-      type: "eni-attached",
-      eniId: e.id,
-      instanceId: a.instanceId,
-      deviceIndex: a.deviceIndex,
-      mac: e.mac,
-      subnetCidr: this.subnets.get(e.subnetId)!.cidr,
-      primaryIp: e.primaryIp,
-      ips: eniAddresses(e),
-      prefixes: [...e.prefixes.keys()],
-    });
   }
 
   /** Sends an event to every listener; a throwing listener is ignored. */

@@ -74,18 +74,7 @@ export interface InstanceRecord {
  */
 export type Ec2Event =
   | {
-    type: "eni-attached";
-    eniId: string;
-    instanceId: string;
-    deviceIndex: number;
-    mac: string;
-    subnetCidr: string;
-    primaryIp: string;
-    ips: string[];
-    prefixes: string[];
-  }
-  | {
-    type: "eni-detached";
+    type: "eni-attached" | "eni-detached";
     eniId: string;
     instanceId: string;
     deviceIndex: number;
