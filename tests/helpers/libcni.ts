@@ -216,9 +216,7 @@ export async function libcni<T = Record<string, unknown>>(verb: LibcniVerb, opts
 }
 
 /** A short random hex suffix for names (namespaces, links, networks) shared with parallel tests. */
-export function randomSuffix(len = 6): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, len);
-}
+export { randomSuffix } from "./netns.ts";
 
 /** Runs a command, throwing with its output on failure; returns stdout. */
 export async function sh(cmd: string[]): Promise<string> {
