@@ -15,7 +15,7 @@ import type { IpamdConfig } from "./config.ts";
 import { type Assignment, Datastore } from "./datastore.ts";
 import { loadEnis, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
 import { EniConfigWatcher } from "./eni_config.ts";
-import { EniGc, type EniGcOptions } from "./eni_gc.ts";
+import { EniGc, type EniGcOptions, sweepOrphanedEnis, type SweepRun } from "./eni_gc.ts";
 import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
 import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } from "./introspection.ts";
@@ -69,6 +69,8 @@ export interface DaemonOptions {
   subnetDiscovery?: boolean;
   /** Leaked-ENI GC timing and limits (tests); off with DISABLE_LEAKED_ENI_CLEANUP. */
   eniGc?: Partial<Pick<EniGcOptions, "firstDelayMs" | "everyMs" | "minAgeMs" | "maxDeletesPerRun">>;
+  /** Bound on the start-up sweep of ENIs orphaned by a previous run (default 10 s); see eni_gc.ts. */
+  startupSweepDeadlineMs?: number;
   /** Client-side EC2 rate limiting (default on, `CLIENT_BUCKETS`); `false` only for tests. */
   rateLimit?: RateLimitOptions | false;
 }
@@ -84,6 +86,8 @@ export class Daemon {
   /** The EC2 port ipamd uses: `ports.ec2` behind the client-side rate limiter. */
   ec2!: Ec2Port;
   eniGc?: EniGc;
+  /** The start-up sweep's result (unset when leaked-ENI cleanup is disabled). */
+  startupSweep?: SweepRun;
   eniConfig?: EniConfigWatcher;
   host?: HostNetwork;
   vpcCidrs: string[] = [];
@@ -149,6 +153,7 @@ export class Daemon {
 
   async #startup(): Promise<void> {
     const t0 = performance.now();
+    const startedAt = Date.now();
     const { config: c, ports } = this.o;
     const { imds, kube } = ports;
     const ec2 = this.ec2 = this.#rateLimited(ports.ec2);
@@ -163,6 +168,18 @@ export class Daemon {
       imds.interfaces(),
     ]);
     this.instanceId = instanceId;
+    // ENIs a previous run created but never attached (killed inside create → attach): deleted now, in
+    // parallel with the rest of start-up, and awaited (bounded) before the pool can grow.
+    const sweep = c.disableLeakedEniCleanup ? undefined : sweepOrphanedEnis({
+      ec2,
+      instanceId,
+      clusterName: c.clusterName,
+      startedAt,
+      metrics: this.metrics,
+      log: this.log,
+      deadlineMs: this.o.startupSweepDeadlineMs,
+      signal: this.#abort.signal,
+    });
     const limits = lookupInstanceType(instanceType) ?? (await ec2.describeInstanceTypes([instanceType]))[0];
     if (!limits) throw new StartupError(`unknown instance type ${instanceType}`);
     checkPrefixDelegation(c.enablePrefixDelegation, { ...limits, instanceType });
@@ -265,6 +282,16 @@ export class Daemon {
     });
     if (saved) await this.persist();
     this.log.info("state restored", { enis: enis.length, restored, dropped: dropped.length });
+    if (sweep) {
+      const r = this.startupSweep = await sweep;
+      this.log.info("start-up ENI sweep done", {
+        deleted: r.deleted.length,
+        skipped: r.skipped.length,
+        failed: r.failed.length,
+        deferred: r.deferred,
+        incomplete: r.incomplete,
+      });
+    }
 
     this.driver = new PoolDriver({
       ds: this.ds,

@@ -6,6 +6,10 @@
  * this cluster's `cluster.k8s.amazonaws.com/name` tag (no cluster tag when CLUSTER_NAME is unset), has an
  * `aws-K8S-*` description, and its `node.k8s.amazonaws.com/createdAt` tag is more than 5 minutes old. An ENI
  * tagged `node.k8s.amazonaws.com/no_manage=true` is never touched, nor one without a readable createdAt.
+ *
+ * At start-up, {@link sweepOrphanedEnis} deletes right away the ENIs that pass every rule but the age one and
+ * were created before this ipamd started: only this node's ipamd creates them and a fresh ipamd has no
+ * create → attach in flight, so they are orphans of a previous run (e.g. one SIGKILLed in that window).
  */
 import { Ec2Error, type Ec2Port, type NetworkInterface } from "../aws/ec2_port.ts";
 import { ConfigError } from "./config.ts";
@@ -158,6 +162,123 @@ export class EniGc {
     this.#timer = undefined;
     await this.#running?.catch(() => {});
   }
+}
+
+/** How long start-up waits for {@link sweepOrphanedEnis} at most. */
+export const STARTUP_SWEEP_DEADLINE_MS = 10_000;
+
+/** Options for {@link sweepOrphanedEnis}. */
+export interface StartupSweepOptions {
+  ec2: Pick<Ec2Port, "describeNetworkInterfaces" | "deleteNetworkInterface">;
+  instanceId: string;
+  clusterName: string;
+  /** When this ipamd started: only ENIs whose createdAt is strictly earlier are orphans. */
+  startedAt: number;
+  metrics?: IpamdMetrics;
+  log?: Logger;
+  /** Bound on the whole sweep (default {@link STARTUP_SWEEP_DEADLINE_MS}); the rest is left to the GC. */
+  deadlineMs?: number;
+  /** Deletes at most (default {@link GC_MAX_DELETES}); the rest is left to the periodic GC. */
+  max?: number;
+  /** Ends the sweep early (ipamd stopping); it returns `incomplete`. */
+  signal?: AbortSignal;
+}
+
+/** Result of the start-up sweep. */
+export interface SweepRun extends GcRun {
+  /** ENIs gone or attached meanwhile (NotFound / InUse): skipped. */
+  skipped: string[];
+  /** The deadline passed (or the describe failed); what is left waits for the periodic GC. */
+  incomplete: boolean;
+}
+
+/**
+ * Start-up sweep: deletes this node's `available` ENIs (this instance's and cluster's tags, `aws-K8S-*`
+ * description, not no_manage) created before `startedAt`, whatever their age. Never throws; bounded by
+ * `deadlineMs` (a call in flight at the deadline may still finish in the background, which is harmless:
+ * it can only delete an ENI created before this ipamd started). Call it before the pool grows.
+ */
+export async function sweepOrphanedEnis(o: StartupSweepOptions): Promise<SweepRun> {
+  const run: SweepRun = { deleted: [], failed: [], deferred: 0, skipped: [], incomplete: false };
+  const deadlineMs = o.deadlineMs ?? STARTUP_SWEEP_DEADLINE_MS;
+  let expired = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort = () => {};
+  const deadline = new Promise<"deadline">((resolve) => {
+    onAbort = () => {
+      expired = true;
+      resolve("deadline");
+    };
+    timer = setTimeout(onAbort, deadlineMs);
+    if (o.signal?.aborted) onAbort();
+    o.signal?.addEventListener("abort", onAbort);
+  });
+  const work = async () => {
+    const candidates = await o.ec2.describeNetworkInterfaces({
+      filters: [
+        { name: "status", values: ["available"] },
+        { name: `tag:${TAG_INSTANCE_ID}`, values: [o.instanceId] },
+      ],
+    });
+    // The age rule becomes "created before start-up": now = startedAt, minimum age 0 (strictly before).
+    const all = selectLeakedEnis(candidates, {
+      instanceId: o.instanceId,
+      clusterName: o.clusterName,
+      now: o.startedAt,
+      minAgeMs: 0,
+      max: Infinity,
+    });
+    const max = o.max ?? GC_MAX_DELETES;
+    run.deferred = Math.max(0, all.length - max);
+    for (const eni of all.slice(0, max)) {
+      if (expired) return;
+      const id = eni.networkInterfaceId;
+      const createdAt = eni.tags.find((t) => t.key === TAG_CREATED_AT)?.value;
+      try {
+        await o.ec2.deleteNetworkInterface(id);
+        run.deleted.push(id);
+        o.metrics?.forceRemovedEnis.inc();
+        o.log?.info("deleted an ENI orphaned by a previous ipamd run", {
+          eniId: id,
+          createdAt,
+          description: eni.description,
+        });
+      } catch (e) {
+        const code = e instanceof Ec2Error ? e.code : "";
+        if (code === "InvalidNetworkInterfaceID.NotFound" || code === "InvalidNetworkInterface.InUse") {
+          run.skipped.push(id);
+          o.log?.info("orphaned ENI skipped", { eniId: id, reason: code });
+          continue;
+        }
+        run.failed.push({ eniId: id, error: (e as Error).message });
+        o.metrics?.ipamdErr.inc({ fn: "startupEniSweep" });
+        o.log?.warn("could not delete an orphaned ENI; left to the leaked-ENI GC", {
+          eniId: id,
+          err: (e as Error).message,
+        });
+      }
+    }
+  };
+  try {
+    const r = await Promise.race([work().then(() => "done" as const), deadline]);
+    if (r === "deadline") {
+      run.incomplete = true;
+      o.log?.warn("start-up ENI sweep cut off; the rest is left to the leaked-ENI GC", {
+        stopped: o.signal?.aborted ?? false,
+        deadlineMs,
+        deleted: run.deleted.length,
+      });
+    }
+  } catch (e) {
+    run.incomplete = true;
+    o.metrics?.ipamdErr.inc({ fn: "startupEniSweep" });
+    o.log?.warn("start-up ENI sweep failed; left to the leaked-ENI GC", { err: (e as Error).message });
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener("abort", onAbort);
+  }
+  if (run.deferred) o.log?.info("orphaned ENIs left for the leaked-ENI GC", { deferred: run.deferred });
+  return run;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   GC_MIN_AGE_MS,
   leakVerdict,
   selectLeakedEnis,
+  sweepOrphanedEnis,
   TAG_CLUSTER_NAME,
   TAG_CREATED_AT,
   TAG_INSTANCE_ID,
@@ -254,6 +255,150 @@ Deno.test("EniGc.start: first run after firstDelayMs, then every everyMs; stop e
     (await w.ec2.describeNetworkInterfaces({ filters: [{ name: "status", values: ["available"] }] })).length,
     0,
   );
+});
+
+Deno.test("sweepOrphanedEnis: deletes this node's ENIs created before start-up, however young; nothing else", async () => {
+  const w = world();
+  const startedAt = Date.now();
+  // Orphans of a previous run: 2 s and 40 min before start-up (age is no criterion here).
+  const orphanYoung = await w.make(w.me, { age: 2_000 });
+  const orphanOld = await w.make(w.me, { age: 40 * 60_000 });
+  const keep = {
+    otherNode: await w.make(w.other, { age: 2_000 }),
+    otherCluster: await w.make(w.me, { age: 2_000, cluster: "c2" }),
+    noManage: await w.make(w.me, { age: 2_000, extra: [{ key: TAG_NO_MANAGE, value: "true" }] }),
+    manual: await w.make(w.me, { age: 2_000, desc: "hand made" }),
+    inUse: await w.make(w.me, { age: 2_000 }),
+    // Created by this run (createdAt at or after start-up): on its way to an attach.
+    mine: await w.make(w.me, { age: startedAt - Date.now() - 1 }),
+    mineNow: await w.make(w.me, { age: Date.now() - startedAt }),
+  };
+  await w.ec2.attachNetworkInterface({ networkInterfaceId: keep.inUse, instanceId: w.me, deviceIndex: 1 });
+  const metrics = new IpamdMetrics();
+  const lines: string[] = [];
+  const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) } as never;
+  const r = await sweepOrphanedEnis({
+    ec2: w.ec2,
+    instanceId: w.me,
+    clusterName: "c1",
+    startedAt,
+    metrics,
+    log,
+  });
+  assert.deepEqual(r.deleted, [orphanOld, orphanYoung]);
+  assert.deepEqual([r.failed, r.skipped, r.deferred, r.incomplete], [[], [], 0, false]);
+  assert.equal(metrics.forceRemovedEnis.get(), 2);
+  assert.equal(lines.filter((l) => /orphaned by a previous ipamd run/.test(l)).length, 2);
+  const left = new Set((await w.ec2.describeNetworkInterfaces({})).map((n) => n.networkInterfaceId));
+  assert.ok(!left.has(orphanYoung) && !left.has(orphanOld));
+  for (const [k, id] of Object.entries(keep)) assert.ok(left.has(id), k);
+  // No CLUSTER_NAME: an ENI tagged with a cluster is not ours.
+  const r2 = await sweepOrphanedEnis({
+    ec2: w.ec2,
+    instanceId: w.me,
+    clusterName: "",
+    startedAt: Date.now(),
+  });
+  assert.deepEqual(r2.deleted, []);
+});
+
+Deno.test("sweepOrphanedEnis: NotFound/InUse skipped, other errors reported; never throws", async () => {
+  const w = world();
+  const startedAt = Date.now();
+  const [gone, attached, denied, ok] = [
+    await w.make(w.me, { age: 4_000 }),
+    await w.make(w.me, { age: 3_000 }),
+    await w.make(w.me, { age: 2_000 }),
+    await w.make(w.me, { age: 1_000 }),
+  ];
+  const metrics = new IpamdMetrics();
+  const fail: Record<string, string> = {
+    [gone]: "InvalidNetworkInterfaceID.NotFound",
+    [attached]: "InvalidNetworkInterface.InUse",
+    [denied]: "UnauthorizedOperation",
+  };
+  const ec2 = {
+    describeNetworkInterfaces: w.ec2.describeNetworkInterfaces.bind(w.ec2),
+    deleteNetworkInterface: (id: string) =>
+      fail[id]
+        ? Promise.reject(new Ec2Error(fail[id], "no", "DeleteNetworkInterface", 400))
+        : w.ec2.deleteNetworkInterface(id),
+  };
+  const r = await sweepOrphanedEnis({ ec2, instanceId: w.me, clusterName: "c1", startedAt, metrics });
+  assert.deepEqual(r.deleted, [ok]);
+  assert.deepEqual(r.skipped, [gone, attached]);
+  assert.deepEqual(r.failed.map((f) => f.eniId), [denied]);
+  assert.equal(metrics.forceRemovedEnis.get(), 1);
+  assert.equal(metrics.ipamdErr.get({ fn: "startupEniSweep" }), 1);
+  // A failing describe is logged and reported, not thrown.
+  const broken = {
+    describeNetworkInterfaces: () => Promise.reject(new Error("endpoint down")),
+    deleteNetworkInterface: () => Promise.resolve(),
+  };
+  const r2 = await sweepOrphanedEnis({
+    ec2: broken,
+    instanceId: w.me,
+    clusterName: "c1",
+    startedAt,
+    metrics,
+  });
+  assert.deepEqual([r2.deleted, r2.incomplete], [[], true]);
+});
+
+Deno.test("sweepOrphanedEnis: bounded by the deadline and the per-sweep limit", async () => {
+  const w = world();
+  const ids = [];
+  for (let i = 0; i < 4; i++) ids.push(await w.make(w.me, { age: (10 - i) * 1_000 }));
+  const startedAt = Date.now();
+  // A hung EC2: the sweep gives up at the deadline.
+  const hung = {
+    describeNetworkInterfaces: () => new Promise<NetworkInterface[]>(() => {}),
+    deleteNetworkInterface: () => Promise.resolve(),
+  };
+  const t0 = performance.now();
+  const r = await sweepOrphanedEnis({
+    ec2: hung,
+    instanceId: w.me,
+    clusterName: "c1",
+    startedAt,
+    deadlineMs: 50,
+  });
+  assert.ok(performance.now() - t0 < 1_000);
+  assert.equal(r.incomplete, true);
+  // Slow deletes: the ones after the deadline are not started.
+  let deletes = 0;
+  const slow = {
+    describeNetworkInterfaces: w.ec2.describeNetworkInterfaces.bind(w.ec2),
+    deleteNetworkInterface: async (id: string) => {
+      deletes++;
+      await new Promise((res) => setTimeout(res, 40));
+      await w.ec2.deleteNetworkInterface(id);
+    },
+  };
+  const r2 = await sweepOrphanedEnis({
+    ec2: slow,
+    instanceId: w.me,
+    clusterName: "c1",
+    startedAt,
+    deadlineMs: 60,
+  });
+  assert.equal(r2.incomplete, true);
+  await new Promise((res) => setTimeout(res, 150));
+  assert.equal(deletes, 2, "the delete in flight at the deadline finishes; no new one starts");
+  // Stopping ends it at once.
+  const ac = new AbortController();
+  const stopped = sweepOrphanedEnis({
+    ec2: hung,
+    instanceId: w.me,
+    clusterName: "c1",
+    startedAt,
+    signal: ac.signal,
+  });
+  ac.abort();
+  assert.equal((await stopped).incomplete, true);
+  // The limit: the rest is deferred to the periodic GC.
+  const r3 = await sweepOrphanedEnis({ ec2: w.ec2, instanceId: w.me, clusterName: "c1", startedAt, max: 1 });
+  assert.deepEqual([r3.deleted, r3.deferred], [[ids[2]], 1]);
 });
 
 Deno.test("eniGcTimingFromEnv: seconds to ms; unset keeps defaults; bad values are ConfigErrors", () => {
