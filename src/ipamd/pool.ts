@@ -16,9 +16,12 @@
  *   (default 1) whole free prefixes are kept, and at least one free IP. WARM_ENI_TARGET is not used here.
  *
  * Safety: growth first fills ENIs with room (lowest device first), then creates the ENIs still needed in one
- * `create-enis` action; pending ENIs count as already there. Shrinking happens only when nothing is short, at
+ * `create-enis` action; pending ENIs count as already there. Pods waiting for an IP (`waitingPods`) count as
+ * assigned, so a burst is planned at once; in-flight addresses (`pendingIps`, per-ENI `PoolEni.pendingIps`)
+ * are not planned twice, and the room left on pending ENIs is used before creating more. Shrinking happens only when nothing is short, at
  * most every {@link SHRINK_INTERVAL_MS}, never deletes the primary ENI, one younger than {@link ENI_MIN_AGE_MS},
- * or one holding assigned/cooling IPs, and never removes more than `over` (so the next plan does not regrow).
+ * or one holding assigned/cooling IPs, and never removes more than `over` (so the next plan does not regrow);
+ * nothing shrinks while pods wait or growth is in flight.
  * A plan never both grows and shrinks.
  */
 import type { IpamdConfig } from "./config.ts";
@@ -44,6 +47,8 @@ export interface PoolEni {
   prefixes: number;
   /** Prefixes with no assigned or cooling address (Datastore.freePrefixesOn). Without it, prefixes are never released. */
   freePrefixes?: string[];
+  /** Addresses being assigned to this ENI right now (in-flight assign-ips/-prefixes); they take its room. */
+  pendingIps?: number;
 }
 
 /** Everything the policy looks at. */
@@ -64,10 +69,17 @@ export interface PoolInput {
   /** ENIs being created/attached right now; they count toward the target. */
   pendingEnis: number;
   /**
-   * Addresses the pending ENIs will bring (prefix mode: 16 per prefix). Unset: each pending ENI is assumed to
-   * bring a full ENI's worth.
+   * Addresses in flight: those the pending ENIs will bring plus those being assigned to attached ENIs
+   * (`PoolEni.pendingIps`; prefix mode: 16 per prefix). Unset: each pending ENI is assumed to bring a full
+   * ENI's worth. Set, the room left on pending ENIs (`pendingEnis × usable − their addresses`) is counted as
+   * covering a shortfall (filled once they attach) before any further ENI is created.
    */
   pendingIps?: number;
+  /**
+   * Pod ADDs waiting for an IP right now (the socket API's demand): counted as already-assigned pods in every
+   * mode, so a burst's growth is planned at once. While any wait, nothing shrinks.
+   */
+  waitingPods?: number;
   /** When shrink actions were last carried out (0 if never). */
   lastShrinkAt: number;
   /** No growth before this time (e.g. after InsufficientCidrBlocks). */
@@ -128,14 +140,20 @@ export function planPool(input: PoolInput): PoolPlan {
   const cap = Math.max(input.limits.ipv4PerEni - 1, 0);
   const podEnis = input.enis.filter((e) => !(input.customNetworking && e.primary));
   const have = input.enis.length + input.pendingEnis;
-  const canShrink = now - input.lastShrinkAt >= SHRINK_INTERVAL_MS;
   const paused = input.growthPausedUntil !== undefined && now < input.growthPausedUntil;
   const deletable = (e: PoolEni) =>
     !e.primary && e.deviceNumber !== 0 && now - e.createdAt >= ENI_MIN_AGE_MS && e.stats.assigned === 0 &&
     e.stats.cooling === 0;
   const sum = (f: (e: PoolEni) => number) => podEnis.reduce((n, e) => n + f(e), 0);
-  const total = sum((e) => e.stats.total), free = sum((e) => e.stats.free);
-  const used = sum((e) => e.stats.assigned + e.stats.cooling);
+  // Waiting pods count as assigned: they take free IPs first, then need new ones.
+  const waiting = Math.max(0, input.waitingPods ?? 0);
+  const total = sum((e) => e.stats.total), rawFree = sum((e) => e.stats.free);
+  const free = rawFree - waiting;
+  const used = sum((e) => e.stats.assigned + e.stats.cooling) + waiting;
+  const pendingOn = (e: PoolEni) => Math.max(0, e.pendingIps ?? 0);
+  // Nothing shrinks while pods wait for an IP or addresses are in flight (their arrival changes `over`).
+  const inFlight = waiting > 0 || (input.pendingIps ?? 0) > 0 || podEnis.some((e) => pendingOn(e) > 0);
+  const canShrink = now - input.lastShrinkAt >= SHRINK_INTERVAL_MS && !inFlight;
   const ipMode = (c.warmIpTarget ?? 0) > 0 || (c.minimumIpTarget ?? 0) > 0;
   const prefixMode = c.enablePrefixDelegation;
   const byDevice = (a: PoolEni, b: PoolEni) =>
@@ -148,6 +166,7 @@ export function planPool(input: PoolInput): PoolPlan {
     reason: `growth paused until ${new Date(input.growthPausedUntil!).toISOString()}: ${p.reason}`,
   });
 
+  const waitNote = waiting > 0 ? ` (${waiting} pod(s) waiting)` : "";
   if (!ipMode && !prefixMode) {
     // Warm ENI mode.
     const need = cap === 0 ? 0 : Math.ceil(used / cap);
@@ -159,7 +178,7 @@ export function planPool(input: PoolInput): PoolPlan {
     const actions: PoolAction[] = [];
     let short = 0;
     for (const e of [...podEnis].sort(byDevice)) {
-      const room = cap - e.stats.total;
+      const room = cap - e.stats.total - pendingOn(e);
       if (room > 0) {
         actions.push({ kind: "assign-ips", eniId: e.eniId, count: room });
         short += room;
@@ -177,19 +196,22 @@ export function planPool(input: PoolInput): PoolPlan {
         short,
         over: 0,
         targetEnis: have + (create > 0 && cap > 0 ? create : 0),
-        reason: `warm ENI: ${used} IPs in use, target ${target} ENIs${capped}; filling ENIs to ${cap} IPs` +
+        reason:
+          `warm ENI: ${used} IPs in use${waitNote}, target ${target} ENIs${capped}; filling ENIs to ${cap} IPs` +
           (create ? `, creating ${create}` : ""),
       };
       return paused ? pausedPlan(plan) : plan;
     }
     const excess = have - target;
-    if (excess <= 0) {
+    if (excess <= 0 || inFlight) {
       return {
         actions: [],
         short: 0,
         over: 0,
         targetEnis: have,
-        reason: `warm ENI: at target ${target} ENIs${capped}`,
+        reason: excess > 0
+          ? `warm ENI: ${excess} ENI(s) over target ${target}, shrink deferred (growth in flight or pods waiting)`
+          : `warm ENI: at target ${target} ENIs${capped}`,
       };
     }
     const victims = input.enis.filter(deletable).sort(byDevice).reverse().slice(0, excess);
@@ -235,24 +257,32 @@ export function planPool(input: PoolInput): PoolPlan {
     shortUnits = Math.ceil(shortIps / unit);
     what =
       `IP target (warm ${c.warmIpTarget ?? 0}, minimum ${min}${prefixMode ? ", in /28 prefixes" : ""}):` +
-      ` ${total} IPs, ${free} available`;
+      ` ${total} IPs, ${rawFree} available${waitNote}`;
   } else {
     const wpt = c.warmPrefixTarget ?? 1;
-    const freeUnits = sum((e) => e.freePrefixes?.length ?? Math.floor(e.stats.free / IPS_PER_PREFIX));
-    shortUnits = Math.max(wpt - freeUnits, free === 0 ? 1 : 0, 0);
+    const rawFreeUnits = sum((e) => e.freePrefixes?.length ?? Math.floor(e.stats.free / IPS_PER_PREFIX));
+    // Waiting pods use the free addresses outside whole free prefixes first, then whole free prefixes.
+    const partial = Math.max(0, rawFree - rawFreeUnits * IPS_PER_PREFIX);
+    const freeUnits = rawFreeUnits - Math.ceil(Math.max(0, waiting - partial) / IPS_PER_PREFIX);
+    shortUnits = Math.max(wpt - freeUnits, free <= 0 ? Math.ceil((1 - free) / IPS_PER_PREFIX) : 0, 0);
     shortIps = shortUnits * unit;
     overIps = Math.max(0, Math.min((freeUnits - wpt) * unit, free - 1));
-    what = `warm prefix target ${wpt}: ${freeUnits} free prefixes, ${free} available IPs`;
+    what = `warm prefix target ${wpt}: ${rawFreeUnits} free prefixes, ${rawFree} available IPs${waitNote}`;
   }
 
   if (shortUnits > 0) {
     const pendingUnits = input.pendingIps !== undefined
       ? Math.floor(input.pendingIps / unit)
       : input.pendingEnis * cap;
+    // Room left on pending ENIs (created with fewer than `cap` units): filled once they attach.
+    const onEnis = sum((e) => Math.floor(pendingOn(e) / unit));
+    const pendingRoom = input.pendingIps !== undefined
+      ? Math.max(0, input.pendingEnis * cap - Math.max(0, pendingUnits - onEnis))
+      : 0;
     let rem = Math.max(0, shortUnits - pendingUnits);
     const actions: PoolAction[] = [];
     for (const e of [...podEnis].sort(byDevice)) {
-      const room = cap - slotsUsed(e);
+      const room = cap - slotsUsed(e) - Math.ceil(pendingOn(e) / unit);
       if (rem <= 0) break;
       if (room <= 0) continue;
       const n = Math.min(room, rem);
@@ -263,6 +293,8 @@ export function planPool(input: PoolInput): PoolPlan {
       );
       rem -= n;
     }
+    const intoPending = Math.min(rem, pendingRoom);
+    rem -= intoPending;
     let created = 0;
     if (rem > 0 && cap > 0) {
       const n = Math.min(Math.ceil(rem / cap), maxEnis - have);
@@ -284,7 +316,8 @@ export function planPool(input: PoolInput): PoolPlan {
     let reason = `${what}; short ${shortUnits} ${unitName}`;
     if (pendingUnits > 0 && shortUnits <= pendingUnits) {
       reason += `, covered by ${input.pendingEnis} pending ENI(s)`;
-    }
+    } else if (pendingUnits > 0) reason += `, ${pendingUnits} in flight`;
+    if (intoPending > 0) reason += `, ${intoPending} to fill pending ENIs' room once attached`;
     if (rem > 0) reason += `; ${rem} ${unitName} cannot be placed: max ENIs (${maxEnis}) reached`;
     const plan = { actions, short: shortIps, over: 0, targetEnis: have + created, reason };
     return paused && actions.length ? pausedPlan(plan) : plan;

@@ -497,11 +497,20 @@ Deno.test("pool/IP target: pending ENIs cover the shortfall first", () => {
   const n = new Node(limitsOf("m5.large"), cfg({ WARM_IP_TARGET: "5" }), { primaryIps: 9 });
   for (let i = 0; i < 9; i++) assert.ok(n.addPod());
   assert.deepEqual(n.plan({ pendingEnis: 1, pendingIps: 5 }).actions, []);
-  assert.deepEqual(n.plan({ pendingEnis: 1, pendingIps: 3 }).actions, [{
-    kind: "create-enis",
-    count: 1,
-    ipsPerEni: 2,
-  }]);
+  assert.deepEqual(n.plan({ pendingEnis: 1, pendingIps: 3 }).actions, [], "the pending ENI's room covers it");
+  assert.match(
+    n.plan({ pendingEnis: 1, pendingIps: 3 }).reason,
+    /2 to fill pending ENIs' room once attached/,
+  );
+  // The room on pending ENIs is used before creating more; beyond it, new ENIs.
+  const big = new Node(limitsOf("m5.large"), cfg({ WARM_IP_TARGET: "20" }), { primaryIps: 9 });
+  for (let i = 0; i < 9; i++) assert.ok(big.addPod());
+  const bp = big.plan({ pendingEnis: 1, pendingIps: 3 });
+  assert.deepEqual(bp.actions, [{ kind: "create-enis", count: 1, ipsPerEni: 9 }], bp.reason);
+  assert.match(
+    bp.reason,
+    /20 IP\(s\), 3 in flight, 6 to fill pending ENIs' room.*2 IP\(s\) cannot be placed/,
+  );
   assert.deepEqual(n.plan({ pendingEnis: 1 }).actions, [], "a pending ENI without a count covers a full ENI");
   assert.match(n.plan({ pendingEnis: 1 }).reason, /covered by 1 pending ENI/);
 });
@@ -787,4 +796,72 @@ Deno.test("pool: arbitrary inputs give safe plans (property)", () => {
     }),
     { numRuns: RUNS * 3 },
   );
+});
+
+Deno.test("pool: waiting pods count as assigned, so a burst is planned at once (table)", () => {
+  // m5.4xlarge: 8 ENIs × 29 usable IPs. `eniN` stands for the id of the ENI at index N.
+  const cases: Array<{ env: Record<string, string>; fill: number; waiting: number; want: PoolAction[] }> = [
+    // WARM_IP_TARGET=30: pool of 30 (29 + 1), all taken, 30 more waiting: 60 pods + 30 warm = 90 IPs.
+    {
+      env: { WARM_IP_TARGET: "30" },
+      fill: 30,
+      waiting: 30,
+      want: [
+        { kind: "assign-ips", eniId: "eni1", count: 28 },
+        { kind: "create-enis", count: 1, ipsPerEni: 29 },
+        { kind: "create-enis", count: 1, ipsPerEni: 3 },
+      ],
+    },
+    // Warm ENI mode: 29 used + 40 waiting = 69 → 3 ENIs + 1 warm; the second ENI is full already.
+    { env: {}, fill: 29, waiting: 40, want: [{ kind: "create-enis", count: 2, ipsPerEni: 29 }] },
+    // MINIMUM_IP_TARGET only (the pool holds 10): 10 taken, 5 waiting: their 5 + the warm 1.
+    {
+      env: { MINIMUM_IP_TARGET: "10" },
+      fill: 10,
+      waiting: 5,
+      want: [{ kind: "assign-ips", eniId: "eni0", count: 6 }],
+    },
+    // Waiting pods that free IPs already cover (a race) add nothing beyond the target.
+    { env: { WARM_IP_TARGET: "30" }, fill: 0, waiting: 0, want: [] },
+  ];
+  for (const c of cases) {
+    const n = new Node(limitsOf("m5.4xlarge"), cfg(c.env));
+    n.converge();
+    for (let i = 0; i < c.fill; i++) assert.ok(n.addPod(), `pod ${i}`);
+    const p = n.plan({ waitingPods: c.waiting });
+    const ids = poolEnis(n.ds, n.now).map((e) => e.eniId);
+    const got = p.actions.map((a) => "eniId" in a ? { ...a, eniId: `eni${ids.indexOf(a.eniId)}` } : a);
+    assert.deepEqual(got, c.want, `${JSON.stringify(c.env)}: ${p.reason}`);
+    if (c.waiting) assert.match(p.reason, /waiting/);
+    // Carried out, the plan leaves exactly the targets + demand: nothing more to do, nothing over.
+    n.apply(p);
+    const again = n.plan({ waitingPods: c.waiting });
+    assert.deepEqual(again.actions, [], again.reason);
+    assert.equal(again.over, 0, again.reason);
+  }
+});
+
+Deno.test("pool: waiting pods and in-flight growth defer shrinking; in-flight assigns take an ENI's room", () => {
+  const n = new Node(limitsOf("m5.4xlarge"), cfg({ WARM_IP_TARGET: "5" }));
+  n.converge();
+  for (let i = 0; i < 40; i++) {
+    assert.ok(n.addPod());
+    n.apply(n.plan());
+  }
+  for (let i = 0; i < 30; i++) n.removePod(0);
+  n.now += 120_000;
+  const shrink = n.plan();
+  assert.ok(shrink.actions.length > 0, `over the warm target: shrinks (${shrink.reason})`);
+  assert.deepEqual(n.plan({ waitingPods: 1 }).actions.filter((a) => !isGrowAction(a)), []);
+  assert.deepEqual(n.plan({ pendingEnis: 1, pendingIps: 29 }).actions, []);
+  // An ENI with 10 IPs being assigned has 10 less room.
+  const m = new Node(limitsOf("m5.4xlarge"), cfg({ WARM_IP_TARGET: "30" }));
+  m.converge();
+  for (let i = 0; i < 30; i++) assert.ok(m.addPod());
+  const enis = poolEnis(m.ds, m.now).map((e) => e.deviceNumber === 1 ? { ...e, pendingIps: 10 } : e);
+  const p = m.plan({ enis, pendingIps: 10 });
+  assert.deepEqual(p.actions, [
+    { kind: "assign-ips", eniId: poolEnis(m.ds, m.now)[1].eniId, count: 18 },
+    { kind: "create-enis", count: 1, ipsPerEni: 2 },
+  ], p.reason);
 });

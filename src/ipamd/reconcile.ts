@@ -1,7 +1,10 @@
 /**
  * The pool driver: runs the pure `planPool` on every assign/release and on a safety-net timer, carries out
- * its actions (ENIs created in parallel), and periodically reconciles the datastore with EC2. Plans and
- * reconciles go through one serial queue, so two never run at once.
+ * its actions (ENIs created in parallel), and periodically reconciles the datastore with EC2. Plans, shrink
+ * actions and reconciles go through one serial queue, so two never run at once. Grow actions do not hold the
+ * queue: a plan starts them and the next plan may run while they are in flight, counting them as pending
+ * (`pendingEnis`, `pendingIps`, per-ENI in-flight assigns) so nothing is planned twice. A burst is thus
+ * planned for its whole demand (pods waiting in the socket API, `waitingPods`) while earlier ENIs attach.
  */
 import type { IpamdErrorBody } from "../cni/api.ts";
 import { cidrContains } from "../net/ipv4.ts";
@@ -13,6 +16,7 @@ import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
+import { IPS_PER_PREFIX } from "./max_pods.ts";
 import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
 
 /** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
@@ -41,9 +45,21 @@ export type ErrorBody = IpamdErrorBody["error"];
 export class PoolDriver {
   readonly #o: PoolDriverOptions;
   #queue: Promise<unknown> = Promise.resolve();
-  #planQueued?: Promise<PoolPlan | undefined>;
+  #planQueued?: Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined>;
   #timers: ReturnType<typeof setInterval>[] = [];
   pendingEnis = 0;
+  /** Addresses in flight: those pending ENIs bring plus in-flight assigns to attached ENIs. */
+  pendingIps = 0;
+  /** In-flight addresses per attached ENI. */
+  readonly #pendingOn = new Map<string, number>();
+  /** Grow actions in flight. */
+  #growing = 0;
+  /** Bumped whenever a grow action (or one ENI of a create) finishes. */
+  growthEvents = 0;
+  #growthWaiters: (() => void)[] = [];
+  /** Pod ADDs waiting for an IP (maintained by the socket API); the planner counts them as demand. */
+  waitingPods = 0;
+  #stopped = false;
   #growStartedAt = 0;
   lastShrinkAt = 0;
   growthPausedUntil = 0;
@@ -69,8 +85,20 @@ export class PoolDriver {
     return p;
   }
 
-  /** Plans (and carries out) once more; coalesces with a plan already waiting in the queue. */
+  /**
+   * Plans (and carries out) once more; coalesces with a plan already waiting in the queue. Resolves once the
+   * plan's actions, grow actions included, are done.
+   */
   trigger(): Promise<PoolPlan | undefined> {
+    return this.#triggerRun().then((r) => r && r.grown.then(() => r.plan));
+  }
+
+  /** Like {@link trigger}, but resolves once the plan is made and its grow actions started. */
+  plan(): Promise<PoolPlan | undefined> {
+    return this.#triggerRun().then((r) => r?.plan);
+  }
+
+  #triggerRun(): Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined> {
     if (this.#planQueued) return this.#planQueued;
     const p = this.#enqueue(async () => {
       this.#planQueued = undefined;
@@ -86,6 +114,27 @@ export class PoolDriver {
     return p;
   }
 
+  /** Whether grow actions are in flight. */
+  get growing(): boolean {
+    return this.#growing > 0;
+  }
+
+  /**
+   * Resolves when a grow action (or one ENI of a create) finishes after `since` (a {@link growthEvents}
+   * value; at once if one already has), or at once when nothing is in flight.
+   */
+  growthSettled(since = this.growthEvents): Promise<void> {
+    if (this.growthEvents !== since || this.#growing === 0) return Promise.resolve();
+    return new Promise((r) => this.#growthWaiters.push(r));
+  }
+
+  #growthEvent(): void {
+    this.growthEvents++;
+    const w = this.#growthWaiters;
+    this.#growthWaiters = [];
+    for (const r of w) r();
+  }
+
   /** Starts the safety-net plan timer and the EC2 reconcile timer. */
   start(o: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
     this.#timers.push(setInterval(() => void this.trigger(), o.planEveryMs ?? 30_000));
@@ -94,10 +143,14 @@ export class PoolDriver {
 
   /** Stops the timers and waits for the queue to drain. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     await this.#queue;
+    while (this.#inflight.size) await Promise.all(this.#inflight);
   }
+
+  readonly #inflight = new Set<Promise<unknown>>();
 
   /** The pool input from the datastore. */
   input(): Parameters<typeof planPool>[0] {
@@ -105,26 +158,60 @@ export class PoolDriver {
     const now = this.#now;
     return {
       now,
-      enis: poolEnis(ds, now),
+      enis: poolEnis(ds, now).map((e) => {
+        const p = this.#pendingOn.get(e.eniId);
+        return p ? { ...e, pendingIps: p } : e;
+      }),
       limits: { maxEnis: this.maxEnis, ipv4PerEni: this.#o.limits.ipv4PerEni },
       config,
       pendingEnis: this.pendingEnis,
+      pendingIps: this.pendingIps,
+      waitingPods: this.waitingPods,
       lastShrinkAt: this.lastShrinkAt,
       growthPausedUntil: this.growthPausedUntil,
       customNetworking: config.customNetworking,
     };
   }
 
-  async #runPlan(): Promise<PoolPlan> {
+  async #runPlan(): Promise<{ plan: PoolPlan; grown: Promise<unknown> }> {
     const plan = planPool(this.input());
     this.lastPlan = plan;
     if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
-    // Grow actions touch different ENIs (or make new ones): run them all at once, so IPs assigned to an
-    // existing ENI are usable while new ENIs attach. Shrink actions run one by one.
-    await Promise.all(plan.actions.filter(isGrowAction).map((a) => this.#act(a)));
+    // Grow actions touch different ENIs (or make new ones): start them all at once, so IPs assigned to an
+    // existing ENI are usable while new ENIs attach; they count as pending from this moment (synchronously),
+    // and do not hold the queue. Shrink actions (never in the same plan as growth) run one by one.
+    const grown = Promise.all(plan.actions.filter(isGrowAction).map((a) => this.#grow(a)))
+      .then(() => this.#updateGauges());
+    if (plan.actions.some(isGrowAction)) {
+      this.#inflight.add(grown);
+      void grown.finally(() => this.#inflight.delete(grown));
+    }
     for (const a of plan.actions) if (!isGrowAction(a)) await this.#act(a);
     this.#updateGauges();
-    return plan;
+    return { plan, grown };
+  }
+
+  /** Runs a grow action with its addresses counted as pending until it ends. */
+  async #grow(a: PoolAction): Promise<void> {
+    let ips = 0;
+    if (a.kind === "assign-ips" || a.kind === "assign-prefixes") {
+      ips = a.kind === "assign-ips" ? a.count : a.count * IPS_PER_PREFIX;
+      this.#pendingOn.set(a.eniId, (this.#pendingOn.get(a.eniId) ?? 0) + ips);
+      this.pendingIps += ips;
+    }
+    this.#growing++;
+    try {
+      await this.#act(a);
+    } finally {
+      this.#growing--;
+      if (ips) {
+        this.pendingIps -= ips;
+        const left = (this.#pendingOn.get((a as { eniId: string }).eniId) ?? 0) - ips;
+        if (left > 0) this.#pendingOn.set((a as { eniId: string }).eniId, left);
+        else this.#pendingOn.delete((a as { eniId: string }).eniId);
+      }
+      this.#growthEvent();
+    }
   }
 
   async #act(a: PoolAction): Promise<void> {
@@ -198,16 +285,24 @@ export class PoolDriver {
   }
 
   async #createEnis(count: number, ips: number, prefixes?: number): Promise<void> {
+    const per = ips + (prefixes ?? 0) * IPS_PER_PREFIX;
     this.pendingEnis += count;
+    this.pendingIps += count * per;
     this.#growStartedAt = this.#now;
     const results = await Promise.allSettled(
       Array.from({ length: count }, async () => {
+        let ok = false;
         try {
           const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: this.maxEnis });
           this.#adopt(made.eni, made.deviceIndex, made.subnetCidr);
+          ok = true;
         } finally {
           this.pendingEnis--;
+          this.pendingIps -= per;
+          this.#growthEvent();
         }
+        // A pending ENI's room may have been counted on (IP targets): plan again now that it is here.
+        if (ok && !this.#stopped) void this.trigger();
       }),
     );
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -243,6 +338,8 @@ export class PoolDriver {
   /** Compares the datastore with EC2: adopts ENIs/IPs that appeared, drops unassigned ones that vanished. */
   reconcile(): Promise<void> {
     return this.#enqueue(async () => {
+      // Not while ENIs attach or IPs are assigned: EC2 would show them before the datastore does.
+      while (this.#inflight.size) await Promise.all(this.#inflight);
       const { ds, metrics, log } = this.#o;
       metrics?.reconcileCount.inc({ fn: "eniReconcile" });
       const attached = (await this.#o.eni.describeAttached()).filter((n) => !EniManager.unmanaged(n));
@@ -294,17 +391,22 @@ export class PoolDriver {
   /** Why no IP is free right now, as the socket API's error body. */
   reasonForNoIp(coolingRetryMs?: number): ErrorBody {
     const now = this.#now;
-    if (this.pendingEnis > 0) {
-      const left = Math.max(250, this.#growStartedAt + EXPECTED_ENI_MS - now);
+    const err = this.lastError;
+    const fresh = err && now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
+    // Backing off after a failure: growth still in flight was started before it and says less than the error.
+    const backingOff = fresh && this.growthPausedUntil > now;
+    if ((this.pendingEnis > 0 || this.#growing > 0) && !backingOff) {
+      const left = this.pendingEnis > 0 ? Math.max(250, this.#growStartedAt + EXPECTED_ENI_MS - now) : 250;
       return {
         reason: "pool_growing",
-        message: `no free IP: ${this.pendingEnis} ENI(s) being attached, expected within ${left} ms`,
+        message: this.pendingEnis > 0
+          ? `no free IP: ${this.pendingEnis} ENI(s) being attached, expected within ${left} ms`
+          : `no free IP: ${this.pendingIps} IP(s) being assigned`,
         retryable: true,
         retryAfterMs: left,
       };
     }
-    const err = this.lastError;
-    if (err && now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal") {
+    if (err && fresh) {
       const paused = this.growthPausedUntil > now ? this.growthPausedUntil - now : undefined;
       return {
         reason: err.err.reason,

@@ -141,39 +141,56 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
     return { deviceNumber: dn, routeTable: dn === 0 ? MAIN_TABLE : dn + 1 };
   };
 
-  /** Assigns, or grows the pool and waits (up to addWaitMs) for it; else throws the precise reason. */
+  /**
+   * Assigns, or grows the pool and waits (up to addWaitMs) for it; else throws the precise reason. While it
+   * waits, the ADD counts in `driver.waitingPods`, so each plan covers every waiting pod at once; it retries
+   * whenever a grow action (or one ENI of a create) finishes.
+   */
   async function assignOrWait(key: AttachmentKey, meta: PodMeta): Promise<Assignment> {
     const deadline = Date.now() + (ctx.addWaitMs ?? 5_000);
     const errBefore = ctx.driver.lastError;
     let coolingRetryMs: number | undefined;
-    while (true) {
-      try {
-        return ctx.ds.assign(key, meta, now());
-      } catch (e) {
-        if (!(e instanceof NoFreeIpError)) throw e;
-        coolingRetryMs = e.retryAfterMs;
-        ctx.log?.debug("no free IP; growing the pool", {
-          ...key,
-          stats: ctx.ds.stats(now()),
-          err: e.message,
-        });
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || ctx.driver.lastError !== errBefore) break;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const plan = await Promise.race([
-        ctx.driver.trigger(),
-        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
-      ]);
-      clearTimeout(timer);
-      if (plan === "timeout") continue;
-      const grew = plan?.actions.some(isGrowAction);
-      if (!grew && ctx.driver.pendingEnis === 0) {
+    let waiting = false;
+    try {
+      while (true) {
         try {
           return ctx.ds.assign(key, meta, now());
-        } catch { /* nothing will change soon */ }
-        break;
+        } catch (e) {
+          if (!(e instanceof NoFreeIpError)) throw e;
+          coolingRetryMs = e.retryAfterMs;
+          ctx.log?.debug("no free IP; growing the pool", {
+            ...key,
+            stats: ctx.ds.stats(now()),
+            err: e.message,
+          });
+        }
+        if (!waiting) {
+          waiting = true;
+          ctx.driver.waitingPods++;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || ctx.driver.lastError !== errBefore) break;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left));
+        try {
+          const since = ctx.driver.growthEvents;
+          const plan = await Promise.race([ctx.driver.plan(), timeout]);
+          if (plan === "timeout") continue;
+          if (!ctx.driver.growing) {
+            // Nothing grows: the plan had nothing to do, or its growth is already over.
+            if (plan?.actions.some(isGrowAction) || ctx.driver.growthEvents !== since) continue;
+            try {
+              return ctx.ds.assign(key, meta, now());
+            } catch { /* nothing will change soon */ }
+            break;
+          }
+          await Promise.race([ctx.driver.growthSettled(since), timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
       }
+    } finally {
+      if (waiting) ctx.driver.waitingPods--;
     }
     ctx.metrics?.noAvailableIp.inc();
     const r = ctx.driver.reasonForNoIp(coolingRetryMs);
@@ -330,6 +347,8 @@ export function poolSnapshot(ctx: Pick<ApiContext, "ds" | "driver">, now: number
       name: a.meta.k8sPodName,
     })),
     pendingEnis: driver.pendingEnis,
+    pendingIps: driver.pendingIps,
+    waitingPods: driver.waitingPods,
     maxEnis: driver.maxEnis,
     lastPlan: driver.lastPlan?.reason,
   };
