@@ -18,6 +18,7 @@ import { readLabConfig } from "./lab_state.ts";
 import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
 import { parseFaults } from "./realism.ts";
 import { podAdd, podCheck, podDel, podList } from "./runtime_pod.ts";
+import { CniPluginError } from "./runtime.ts";
 
 /** A bad command line; printed with the usage hint and exit code 2. */
 export class UsageError extends Error {
@@ -81,6 +82,25 @@ function needRoot(verb: string): void {
 
 function print(json: boolean, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text);
+}
+
+/**
+ * Retries an ADD that failed with CNI code 11 ("try again later": ipamd starting, pool growing), as kubelet
+ * retries a sandbox, for up to 60 s; any other error is final.
+ */
+async function retryLikeKubelet<T>(add: () => Promise<T>, budgetMs = 60_000): Promise<T> {
+  const end = Date.now() + budgetMs;
+  let said = false;
+  for (let delay = 250;; delay = Math.min(delay * 2, 4000)) {
+    try {
+      return await add();
+    } catch (e) {
+      if (!(e instanceof CniPluginError) || e.code !== 11 || Date.now() + delay > end) throw e;
+      if (!said) console.error(`lab: ${e.msg}; retrying as kubelet would (up to ${budgetMs / 1000} s)`);
+      said = true;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 /** Runs the CLI; returns the exit code. */
@@ -195,11 +215,12 @@ export async function main(argv: string[]): Promise<number> {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`bad pod name "${name}"`);
       needRoot(verb);
       if (sub === "add") {
-        const rec = await podAdd(names, name, {
+        const opts = {
           node: intFlag("node", v.node, 0, 15),
           namespace: v.namespace,
           portMappings: (v.publish ?? []).map(parsePublish),
-        });
+        };
+        const rec = await retryLikeKubelet(() => podAdd(names, name, opts));
         print(
           json,
           rec,
