@@ -387,8 +387,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         reps.some((p) => p.node === 1),
       detail: `${results.length - fails.length}/${results.length} pings answered (${sameNode} same node, ` +
         `${results.length - sameNode} cross node; ${
-          reps.filter((p) => p.dev > 0).length
-        } pods on secondary ENIs)` +
+          plural(reps.filter((p) => p.dev > 0).length, "pod")
+        } on secondary ENIs)` +
         (fails.length ? `; failed: ${fails.map((f) => `${f.a.rec.name}→${f.b.rec.name}`).join(", ")}` : ""),
     });
 
@@ -616,4 +616,9 @@ if (import.meta.main) {
     onTeardown: (fn) => teardown = fn,
   });
   Deno.exit(r.ok ? 0 : 1);
+}
+
+/** "1 pod", "2 pods". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
