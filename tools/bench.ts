@@ -30,6 +30,7 @@ import { addNetns, delNetns, libcni, netnsPath, randomSuffix } from "../tests/he
 import { percentile, summary } from "../tests/helpers/stats.ts";
 import { measureBaseline, ptpConflist } from "./baseline.ts";
 import { ensureDebianPackages, isRoot } from "./deps.ts";
+import { timedRun } from "./timed_run.ts";
 
 /** One result line. */
 export interface BenchRow {
@@ -108,37 +109,6 @@ const sum = (o: Record<string, number>, f: (k: string) => boolean = () => true) 
   Object.entries(o).filter(([k]) => f(k)).reduce((n, [, v]) => n + v, 0);
 const fmtCalls = (o: Record<string, number>) =>
   Object.entries(o).map(([k, v]) => `${k}=${v}`).join(" ") || "none";
-
-/** Runs argv under GNU time; returns wall ms (spawn to exit) and peak RSS in KiB. */
-async function timed(
-  argv: string[],
-  env: Record<string, string>,
-  stdin = "",
-  prefix: string[] = [],
-): Promise<{ ms: number; rssKiB: number; code: number; stdout: string }> {
-  const out = await Deno.makeTempFile();
-  try {
-    const full = [...prefix, "/usr/bin/time", "-o", out, "-f", "%M", ...argv];
-    const t0 = performance.now();
-    const child = new Deno.Command(full[0], {
-      args: full.slice(1),
-      env: { HOME: Deno.env.get("HOME") ?? "/root", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-    const o = await child.output();
-    const ms = performance.now() - t0;
-    const rss = Number((await Deno.readTextFile(out)).trim().split("\n").at(-1));
-    return { ms, rssKiB: rss, code: o.code, stdout: new TextDecoder().decode(o.stdout) };
-  } finally {
-    await Deno.remove(out).catch(() => {});
-  }
-}
 
 /** VmRSS sampled `n` times a second apart: the median and the range, in MiB (RSS moves with the GC). */
 async function sampledRssMiB(pid: number, n = 5): Promise<{ median: number; min: number; max: number }> {
@@ -313,8 +283,12 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const add: { ms: number; rssKiB: number }[] = [];
   const pluginConf = JSON.stringify({ ...conf.plugins[0], cniVersion: conf.cniVersion, name: conf.name });
   for (let i = 0; i < runs; i++) {
-    bare.push(await timed([deno, "run", "-A", "--no-check", `${tmp}/empty.ts`], {}));
-    const v = await timed([deno, "run", "-A", "--no-check", cniMain], { CNI_COMMAND: "VERSION" }, pluginConf);
+    bare.push(await timedRun([deno, "run", "-A", "--no-check", `${tmp}/empty.ts`], {}));
+    const v = await timedRun(
+      [deno, "run", "-A", "--no-check", cniMain],
+      { CNI_COMMAND: "VERSION" },
+      pluginConf,
+    );
     if (v.code !== 0) throw new Error(`VERSION failed: ${v.stdout}`);
     ver.push(v);
     const pod = await addNetns(`${s1.id}-v${id}${i}`);
@@ -327,7 +301,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
         CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=bench",
       };
       const nsenter = ["nsenter", `--net=${netnsPath(n1.netns)}`, "--"];
-      const a = await timed(
+      const a = await timedRun(
         [deno, "run", "-A", "--no-check", cniMain],
         { ...env, CNI_COMMAND: "ADD" },
         pluginConf,
@@ -336,7 +310,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       if (a.code !== 0) throw new Error(`ADD failed: ${a.stdout}`);
       add.push(a);
       const prev = JSON.stringify({ ...JSON.parse(pluginConf), prevResult: JSON.parse(a.stdout) });
-      const d = await timed(
+      const d = await timedRun(
         [deno, "run", "-A", "--no-check", cniMain],
         { ...env, CNI_COMMAND: "DEL" },
         prev,

@@ -4,7 +4,7 @@
  */
 import type { NetworkInterface, Subnet } from "../aws/ec2_port.ts";
 import type { ImdsInterface } from "../aws/imds_port.ts";
-import type { Assignment, Datastore } from "./datastore.ts";
+import { addAttachedEni, type Assignment, type Datastore, eniRecordOf } from "./datastore.ts";
 import { EniManager, pollUntil } from "./eni_manager.ts";
 import { hostVethName } from "../common/veth_name.ts";
 import type { HostNetwork } from "./host_network.ts";
@@ -52,15 +52,7 @@ export async function loadEnis(
   o: { host?: HostNetwork; mtu: number; now: number; log?: Logger; linkWaitMs?: number },
 ): Promise<void> {
   for (const { eni: n, deviceNumber, subnetCidr } of enis) {
-    const rec = {
-      eniId: n.networkInterfaceId,
-      deviceNumber,
-      subnetId: n.subnetId,
-      subnetCidr,
-      primaryIp: n.privateIpAddress,
-      mac: n.macAddress.toLowerCase(),
-      createdAt: Date.parse(n.attachment?.attachTime ?? "") || o.now,
-    };
+    const rec = eniRecordOf(n, deviceNumber, subnetCidr, Date.parse(n.attachment?.attachTime ?? "") || o.now);
     const host = o.host;
     if (host && deviceNumber !== 0) {
       await pollUntil(`link with MAC ${rec.mac}`, () => host.linkPresent(rec.mac) || undefined, {
@@ -68,9 +60,7 @@ export async function loadEnis(
       });
       host.setupEni(rec, o.mtu);
     }
-    ds.addEni(rec);
-    ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
-    if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
+    addAttachedEni(ds, rec, n);
     o.log?.info("ENI loaded", { eniId: rec.eniId, deviceNumber, ips: n.privateIps.length - 1 });
   }
 }

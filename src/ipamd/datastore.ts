@@ -13,6 +13,7 @@
  *   each /28 from `addPrefixes`. Prefix addresses are removed only with `removePrefixes`.
  */
 import type { AttachmentKey } from "../cni/api.ts";
+import type { NetworkInterface } from "../aws/ec2_port.ts";
 import { expandCidr, ipToInt, isIpv4, parseCidr } from "../net/ipv4.ts";
 
 export type { AttachmentKey };
@@ -378,4 +379,33 @@ export class Datastore {
       prefixes: [...s.prefixes].sort((a, b) => byAddr(a.split("/")[0], b.split("/")[0])),
     };
   }
+}
+
+/** The datastore record of an ENI attached at `deviceNumber`, as EC2 describes it. */
+export function eniRecordOf(
+  n: NetworkInterface,
+  deviceNumber: number,
+  subnetCidr: string,
+  createdAt: number,
+): Omit<EniRecord, "ips" | "prefixes"> {
+  return {
+    eniId: n.networkInterfaceId,
+    deviceNumber,
+    subnetId: n.subnetId,
+    subnetCidr,
+    primaryIp: n.privateIpAddress,
+    mac: n.macAddress.toLowerCase(),
+    createdAt,
+  };
+}
+
+/** Adds an attached ENI with its secondary IPs and /28 prefixes (its primary IP is never a pod's). */
+export function addAttachedEni(
+  ds: Datastore,
+  rec: Omit<EniRecord, "ips" | "prefixes">,
+  n: NetworkInterface,
+): void {
+  ds.addEni(rec);
+  ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
+  if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
 }

@@ -11,7 +11,7 @@ import { cidrContains } from "../net/ipv4.ts";
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import type { IpamdConfig } from "./config.ts";
-import type { Datastore } from "./datastore.ts";
+import { addAttachedEni, type Datastore, eniRecordOf } from "./datastore.ts";
 import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
@@ -320,19 +320,9 @@ export class PoolDriver {
   /** Wires an attached ENI on the host and adds it with its addresses to the datastore. */
   #adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void {
     const { ds, host, config } = this.#o;
-    const rec = {
-      eniId: n.networkInterfaceId,
-      deviceNumber,
-      subnetId: n.subnetId,
-      subnetCidr,
-      primaryIp: n.privateIpAddress,
-      mac: n.macAddress.toLowerCase(),
-      createdAt: this.#now,
-    };
+    const rec = eniRecordOf(n, deviceNumber, subnetCidr, this.#now);
     if (deviceNumber !== 0) host?.setupEni(rec, config.eniMtu);
-    ds.addEni(rec);
-    ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
-    if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
+    addAttachedEni(ds, rec, n);
   }
 
   /** Compares the datastore with EC2: adopts ENIs/IPs that appeared, drops unassigned ones that vanished. */

@@ -3,7 +3,7 @@
  * and peak RSS (GNU time's %U/%S/%M, from wait4's rusage) for VERSION, and for ADD/DEL (root: a throwaway
  * node and pod namespaces and the fake ipamd). A benchmark, not a test.
  *
- *   deno run -A src/cni/measure_startup.ts [--runs 10] [--parallel 30]
+ *   deno run -A tools/measure_startup.ts [--runs 10] [--parallel 30]
  *
  * `--parallel N` also runs N ADDs at once (as containerd does), then N DELs, and prints p50/p99.
  * `--main PATH` measures another tree's `src/cni/main.ts` (A/B against a checkout of an older commit).
@@ -14,10 +14,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { FakeIpamd } from "../../tests/helpers/fake_ipamd.ts";
-import { TestNetns } from "../../tests/helpers/netns.ts";
-
-const TIME = "/usr/bin/time";
+import { FakeIpamd } from "../tests/helpers/fake_ipamd.ts";
+import { TestNetns } from "../tests/helpers/netns.ts";
+import { percentile as pct } from "../tests/helpers/stats.ts";
+import { type TimedRun, timedRun } from "./timed_run.ts";
 
 const libc = Deno.dlopen(
   "libc.so.6",
@@ -30,49 +30,10 @@ function childrenCpuMs(): number {
   return Number(ru[0] + ru[2]) * 1000 + Number(ru[1] + ru[3]) / 1000;
 }
 
-interface Sample {
-  ms: number;
-  /** user + system CPU time. */
-  cpuMs: number;
-  rssKiB: number;
-  code: number;
-  stdout: string;
-}
+type Sample = TimedRun;
 
-async function measure(prefix: string[], env: Record<string, string>, stdin: string): Promise<Sample> {
-  const out = Deno.makeTempFileSync();
-  try {
-    const argv = [...prefix, TIME, "-o", out, "-f", "%M %U %S", Deno.execPath(), "run", "-A", MAIN];
-    const t0 = performance.now();
-    const child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      env: { ...env, HOME: Deno.env.get("HOME") ?? "/root", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-    const o = await child.output();
-    const ms = performance.now() - t0;
-    const [rss, user, sys] = Deno.readTextFileSync(out).trim().split("\n").at(-1)!.split(" ").map(Number);
-    return {
-      ms,
-      cpuMs: (user + sys) * 1000,
-      rssKiB: rss,
-      code: o.code,
-      stdout: new TextDecoder().decode(o.stdout),
-    };
-  } finally {
-    Deno.removeSync(out);
-  }
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+function measure(prefix: string[], env: Record<string, string>, stdin: string): Promise<Sample> {
+  return timedRun([Deno.execPath(), "run", "-A", MAIN], env, stdin, prefix);
 }
 
 function summary(name: string, s: Sample[], cpuTotalMs: number): string {
@@ -88,7 +49,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "10" },
     parallel: { type: "string", default: "0" },
-    main: { type: "string", default: new URL("./main.ts", import.meta.url).pathname },
+    main: { type: "string", default: new URL("../src/cni/main.ts", import.meta.url).pathname },
   },
 });
 const MAIN = values.main;
