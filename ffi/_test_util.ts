@@ -1,9 +1,13 @@
 /**
  * Test fixtures for ffi/: uniquely named namespaces created with `ip netns add`
- * (fixture creation only) and always removed.
+ * (fixture creation only) and always removed; two namespaces wired by a veth; ping.
  *
  * @module
  */
+
+import assert from "node:assert/strict";
+import { NetlinkError } from "./errors.ts";
+import { Netlink } from "./netlink.ts";
 
 /** A unique name: prefix + 6 random hex chars (keep prefix ≤ 9 chars for link names). */
 export function uniq(prefix: string): string {
@@ -43,4 +47,36 @@ export async function withTempNetns<T>(n: number, fn: (names: string[]) => T | P
 /** The calling thread's netns inode. */
 export function threadNetnsInode(): number {
   return Deno.statSync("/proc/thread-self/ns/net").ino ?? 0;
+}
+
+/** The NetlinkError `fn` throws (anything else fails the test). */
+export function nlErr(fn: () => unknown): NetlinkError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof NetlinkError) return e;
+    throw e;
+  }
+  assert.fail("expected a NetlinkError");
+}
+
+/** ping from inside `ns` (iputils ping, else busybox ping). */
+export function ping(ns: string, ip: string, count: number) {
+  const bin = run("sh", "-c", "command -v ping").code === 0 ? ["ping"] : ["busybox", "ping"];
+  return run("ip", "netns", "exec", ns, ...bin, "-c", String(count), "-W", "2", ip);
+}
+
+/** Two namespaces a, b joined by a veth (a: "va", b: "vb"), both ends up. */
+export function wired<T>(
+  fn: (x: { a: string; b: string; na: Netlink; nb: Netlink; va: number; vb: number }) => T,
+) {
+  return withTempNetns(2, ([a, b]) => {
+    using na = Netlink.open(a);
+    using nb = Netlink.open(b);
+    na.vethAdd({ name: "va", peerName: "vb", peerNs: b });
+    const va = na.linkByName("va").index, vb = nb.linkByName("vb").index;
+    na.linkSetUp(va);
+    nb.linkSetUp(vb);
+    return fn({ a, b, na, nb, va, vb });
+  });
 }
