@@ -235,3 +235,42 @@ Deno.test("imds: the client re-fetches its token after a 401 (IMDS restarted)", 
     await server.shutdown();
   }
 });
+
+Deno.test("imds: a listing answers the same with and without its trailing slash; a value only without", () =>
+  withImds(async ({ model, url, instanceId, subnetId }) => {
+    const eni = model.createNetworkInterface({ subnetId });
+    model.attachNetworkInterface({ networkInterfaceId: eni.networkInterfaceId, instanceId, deviceIndex: 1 });
+    const tok = await token(url);
+    const [primary] = model.attachedEnis(instanceId);
+    const base = "/latest/meta-data";
+    const listings: [string, (body: string) => void][] = [
+      [base, (b) => assert.ok(b.split("\n").includes("network/"), b)],
+      [`${base}/placement`, (b) => assert.deepEqual(b.split("\n"), ["availability-zone", "region"])],
+      [`${base}/network`, (b) => assert.equal(b, "interfaces/")],
+      [`${base}/network/interfaces`, (b) => assert.equal(b, "macs/")],
+      [
+        `${base}/network/interfaces/macs`,
+        (b) =>
+          assert.deepEqual(b.split("\n").toSorted(), [`${primary.mac}/`, `${eni.macAddress}/`].toSorted()),
+      ],
+      [
+        `${base}/network/interfaces/macs/${eni.macAddress}`,
+        (b) => assert.ok(b.split("\n").includes("local-ipv4s") && b.split("\n").includes("device-number"), b),
+      ],
+    ];
+    for (const [path, check] of listings) {
+      const bare = await get(url, path, tok);
+      const slash = await get(url, `${path}/`, tok);
+      assert.equal(bare.status, 200, path);
+      assert.equal(slash.status, 200, `${path}/`);
+      assert.equal(bare.body, slash.body, path);
+      check(bare.body);
+    }
+    assert.equal((await get(url, `${base}/instance-id`, tok)).body, instanceId);
+    assert.equal((await get(url, `${base}/instance-id/`, tok)).status, 404);
+    assert.equal(
+      (await get(url, `${base}/network/interfaces/macs/${eni.macAddress}/device-number/`, tok)).status,
+      404,
+    );
+    assert.equal((await get(url, `${base}/network/interfaces/macs/02:00:00:00:00:99`, tok)).status, 404);
+  }));

@@ -3,6 +3,7 @@
  * fallback), instance chosen by the caller's source address, and ENIs/IPs showing up `imdsLagMs` after
  * EC2 attached/assigned them.
  */
+import type { ImdsInterface } from "../aws/imds_port.ts";
 import type { Ec2Model } from "./ec2_model.ts";
 import type { Realism } from "./realism.ts";
 import { remoteHost, type RemoteInfo } from "./ec2_server.ts";
@@ -102,22 +103,74 @@ const INTERFACE_KEYS = [
   "vpc-ipv4-cidr-blocks",
 ];
 
-/** The text at a metadata path, or undefined for 404. */
+/**
+ * The text at a metadata path, or undefined for 404. A listing (a "directory") answers the same with or
+ * without its trailing slash, as real IMDS does; a value answers only without one.
+ */
 function metadata(model: Ec2Model, instanceId: string, path: string, visibleAt: number): string | undefined {
   const inst = model.instanceRecord(instanceId);
-  if (!inst || inst.state !== "running" || !path.startsWith(META)) return undefined;
-  const rel = path.slice(META.length).replace(/\/+$/, (m) => (m ? "/" : ""));
-  const enis = model.imdsInterfaces(instanceId, visibleAt);
-  const primary = model.attachedEnis(instanceId).find((e) => e.attachment?.deviceIndex === 0);
-  const az = inst.availabilityZone;
+  if (!inst || inst.state !== "running") return undefined;
+  if (path !== META.slice(0, -1) && !path.startsWith(META)) return undefined;
+  const rel = path.slice(META.length).replace(/\/+$/, "");
+  const view: InstanceView = {
+    model,
+    instanceId,
+    az: inst.availabilityZone,
+    instanceType: inst.type.instanceType,
+    enis: model.imdsInterfaces(instanceId, visibleAt),
+    primary: model.attachedEnis(instanceId).find((e) => e.attachment?.deviceIndex === 0),
+  };
+  const list = listing(view, rel);
+  if (list) return list.join("\n");
+  return path.endsWith("/") ? undefined : value(view, rel);
+}
+
+/** What the metadata paths of one instance read. */
+interface InstanceView {
+  model: Ec2Model;
+  instanceId: string;
+  az: string;
+  instanceType: string;
+  enis: ImdsInterface[];
+  /** The primary ENI (device 0), when attached. */
+  primary: { primaryIp: string; mac: string } | undefined;
+}
+
+/** The entries of a listing path (sub-listings end in `/`), or undefined when `rel` is no listing. */
+function listing(v: InstanceView, rel: string): string[] | undefined {
   switch (rel) {
     case "":
-      return ["instance-id", "instance-type", "local-hostname", "local-ipv4", "mac", "network/", "placement/"]
-        .join("\n");
+      return [
+        "instance-id",
+        "instance-type",
+        "local-hostname",
+        "local-ipv4",
+        "mac",
+        "network/",
+        "placement/",
+      ];
+    case "placement":
+      return ["availability-zone", "region"];
+    case "network":
+      return ["interfaces/"];
+    case "network/interfaces":
+      return ["macs/"];
+    case "network/interfaces/macs":
+      return v.enis.map((e) => `${e.mac}/`);
+  }
+  const m = /^network\/interfaces\/macs\/([0-9a-f:]{17})$/.exec(rel);
+  const eni = m && v.enis.find((e) => e.mac === m[1]);
+  return eni ? INTERFACE_KEYS.filter((k) => k !== "ipv4-prefix" || eni.ipv4Prefixes.length) : undefined;
+}
+
+/** The value at a non-listing path, or undefined for 404. */
+function value(v: InstanceView, rel: string): string | undefined {
+  const { model, primary } = v;
+  switch (rel) {
     case "instance-id":
-      return instanceId;
+      return v.instanceId;
     case "instance-type":
-      return inst.type.instanceType;
+      return v.instanceType;
     case "local-ipv4":
       return primary?.primaryIp;
     case "local-hostname":
@@ -125,26 +178,19 @@ function metadata(model: Ec2Model, instanceId: string, path: string, visibleAt: 
       return primary && `ip-${primary.primaryIp.replaceAll(".", "-")}.${model.region}.compute.internal`;
     case "mac":
       return primary?.mac;
-    case "placement/":
-      return "availability-zone\nregion";
     case "placement/availability-zone":
-      return az;
+      return v.az;
     case "placement/region":
       return model.region;
-    case "network/":
-      return "interfaces/";
-    case "network/interfaces/":
-      return "macs/";
-    case "network/interfaces/macs/":
-      return enis.map((e) => `${e.mac}/`).join("\n");
   }
-  const m = /^network\/interfaces\/macs\/([0-9a-f:]{17})\/(.*)$/.exec(rel);
-  if (!m) return undefined;
-  const eni = enis.find((e) => e.mac === m[1]);
-  if (!eni) return undefined;
-  switch (m[2]) {
-    case "":
-      return INTERFACE_KEYS.filter((k) => k !== "ipv4-prefix" || eni.ipv4Prefixes.length).join("\n");
+  const m = /^network\/interfaces\/macs\/([0-9a-f:]{17})\/(.+)$/.exec(rel);
+  const eni = m && v.enis.find((e) => e.mac === m[1]);
+  return eni ? interfaceValue(model, eni, m[2]) : undefined;
+}
+
+/** One key under `network/interfaces/macs/<mac>/`. */
+function interfaceValue(model: Ec2Model, eni: ImdsInterface, key: string): string | undefined {
+  switch (key) {
     case "device-number":
       return String(eni.deviceNumber);
     case "interface-id":
