@@ -102,7 +102,7 @@ Deno.test(
   async () => {
     const { Daemon, StartupError } = await import("../src/ipamd/daemon.ts");
     const { ClientNodeKube } = await import("../src/k8s/client.ts");
-    const { writeKubeconfig } = await import("../src/k8s/kubeconfig.ts");
+    const { writeKubeconfig } = await import("../src/sim/kubeconfig.ts");
     const { ImdsClient } = await import("../src/aws/imds.ts");
     const node = await TestNode.create();
     try {

@@ -5,9 +5,10 @@
 
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { KubeStore, type KubeStoreOptions } from "../src/sim/k8s_store.ts";
+import type { KubeStoreOptions } from "../src/sim/k8s_object_store.ts";
+import { KubeStore } from "../src/sim/k8s_store.ts";
 import { createKubeHandler, type KubeHandler, type KubeHandlerOptions } from "../src/sim/k8s_server.ts";
-import { writeKubeconfig } from "../src/k8s/kubeconfig.ts";
+import { writeKubeconfig } from "../src/sim/kubeconfig.ts";
 import { ClientNodeKube, type ClientNodeKubeOptions, waitForApiServer } from "../src/k8s/client.ts";
 import { KubeApiError, KubeUnreachableError, type NodeInfo, type PodEvent } from "../src/k8s/port.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ClientNodeKube, toNodeInfo, toPodInfo, waitForApiServer } from "./client.ts";
-import { renderKubeconfig } from "./kubeconfig.ts";
+import { renderKubeconfig } from "../sim/kubeconfig.ts";
 import { KubeApiError, type KubePort, KubeUnreachableError, type PodEvent } from "./port.ts";
 
 /** Serves `handler` on 127.0.0.1 and gives `fn` a ClientNodeKube for it. */

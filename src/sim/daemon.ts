@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { writeKubeconfig } from "../k8s/kubeconfig.ts";
+import { writeKubeconfig } from "./kubeconfig.ts";
 import { controlHandler } from "./daemon_control.ts";
 import { makeHandlers } from "./daemon_handlers.ts";
 import { startWhoami } from "./daemon_whoami.ts";

@@ -3,7 +3,7 @@
  * plus the lab's control routes under `/lab` (status, faults, pods, shutdown).
  */
 import type { KubeStore } from "./k8s_store.ts";
-import { KubeStatusError } from "./k8s_store.ts";
+import { KubeStatusError } from "./k8s_status.ts";
 
 /** A Deno.serve handler. */
 export type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;

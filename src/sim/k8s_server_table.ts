@@ -3,7 +3,7 @@
  * the lab's objects show their useful columns (pod IP and node, node readiness, ENIConfig subnet).
  */
 
-import type { Collection, KubeObject } from "./k8s_store.ts";
+import type { Collection, KubeObject } from "./k8s_collections.ts";
 
 interface Column {
   name: string;

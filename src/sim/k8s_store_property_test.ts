@@ -6,7 +6,9 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type KubeObject, KubeStatusError, KubeStore } from "./k8s_store.ts";
+import type { KubeObject } from "./k8s_collections.ts";
+import { KubeStatusError } from "./k8s_status.ts";
+import { KubeStore } from "./k8s_store.ts";
 
 type Op =
   | { op: "create"; ns: string; name: string; node: string }

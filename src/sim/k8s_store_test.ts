@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { KubeStatusError, KubeStore, type WatchEvent } from "./k8s_store.ts";
+import type { WatchEvent } from "./k8s_collections.ts";
+import { KubeStatusError } from "./k8s_status.ts";
+import { KubeStore } from "./k8s_store.ts";
 
 function statusOf(fn: () => unknown): { code: number; reason: string } {
   try {

@@ -6,7 +6,7 @@
 import { Netlink } from "../../ffi/mod.ts";
 import { ImdsClient } from "../../src/aws/imds.ts";
 import { ClientNodeKube } from "../../src/k8s/client.ts";
-import { writeKubeconfig } from "../../src/k8s/kubeconfig.ts";
+import { writeKubeconfig } from "../../src/sim/kubeconfig.ts";
 import { type IpamdConfig, loadConfig } from "../../src/ipamd/config.ts";
 import { Daemon, type DaemonOptions } from "../../src/ipamd/daemon.ts";
 import { Logger } from "../../src/ipamd/log.ts";

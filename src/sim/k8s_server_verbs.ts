@@ -1,0 +1,189 @@
+/**
+ * The lab API server's REST verbs on one resource: list and create on a collection; get, replace (PUT),
+ * patch and delete on an object or its status subresource. Watches are in k8s_server_watch.ts.
+ */
+
+import { COLLECTIONS, type KubeObject } from "./k8s_collections.ts";
+import { accept, convertSelector, present, type Resource } from "./k8s_api_resources.ts";
+import type { KubeServerContext } from "./k8s_server.ts";
+import { json, methodNotAllowed, readBody } from "./k8s_server_http.ts";
+import { applyPatch } from "./k8s_server_patch.ts";
+import { renderTable, wantsTable } from "./k8s_server_table.ts";
+import { serveWatch } from "./k8s_server_watch.ts";
+import { badRequest, groupOf, KubeStatusError } from "./k8s_status.ts";
+
+/** Where a request points inside a resource. */
+export interface Target {
+  namespace?: string;
+  name?: string;
+  subresource?: "status";
+}
+
+/** What one request to a resource is. */
+export interface ResourceRequest {
+  ctx: KubeServerContext;
+  req: Request;
+  url: URL;
+  res: Resource;
+  target: Target;
+  /** The `/watch/` path form was used. */
+  watchPath: boolean;
+}
+
+/** Serves one request to a resource. */
+export async function serveResource(r: ResourceRequest): Promise<Response> {
+  const method = r.req.method.toUpperCase();
+  if (r.target.name === undefined) {
+    if (method === "GET") return serveList(r);
+    if (method === "POST") return await serveCreate(r);
+    return methodNotAllowed();
+  }
+  switch (method) {
+    case "GET":
+      return serveGet(r, r.target.name);
+    case "PUT":
+      return await serveReplace(r, r.target.name);
+    case "PATCH":
+      return await servePatch(r, r.target.name);
+    case "DELETE":
+      return await serveDelete(r, r.target.name);
+    default:
+      return methodNotAllowed();
+  }
+}
+
+function serveList({ ctx, req, url, res, target, watchPath }: ResourceRequest): Response {
+  const q = url.searchParams;
+  const watch = watchPath || q.get("watch") === "true" || q.get("watch") === "1";
+  const sel = {
+    namespace: target.namespace,
+    fieldSelector: convertSelector(res, q.get("fieldSelector") ?? undefined),
+    labelSelector: q.get("labelSelector") ?? undefined,
+  };
+  const rv = q.get("resourceVersion") ?? undefined;
+  if (watch) return serveWatch(ctx, req, res, { ...sel, resourceVersion: rv }, q);
+  if (rv !== undefined && rv !== "" && !/^\d+$/.test(rv)) throw badRequest(`invalid resource version: ${rv}`);
+  const limitText = q.get("limit");
+  const limit = limitText ? Number(limitText) : undefined;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw badRequest(`invalid limit: ${limitText}`);
+  }
+  const list = ctx.store.list(res.collection, { ...sel, limit, continue: q.get("continue") ?? undefined });
+  const metadata: Record<string, unknown> = { resourceVersion: list.resourceVersion };
+  if (list.continue) {
+    metadata.continue = list.continue;
+    metadata.remainingItemCount = list.remainingItemCount;
+  }
+  if (wantsTable(req.headers.get("accept"))) {
+    return json(200, renderTable(res.collection, list.items, metadata));
+  }
+  return json(200, {
+    kind: COLLECTIONS[res.collection].listKind,
+    apiVersion: res.apiVersion,
+    metadata,
+    items: list.items.map((o) => present(res, o)),
+  });
+}
+
+async function serveCreate({ ctx, req, res, target }: ResourceRequest): Promise<Response> {
+  const info = COLLECTIONS[res.collection];
+  if (info.namespaced && target.namespace === undefined) return methodNotAllowed();
+  const obj = accept(res, await readBody(req));
+  const meta = (obj.metadata ?? {}) as Record<string, unknown>;
+  if (info.namespaced) {
+    checkNamespace(meta, target);
+    meta.namespace = target.namespace;
+  }
+  obj.metadata = meta;
+  return json(201, present(res, ctx.store.create(res.collection, obj)));
+}
+
+function serveGet({ ctx, req, res, target }: ResourceRequest, name: string): Response {
+  const obj = ctx.store.mustGet(res.collection, target.namespace, name);
+  if (wantsTable(req.headers.get("accept"))) {
+    return json(200, renderTable(res.collection, [obj], { resourceVersion: obj.metadata.resourceVersion }));
+  }
+  return json(200, present(res, obj));
+}
+
+async function serveReplace({ ctx, req, res, target }: ResourceRequest, name: string): Promise<Response> {
+  const info = COLLECTIONS[res.collection];
+  const body = accept(res, await readBody(req));
+  const meta = (body.metadata ?? {}) as Record<string, unknown>;
+  if (meta.name !== undefined && meta.name !== name) {
+    throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
+  }
+  if (info.namespaced) checkNamespace(meta, target);
+  body.metadata = { ...meta, name, ...(info.namespaced ? { namespace: target.namespace } : {}) };
+  const out = ctx.store.update(res.collection, body as KubeObject, { subresource: target.subresource });
+  return json(200, present(res, out));
+}
+
+async function servePatch({ ctx, req, res, target }: ResourceRequest, name: string): Promise<Response> {
+  const type = req.headers.get("content-type") ?? "";
+  if (!/^application\/(json-patch|merge-patch|strategic-merge-patch)\+json/i.test(type)) {
+    throw new KubeStatusError(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: ` +
+        "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
+    );
+  }
+  const body = await readBody(req);
+  const out = ctx.store.patch(res.collection, target.namespace, name, (cur) => {
+    const patched = applyPatch(type, present(res, cur), body);
+    if (typeof patched !== "object" || patched === null || Array.isArray(patched)) {
+      throw new KubeStatusError(422, "Invalid", "patch must produce an object");
+    }
+    return accept(res, patched) as KubeObject;
+  }, { subresource: target.subresource });
+  return json(200, present(res, out));
+}
+
+async function serveDelete({ ctx, req, url, res, target }: ResourceRequest, name: string): Promise<Response> {
+  if (target.subresource) return methodNotAllowed();
+  const body = await readDeleteOptions(req);
+  const graceText = url.searchParams.get("gracePeriodSeconds");
+  const grace = graceText !== null ? Number(graceText) : (body.gracePeriodSeconds as number | undefined);
+  const pre = (body.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
+  let graceful = false;
+  if (res.collection === "pods" && ctx.opts.gracefulPodDeletion && grace !== 0) {
+    const cur = ctx.store.mustGet("pods", target.namespace, name);
+    graceful = Boolean((cur.spec as { nodeName?: string } | undefined)?.nodeName);
+  }
+  const r = ctx.store.delete(res.collection, target.namespace, name, {
+    graceful,
+    gracePeriodSeconds: grace,
+    uid: pre.uid,
+    resourceVersion: pre.resourceVersion,
+  });
+  if (res.collection === "pods") return json(200, present(res, r.object));
+  return json(200, {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Success",
+    details: {
+      name,
+      group: groupOf(COLLECTIONS[res.collection]),
+      kind: res.plural,
+      uid: r.object.metadata.uid,
+    },
+  });
+}
+
+async function readDeleteOptions(req: Request): Promise<Record<string, unknown>> {
+  const text = await req.text();
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("invalid DeleteOptions body");
+  }
+}
+
+function checkNamespace(meta: Record<string, unknown>, target: Target): void {
+  if (meta.namespace !== undefined && meta.namespace !== "" && meta.namespace !== target.namespace) {
+    throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+  }
+}
