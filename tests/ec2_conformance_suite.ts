@@ -1,6 +1,6 @@
 /**
  * The EC2 port's conformance behaviours, registered once per target by {@linkcode ec2Conformance}. Targets
- * (in `ec2_conformance_test.ts`): `SdkEc2` → the lab's Query server over HTTP, `ModelEc2` in-process, and
+ * (in `ec2_conformance_test.ts`): `SdkEc2` → the lab's Query server over HTTP, `Ec2ModelPort` in-process, and
  * `SdkEc2` → moto. Every target must answer identically, errors included; a behaviour a target cannot
  * show is skipped for that target only, with its reason, in the target's gap table.
  * @module

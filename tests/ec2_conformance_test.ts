@@ -1,11 +1,11 @@
 /**
  * EC2 port conformance (behaviours in `ec2_conformance_suite.ts`) against each target: `SdkEc2` → the lab's
- * Query server over HTTP on 127.0.0.1, and `ModelEc2` in-process. Both must answer identically.
+ * Query server over HTTP on 127.0.0.1, and `Ec2ModelPort` in-process. Both must answer identically.
  */
 import { SdkEc2 } from "../src/aws/ec2_sdk.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createEc2Handler } from "../src/sim/ec2_server.ts";
-import { ModelEc2 } from "../src/sim/model_ec2.ts";
+import { Ec2ModelPort } from "../src/sim/ec2_model_port.ts";
 import { Realism } from "../src/sim/realism.ts";
 import type { Ec2Port } from "../src/aws/ec2_port.ts";
 import { ec2Conformance, type Ec2Fixture, type FixtureOptions } from "./ec2_conformance_suite.ts";
@@ -61,7 +61,7 @@ ec2Conformance({
   setUp: (o) =>
     Promise.resolve(
       modelFixture(o, (model, realism) => ({
-        port: new ModelEc2(model, realism),
+        port: new Ec2ModelPort(model, realism),
         close: () => Promise.resolve(),
       })),
     ),

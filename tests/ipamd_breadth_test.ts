@@ -1,5 +1,5 @@
 /**
- * IPAM breadth with upstream's knobs, on ipamd running in-process against the EC2 model (`TestNode`: ModelEc2,
+ * IPAM breadth with upstream's knobs, on ipamd running in-process against the EC2 model (`TestNode`: Ec2ModelPort,
  * the lab's IMDS and Kubernetes handlers, a real node namespace) and, where said, on the lab:
  * prefix delegation, custom networking, subnet discovery, leaked-ENI GC, EC2 rate limiting under throttling.
  */

@@ -1,4 +1,4 @@
-/** The pool driver over ModelEc2 with a test clock: shrink with hysteresis, EC2 reconcile, no-IP reasons. */
+/** The pool driver over Ec2ModelPort with a test clock: shrink with hysteresis, EC2 reconcile, no-IP reasons. */
 import assert from "node:assert/strict";
 import { ImdsClient } from "../src/aws/imds.ts";
 import { loadConfig } from "../src/ipamd/config.ts";
@@ -8,14 +8,14 @@ import { IpamdMetrics } from "../src/ipamd/metrics.ts";
 import { PoolDriver } from "../src/ipamd/reconcile.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";
-import { ModelEc2 } from "../src/sim/model_ec2.ts";
+import { Ec2ModelPort } from "../src/sim/ec2_model_port.ts";
 import { Realism } from "../src/sim/realism.ts";
 
 function setup(env: Record<string, string> = {}, realism?: Realism) {
   let clock = Date.parse("2026-11-25T12:00:00Z");
   const now = () => clock;
   const model = new Ec2Model({ now });
-  const ec2 = new ModelEc2(model, realism);
+  const ec2 = new Ec2ModelPort(model, realism);
   const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
   const inst = model.launchInstance({ instanceType: "m5.large", subnetId: subnet.subnetId });
   const h = createImdsHandler(model, { instanceId: inst.instanceId, lagMs: 0 });

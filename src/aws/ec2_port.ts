@@ -1,6 +1,6 @@
 /**
  * The EC2 port: the subset of EC2 that ipamd uses, in plain TypeScript shapes.
- * Adapters: `SdkEc2` (src/aws/ec2_sdk.ts, real `@aws-sdk/client-ec2`) and `ModelEc2` (src/sim, in-process).
+ * Adapters: `SdkEc2` (src/aws/ec2_sdk.ts, real `@aws-sdk/client-ec2`) and `Ec2ModelPort` (src/sim, in-process).
  * Both pass the shared conformance suite in tests/ec2_conformance_test.ts.
  */
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Ec2Error, type NetworkInterface, type Tag } from "../aws/ec2_port.ts";
 import { Ec2Model } from "../sim/ec2_model.ts";
-import { ModelEc2 } from "../sim/model_ec2.ts";
+import { Ec2ModelPort } from "../sim/ec2_model_port.ts";
 import { ConfigError } from "./config.ts";
 import {
   EniGc,
@@ -143,7 +143,7 @@ Deno.test("selectLeakedEnis property: selection = exactly the ENIs passing every
   }));
 });
 
-/** A ModelEc2 world with this node, another node, and leaked ENIs of each kind. */
+/** An Ec2ModelPort world with this node, another node, and leaked ENIs of each kind. */
 function world() {
   const model = new Ec2Model();
   const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
@@ -158,7 +158,7 @@ function world() {
     subnetId: subnet.subnetId,
     securityGroupIds: [sg],
   });
-  const ec2 = new ModelEc2(model);
+  const ec2 = new Ec2ModelPort(model);
   const make = async (
     instanceId: string,
     o: { age?: number; cluster?: string; extra?: Tag[]; desc?: string },
@@ -179,7 +179,7 @@ function world() {
   return { model, ec2, me: me.instanceId, other: other.instanceId, make };
 }
 
-Deno.test("EniGc.runOnce over ModelEc2: deletes only this node's old leaked ENIs; metric counts them", async () => {
+Deno.test("EniGc.runOnce over Ec2ModelPort: deletes only this node's old leaked ENIs; metric counts them", async () => {
   const w = world();
   const leaked1 = await w.make(w.me, { age: 40 * 60_000 });
   const leaked2 = await w.make(w.me, { age: 20 * 60_000 });

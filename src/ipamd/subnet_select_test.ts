@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Subnet } from "../aws/ec2_port.ts";
 import { Ec2Model } from "../sim/ec2_model.ts";
-import { ModelEc2 } from "../sim/model_ec2.ts";
+import { Ec2ModelPort } from "../sim/ec2_model_port.ts";
 import { ConfigError } from "./config.ts";
 import {
   discoverSubnet,
@@ -98,13 +98,13 @@ Deno.test("rankSubnets property: every candidate is in the node's VPC/AZ, not ta
   }));
 });
 
-Deno.test("discoverSubnet: one DescribeSubnets over ModelEc2, picks the tagged subnet with most room", async () => {
+Deno.test("discoverSubnet: one DescribeSubnets over Ec2ModelPort, picks the tagged subnet with most room", async () => {
   const model = new Ec2Model();
   const primary = model.addSubnet({ cidr: "10.0.0.0/24" });
   const big = model.addSubnet({ cidr: "10.0.16.0/20", tags: [{ key: TAG_CNI_ROLE, value: "1" }] });
   model.addSubnet({ cidr: "10.0.32.0/20", tags: [{ key: TAG_CNI_ROLE, value: "0" }] });
   model.addSubnet({ cidr: "10.0.48.0/20" });
-  const ec2 = new ModelEc2(model);
+  const ec2 = new Ec2ModelPort(model);
   const [p] = await ec2.describeSubnets({ subnetIds: [primary.subnetId] });
   const before = model.calls.DescribeSubnets ?? 0;
   const r = await discoverSubnet(ec2, {

@@ -3,14 +3,20 @@ import { Ec2Error } from "../aws/ec2_port.ts";
 import { expandCidr } from "../net/ipv4.ts";
 import { countParam, type Ec2Store, need } from "./ec2_model_store.ts";
 
-/** AssignPrivateIpAddresses: a count, explicit addresses, or /28 prefixes (Nitro only). */
-export function assignPrivateIps(s: Ec2Store, input: {
+/** AssignPrivateIpAddresses' input as the model takes it. */
+export interface AssignPrivateIpsModelInput {
   networkInterfaceId: string;
   secondaryPrivateIpAddressCount?: number;
   privateIpAddresses?: string[];
   ipv4PrefixCount?: number;
   ipv4Prefixes?: string[];
-}): { privateIps: string[]; ipv4Prefixes: string[] } {
+}
+
+/** AssignPrivateIpAddresses: a count, explicit addresses, or /28 prefixes (Nitro only). */
+export function assignPrivateIps(
+  s: Ec2Store,
+  input: AssignPrivateIpsModelInput,
+): { privateIps: string[]; ipv4Prefixes: string[] } {
   const action = "AssignPrivateIpAddresses";
   s.settle();
   need(input.networkInterfaceId, "NetworkInterfaceId");

@@ -5,7 +5,7 @@
 import { Ec2Error, type Instance, type InstanceTypeInfo, type Subnet, type Tag } from "../aws/ec2_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { cidrContains, expandCidr, parseCidr } from "../net/ipv4.ts";
-import { SubnetPool } from "./ec2_model_subnet.ts";
+import { SubnetPool } from "./ec2_model_subnet_pool.ts";
 import type {
   AttachmentRecord,
   Ec2Event,
@@ -216,6 +216,16 @@ export class Ec2Store {
     return [...this.enis.values()]
       .filter((e) => e.attachment?.instanceId === instanceId)
       .sort((a, b) => a.attachment!.deviceIndex - b.attachment!.deviceIndex);
+  }
+
+  /** When the next timed transition is due (epoch ms), or undefined when none is pending. */
+  nextTransitionAt(): number | undefined {
+    let next: number | undefined;
+    for (const e of this.enis.values()) {
+      const t = e.attachment?.detachDoneAt;
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    }
+    return next;
   }
 
   /** Completes detaches that are due, emitting `eni-detached`. */

@@ -1,5 +1,5 @@
 /**
- * An in-process node for ipamd tests: the EC2 model behind `ModelEc2`, the lab's IMDSv2 and Kubernetes
+ * An in-process node for ipamd tests: the EC2 model behind `Ec2ModelPort`, the lab's IMDSv2 and Kubernetes
  * handlers on 127.0.0.1, and a throwaway network namespace playing the node, where an attached ENI shows
  * up as a link `eth<dev>` with the ENI's MAC (as the lab does). Everything is removed by `close()`.
  */
@@ -14,7 +14,7 @@ import { Ec2Model } from "../../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../../src/sim/imds_server.ts";
 import { createKubeHandler } from "../../src/sim/k8s_server.ts";
 import { KubeStore } from "../../src/sim/k8s_store.ts";
-import { ModelEc2 } from "../../src/sim/model_ec2.ts";
+import { Ec2ModelPort } from "../../src/sim/ec2_model_port.ts";
 import type { Realism } from "../../src/sim/realism.ts";
 import { until } from "./poll.ts";
 
@@ -22,7 +22,7 @@ export interface NodeOptions {
   instanceType?: string;
   /** The node subnet (default 10.0.0.0/20); the instance's IP is 10.0.0.10. */
   subnetCidr?: string;
-  /** EC2 realism (faults, throttling) for `ModelEc2`. */
+  /** EC2 realism (faults, throttling) for `Ec2ModelPort`. */
   realism?: Realism;
 }
 
@@ -36,7 +36,7 @@ async function sh(cmd: string, ...args: string[]): Promise<string> {
 export class TestNode {
   readonly nodeName = "ip-10-0-0-10.us-west-2.compute.internal";
   readonly model = new Ec2Model();
-  ec2 = new ModelEc2(this.model);
+  ec2 = new Ec2ModelPort(this.model);
   readonly kubeStore = new KubeStore();
   readonly ns = `ipamd-t-${crypto.randomUUID().slice(0, 8)}`;
   readonly nsPath = `/var/run/netns/${this.ns}`;
@@ -70,7 +70,7 @@ export class TestNode {
     this.dir = await Deno.makeTempDir({ prefix: "ipamd-test-" });
     await sh("ip", "netns", "add", this.ns);
     this.nl = Netlink.open(this.nsPath);
-    if (o.realism) this.ec2 = new ModelEc2(this.model, o.realism);
+    if (o.realism) this.ec2 = new Ec2ModelPort(this.model, o.realism);
     const subnet = this.model.addSubnet({ cidr: o.subnetCidr ?? "10.0.0.0/20" });
     this.subnetId = subnet.subnetId;
     const sg = this.model.addSecurityGroup("nodes");

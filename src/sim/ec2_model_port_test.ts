@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { Ec2Error } from "../aws/ec2_port.ts";
 import { type Ec2Event, Ec2Model } from "./ec2_model.ts";
-import { ModelEc2 } from "./model_ec2.ts";
+import { Ec2ModelPort } from "./ec2_model_port.ts";
 import { Realism } from "./realism.ts";
 
-Deno.test("ModelEc2 tags model errors with the action", async () => {
-  const port = new ModelEc2(new Ec2Model({ seed: 1 }));
+Deno.test("Ec2ModelPort tags model errors with the action", async () => {
+  const port = new Ec2ModelPort(new Ec2Model({ seed: 1 }));
   const e = await port.createNetworkInterface({ subnetId: "" }).then(() => undefined, (e) => e);
   assert.ok(e instanceof Ec2Error);
   assert.equal(e.code, "MissingParameter");
@@ -16,12 +16,12 @@ Deno.test("ModelEc2 tags model errors with the action", async () => {
   );
 });
 
-Deno.test("ModelEc2 with realism waits the preset latency and counts calls", async () => {
+Deno.test("Ec2ModelPort with realism waits the preset latency and counts calls", async () => {
   const waits: number[] = [];
   const realism = new Realism({ latency: "realistic", sleep: (ms) => (waits.push(ms), Promise.resolve()) });
   const model = new Ec2Model({ seed: 1 });
   const s = model.addSubnet({ cidr: "10.0.0.0/20" });
-  const port = new ModelEc2(model, realism);
+  const port = new Ec2ModelPort(model, realism);
   await port.createNetworkInterface({ subnetId: s.subnetId });
   await port.describeSubnets({});
   assert.ok(waits[0] >= 500 && waits[0] <= 1800);

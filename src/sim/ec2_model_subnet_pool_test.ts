@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { expandCidr, ipToInt } from "../net/ipv4.ts";
-import { SubnetPool } from "./ec2_model_subnet.ts";
+import { SubnetPool } from "./ec2_model_subnet_pool.ts";
 import { Rng } from "./realism_rng.ts";
 
 Deno.test("SubnetPool keeps EC2's five reserved addresses out of reach", () => {

@@ -1,5 +1,5 @@
 /**
- * `ModelEc2`: the EC2 port in-process over the EC2 model, for fast tests. With a `Realism` it throttles,
+ * `Ec2ModelPort`: the EC2 port in-process over the EC2 model, for fast tests. With a `Realism` it throttles,
  * injects faults and waits like the Query server does, answering the same `Ec2Error`s.
  */
 import {
@@ -20,7 +20,7 @@ import { ec2Message } from "./ec2_server.ts";
 import type { Realism } from "./realism.ts";
 
 /** The EC2 port over an in-process `Ec2Model`. */
-export class ModelEc2 implements Ec2Port {
+export class Ec2ModelPort implements Ec2Port {
   constructor(readonly model: Ec2Model, readonly realism?: Realism) {}
 
   async #call<T>(action: string, fn: () => T): Promise<T> {

@@ -1,0 +1,154 @@
+/**
+ * The EC2 model's network interfaces: CreateNetworkInterface, DeleteNetworkInterface,
+ * ModifyNetworkInterfaceAttribute and DescribeNetworkInterfaces. Attaching is in ec2_model_attachments.ts,
+ * addresses in ec2_model_ips.ts.
+ */
+import {
+  type CreateNetworkInterfaceInput,
+  Ec2Error,
+  type Filter,
+  type NetworkInterface,
+} from "../aws/ec2_port.ts";
+import { applyFilters, checkMaxResults, eniFilterValues, paginate } from "./ec2_model_filter.ts";
+import { countParam, type Ec2Store, need } from "./ec2_model_store.ts";
+import { eniView } from "./ec2_model_view.ts";
+
+/** CreateNetworkInterface's input as the model takes it. */
+export type CreateEniInput = CreateNetworkInterfaceInput & { privateIpAddress?: string };
+
+/** DescribeNetworkInterfaces' input (one page). */
+export interface DescribeEnisInput {
+  networkInterfaceIds?: string[];
+  filters?: Filter[];
+  maxResults?: number;
+  nextToken?: string;
+}
+
+/** ModifyNetworkInterfaceAttribute's input. */
+export interface ModifyEniInput {
+  networkInterfaceId: string;
+  attachmentId?: string;
+  deleteOnTermination?: boolean;
+  sourceDestCheck?: boolean;
+  description?: string;
+  securityGroupIds?: string[];
+}
+
+function checkGroups(s: Ec2Store, groups: string[] | undefined, action: string): void {
+  for (const g of groups ?? []) {
+    if (!s.groups.has(g)) {
+      throw new Ec2Error("InvalidGroup.NotFound", `The security group '${g}' does not exist`, action);
+    }
+  }
+}
+
+/** CreateNetworkInterface (optionally with secondary IPs or /28 prefixes and tags). */
+export function createNetworkInterface(s: Ec2Store, input: CreateEniInput): NetworkInterface {
+  const action = "CreateNetworkInterface";
+  need(input.subnetId, "SubnetId");
+  countParam(input.secondaryPrivateIpAddressCount, "SecondaryPrivateIpAddressCount");
+  countParam(input.ipv4PrefixCount, "Ipv4PrefixCount");
+  if (input.secondaryPrivateIpAddressCount && input.ipv4PrefixCount) {
+    throw new Ec2Error(
+      "InvalidParameterCombination",
+      "SecondaryPrivateIpAddressCount and Ipv4PrefixCount cannot be used together",
+      action,
+    );
+  }
+  const subnet = s.subnet(input.subnetId, action);
+  checkGroups(s, input.securityGroupIds, action);
+  const extra = (input.secondaryPrivateIpAddressCount ?? 0) + (input.ipv4PrefixCount ?? 0);
+  if (1 + extra > s.unattachedIpLimit) {
+    throw new Ec2Error(
+      "PrivateIpAddressLimitExceeded",
+      `Number of private addresses will exceed limit of ${s.unattachedIpLimit}.`,
+      action,
+    );
+  }
+  const needIps = 1 + (input.secondaryPrivateIpAddressCount ?? 0);
+  if (subnet.pool.available < needIps) throw s.insufficient(subnet, action);
+  const eni = s.makeEni(subnet, {
+    description: input.description ?? "",
+    securityGroupIds: input.securityGroupIds,
+    privateIpAddress: input.privateIpAddress,
+    tags: input.tags,
+  }, action);
+  const now = s.now();
+  if (input.secondaryPrivateIpAddressCount) {
+    for (const ip of subnet.pool.takeAny(input.secondaryPrivateIpAddressCount, s.rng)!) {
+      eni.secondary.set(ip, now);
+    }
+  }
+  if (input.ipv4PrefixCount) {
+    const p = subnet.pool.takePrefixes(input.ipv4PrefixCount, s.rng);
+    if (!p) {
+      s.destroyEni(eni, false);
+      throw new Ec2Error(
+        "InsufficientCidrBlocks",
+        "The specified subnet does not have enough free cidr blocks to satisfy the request.",
+        action,
+      );
+    }
+    for (const x of p) eni.prefixes.set(x, now);
+  }
+  return eniView(eni, s.vpcId);
+}
+
+/** DescribeNetworkInterfaces, one page. */
+export function describeNetworkInterfaces(
+  s: Ec2Store,
+  input: DescribeEnisInput,
+): { networkInterfaces: NetworkInterface[]; nextToken?: string } {
+  const action = "DescribeNetworkInterfaces";
+  s.settle();
+  checkMaxResults(input.maxResults);
+  const recs = input.networkInterfaceIds?.length
+    ? input.networkInterfaceIds.map((id) => s.eni(id, action))
+    : [...s.enis.values()];
+  const withViews = recs.map((r) => ({ seq: r.seq, v: eniView(r, s.vpcId) }));
+  const kept = applyFilters(withViews, input.filters, (x, name) => eniFilterValues(x?.v ?? null, name));
+  const page = paginate(kept, (x) => x.seq, input.maxResults, input.nextToken);
+  return { networkInterfaces: page.items.map((x) => x.v), nextToken: page.nextToken };
+}
+
+/** DeleteNetworkInterface (only when not attached). */
+export function deleteNetworkInterface(s: Ec2Store, networkInterfaceId: string): void {
+  const action = "DeleteNetworkInterface";
+  s.settle();
+  need(networkInterfaceId, "NetworkInterfaceId");
+  const eni = s.eni(networkInterfaceId, action);
+  if (eni.attachment) {
+    throw new Ec2Error(
+      "InvalidNetworkInterface.InUse",
+      `The network interface '${eni.id}' is currently in use.`,
+      action,
+    );
+  }
+  s.destroyEni(eni);
+}
+
+/** ModifyNetworkInterfaceAttribute: Attachment.DeleteOnTermination, SourceDestCheck, Description, groups. */
+export function modifyNetworkInterfaceAttribute(s: Ec2Store, input: ModifyEniInput): void {
+  const action = "ModifyNetworkInterfaceAttribute";
+  s.settle();
+  need(input.networkInterfaceId, "NetworkInterfaceId");
+  const eni = s.eni(input.networkInterfaceId, action);
+  const any = input.deleteOnTermination !== undefined || input.sourceDestCheck !== undefined ||
+    input.description !== undefined || input.securityGroupIds !== undefined;
+  if (!any) throw new Ec2Error("MissingParameter", "No attribute specified.", action);
+  if (input.deleteOnTermination !== undefined) {
+    need(input.attachmentId, "Attachment.AttachmentId");
+    if (!eni.attachment || eni.attachment.id !== input.attachmentId) {
+      throw new Ec2Error(
+        "InvalidAttachmentID.NotFound",
+        `The attachment ID '${input.attachmentId}' does not exist`,
+        action,
+      );
+    }
+    eni.attachment.deleteOnTermination = input.deleteOnTermination;
+  }
+  checkGroups(s, input.securityGroupIds, action);
+  if (input.securityGroupIds) eni.securityGroupIds = [...input.securityGroupIds];
+  if (input.sourceDestCheck !== undefined) eni.sourceDestCheck = input.sourceDestCheck;
+  if (input.description !== undefined) eni.description = input.description;
+}
