@@ -341,7 +341,8 @@ export function ec2Conformance(target: Ec2Target): void {
       port.describeInstances(["i-0123456789abcdef0"]),
       "InvalidInstanceID.NotFound",
     );
-    assert.equal(notFound.retryable, true); // Describe* NotFound may be eventual consistency
+    assert.equal(notFound.retryable, false); // the caller decides: "not visible yet" or "gone"
+    assert.equal(notFound.notFound, true);
     await rejects(
       port.createNetworkInterface({ subnetId: "subnet-0123456789abcdef0" }),
       "InvalidSubnetID.NotFound",

@@ -15,10 +15,17 @@ export class Ec2Error extends Error {
     super(`${action ? action + ": " : ""}${code}: ${message}`);
     this.name = "Ec2Error";
   }
-  /** Whether retrying later can succeed (throttling, 5xx, eventual consistency). */
+  /**
+   * Whether the same call, sent again, can succeed: throttling, a 5xx, or no answer at all. A `*.NotFound` is
+   * not: right after a create it means "not visible yet" (EC2 is eventually consistent), elsewhere "gone", and
+   * only the caller knows which; see {@link notFound}.
+   */
   get retryable(): boolean {
-    return this.httpStatus >= 500 || this.code === "RequestLimitExceeded" ||
-      this.code === "Throttling" || this.code.endsWith(".NotFound") && this.action.startsWith("Describe");
+    return this.httpStatus >= 500 || this.code === "RequestLimitExceeded" || this.code === "Throttling";
+  }
+  /** Whether EC2 said the resource does not exist (`InvalidNetworkInterfaceID.NotFound`, ...). */
+  get notFound(): boolean {
+    return this.code.endsWith(".NotFound");
   }
 }
 

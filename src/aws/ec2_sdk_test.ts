@@ -98,7 +98,8 @@ Deno.test("toEc2Error keeps Ec2Errors and reads SDK service exceptions", () => {
   const e = toEc2Error(sdk, "DescribeSubnets");
   assert.equal(e.code, "InvalidSubnetID.NotFound");
   assert.equal(e.httpStatus, 400);
-  assert.equal(e.retryable, true, "Describe* NotFound is eventual consistency");
+  assert.equal(e.retryable, false, "a NotFound is the caller's to judge, not retried blindly");
+  assert.equal(e.notFound, true);
 });
 
 Deno.test("SdkEc2 reads AWS_EC2_ENDPOINT", () =>

@@ -247,37 +247,49 @@ export class EniManager {
     }
   }
 
-  /** Detaches (when attached), waits until available, then deletes the ENI; retries throttling. */
+  /**
+   * Detaches (when attached), waits until available, then deletes the ENI. Freeing is idempotent: a NotFound
+   * at any step means the ENI is already gone (so this must not be used for an ENI created so recently that
+   * EC2 may not show it yet). Throttling and 5xx are retried by the port (`RateLimitedEc2`), not here.
+   */
   async freeEni(eniId: string): Promise<void> {
-    const [eni] = await this.#retry(() =>
-      this.call(
-        "DescribeNetworkInterfaces",
-        () => this.o.ec2.describeNetworkInterfaces({ networkInterfaceIds: [eniId] }),
-      )
-    ).catch((e) => {
-      if (e instanceof Ec2Error && e.code === "InvalidNetworkInterfaceID.NotFound") return [];
-      throw e;
-    });
-    if (!eni) return;
+    const gone = () => this.o.log?.info("ENI already gone", { eniId });
+    const eni = await this.#describeOne(eniId);
+    if (!eni) return gone();
     if (eni.attachment && eni.attachment.status !== "detached") {
       const attachmentId = eni.attachment.attachmentId;
-      await this.#retry(() =>
-        this.call("DetachNetworkInterface", () => this.o.ec2.detachNetworkInterface({ attachmentId }))
-      );
-      await pollUntil(`${eniId} to become available`, async () => {
-        const [n] = await this.call(
-          "DescribeNetworkInterfaces",
-          () => this.o.ec2.describeNetworkInterfaces({ networkInterfaceIds: [eniId] }),
-        );
-        return !n || n.status === "available" ? true : undefined;
+      await this.call("DetachNetworkInterface", () => this.o.ec2.detachNetworkInterface({ attachmentId }))
+        .catch((e) => {
+          // Detached meanwhile (or by an earlier attempt whose answer was lost): go on.
+          if (!(e instanceof Ec2Error && e.code === "InvalidAttachmentID.NotFound")) throw e;
+        });
+      const state = await pollUntil(`${eniId} to become available`, async () => {
+        const n = await this.#describeOne(eniId);
+        return !n ? "gone" : n.status === "available" ? "available" : undefined;
       }, { deadlineMs: this.o.detachWaitMs ?? 30_000, initialMs: 100 });
+      if (state === "gone") return gone();
     }
-    await this.#retry(() =>
-      this.call("DeleteNetworkInterface", () => this.o.ec2.deleteNetworkInterface(eniId))
-    ).catch((e) => {
+    try {
+      await this.call("DeleteNetworkInterface", () => this.o.ec2.deleteNetworkInterface(eniId));
+    } catch (e) {
       if (!(e instanceof Ec2Error && e.code === "InvalidNetworkInterfaceID.NotFound")) throw e;
-    });
+      return gone();
+    }
     this.o.log?.info("ENI deleted", { eniId });
+  }
+
+  /** The ENI as EC2 describes it, or undefined when EC2 says it does not exist. */
+  async #describeOne(eniId: string): Promise<NetworkInterface | undefined> {
+    try {
+      const [n] = await this.call(
+        "DescribeNetworkInterfaces",
+        () => this.o.ec2.describeNetworkInterfaces({ networkInterfaceIds: [eniId] }),
+      );
+      return n;
+    } catch (e) {
+      if (e instanceof Ec2Error && e.code === "InvalidNetworkInterfaceID.NotFound") return undefined;
+      throw e;
+    }
   }
 
   /** Adds `count` secondary IPs to an ENI; returns them. */
@@ -312,25 +324,11 @@ export class EniManager {
 
   /** Returns secondary IPs (or prefixes) to EC2. */
   async unassign(eniId: string, o: { ips?: string[]; prefixes?: string[] }): Promise<void> {
-    await this.#retry(() =>
-      this.call("UnassignPrivateIpAddresses", () =>
-        this.o.ec2.unassignPrivateIpAddresses({
-          networkInterfaceId: eniId,
-          ...(o.ips?.length ? { privateIpAddresses: o.ips } : {}),
-          ...(o.prefixes?.length ? { ipv4Prefixes: o.prefixes } : {}),
-        }))
-    );
-  }
-
-  /** Retries retryable EC2 errors with backoff (5 tries). */
-  async #retry<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0, delay = 200;; attempt++, delay *= 2) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!(e instanceof Ec2Error && e.retryable) || attempt >= 4) throw e;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await this.call("UnassignPrivateIpAddresses", () =>
+      this.o.ec2.unassignPrivateIpAddresses({
+        networkInterfaceId: eniId,
+        ...(o.ips?.length ? { privateIpAddresses: o.ips } : {}),
+        ...(o.prefixes?.length ? { ipv4Prefixes: o.prefixes } : {}),
+      }));
   }
 }

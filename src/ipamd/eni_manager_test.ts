@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { Ec2Error } from "../aws/ec2_port.ts";
-import { CIDR_PAUSE_MS, classifyError, EniError, pollUntil } from "./eni_manager.ts";
+import type { ImdsPort } from "../aws/imds_port.ts";
+import { RateLimitedEc2 } from "../aws/rate_limit.ts";
+import { Ec2Model } from "../sim/ec2_model.ts";
+import { Ec2ModelPort } from "../sim/ec2_model_port.ts";
+import { Realism } from "../sim/realism.ts";
+import { CIDR_PAUSE_MS, classifyError, EniError, EniManager, pollUntil } from "./eni_manager.ts";
 
 Deno.test("classifyError: EC2 codes map to the socket API's reasons", () => {
   const c = (code: string, status = 400) =>
@@ -34,4 +39,51 @@ Deno.test("pollUntil: backs off exponentially and gives up at the deadline", asy
   assert.ok(gaps[2] > gaps[0], `growing gaps ${gaps}`);
   let n = 0;
   assert.equal(await pollUntil("third time", () => ++n === 3 ? "ok" : undefined, { initialMs: 1 }), "ok");
+});
+
+/** An EniManager over `RateLimitedEc2` (instant backoff) over the model, as the daemon builds it. */
+function managerOverModel(faults = "") {
+  const model = new Ec2Model({ seed: 7 });
+  const subnetId = model.addSubnet({ cidr: "10.0.0.0/20" }).subnetId;
+  const instanceId = model.launchInstance({ instanceType: "m5.large", subnetId }).instanceId;
+  const realism = new Realism({ buckets: false, faults, seed: 3 });
+  const ec2 = new RateLimitedEc2(new Ec2ModelPort(model, realism), {
+    sleep: () => Promise.resolve(),
+    random: () => 0.5,
+  });
+  const imds = {} as ImdsPort; // freeEni never asks IMDS
+  const eni = new EniManager({ ec2, imds, instanceId, subnetId, securityGroupIds: [], clusterName: "" });
+  const calls = (action: string) => model.calls[action] ?? 0;
+  return { model, realism, eni, subnetId, instanceId, calls };
+}
+
+Deno.test("freeEni of an ENI already gone costs one DescribeNetworkInterfaces (NotFound = gone)", async () => {
+  const { model, eni, subnetId, calls } = managerOverModel();
+  const id = model.createNetworkInterface({ subnetId }).networkInterfaceId;
+  model.deleteNetworkInterface(id);
+  const before = calls("DescribeNetworkInterfaces");
+  await eni.freeEni(id);
+  assert.equal(calls("DescribeNetworkInterfaces") - before, 1);
+  assert.equal(calls("DeleteNetworkInterface"), 1, "no second delete");
+});
+
+Deno.test("freeEni of an attached ENI: describe, detach, describe until available, delete", async () => {
+  const { model, eni, subnetId, instanceId, calls } = managerOverModel();
+  const id = model.createNetworkInterface({ subnetId }).networkInterfaceId;
+  model.attachNetworkInterface({ networkInterfaceId: id, instanceId, deviceIndex: 1 });
+  await eni.freeEni(id);
+  assert.deepEqual(
+    ["DescribeNetworkInterfaces", "DetachNetworkInterface", "DeleteNetworkInterface"].map(calls),
+    [2, 1, 1],
+  );
+  assert.throws(() => model.describeNetworkInterfaces({ networkInterfaceIds: [id] }), /NotFound/);
+});
+
+Deno.test("one retry layer: a call that keeps failing with 5xx is tried maxAttempts times, not more", async () => {
+  const { model, eni, subnetId, realism } = managerOverModel();
+  const id = model.createNetworkInterface({ subnetId }).networkInterfaceId;
+  realism.setFaults("5xx=1");
+  await assert.rejects(eni.freeEni(id), (e) => e instanceof Ec2Error && e.code === "InternalError");
+  // RateLimitedEc2's 8 attempts; the stacked layers made 5 × 8 = 40.
+  assert.equal(realism.stats().DescribeNetworkInterfaces.calls, 8);
 });
