@@ -1,10 +1,16 @@
 /** Talks to a lab daemon over `<state>/lab.sock`. */
+import {
+  UNIX_FETCH_TIMEOUT_MS,
+  unixFetch,
+  UnixFetchError,
+  type UnixFetchInit,
+} from "../common/unix_fetch.ts";
 import type { LabNames } from "./naming.ts";
 
-/** The daemon did not answer on lab.sock (not running, or still starting). */
+/** The daemon did not answer on lab.sock (not running, still starting, or not within the deadline). */
 export class LabDaemonUnreachableError extends Error {
   constructor(readonly socket: string, cause: string) {
-    super(`lab daemon not answering on ${socket}: ${cause}`);
+    super(`lab daemon not answering: ${cause}`);
     this.name = "LabDaemonUnreachableError";
   }
 }
@@ -17,22 +23,16 @@ export class LabApiError extends Error {
   }
 }
 
-/** A fetch bound to a lab's socket: `labFetch(names, "/lab/status")`. */
-export async function labFetch(
-  names: LabNames,
-  path: string,
-  init: RequestInit & { timeoutMs?: number } = {},
-): Promise<Response> {
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: names.labSock } });
-  const signal = AbortSignal.timeout(init.timeoutMs ?? 30_000);
+/**
+ * A request on a lab's socket: `labFetch(names, "/lab/status")`. The deadline (`timeoutMs`, default
+ * {@linkcode UNIX_FETCH_TIMEOUT_MS}) covers the whole exchange; a miss names the request and the deadline.
+ */
+export async function labFetch(names: LabNames, path: string, init: UnixFetchInit = {}): Promise<Response> {
   try {
-    const r = await fetch(`http://lab${path}`, { ...init, client, signal });
-    const body = new Uint8Array(await r.arrayBuffer());
-    return new Response(r.status === 204 ? null : body, { status: r.status, headers: r.headers });
+    return await unixFetch(names.labSock, path, init);
   } catch (e) {
-    throw new LabDaemonUnreachableError(names.labSock, (e as Error).message);
-  } finally {
-    client.close();
+    if (e instanceof UnixFetchError) throw new LabDaemonUnreachableError(names.labSock, e.message);
+    throw e;
   }
 }
 
@@ -85,6 +85,6 @@ export interface LabStatus {
 }
 
 /** GET /lab/status. */
-export function fetchStatus(names: LabNames, timeoutMs = 5000): Promise<LabStatus> {
+export function fetchStatus(names: LabNames, timeoutMs = UNIX_FETCH_TIMEOUT_MS): Promise<LabStatus> {
   return labJson<LabStatus>(names, "/lab/status", "GET", undefined, timeoutMs);
 }

@@ -53,7 +53,7 @@ function tail(path: string, lines = 40): string {
 /** Whether a daemon answers on the lab's socket. */
 export async function daemonAnswers(names: LabNames): Promise<LabStatus | undefined> {
   try {
-    return await fetchStatus(names, 2000);
+    return await fetchStatus(names, 10_000);
   } catch {
     return undefined;
   }

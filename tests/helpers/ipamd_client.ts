@@ -3,33 +3,28 @@
  * ipamd tests allocate for.
  * @module
  */
+import { unixFetch } from "../../src/common/unix_fetch.ts";
 
-/** One unix-socket client per ipamd. A failed request answers status 0 and reconnects on the next call. */
+/** An ipamd's unix socket. A request that gets no answer answers status 0 with the reason. */
 export class IpamdSocket {
-  #client?: Deno.HttpClient;
   constructor(readonly path: string) {}
 
   /** GET `path`, or POST `body` as JSON. */
   // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
   async call(path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    this.#client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.path } });
     try {
-      const r = await fetch(`http://ipamd${path}`, {
-        client: this.#client,
+      const r = await unixFetch(this.path, path, {
         method: body === undefined ? "GET" : "POST",
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: r.status, body: await r.json() };
     } catch (e) {
-      this.close(); // ipamd restarted: reconnect next time
       return { status: 0, body: { error: { reason: "unreachable", message: String(e) } } };
     }
   }
 
-  close(): void {
-    this.#client?.close();
-    this.#client = undefined;
-  }
+  /** Nothing to release (each call has its own connection); kept for callers' finally blocks. */
+  close(): void {}
 }
 
 /** The add-network key of test pod i: container `c0007`, pod `default/pod-7`. */

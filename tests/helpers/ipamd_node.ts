@@ -16,6 +16,7 @@ import { createKubeHandler } from "../../src/sim/k8s_server.ts";
 import { KubeStore } from "../../src/sim/k8s_store.ts";
 import { Ec2ModelPort } from "../../src/sim/ec2_model_port.ts";
 import type { Realism } from "../../src/sim/realism.ts";
+import { unixFetch } from "../../src/common/unix_fetch.ts";
 import { until } from "./poll.ts";
 
 export interface NodeOptions {
@@ -46,7 +47,6 @@ export class TestNode {
   nl!: Netlink;
   daemon?: Daemon;
   #servers: Deno.HttpServer[] = [];
-  #client?: Deno.HttpClient;
   #kubeHandler = createKubeHandler(this.kubeStore);
   #unsubscribe?: () => void;
   imdsUrl = "";
@@ -138,8 +138,6 @@ export class TestNode {
 
   /** Stops the running daemon (if any). */
   async stop(): Promise<void> {
-    this.#client?.close();
-    this.#client = undefined;
     await this.daemon?.stop();
     this.daemon = undefined;
   }
@@ -147,23 +145,16 @@ export class TestNode {
   /** One request on the daemon's unix socket. */
   // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field in the tests
   async call(path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    // One client per daemon: Deno's fetch over a unix socket sometimes stalls 5 s when a process makes a new
-    // HttpClient per request (a fresh process making one request, like aws-cni, does not).
-    this.#client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: `${this.dir}/ipamd.sock` } });
-    const client = this.#client;
-    {
-      const r = await fetch(`http://ipamd${path}`, {
-        client,
-        method: body === undefined ? "GET" : "POST",
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      });
-      const text = await r.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch { /* not JSON */ }
-      return { status: r.status, body: parsed };
-    }
+    const r = await unixFetch(`${this.dir}/ipamd.sock`, path, {
+      method: body === undefined ? "GET" : "POST",
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch { /* not JSON */ }
+    return { status: r.status, body: parsed };
   }
 
   /** Runs a command inside the node's namespace. */

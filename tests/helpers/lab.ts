@@ -3,6 +3,7 @@
  * down; `labStatus()`; run commands inside a lab namespace; drive EC2 with the real SDK from inside a node.
  */
 import assert from "node:assert/strict";
+import { unixFetch } from "../../src/common/unix_fetch.ts";
 import { fetchStatus, labFetch, type LabStatus } from "../../src/sim/daemon_client.ts";
 import { labDown, labUp, REPO_DIR, type UpOptions } from "../../src/sim/daemon_launch.ts";
 import { LabNames } from "../../src/sim/naming.ts";
@@ -70,15 +71,8 @@ export async function ipamdGet(
   node: number,
   path: string,
 ): Promise<{ status: number; body: Json }> {
-  const client = Deno.createHttpClient({
-    proxy: { transport: "unix", path: lab.status.nodes[node].ipamdSocket },
-  });
-  try {
-    const r = await fetch(`http://ipamd${path}`, { client });
-    return { status: r.status, body: await r.json() };
-  } finally {
-    client.close();
-  }
+  const r = await unixFetch(lab.status.nodes[node].ipamdSocket, path);
+  return { status: r.status, body: await r.json() };
 }
 
 /** Waits (up to 60 s) until node i's ipamd answers `/v1/status` with 200. */

@@ -6,7 +6,9 @@
  * deleting every pod then returns every address. A damaged checkpoint stops ipamd with a clear error (ADDs
  * get code 11) instead of a restart with no assignments that re-issued live pods' addresses. Root only.
  *
- * Fast: 36 pod operations, 3 ipamd kills, 3 aws-cni kills. Soak (`VPC_CNI_SOAK=1`): 200, 20, 20.
+ * Fast: 36 pod operations, 3 ipamd kills, 3 aws-cni kills. Soak (`VPC_CNI_SOAK=1`): 200, 20, 20. The
+ * add/delete choices and the kill moments come from a seeded Rng: a failure prints the seed, and
+ * `VPC_CNI_TEST_SEED=<seed>` makes the same choices again.
  * @module
  */
 import assert from "node:assert/strict";
@@ -16,7 +18,9 @@ import type { LabNames } from "../../src/sim/naming.ts";
 import { CniPluginError } from "../../src/sim/runtime.ts";
 import { podAdd, podDel } from "../../src/sim/runtime_pod.ts";
 import { type TestLab, withLab } from "../helpers/lab.ts";
+import { until } from "../helpers/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
+import { type Rng, withSeed } from "../helpers/seed.ts";
 import { closeIpamdClients, poolOf, settle, waitIpamdReady } from "./invariants.ts";
 
 const SOAK = Deno.env.get("VPC_CNI_SOAK") === "1";
@@ -60,125 +64,168 @@ export async function podWiring(lab: TestLab): Promise<string[]> {
   return out;
 }
 
+/** What the churn did, for the assertions and the summary line. */
+interface ChurnStats {
+  started: number;
+  adds: number;
+  addErrors: number;
+  dels: number;
+  delErrors: number;
+  ipamdKills: number;
+  cniKills: number;
+  /** Error messages (numbers blanked) and how often each was seen. */
+  errors: Map<string, number>;
+}
+
+/** The churn's shared state: the live pods, the pods whose DEL failed, and whether the killer is done. */
+class Churn {
+  readonly live: string[] = [];
+  readonly pendingDel: string[] = [];
+  readonly stats: ChurnStats = {
+    started: 0,
+    adds: 0,
+    addErrors: 0,
+    dels: 0,
+    delErrors: 0,
+    ipamdKills: 0,
+    cniKills: 0,
+    errors: new Map(),
+  };
+  killerDone = false;
+  #seq = 0;
+  constructor(readonly names: LabNames, readonly rng: Rng) {}
+
+  note(e: unknown): void {
+    const m = String((e as Error).message).replace(/[0-9a-f]{12,}|\d+(\.\d+)+|\d+/g, "#").slice(0, 120);
+    this.stats.errors.set(m, (this.stats.errors.get(m) ?? 0) + 1);
+  }
+
+  /** One pod add (or, when enough pods live, a delete of a random one); a failure pauses 250 ms. */
+  async step(): Promise<void> {
+    const { live, stats, names, rng } = this;
+    stats.started++;
+    if (live.length < 4 || (live.length < MAX_LIVE && rng.next() < 0.7)) {
+      const name = `c${this.#seq++}`;
+      try {
+        await podAdd(names, name);
+        live.push(name);
+        stats.adds++;
+      } catch (e) {
+        stats.addErrors++;
+        this.note(e);
+        await sleep(250); // ipamd is down: back off as a kubelet would
+      }
+      return;
+    }
+    const name = live.splice(rng.int(live.length), 1)[0];
+    try {
+      await podDel(names, name);
+      stats.dels++;
+    } catch (e) {
+      stats.delErrors++;
+      this.note(e);
+      this.pendingDel.push(name);
+      await sleep(250);
+    }
+  }
+
+  /** A worker: OPS successful operations in all, and on until the killer is done. */
+  async worker(): Promise<void> {
+    while (this.stats.adds + this.stats.dels < OPS || !this.killerDone) await this.step();
+  }
+
+  /** SIGKILLs a running, ready ipamd (kills during its restart would only stack up backoff). */
+  async killIpamd(): Promise<void> {
+    if (!(await waitIpamdReady(this.names, 0, 120_000).then(() => true, () => false))) return;
+    await sleep(this.rng.next() * 500);
+    const pid = (await fetchStatus(this.names)).nodes[0].ipamdPid;
+    if (!pid) return;
+    Deno.kill(pid, "SIGKILL");
+    this.stats.ipamdKills++;
+  }
+
+  /** SIGKILLs an aws-cni process anywhere in an ADD (start-up, the ipamd call, or the wiring), if one runs. */
+  async killCni(): Promise<void> {
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      const pids = awsCniAddPids(this.names);
+      if (pids.length) {
+        await sleep(this.rng.next() * 150);
+        try {
+          Deno.kill(pids[0], "SIGKILL");
+          this.stats.cniKills++;
+        } catch { /* it finished first */ }
+        return;
+      }
+      await sleep(10);
+    }
+  }
+
+  /** Kills ipamd and aws-cni in turn, at random moments, until both counts are reached (or the deadline). */
+  async killer(): Promise<void> {
+    const { stats } = this;
+    const end = Date.now() + (SOAK ? 1_800_000 : 300_000);
+    while ((stats.ipamdKills < IPAMD_KILLS || stats.cniKills < CNI_KILLS) && Date.now() < end) {
+      await sleep(300 + this.rng.next() * 1500);
+      const ipamdTurn = stats.ipamdKills < IPAMD_KILLS &&
+        (stats.cniKills >= CNI_KILLS || stats.ipamdKills <= stats.cniKills);
+      await (ipamdTurn ? this.killIpamd() : this.killCni());
+    }
+    this.killerDone = true;
+  }
+
+  summary(seconds: number, livePods: number): string {
+    const s = this.stats;
+    return `crash: ${s.started} ops in ${seconds} s (${s.adds} adds, ${s.dels} dels ok; ${s.addErrors} add / ` +
+      `${s.delErrors} del errors), ${s.ipamdKills} ipamd SIGKILLs, ${s.cniKills} aws-cni SIGKILLs mid-ADD, ` +
+      `${livePods} live pods checked, 0 violations\n  errors seen: ${
+        JSON.stringify(Object.fromEntries(s.errors))
+      }`;
+  }
+}
+
+/** The churn-and-kill run, then the invariants, then every pod deleted and the pool empty. */
+async function crashChurn(lab: TestLab, rng: Rng): Promise<void> {
+  const { names } = lab;
+  const nodes = [{ index: 0, instanceId: lab.status.nodes[0].instanceId }];
+  await waitIpamdReady(names, 0);
+  const churn = new Churn(names, rng);
+  const t0 = performance.now();
+  await Promise.all([churn.killer(), ...Array.from({ length: WORKERS }, () => churn.worker())]);
+  await waitIpamdReady(names, 0, 120_000);
+  // DEL must succeed once ipamd is back (and even without it): retry the ones that failed.
+  for (const name of churn.pendingDel) await podDel(names, name);
+
+  const { stats } = churn;
+  const st = await fetchStatus(names);
+  assert.ok(st.nodes[0].ipamdRestarts >= stats.ipamdKills, `restarts ${st.nodes[0].ipamdRestarts}`);
+  assert.equal(stats.ipamdKills, IPAMD_KILLS);
+  assert.ok(stats.cniKills >= Math.min(1, CNI_KILLS), "no aws-cni process was caught mid-ADD");
+  assert.ok(stats.adds >= OPS / 2, `only ${stats.adds} adds succeeded`);
+
+  assert.deepEqual(await settle(names, nodes, 90_000), [], "after the crashes");
+  assert.deepEqual(await podWiring(lab), []);
+  const livePods = listPodRecords(names).length;
+
+  // Everything back: delete every pod; the pool must then hold no address.
+  for (const r of listPodRecords(names)) await podDel(names, r.name);
+  assert.deepEqual(await settle(names, nodes, 90_000), [], "after deleting every pod");
+  assert.equal((await poolOf(names, 0)).totals.assigned, 0);
+  console.log(churn.summary(Math.round((performance.now() - t0) / 1000), livePods));
+}
+
 Deno.test({
   name: "crash: SIGKILL ipamd and aws-cni during pod churn; nothing lost, nothing doubled, nothing leaked",
   ...rootOnly,
-  async fn() {
-    await withLab({ nodes: 1, instanceType: "m5.xlarge" }, async (lab) => {
-      const { names } = lab;
-      const nodes = [{ index: 0, instanceId: lab.status.nodes[0].instanceId }];
-      try {
-        await waitIpamdReady(names, 0);
-        const live: string[] = [];
-        const stats = { adds: 0, addErrors: 0, dels: 0, delErrors: 0, ipamdKills: 0, cniKills: 0 };
-        const errors = new Map<string, number>();
-        const pendingDel: string[] = [];
-        let started = 0;
-        let seq = 0;
-        let killerDone = false;
-        const note = (e: unknown) => {
-          const m = String((e as Error).message).replace(/[0-9a-f]{12,}|\d+(\.\d+)+|\d+/g, "#").slice(0, 120);
-          errors.set(m, (errors.get(m) ?? 0) + 1);
-        };
-
-        const worker = async () => {
-          // OPS successful operations; a failed one (ipamd down) is retried after a pause.
-          while (stats.adds + stats.dels < OPS || !killerDone) {
-            started++;
-            if (live.length < 4 || (live.length < MAX_LIVE && Math.random() < 0.7)) {
-              const name = `c${seq++}`;
-              try {
-                await podAdd(names, name);
-                live.push(name);
-                stats.adds++;
-              } catch (e) {
-                stats.addErrors++;
-                note(e);
-                await sleep(250);
-              }
-            } else {
-              const name = live.splice(Math.floor(Math.random() * live.length), 1)[0];
-              try {
-                await podDel(names, name);
-                stats.dels++;
-              } catch (e) {
-                stats.delErrors++;
-                note(e);
-                pendingDel.push(name);
-                await sleep(250);
-              }
-            }
-          }
-        };
-
-        const killer = async () => {
-          const t0 = Date.now();
-          while (stats.ipamdKills < IPAMD_KILLS || stats.cniKills < CNI_KILLS) {
-            await sleep(300 + Math.random() * 1500);
-            if (Date.now() - t0 > (SOAK ? 900_000 : 120_000)) break;
-            const killIpamd = stats.ipamdKills < IPAMD_KILLS &&
-              (stats.cniKills >= CNI_KILLS || stats.ipamdKills <= stats.cniKills);
-            if (killIpamd) {
-              // Only a running, ready ipamd: kills during its restart would only stack up backoff.
-              if (!(await waitIpamdReady(names, 0, 60_000).then(() => true, () => false))) continue;
-              await sleep(Math.random() * 500);
-              const pid = (await fetchStatus(names)).nodes[0].ipamdPid;
-              if (!pid) continue;
-              Deno.kill(pid, "SIGKILL");
-              stats.ipamdKills++;
-            } else {
-              const end = Date.now() + 3000;
-              while (Date.now() < end) {
-                const pids = awsCniAddPids(names);
-                if (pids.length) {
-                  // Anywhere in the ADD: start-up, the ipamd call, or the wiring.
-                  await sleep(Math.random() * 150);
-                  try {
-                    Deno.kill(pids[0], "SIGKILL");
-                    stats.cniKills++;
-                  } catch { /* it finished first */ }
-                  break;
-                }
-                await sleep(10);
-              }
-            }
-          }
-          killerDone = true;
-        };
-
-        const t0 = performance.now();
-        await Promise.all([killer(), ...Array.from({ length: WORKERS }, worker)]);
-        await waitIpamdReady(names, 0, 60_000);
-        // DEL must succeed once ipamd is back (and even without it): retry the ones that failed.
-        for (const name of pendingDel) await podDel(names, name);
-
-        const st = await fetchStatus(names);
-        assert.ok(st.nodes[0].ipamdRestarts >= stats.ipamdKills, `restarts ${st.nodes[0].ipamdRestarts}`);
-        assert.equal(stats.ipamdKills, IPAMD_KILLS);
-        assert.ok(stats.cniKills >= Math.min(1, CNI_KILLS), "no aws-cni process was caught mid-ADD");
-        assert.ok(stats.adds >= OPS / 2, `only ${stats.adds} adds succeeded`);
-
-        const violations = await settle(names, nodes, 45_000);
-        assert.deepEqual(violations, [], "after the crashes");
-        assert.deepEqual(await podWiring(lab), []);
-        const livePods = listPodRecords(names).length;
-
-        // Everything back: delete every pod; the pool must then hold no address.
-        for (const r of listPodRecords(names)) await podDel(names, r.name);
-        assert.deepEqual(await settle(names, nodes, 45_000), [], "after deleting every pod");
-        assert.equal((await poolOf(names, 0)).totals.assigned, 0);
-
-        console.log(
-          `crash: ${started} ops in ${Math.round((performance.now() - t0) / 1000)} s (${stats.adds} adds, ` +
-            `${stats.dels} dels ok; ${stats.addErrors} add / ${stats.delErrors} del errors), ` +
-            `${stats.ipamdKills} ipamd SIGKILLs, ${stats.cniKills} aws-cni SIGKILLs mid-ADD, ${livePods} live pods ` +
-            `checked, 0 violations\n  errors seen: ${JSON.stringify(Object.fromEntries(errors))}`,
-        );
-      } finally {
-        closeIpamdClients();
-      }
-    });
-  },
+  fn: () =>
+    withSeed("crash churn", (rng) =>
+      withLab({ nodes: 1, instanceType: "m5.xlarge" }, async (lab) => {
+        try {
+          await crashChurn(lab, rng);
+        } finally {
+          closeIpamdClients();
+        }
+      })),
 });
 
 Deno.test({
@@ -196,11 +243,12 @@ Deno.test({
         // Damage (as a disk would: writes themselves are atomic), then crash.
         await Deno.writeTextFile(names.backingStore(0), good.slice(0, Math.floor(good.length / 2)));
         Deno.kill((await fetchStatus(names)).nodes[0].ipamdPid!, "SIGKILL");
-        const end = Date.now() + 15_000;
-        while (!(await Deno.readTextFile(names.ipamdLog(0))).includes("refusing to start")) {
-          if (Date.now() > end) throw new Error("ipamd never said it refuses the damaged checkpoint");
-          await sleep(200);
-        }
+        await until(
+          "ipamd to say it refuses the damaged checkpoint",
+          async () => (await Deno.readTextFile(names.ipamdLog(0))).includes("refusing to start"),
+          120_000,
+          200,
+        );
         // ADDs fail retryably; nothing hands out the live pods' addresses.
         for (let i = 0; i < 3; i++) {
           const err = await podAdd(names, `z${i}`).then(() => undefined, (e) => e);
@@ -209,11 +257,11 @@ Deno.test({
         }
         // The operator repairs the file: ipamd comes back with every live pod.
         await Deno.writeTextFile(names.backingStore(0), good);
-        await waitIpamdReady(names, 0, 60_000);
-        assert.deepEqual(await settle(names, nodes, 30_000), []);
+        await waitIpamdReady(names, 0, 120_000);
+        assert.deepEqual(await settle(names, nodes, 90_000), []);
         const fresh = await podAdd(names, "after");
         assert.ok(!pods.some((p) => p.podIp === fresh.podIp), `${fresh.podIp} handed out twice`);
-        assert.deepEqual(await settle(names, nodes, 30_000), []);
+        assert.deepEqual(await settle(names, nodes, 90_000), []);
         console.log(
           `corrupt checkpoint: 4 live pods kept, 3 ADDs refused with code 11, repaired, 0 violations`,
         );

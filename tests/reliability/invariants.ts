@@ -6,6 +6,7 @@
  */
 import { listPodRecords, type PodRecord } from "../../src/sim/lab_state.ts";
 import type { LabNames } from "../../src/sim/naming.ts";
+import { unixFetch } from "../../src/common/unix_fetch.ts";
 import { labFetch } from "../../src/sim/daemon_client.ts";
 
 /** One pod in ipamd's `/v1/pool` answer. */
@@ -49,54 +50,24 @@ export interface Ec2Eni {
   tags: Record<string, string>;
 }
 
-const clients = new Map<string, Deno.HttpClient>();
-
-/**
- * One request on an ipamd unix socket; answers `{status, body, text}` (body parsed when JSON). Clients are
- * kept per socket (a new HttpClient per request sometimes stalls); {@linkcode closeIpamdClients} ends them.
- */
+/** One request on an ipamd unix socket; answers `{status, body, text}` (body parsed when JSON). */
 export async function ipamdCall(
   socket: string,
   path: string,
   init: { method?: string; body?: BodyInit; headers?: HeadersInit; timeoutMs?: number } = {},
   // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
 ): Promise<{ status: number; body: any; text: string }> {
-  const method = init.method ?? "GET";
-  for (let attempt = 0;; attempt++) {
-    let client = clients.get(socket);
-    if (!client) {
-      client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
-      clients.set(socket, client);
-    }
-    try {
-      // A literal host: a name would be resolved (DNS) even over a unix socket.
-      const r = await fetch(`http://127.0.0.1${path}`, {
-        client,
-        method,
-        body: init.body,
-        headers: init.headers,
-        signal: AbortSignal.timeout(init.timeoutMs ?? 15_000),
-      });
-      const text = await r.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch { /* not JSON */ }
-      return { status: r.status, body, text };
-    } catch (e) {
-      // A pooled connection to an ipamd that has since restarted: drop the client, retry a GET once.
-      clients.delete(socket);
-      client.close();
-      if (method !== "GET" || attempt > 0) throw e;
-    }
-  }
+  const r = await unixFetch(socket, path, init);
+  const text = await r.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch { /* not JSON */ }
+  return { status: r.status, body, text };
 }
 
-/** Closes the pooled socket clients (call in a test's finally). */
-export function closeIpamdClients(): void {
-  for (const c of clients.values()) c.close();
-  clients.clear();
-}
+/** Kept for the tests' finally blocks: each call has its own connection, so there is nothing to close. */
+export function closeIpamdClients(): void {}
 
 /** ipamd's pool on lab node `node`. Throws when ipamd does not answer 200. */
 export async function poolOf(names: LabNames, node: number): Promise<PoolSnapshot> {
