@@ -74,6 +74,8 @@ const ROUTE = {
   rtnl_addr_get_scope: { parameters: [P], result: "i32" },
   rtnl_addr_set_local: { parameters: [P, P], result: "i32" },
   rtnl_addr_get_local: { parameters: [P], result: P },
+  rtnl_addr_set_flags: { parameters: [P, "u32"], result: "void" },
+  rtnl_addr_get_flags: { parameters: [P], result: "u32" },
   // routes
   rtnl_route_alloc: { parameters: [], result: P },
   rtnl_route_put: { parameters: [P], result: "void" },

@@ -13,7 +13,8 @@
 export { Netns, withNetns } from "./netns.ts";
 export { Netlink } from "./netlink.ts";
 export type { LinkInfo, LinkRef, VethOptions } from "./link.ts";
-export type { AddrInfo } from "./addr.ts";
+export type { AddrInfo, AddrOptions } from "./addr.ts";
+export type { Family } from "./parse.ts";
 export type { RouteInfo, RouteSpec } from "./route.ts";
 export type { RuleInfo, RuleSpec } from "./rule.ts";
 export type { NeighInfo, NeighSpec } from "./neigh.ts";

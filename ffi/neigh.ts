@@ -1,13 +1,13 @@
 /**
- * Neighbours: add (permanent), delete and list IPv4 neighbour entries. Functions over an
+ * Neighbours: add (permanent), delete and list IPv4 (ARP) and IPv6 (NDP) neighbour entries. Functions over an
  * {@linkcode NlSocket}; {@linkcode Netlink} exposes them as methods.
  *
  * @module
  */
 
 import { NetlinkError } from "./errors.ts";
-import { AF_INET, AF_LLC, NLM_F_CREATE, NLM_F_REPLACE, type NlSocket, type Ptr } from "./nl_socket.ts";
-import { checkIfindex, formatMac, parseIpv4, parseMac } from "./parse.ts";
+import { AF_LLC, afOf, familyOf, NLM_F_CREATE, NLM_F_REPLACE, type NlSocket, type Ptr } from "./nl_socket.ts";
+import { checkIfindex, type Family, formatMac, parseIp, parseMac } from "./parse.ts";
 
 const NUD_PERMANENT = 0x80;
 
@@ -30,7 +30,7 @@ export interface NeighInfo {
 function neighOp(nl: NlSocket, verb: string, o: NeighSpec, send: (n: Ptr) => number, withMac: boolean): void {
   if (typeof o !== "object" || o === null) throw new TypeError(`${verb}: neighbour spec required`);
   checkIfindex(o.ifindex);
-  const ip = parseIpv4(o.ip, "neighbour IP");
+  const ip = parseIp(o.ip, "neighbour IP");
   const mac = withMac ? parseMac(o.mac) : undefined;
   const op = `${verb} ${o.ip}${mac ? " lladdr " + o.mac : ""} dev ${o.ifindex}`;
   const rt = nl.lib.rt;
@@ -38,9 +38,10 @@ function neighOp(nl: NlSocket, verb: string, o: NeighSpec, send: (n: Ptr) => num
     const n = rt.rtnl_neigh_alloc();
     if (!n) throw new NetlinkError(op, 5, "out of memory");
     s.defer(() => rt.rtnl_neigh_put(n));
-    rt.rtnl_neigh_set_family(n, AF_INET);
+    const af = afOf(ip.family);
+    rt.rtnl_neigh_set_family(n, af);
     rt.rtnl_neigh_set_ifindex(n, o.ifindex);
-    nl.check(op, rt.rtnl_neigh_set_dst(n, nl.nlAddr(s, AF_INET, ip, 32)));
+    nl.check(op, rt.rtnl_neigh_set_dst(n, nl.nlAddr(s, af, ip.bytes, ip.bytes.length * 8)));
     if (mac) rt.rtnl_neigh_set_lladdr(n, nl.nlAddr(s, AF_LLC, mac));
     rt.rtnl_neigh_set_state(n, NUD_PERMANENT);
     nl.check(op, send(n));
@@ -63,13 +64,14 @@ export function neighDel(nl: NlSocket, o: { ifindex: number; ip: string }): void
   neighOp(nl, "neighDel", { ...o, mac: "" }, (n) => nl.lib.rt.rtnl_neigh_delete(nl.sock(), n, 0), false);
 }
 
-/** IPv4 neighbour entries, of one link or all. */
-export function neighList(nl: NlSocket, ifindex?: number): NeighInfo[] {
+/** Neighbour entries of one family (default IPv4), of one link or all. */
+export function neighList(nl: NlSocket, ifindex?: number, o: { family?: Family } = {}): NeighInfo[] {
   if (ifindex !== undefined) checkIfindex(ifindex);
+  const family = o.family ?? 4;
   const rt = nl.lib.rt;
   const out: NeighInfo[] = [];
   nl.each("neighList", (c) => rt.rtnl_neigh_alloc_cache(nl.sock(), c), (n) => {
-    if (rt.rtnl_neigh_get_family(n) !== AF_INET) return;
+    if (familyOf(rt.rtnl_neigh_get_family(n)) !== family) return;
     const idx = rt.rtnl_neigh_get_ifindex(n);
     if (ifindex !== undefined && idx !== ifindex) return;
     const ip = nl.ip(rt.rtnl_neigh_get_dst(n));

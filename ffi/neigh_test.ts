@@ -24,3 +24,27 @@ Deno.test({
       assert.ok(nlErr(() => na.neighDel({ ifindex: va, ip: "10.50.0.9" })).notFound);
     }),
 });
+
+Deno.test({
+  name: "IPv6 neighbours: a PERMANENT fe80::1 entry (NDP), listed per family, deleted",
+  ...rootOnly,
+  fn: () =>
+    wired(({ a, na, va }) => {
+      na.neighAdd({ ifindex: va, ip: "fe80::1", mac: "02:00:00:00:60:01" });
+      assert.deepEqual(na.neighList(va, { family: 6 }).filter((n) => n.ip === "fe80::1"), [{
+        ifindex: va,
+        ip: "fe80::1",
+        mac: "02:00:00:00:60:01",
+        state: 0x80,
+      }]);
+      assert.deepEqual(na.neighList(va), [], "the IPv4 default hides NDP entries");
+      const j = ipJson(a, "-6", "neigh", "show", "dev", "va");
+      assert.deepEqual(j.filter((n) => n.dst === "fe80::1").map((n) => [n.lladdr, n.state]), [[
+        "02:00:00:00:60:01",
+        ["PERMANENT"],
+      ]]);
+      na.neighDel({ ifindex: va, ip: "fe80::1" });
+      assert.deepEqual(na.neighList(va, { family: 6 }).filter((n) => n.ip === "fe80::1"), []);
+      assert.ok(nlErr(() => na.neighDel({ ifindex: va, ip: "fe80::1" })).notFound);
+    }),
+});

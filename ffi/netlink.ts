@@ -16,14 +16,15 @@ import type { Netns } from "./netns.ts";
 import { NlSocket } from "./nl_socket.ts";
 import * as route from "./route.ts";
 import * as rule from "./rule.ts";
-import type { Scope } from "./scope.ts";
+import type { Family } from "./parse.ts";
 
-export type { AddrInfo } from "./addr.ts";
+export type { AddrInfo, AddrOptions } from "./addr.ts";
 export type { LinkInfo, LinkRef, VethOptions } from "./link.ts";
 export type { NeighInfo, NeighSpec } from "./neigh.ts";
 export type { RouteInfo, RouteSpec } from "./route.ts";
 export type { RuleInfo, RuleSpec } from "./rule.ts";
 export type { Scope } from "./scope.ts";
+export type { Family } from "./parse.ts";
 
 /** A NETLINK_ROUTE socket bound, at open, to one network namespace. */
 export class Netlink {
@@ -124,19 +125,19 @@ export class Netlink {
 
   // ---------- addresses (addr.ts) ----------
 
-  /** Add `a.b.c.d/len` to a link. */
-  addrAdd(l: link.LinkRef, cidr: string, o: { scope?: Scope | number } = {}): void {
+  /** Add `addr/len` (IPv4 or IPv6) to a link; IPv6 with `noDad` skips duplicate address detection. */
+  addrAdd(l: link.LinkRef, cidr: string, o: addr.AddrOptions = {}): void {
     addr.addrAdd(this.#nl, l, cidr, o);
   }
 
-  /** Remove `a.b.c.d/len` from a link. */
+  /** Remove `addr/len` from a link. */
   addrDel(l: link.LinkRef, cidr: string): void {
     addr.addrDel(this.#nl, l, cidr);
   }
 
-  /** IPv4 addresses, of one link or all. */
-  addrList(l?: link.LinkRef): addr.AddrInfo[] {
-    return addr.addrList(this.#nl, l);
+  /** Addresses of one family (default IPv4), of one link or all. */
+  addrList(l?: link.LinkRef, o: { family?: Family } = {}): addr.AddrInfo[] {
+    return addr.addrList(this.#nl, l, o);
   }
 
   // ---------- routes (route.ts) ----------
@@ -156,8 +157,8 @@ export class Netlink {
     route.routeDel(this.#nl, r);
   }
 
-  /** IPv4 routes of one table (default main, 254); `table: 0` lists every table. */
-  routeList(o: { table?: number } = {}): route.RouteInfo[] {
+  /** Routes of one family (default IPv4) in one table (default main, 254); `table: 0` lists every table. */
+  routeList(o: { table?: number; family?: Family } = {}): route.RouteInfo[] {
     return route.routeList(this.#nl, o);
   }
 
@@ -173,9 +174,9 @@ export class Netlink {
     rule.ruleDel(this.#nl, r);
   }
 
-  /** IPv4 rules, in kernel order. */
-  ruleList(): rule.RuleInfo[] {
-    return rule.ruleList(this.#nl);
+  /** Rules of one family (default IPv4), in kernel order. */
+  ruleList(o: { family?: Family } = {}): rule.RuleInfo[] {
+    return rule.ruleList(this.#nl, o);
   }
 
   // ---------- neighbours (neigh.ts) ----------
@@ -190,8 +191,8 @@ export class Netlink {
     neigh.neighDel(this.#nl, o);
   }
 
-  /** IPv4 neighbour entries, of one link or all. */
-  neighList(ifindex?: number): neigh.NeighInfo[] {
-    return neigh.neighList(this.#nl, ifindex);
+  /** Neighbour entries of one family (default IPv4), of one link or all. */
+  neighList(ifindex?: number, o: { family?: Family } = {}): neigh.NeighInfo[] {
+    return neigh.neighList(this.#nl, ifindex, o);
   }
 }

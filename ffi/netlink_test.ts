@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "../tests/helpers/root.ts";
 import { Netns } from "./netns.ts";
+import { until } from "../tests/helpers/poll.ts";
 import { Netlink } from "./netlink.ts";
 import { ping, uniq, withTempNetns } from "./_test_util.ts";
 
@@ -72,6 +73,49 @@ Deno.test({
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /2 (packets )?received/);
       const back = ping(a, "169.254.1.1", 1);
+      assert.equal(back.code, 0, back.stdout + back.stderr);
+    }),
+});
+
+Deno.test({
+  name:
+    "ping6 between two namespaces wired only with the binding (/128 addresses, fe80::1 gateway, NDP entry)",
+  ...rootOnly,
+  fn: () =>
+    withTempNetns(2, async ([a, b]) => {
+      using na = Netlink.open(a);
+      using nb = Netlink.open(b);
+      // upstream's IPv6 pod wiring: IP/128 (no DAD), fe80::1/128 link route, default via fe80::1,
+      // a permanent neighbour fe80::1 → host veth MAC; the host routes IP/128 to the veth
+      const hostMac = "02:00:00:00:66:01";
+      na.vethAdd({ name: "eth0", peerName: uniq("h"), peerNs: b, peerMac: hostMac });
+      const host = nb.linkList().find((l) => l.kind === "veth")!;
+      const pod = na.linkByName("eth0");
+      na.linkSetUp("lo");
+      na.linkSetUp(pod.index);
+      nb.linkSetUp(host.index);
+      nb.linkSetUp("lo");
+      na.addrAdd(pod.index, "2600:1f13::5/128", { noDad: true });
+      nb.addrAdd("lo", "2600:1f13::1/128", { noDad: true });
+      na.routeAdd({ dst: "fe80::1/128", ifindex: pod.index, scope: "link" });
+      na.routeAdd({ dst: "default", gateway: "fe80::1", ifindex: pod.index });
+      na.neighAdd({ ifindex: pod.index, ip: "fe80::1", mac: hostMac });
+      nb.routeAdd({ dst: "2600:1f13::5/128", ifindex: host.index });
+      // as upstream's plugin does: wait (a condition) until DAD has finished on both ends' link-local
+      // addresses, since neighbour discovery answers to a tentative address are dropped
+      const settled = (nl: Netlink, i: number) =>
+        nl.addrList(i, { family: 6 }).some((x) => x.scope === "link") &&
+        !nl.addrList(i, { family: 6 }).some((x) => x.tentative);
+      await until(
+        "DAD on both veth ends",
+        () => settled(na, pod.index) && settled(nb, host.index),
+        30_000,
+        50,
+      );
+      const r = ping(b, "2600:1f13::5", 2);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /2 (packets )?received/);
+      const back = ping(a, "2600:1f13::1", 1);
       assert.equal(back.code, 0, back.stdout + back.stderr);
     }),
 });

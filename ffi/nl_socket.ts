@@ -11,18 +11,29 @@
 import { NetlinkError } from "./errors.ts";
 import { type Libnl, libnl } from "./libnl.ts";
 import { type Netns, toNetns, withNetns } from "./netns.ts";
-import { formatIpv4 } from "./parse.ts";
+import { type Family, formatIp } from "./parse.ts";
 
 /** A non-null libnl object pointer. */
 export type Ptr = Deno.PointerObject;
 
 export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const AF_LLC = 26;
 export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
 export const RT_TABLE_MAIN = 254;
 const NETLINK_ROUTE = 0;
+
+/** The AF_* number of an address family. */
+export function afOf(family: Family): number {
+  return family === 6 ? AF_INET6 : AF_INET;
+}
+
+/** The address family of an AF_* number (undefined for anything but AF_INET / AF_INET6). */
+export function familyOf(af: number): Family | undefined {
+  return af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined;
+}
 
 /** Collects release callbacks; runs them in reverse order. */
 export class Releaser {
@@ -135,18 +146,20 @@ export class NlSocket {
     return { bytes, prefixLen };
   }
 
-  /** An IPv4 `nl_addr` as a dotted quad, or undefined. */
+  /** An IPv4 or IPv6 `nl_addr` as text, or undefined (NULL, or no address bytes). */
   ip(p: Deno.PointerValue): string | undefined {
     const a = this.readAddr(p);
-    return a && a.bytes.length === 4 ? formatIpv4(a.bytes) : undefined;
+    return a && (a.bytes.length === 4 || a.bytes.length === 16) ? formatIp(a.bytes) : undefined;
   }
 
-  /** An IPv4 `nl_addr` as `a.b.c.d/len`, or undefined. */
-  cidr(p: Deno.PointerValue): string | undefined {
+  /** An IPv4 or IPv6 `nl_addr` as `addr/len` (an empty address reads as the family's zero), or undefined. */
+  cidr(p: Deno.PointerValue, family: Family): string | undefined {
     const a = this.readAddr(p);
     if (!a) return undefined;
-    const ip = a.bytes.length === 4 ? formatIpv4(a.bytes) : "0.0.0.0";
-    return `${ip}/${a.prefixLen}`;
+    const bytes = a.bytes.length === 4 || a.bytes.length === 16
+      ? a.bytes
+      : new Uint8Array(family === 6 ? 16 : 4);
+    return `${formatIp(bytes)}/${a.prefixLen}`;
   }
 
   /** Allocate a cache with `alloc(out)`, visit each object, free the cache. */

@@ -62,3 +62,32 @@ Deno.test({
       na.routeDel({ dst: "10.40.0.0/16", table: 100000 });
     }),
 });
+
+Deno.test({
+  name: "IPv6 routes: link route to fe80::1, default via it (family from the gateway), table, list, delete",
+  ...rootOnly,
+  fn: () =>
+    wired(({ a, na, va }) => {
+      na.routeAdd({ dst: "fe80::1/128", ifindex: va, scope: "link", table: 7 });
+      na.routeAdd({ dst: "default", gateway: "fe80::1", ifindex: va, table: 7 });
+      na.routeReplace({ dst: "2600:1f13::/64", gateway: "fe80::1", ifindex: va, table: 7, metric: 5 });
+      const t7 = na.routeList({ table: 7, family: 6 });
+      assert.deepEqual(t7.map((r) => r.dst).sort(), ["2600:1f13::/64", "default", "fe80::1/128"]);
+      const def = t7.find((r) => r.dst === "default")!;
+      assert.equal(def.gateway, "fe80::1");
+      assert.equal(def.ifindex, va);
+      assert.equal(t7.find((r) => r.dst === "2600:1f13::/64")!.metric, 5);
+      assert.deepEqual(na.routeList({ table: 7 }), [], "the IPv4 default hides IPv6 routes");
+      const j = ipJson(a, "-6", "route", "show", "table", "7");
+      assert.equal(j.find((r) => r.dst === "default")?.gateway, "fe80::1");
+      assert.ok(j.some((r) => r.dst === "fe80::1"));
+      assert.throws(() => na.routeAdd({ dst: "2600::/64", gateway: "10.0.0.1" }), TypeError);
+      assert.throws(() => na.routeAdd({ dst: "default", family: 6, gateway: "10.0.0.1" }), TypeError);
+      assert.throws(() => na.routeAdd({ dst: "2600::1/64" }), RangeError);
+      na.routeDel({ dst: "default", family: 6, table: 7 });
+      na.routeDel({ dst: "2600:1f13::/64", table: 7 });
+      na.routeDel({ dst: "fe80::1/128", table: 7 });
+      assert.deepEqual(na.routeList({ table: 7, family: 6 }), []);
+      assert.ok(nlErr(() => na.routeDel({ dst: "fe80::1/128", table: 7 })).notFound);
+    }),
+});

@@ -1,5 +1,5 @@
 /**
- * Policy routing rules: add, delete and list IPv4 "lookup table" rules. Functions over an
+ * Policy routing rules: add, delete and list IPv4 and IPv6 "lookup table" rules. Functions over an
  * {@linkcode NlSocket}; {@linkcode Netlink} exposes them as methods.
  *
  * @module
@@ -7,15 +7,17 @@
 
 import { NetlinkError } from "./errors.ts";
 import { cstr } from "./libc.ts";
-import { AF_INET, cstring, NLM_F_EXCL, type NlSocket, type Ptr } from "./nl_socket.ts";
-import { checkIfName, checkU32, parseCidr4 } from "./parse.ts";
+import { afOf, cstring, familyOf, NLM_F_EXCL, type NlSocket, type Ptr } from "./nl_socket.ts";
+import { checkIfName, checkU32, type Family, parseCidr } from "./parse.ts";
 
 const FR_ACT_TO_TBL = 1;
 
-/** A policy routing rule (IPv4, action "lookup table"). */
+/** A policy routing rule (action "lookup table"). */
 export interface RuleSpec {
+  /** The family of a rule without src or dst (default 4); otherwise taken from the addresses. */
+  family?: Family;
   priority?: number;
-  /** "a.b.c.d/len" (a bare address means /32). */
+  /** "addr/len", IPv4 or IPv6 (a bare address means /32 or /128). */
   src?: string;
   dst?: string;
   fwmark?: number;
@@ -54,8 +56,13 @@ function ruleText(verb: string, r: RuleSpec): string {
 function ruleOp(nl: NlSocket, verb: string, r: RuleSpec, send: (rule: Ptr) => number): void {
   if (typeof r !== "object" || r === null) throw new TypeError(`${verb}: rule spec required`);
   const table = checkU32(r.table, "table");
-  const src = r.src === undefined ? undefined : parseCidr4(r.src, "rule src", true);
-  const dst = r.dst === undefined ? undefined : parseCidr4(r.dst, "rule dst", true);
+  const src = r.src === undefined ? undefined : parseCidr(r.src, "rule src", true);
+  const dst = r.dst === undefined ? undefined : parseCidr(r.dst, "rule dst", true);
+  const family = r.family ?? src?.family ?? dst?.family ?? 4;
+  if ((src && src.family !== family) || (dst && dst.family !== family)) {
+    throw new TypeError(`${verb}: the rule's addresses and family differ`);
+  }
+  const af = afOf(family);
   if (r.priority !== undefined) checkU32(r.priority, "priority");
   if (r.fwmark !== undefined) checkU32(r.fwmark, "fwmark");
   if (r.fwmask !== undefined) checkU32(r.fwmask, "fwmask");
@@ -66,12 +73,12 @@ function ruleOp(nl: NlSocket, verb: string, r: RuleSpec, send: (rule: Ptr) => nu
     const rule = rt.rtnl_rule_alloc();
     if (!rule) throw new NetlinkError(op, 5, "out of memory");
     s.defer(() => rt.rtnl_rule_put(rule));
-    rt.rtnl_rule_set_family(rule, AF_INET);
+    rt.rtnl_rule_set_family(rule, af);
     rt.rtnl_rule_set_table(rule, table);
     rt.rtnl_rule_set_action(rule, FR_ACT_TO_TBL);
     if (r.priority !== undefined) rt.rtnl_rule_set_prio(rule, r.priority);
-    if (src) nl.check(op, rt.rtnl_rule_set_src(rule, nl.nlAddr(s, AF_INET, src.bytes, src.prefixLen)));
-    if (dst) nl.check(op, rt.rtnl_rule_set_dst(rule, nl.nlAddr(s, AF_INET, dst.bytes, dst.prefixLen)));
+    if (src) nl.check(op, rt.rtnl_rule_set_src(rule, nl.nlAddr(s, af, src.bytes, src.prefixLen)));
+    if (dst) nl.check(op, rt.rtnl_rule_set_dst(rule, nl.nlAddr(s, af, dst.bytes, dst.prefixLen)));
     if (r.fwmark !== undefined) rt.rtnl_rule_set_mark(rule, r.fwmark);
     if (r.fwmask !== undefined) rt.rtnl_rule_set_mask(rule, r.fwmask);
     if (r.iif !== undefined) nl.check(op, rt.rtnl_rule_set_iif(rule, cstr(r.iif)));
@@ -89,20 +96,21 @@ export function ruleDel(nl: NlSocket, r: RuleSpec): void {
   ruleOp(nl, "ruleDel", r, (x) => nl.lib.rt.rtnl_rule_delete(nl.sock(), x, 0));
 }
 
-/** IPv4 rules, in kernel order. */
-export function ruleList(nl: NlSocket): RuleInfo[] {
+/** Rules of one family (default IPv4), in kernel order. */
+export function ruleList(nl: NlSocket, o: { family?: Family } = {}): RuleInfo[] {
+  const family = o.family ?? 4;
   const rt = nl.lib.rt;
   const out: RuleInfo[] = [];
-  nl.each("ruleList", (c) => rt.rtnl_rule_alloc_cache(nl.sock(), AF_INET, c), (x) => {
-    if (rt.rtnl_rule_get_family(x) !== AF_INET) return;
+  nl.each("ruleList", (c) => rt.rtnl_rule_alloc_cache(nl.sock(), afOf(family), c), (x) => {
+    if (familyOf(rt.rtnl_rule_get_family(x)) !== family) return;
     const info: RuleInfo = {
       priority: rt.rtnl_rule_get_prio(x),
       table: rt.rtnl_rule_get_table(x),
       action: rt.rtnl_rule_get_action(x),
     };
-    const src = nl.cidr(rt.rtnl_rule_get_src(x));
+    const src = nl.cidr(rt.rtnl_rule_get_src(x), family);
     if (src && !src.endsWith("/0")) info.src = src;
-    const dst = nl.cidr(rt.rtnl_rule_get_dst(x));
+    const dst = nl.cidr(rt.rtnl_rule_get_dst(x), family);
     if (dst && !dst.endsWith("/0")) info.dst = dst;
     const mark = rt.rtnl_rule_get_mark(x);
     const mask = rt.rtnl_rule_get_mask(x);

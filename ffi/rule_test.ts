@@ -67,3 +67,32 @@ Deno.test({
       assert.equal(e.errName, "NLE_OBJ_NOTFOUND");
     }),
 });
+
+Deno.test({
+  name: "IPv6 rules: to /128 lookup main, fwmark rule with family 6, list per family, delete",
+  ...rootOnly,
+  fn: () =>
+    withTempNetns(1, ([a]) => {
+      using na = Netlink.open(a);
+      const base6 = na.ruleList({ family: 6 });
+      const base4 = na.ruleList();
+      na.ruleAdd({ priority: 512, dst: "2600:1f13::5", table: 254 });
+      na.ruleAdd({ family: 6, priority: 1024, fwmark: 0x80, fwmask: 0x80, table: 254 });
+      const rules = na.ruleList({ family: 6 });
+      assert.deepEqual(rules.find((r) => r.priority === 512), {
+        priority: 512,
+        dst: "2600:1f13::5/128",
+        table: 254,
+        action: 1,
+      });
+      assert.equal(rules.find((r) => r.priority === 1024)?.fwmark, 0x80);
+      assert.deepEqual(na.ruleList(), base4, "IPv4 rules are untouched");
+      const j = ipJson(a, "-6", "rule", "show");
+      assert.equal(j.find((r) => r.priority === 512)?.dst, "2600:1f13::5");
+      assert.ok(nlErr(() => na.ruleAdd({ priority: 512, dst: "2600:1f13::5/128", table: 254 })).exists);
+      assert.throws(() => na.ruleAdd({ family: 4, dst: "2600::1", table: 3 }), TypeError);
+      na.ruleDel({ priority: 512, dst: "2600:1f13::5/128", table: 254 });
+      na.ruleDel({ family: 6, priority: 1024, fwmark: 0x80, fwmask: 0x80, table: 254 });
+      assert.deepEqual(na.ruleList({ family: 6 }), base6);
+    }),
+});
