@@ -23,6 +23,7 @@ import {
   EC2_BUCKETS,
   TokenBucket,
 } from "./rate_limit_bucket.ts";
+import { type Clock, systemClock } from "../common/clock.ts";
 
 export {
   type ActionClass,
@@ -51,10 +52,8 @@ export interface RateLimitOptions {
   maxDelayMs?: number;
   /** Give up once a call has spent this long (waits included). Default 30 000 ms. */
   maxTotalMs?: number;
-  /** Clock (ms). Default `Date.now`. */
-  now?: () => number;
-  /** Waiting. Default a timer. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Time for the buckets, the backoff waits and the time budget. Default `systemClock`. */
+  clock?: Clock;
   /** Random in [0, 1) for jitter. Default `Math.random`. */
   random?: () => number;
   /** After every attempt: the action, its duration in ms, and its error if any. */
@@ -78,26 +77,29 @@ export class RateLimitedEc2 implements Ec2Port {
       baseDelayMs: opts.baseDelayMs ?? 100,
       maxDelayMs: opts.maxDelayMs ?? 5000,
       maxTotalMs: opts.maxTotalMs ?? 30_000,
-      now: opts.now ?? Date.now,
-      sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      clock: opts.clock ?? systemClock,
       random: opts.random ?? Math.random,
     };
     this.#onCall = opts.onCall;
     this.#onThrottle = opts.onThrottle;
     for (const cls of Object.keys(CLIENT_BUCKETS) as ActionClass[]) {
-      this.#buckets.set(cls, new TokenBucket(opts.buckets?.[cls] ?? CLIENT_BUCKETS[cls], this.#o.now));
+      this.#buckets.set(
+        cls,
+        new TokenBucket(opts.buckets?.[cls] ?? CLIENT_BUCKETS[cls], () => this.#o.clock.now()),
+      );
     }
   }
 
   async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
     const o = this.#o;
-    const start = o.now();
+    const clock = o.clock;
+    const start = clock.now();
     const bucket = this.#buckets.get(actionClass(action))!;
     for (let attempt = 0;; attempt++) {
       for (;;) {
         const wait = bucket.msUntilToken();
         if (wait === 0 && bucket.tryTake()) break;
-        if (o.now() - start + wait > o.maxTotalMs) {
+        if (clock.now() - start + wait > o.maxTotalMs) {
           throw new Ec2Error(
             "RequestLimitExceeded",
             "client-side rate limit: no token within the time budget",
@@ -105,23 +107,23 @@ export class RateLimitedEc2 implements Ec2Port {
             503,
           );
         }
-        await o.sleep(Math.max(1, wait));
+        await clock.sleep(Math.max(1, wait));
       }
-      const t0 = o.now();
+      const t0 = clock.now();
       try {
         const r = await fn();
-        this.#onCall?.(action, o.now() - t0, undefined);
+        this.#onCall?.(action, clock.now() - t0, undefined);
         return r;
       } catch (e) {
         const err = e instanceof Ec2Error
           ? e
           : new Ec2Error("InternalError", (e as Error)?.message ?? String(e), action, 500);
-        this.#onCall?.(action, o.now() - t0, err);
+        this.#onCall?.(action, clock.now() - t0, err);
         if (err.code === "RequestLimitExceeded") this.#onThrottle?.(action);
         if (!err.retryable || attempt + 1 >= o.maxAttempts) throw err;
         const delay = Math.floor(o.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
-        if (o.now() - start + delay > o.maxTotalMs) throw err;
-        await o.sleep(delay);
+        if (clock.now() - start + delay > o.maxTotalMs) throw err;
+        await clock.sleep(delay);
       }
     }
   }

@@ -38,12 +38,12 @@ export function actionClass(action: string): ActionClass {
   return "other";
 }
 
-/** A token bucket driven by an explicit clock (ms). Starts full. */
+/** A token bucket driven by an explicit clock (epoch ms, e.g. a `Clock`'s `now`). Starts full. */
 export class TokenBucket {
   #tokens: number;
   #last: number;
 
-  constructor(readonly shape: BucketShape, readonly now: () => number = Date.now) {
+  constructor(readonly shape: BucketShape, readonly now: () => number) {
     this.#tokens = shape.capacity;
     this.#last = now();
   }

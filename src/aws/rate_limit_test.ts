@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import type { Clock } from "../common/clock.ts";
 import { Ec2Error, type Ec2Port } from "./ec2_port.ts";
 import {
   actionClass,
@@ -9,18 +10,21 @@ import {
   TokenBucket,
 } from "./rate_limit.ts";
 
-/** A virtual clock whose sleep advances time instantly. */
+/** A clock whose sleep advances time instantly. */
 function virtualTime() {
   const t = { now: 0, sleeps: [] as number[] };
-  return {
-    t,
+  const clock: Clock = {
     now: () => t.now,
     sleep: (ms: number) => {
       t.sleeps.push(ms);
       t.now += ms;
       return Promise.resolve();
     },
+    timer: () => {
+      throw new Error("RateLimitedEc2 uses no timers");
+    },
   };
+  return { t, clock };
 }
 
 /** A port whose describeSubnets answers from a script of errors (then succeeds). */
@@ -46,8 +50,7 @@ function limited(port: Ec2Port, extra: RateLimitOptions = {}) {
   const v = virtualTime();
   const hooks = { calls: [] as [string, number, string | undefined][], throttles: 0 };
   const ec2 = new RateLimitedEc2(port, {
-    now: v.now,
-    sleep: v.sleep,
+    clock: v.clock,
     random: () => 0.5,
     onCall: (a, ms, e) => hooks.calls.push([a, ms, e?.code]),
     onThrottle: () => hooks.throttles++,
