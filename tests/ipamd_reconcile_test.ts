@@ -1,6 +1,7 @@
 /** The pool driver over Ec2ModelPort with a test clock: shrink with hysteresis, EC2 reconcile, no-IP reasons. */
 import assert from "node:assert/strict";
 import { ImdsClient } from "../src/aws/imds.ts";
+import { systemClock } from "../src/common/clock.ts";
 import { loadConfig } from "../src/ipamd/config.ts";
 import { Datastore } from "../src/ipamd/datastore.ts";
 import { EniManager } from "../src/ipamd/eni_manager.ts";
@@ -56,7 +57,7 @@ function setup(env: Record<string, string> = {}, realism?: Realism) {
     limits: { maxEnis: 3, ipv4PerEni: 10 },
     primaryEniId: primary.networkInterfaceId,
     metrics,
-    now,
+    clock: { ...systemClock, now },
   });
   return {
     model,

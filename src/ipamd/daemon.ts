@@ -6,6 +6,7 @@ import type { Ec2Port } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { RateLimitedEc2, type RateLimitOptions } from "../aws/rate_limit.ts";
+import { type Clock, systemClock } from "../common/clock.ts";
 import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
 import { waitForApiServer } from "../k8s/client.ts";
 import type { Netlink } from "../../ffi/mod.ts";
@@ -73,6 +74,8 @@ export interface DaemonOptions {
   startupSweepDeadlineMs?: number;
   /** Client-side EC2 rate limiting (default on, `CLIENT_BUCKETS`); `false` only for tests. */
   rateLimit?: RateLimitOptions | false;
+  /** Time for the pool, the ENI manager, the rate limiter, the GC and the socket API. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /** A running ipamd. */
@@ -99,9 +102,11 @@ export class Daemon {
   #ckpt: Promise<void> = Promise.resolve();
   #ckptQueued?: Promise<void>;
   #eniConfigs: Record<string, EniConfigSpec> = {};
+  readonly clock: Clock;
 
   private constructor(readonly o: DaemonOptions) {
     this.ds = new Datastore({ cooldownMs: o.config.ipCooldownMs });
+    this.clock = o.clock ?? systemClock;
     this.log = o.log ?? new Logger(o.config.logLevel, o.config.logFile);
   }
 
@@ -152,8 +157,8 @@ export class Daemon {
   }
 
   async #startup(): Promise<void> {
-    const t0 = performance.now();
-    const startedAt = Date.now();
+    const clock = this.clock;
+    const startedAt = clock.now();
     const { config: c, ports } = this.o;
     const { imds, kube } = ports;
     const ec2 = this.ec2 = this.#rateLimited(ports.ec2);
@@ -179,6 +184,7 @@ export class Daemon {
       log: this.log,
       deadlineMs: this.o.startupSweepDeadlineMs,
       signal: this.#abort.signal,
+      clock,
     });
     const limits = lookupInstanceType(instanceType) ?? (await ec2.describeInstanceTypes([instanceType]))[0];
     if (!limits) throw new StartupError(`unknown instance type ${instanceType}`);
@@ -203,6 +209,7 @@ export class Daemon {
       clusterName: c.clusterName,
       metrics: this.metrics,
       log: this.log,
+      clock,
     });
     const enis = await nodeEnis({ eni: bootstrap, imdsIfs, describeSubnet: subnets, log: this.log });
     const primary = enis.find((e) => e.deviceNumber === 0);
@@ -244,11 +251,12 @@ export class Daemon {
       metrics: this.metrics,
       log: this.log,
       attachWaitMs: this.o.attachWaitMs,
+      clock,
     });
 
     // Host: node rule, secondary ENIs, iptables.
     this.host?.setupNode();
-    await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, now: Date.now(), log: this.log });
+    await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, clock, log: this.log });
     if (ports.iptables !== false) {
       await applyRules(
         renderRules({
@@ -303,10 +311,11 @@ export class Daemon {
       primaryEniId: primary.eni.networkInterfaceId,
       metrics: this.metrics,
       log: this.log,
+      clock,
     });
     await this.#serve();
     this.ready = true;
-    const secs = (performance.now() - t0) / 1000;
+    const secs = (clock.now() - startedAt) / 1000;
     this.metrics.startupSeconds.set(secs);
     this.log.info("ipamd ready", { instanceId, instanceType, startupSeconds: secs });
     void this.driver.trigger();
@@ -318,6 +327,7 @@ export class Daemon {
         clusterName: c.clusterName,
         metrics: this.metrics,
         log: this.log,
+        clock,
         ...this.o.eniGc,
       });
       this.eniGc.start();
@@ -329,6 +339,7 @@ export class Daemon {
       graceMs: c.podLeakGraceMs,
       release: (a) => this.releaseLeaked(a),
       log: this.log,
+      clock,
     }).start(this.#abort.signal);
   }
 
@@ -340,6 +351,7 @@ export class Daemon {
       "The number of EC2 API calls answered RequestLimitExceeded",
     );
     return new RateLimitedEc2(ec2, {
+      clock: this.clock,
       ...this.o.rateLimit,
       onThrottle: (action) => {
         throttled.inc({ fn: action });
@@ -350,7 +362,7 @@ export class Daemon {
 
   /** Releases an assignment found leaked (pod gone). */
   async releaseLeaked(a: Assignment): Promise<void> {
-    if (!this.ds.release(a, Date.now())) return;
+    if (!this.ds.release(a, this.clock.now())) return;
     this.metrics.forceRemovedIps.inc({ reason: "pod_gone" });
     await this.persist();
     void this.driver.trigger();
@@ -359,7 +371,7 @@ export class Daemon {
   async #serve(): Promise<void> {
     const c = this.o.config;
     const ready = () => this.ready;
-    const now = () => Date.now();
+    const now = () => this.clock.now();
     const api = apiHandler({
       ds: this.ds,
       driver: this.driver,
@@ -370,6 +382,7 @@ export class Daemon {
       addWaitMs: this.o.addWaitMs,
       metrics: this.metrics,
       log: this.log,
+      clock: this.clock,
       extraGets: { "/v1/enis": () => enisView(this.ds, now()), "/v1/pods": () => podsView(this.ds) },
     });
     this.#servers.push(await serveUnix(c.ipamdSocket, api));
@@ -378,7 +391,7 @@ export class Daemon {
       const bind = parseBind(c.introspectionBindAddress);
       const s = Deno.serve(
         { ...bind, ...quiet },
-        introspectionHandler({ ds: this.ds, config: c, eniConfigs: () => this.#eniConfigs, ready }),
+        introspectionHandler({ ds: this.ds, config: c, eniConfigs: () => this.#eniConfigs, ready, now }),
       );
       this.introspectionAddr = s.addr as Deno.NetAddr;
       this.#servers.push(s);

@@ -3,6 +3,7 @@
  * their host wiring, then the checkpoint's assignments, dropping those whose pod host veth is gone.
  */
 import type { NetworkInterface, Subnet } from "../aws/ec2_port.ts";
+import type { Clock } from "../common/clock.ts";
 import type { ImdsInterface } from "../aws/imds_port.ts";
 import { addAttachedEni, type Assignment, type Datastore, eniRecordOf } from "./datastore.ts";
 import { EniManager, pollUntil } from "./eni_manager.ts";
@@ -49,14 +50,20 @@ export async function nodeEnis(o: {
 export async function loadEnis(
   ds: Datastore,
   enis: NodeEni[],
-  o: { host?: HostNetwork; mtu: number; now: number; log?: Logger; linkWaitMs?: number },
+  o: { host?: HostNetwork; mtu: number; clock: Clock; log?: Logger; linkWaitMs?: number },
 ): Promise<void> {
   for (const { eni: n, deviceNumber, subnetCidr } of enis) {
-    const rec = eniRecordOf(n, deviceNumber, subnetCidr, Date.parse(n.attachment?.attachTime ?? "") || o.now);
+    const rec = eniRecordOf(
+      n,
+      deviceNumber,
+      subnetCidr,
+      Date.parse(n.attachment?.attachTime ?? "") || o.clock.now(),
+    );
     const host = o.host;
     if (host && deviceNumber !== 0) {
       await pollUntil(`link with MAC ${rec.mac}`, () => host.linkPresent(rec.mac) || undefined, {
         deadlineMs: o.linkWaitMs ?? 10_000,
+        clock: o.clock,
       });
       host.setupEni(rec, o.mtu);
     }

@@ -12,6 +12,7 @@
  * create → attach in flight, so they are orphans of a previous run (e.g. one SIGKILLed in that window).
  */
 import { Ec2Error, type Ec2Port, type NetworkInterface } from "../aws/ec2_port.ts";
+import { type Clock, systemClock } from "../common/clock.ts";
 import { ConfigError } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
@@ -78,7 +79,8 @@ export interface EniGcOptions {
   clusterName: string;
   metrics?: IpamdMetrics;
   log?: Logger;
-  now?: () => number;
+  /** Default `systemClock`. */
+  clock?: Clock;
   minAgeMs?: number;
   maxDeletesPerRun?: number;
   /** Delay of the first run; default random in [0, GC_FIRST_JITTER_MS). */
@@ -96,7 +98,7 @@ export interface GcRun {
 
 /** The periodic leaked-ENI collector. */
 export class EniGc {
-  #timer?: ReturnType<typeof setTimeout>;
+  #cancel?: () => void;
   #running?: Promise<GcRun>;
   runs = 0;
 
@@ -116,7 +118,7 @@ export class EniGc {
         { name: `tag:${TAG_INSTANCE_ID}`, values: [o.instanceId] },
       ],
     });
-    const c = { instanceId: o.instanceId, clusterName: o.clusterName, now: (o.now ?? Date.now)() };
+    const c = { instanceId: o.instanceId, clusterName: o.clusterName, now: (o.clock ?? systemClock).now() };
     const max = o.maxDeletesPerRun ?? GC_MAX_DELETES;
     const all = selectLeakedEnis(candidates, { ...c, minAgeMs: o.minAgeMs, max: Infinity });
     const run: GcRun = { deleted: [], failed: [], deferred: Math.max(0, all.length - max) };
@@ -140,26 +142,27 @@ export class EniGc {
 
   /** Schedules the runs (first after a jittered delay, then every `everyMs`); errors are logged. */
   start(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#cancel !== undefined) return;
+    const clock = this.o.clock ?? systemClock;
     const every = this.o.everyMs ?? GC_EVERY_MS;
     const tick = (ms: number) => {
-      this.#timer = setTimeout(async () => {
+      this.#cancel = clock.timer(ms, async () => {
         try {
           await this.runOnce();
         } catch (e) {
           this.o.metrics?.ipamdErr.inc({ fn: "leakedEniGc" });
           this.o.log?.warn("leaked-ENI GC failed", { err: (e as Error).message });
         }
-        if (this.#timer !== undefined) tick(every);
-      }, ms);
+        if (this.#cancel !== undefined) tick(every);
+      });
     };
     tick(this.o.firstDelayMs ?? Math.floor(Math.random() * GC_FIRST_JITTER_MS));
   }
 
   /** Stops scheduling and waits for a run in progress. */
   async stop(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     await this.#running?.catch(() => {});
   }
 }
@@ -182,6 +185,8 @@ export interface StartupSweepOptions {
   max?: number;
   /** Ends the sweep early (ipamd stopping); it returns `incomplete`. */
   signal?: AbortSignal;
+  /** For the deadline. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /** Result of the start-up sweep. */
@@ -202,14 +207,14 @@ export async function sweepOrphanedEnis(o: StartupSweepOptions): Promise<SweepRu
   const run: SweepRun = { deleted: [], failed: [], deferred: 0, skipped: [], incomplete: false };
   const deadlineMs = o.deadlineMs ?? STARTUP_SWEEP_DEADLINE_MS;
   let expired = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelTimer = () => {};
   let onAbort = () => {};
   const deadline = new Promise<"deadline">((resolve) => {
     onAbort = () => {
       expired = true;
       resolve("deadline");
     };
-    timer = setTimeout(onAbort, deadlineMs);
+    cancelTimer = (o.clock ?? systemClock).timer(deadlineMs, onAbort);
     if (o.signal?.aborted) onAbort();
     o.signal?.addEventListener("abort", onAbort);
   });
@@ -274,7 +279,7 @@ export async function sweepOrphanedEnis(o: StartupSweepOptions): Promise<SweepRu
     o.metrics?.ipamdErr.inc({ fn: "startupEniSweep" });
     o.log?.warn("start-up ENI sweep failed; left to the leaked-ENI GC", { err: (e as Error).message });
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     o.signal?.removeEventListener("abort", onAbort);
   }
   if (run.deferred) o.log?.info("orphaned ENIs left for the leaked-ENI GC", { deferred: run.deferred });

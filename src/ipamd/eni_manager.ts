@@ -6,6 +6,7 @@
 import type { IpamdErrorReason } from "../cni/api.ts";
 import { Ec2Error, type Ec2Port, type NetworkInterface, type Tag } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
+import { type Clock, systemClock } from "../common/clock.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import type { Logger } from "./log.ts";
 
@@ -59,13 +60,14 @@ export function classifyError(e: unknown): EniError {
   return new EniError("internal", e instanceof Error ? e.message : String(e), true, 0, e);
 }
 
-/** Exponential backoff: 50 ms doubling to `maxMs`, until `deadlineMs` has passed. */
+/** Exponential backoff: 50 ms doubling to `maxMs`, until `deadlineMs` has passed (on `clock`). */
 export async function pollUntil<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
-  o: { deadlineMs?: number; initialMs?: number; maxMs?: number } = {},
+  o: { deadlineMs?: number; initialMs?: number; maxMs?: number; clock?: Clock } = {},
 ): Promise<T> {
-  const end = Date.now() + (o.deadlineMs ?? 30_000);
+  const clock = o.clock ?? systemClock;
+  const end = clock.now() + (o.deadlineMs ?? 30_000);
   let delay = o.initialMs ?? 50;
   let last: unknown;
   while (true) {
@@ -75,10 +77,10 @@ export async function pollUntil<T>(
     } catch (e) {
       last = e;
     }
-    if (Date.now() >= end) {
+    if (clock.now() >= end) {
       throw new EniError("internal", `timed out waiting for ${what}${last ? `: ${last}` : ""}`, true);
     }
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, end - Date.now()))));
+    await clock.sleep(Math.min(delay, Math.max(0, end - clock.now())));
     delay = Math.min(delay * 2, o.maxMs ?? 1000);
   }
 }
@@ -104,6 +106,8 @@ export interface EniManagerOptions {
   attachWaitMs?: number;
   /** Deadline for a detached ENI to become available. */
   detachWaitMs?: number;
+  /** Waits, backoff, latency measurements and the createdAt tag. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /** A created and attached ENI, ready for host setup. */
@@ -116,25 +120,28 @@ export interface NewEni {
 /** Drives EC2 for ENIs and their addresses; safe to call concurrently (device indexes are reserved). */
 export class EniManager {
   readonly #reserved = new Set<number>();
-  constructor(readonly o: EniManagerOptions) {}
+  readonly #clock: Clock;
+  constructor(readonly o: EniManagerOptions) {
+    this.#clock = o.clock ?? systemClock;
+  }
 
   /** One EC2 call with metrics: request count, latency, errors. */
   async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
     const m = this.o.metrics;
-    const t0 = performance.now();
+    const t0 = this.#clock.now();
     m?.ec2Req.inc({ fn: action });
     try {
       const r = await fn();
-      this.o.log?.debug("EC2 call", { action, ms: Math.round(performance.now() - t0) });
+      this.o.log?.debug("EC2 call", { action, ms: Math.round(this.#clock.now() - t0) });
       return r;
     } catch (e) {
-      this.o.log?.debug("EC2 call failed", { action, ms: Math.round(performance.now() - t0), err: e });
+      this.o.log?.debug("EC2 call failed", { action, ms: Math.round(this.#clock.now() - t0), err: e });
       const code = e instanceof Ec2Error ? e.code : "Unknown";
       m?.ec2Err.inc({ fn: action });
       m?.awsErr.inc({ api: action, error: code });
       throw e;
     } finally {
-      m?.awsLatency.observe(performance.now() - t0, { api: action });
+      m?.awsLatency.observe(this.#clock.now() - t0, { api: action });
     }
   }
 
@@ -175,7 +182,7 @@ export class EniManager {
   async createEni(o: { ips: number; prefixes?: number; maxEnis: number }): Promise<NewEni> {
     const tags: Tag[] = [
       { key: TAG_INSTANCE_ID, value: this.o.instanceId },
-      { key: TAG_CREATED_AT, value: new Date().toISOString() },
+      { key: TAG_CREATED_AT, value: new Date(this.#clock.now()).toISOString() },
     ];
     if (this.o.clusterName) tags.push({ key: TAG_CLUSTER_NAME, value: this.o.clusterName });
     const index = await this.#freeDeviceIndex(o.maxEnis).catch((e) => {
@@ -215,7 +222,7 @@ export class EniManager {
           }),
       );
       const mac = eni.macAddress.toLowerCase();
-      const wait = { deadlineMs: this.o.attachWaitMs ?? 30_000 };
+      const wait = { deadlineMs: this.o.attachWaitMs ?? 30_000, clock: this.#clock };
       const linkPresent = this.o.linkPresent;
       const appear = (async () => {
         if (linkPresent) await pollUntil(`link with MAC ${mac}`, () => linkPresent(mac) || undefined, wait);
@@ -266,7 +273,7 @@ export class EniManager {
       const state = await pollUntil(`${eniId} to become available`, async () => {
         const n = await this.#describeOne(eniId);
         return !n ? "gone" : n.status === "available" ? "available" : undefined;
-      }, { deadlineMs: this.o.detachWaitMs ?? 30_000, initialMs: 100 });
+      }, { deadlineMs: this.o.detachWaitMs ?? 30_000, initialMs: 100, clock: this.#clock });
       if (state === "gone") return gone();
     }
     try {

@@ -2,6 +2,7 @@
  * Leak protection beyond CNI DEL: watches the pods on this node and releases an assignment whose pod has
  * been gone for longer than the grace period. Assignments without a pod identity are left alone.
  */
+import { type Clock, every, systemClock } from "../common/clock.ts";
 import type { KubePort, PodEvent, PodInfo } from "../k8s/port.ts";
 import type { Assignment, Datastore } from "./datastore.ts";
 import type { Logger } from "./log.ts";
@@ -14,7 +15,8 @@ export interface PodWatchOptions {
   /** Releases one leaked assignment (datastore, checkpoint, replan). */
   release: (a: Assignment) => Promise<void>;
   log?: Logger;
-  now?: () => number;
+  /** Default `systemClock`. */
+  clock?: Clock;
 }
 
 const podKey = (ns: string, name: string) => `${ns}/${name}`;
@@ -25,11 +27,10 @@ export class PodWatch {
   readonly #pods = new Map<string, PodInfo>();
   readonly #goneSince = new Map<string, number>();
   #synced = false;
-  #timer?: ReturnType<typeof setInterval>;
   constructor(readonly o: PodWatchOptions) {}
 
   #now(): number {
-    return (this.o.now ?? Date.now)();
+    return (this.o.clock ?? systemClock).now();
   }
 
   /** Applies one watch event. */
@@ -91,8 +92,8 @@ export class PodWatch {
     } catch (e) {
       this.o.log?.warn("could not list pods; leak protection waits for the watch", { err: e });
     }
-    this.#timer = setInterval(() => void this.sweep().catch(() => {}), sweepEveryMs);
-    signal.addEventListener("abort", () => clearInterval(this.#timer));
+    const stop = every(this.o.clock ?? systemClock, sweepEveryMs, () => void this.sweep().catch(() => {}));
+    signal.addEventListener("abort", stop);
     void this.o.kube.watchPodsOnNode(this.o.nodeName, (e) => this.onEvent(e), signal).catch((e) => {
       if (!signal.aborted) this.o.log?.error("pod watch ended", { err: e });
     });

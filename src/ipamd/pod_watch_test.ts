@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { systemClock } from "../common/clock.ts";
 import type { KubePort, PodInfo } from "../k8s/port.ts";
 import { type Assignment, Datastore } from "./datastore.ts";
 import { PodWatch } from "./pod_watch.ts";
@@ -35,7 +36,7 @@ function setup() {
       released.push(a.containerId);
       return Promise.resolve();
     },
-    now: () => clock,
+    clock: { ...systemClock, now: () => clock },
   });
   const add = (c: string, name?: string, uid?: string) =>
     ds.assign(

@@ -10,6 +10,7 @@ import type { IpamdErrorBody } from "../cni/api.ts";
 import { cidrContains } from "../net/ipv4.ts";
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
+import { type Clock, every, systemClock } from "../common/clock.ts";
 import type { IpamdConfig } from "./config.ts";
 import { addAttachedEni, type Datastore, eniRecordOf } from "./datastore.ts";
 import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
@@ -36,7 +37,8 @@ export interface PoolDriverOptions {
   primaryEniId: string;
   metrics?: IpamdMetrics;
   log?: Logger;
-  now?: () => number;
+  /** Default `systemClock`. */
+  clock?: Clock;
 }
 
 export type ErrorBody = IpamdErrorBody["error"];
@@ -46,7 +48,7 @@ export class PoolDriver {
   readonly #o: PoolDriverOptions;
   #queue: Promise<unknown> = Promise.resolve();
   #planQueued?: Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined>;
-  #timers: ReturnType<typeof setInterval>[] = [];
+  #timers: (() => void)[] = [];
   pendingEnis = 0;
   /** Addresses in flight: those pending ENIs bring plus in-flight assigns to attached ENIs. */
   pendingIps = 0;
@@ -71,7 +73,7 @@ export class PoolDriver {
   }
 
   get #now(): number {
-    return (this.#o.now ?? Date.now)();
+    return (this.#o.clock ?? systemClock).now();
   }
 
   /** The instance's ENI limit, with MAX_ENI applied. */
@@ -137,14 +139,17 @@ export class PoolDriver {
 
   /** Starts the safety-net plan timer and the EC2 reconcile timer. */
   start(o: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
-    this.#timers.push(setInterval(() => void this.trigger(), o.planEveryMs ?? 30_000));
-    this.#timers.push(setInterval(() => void this.reconcile().catch(() => {}), o.reconcileEveryMs ?? 60_000));
+    const clock = this.#o.clock ?? systemClock;
+    this.#timers.push(every(clock, o.planEveryMs ?? 30_000, () => void this.trigger()));
+    this.#timers.push(
+      every(clock, o.reconcileEveryMs ?? 60_000, () => void this.reconcile().catch(() => {})),
+    );
   }
 
   /** Stops the timers and waits for the queue to drain. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const t of this.#timers) clearInterval(t);
+    for (const cancel of this.#timers) cancel();
     this.#timers = [];
     await this.#queue;
     while (this.#inflight.size) await Promise.all(this.#inflight);

@@ -11,6 +11,7 @@ import type {
   IpamdErrorBody,
   IpamdErrorReason,
 } from "../cni/api.ts";
+import { type Clock, systemClock } from "../common/clock.ts";
 import type { Assignment, Datastore, PodMeta } from "./datastore.ts";
 import { NoFreeIpError } from "./datastore.ts";
 import type { IpamdConfig } from "./config.ts";
@@ -39,7 +40,8 @@ export interface ApiContext {
   log?: Logger;
   /** Extra GET routes (introspection data shared with the socket). */
   extraGets?: Record<string, () => unknown>;
-  now?: () => number;
+  /** Default `systemClock`. */
+  clock?: Clock;
 }
 
 class ApiError extends Error {
@@ -135,7 +137,8 @@ function attachmentKey(b: Record<string, unknown>): AttachmentKey {
 
 /** The handler behind the unix socket. */
 export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response> {
-  const now = () => (ctx.now ?? Date.now)();
+  const clock = ctx.clock ?? systemClock;
+  const now = () => clock.now();
   const tableOf = (a: Assignment) => {
     const dn = ctx.ds.eni(a.eniId)?.deviceNumber ?? 0;
     return { deviceNumber: dn, routeTable: dn === 0 ? MAIN_TABLE : dn + 1 };
@@ -147,7 +150,7 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
    * whenever a grow action (or one ENI of a create) finishes.
    */
   async function assignOrWait(key: AttachmentKey, meta: PodMeta): Promise<Assignment> {
-    const deadline = Date.now() + (ctx.addWaitMs ?? 5_000);
+    const deadline = now() + (ctx.addWaitMs ?? 5_000);
     const errBefore = ctx.driver.lastError;
     let coolingRetryMs: number | undefined;
     let waiting = false;
@@ -168,10 +171,10 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
           waiting = true;
           ctx.driver.waitingPods++;
         }
-        const left = deadline - Date.now();
+        const left = deadline - now();
         if (left <= 0 || ctx.driver.lastError !== errBefore) break;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left));
+        let cancelTimer = () => {};
+        const timeout = new Promise<"timeout">((r) => cancelTimer = clock.timer(left, () => r("timeout")));
         try {
           const since = ctx.driver.growthEvents;
           const plan = await Promise.race([ctx.driver.plan(), timeout]);
@@ -186,7 +189,7 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
           }
           await Promise.race([ctx.driver.growthSettled(since), timeout]);
         } finally {
-          clearTimeout(timer);
+          cancelTimer();
         }
       }
     } finally {
@@ -283,7 +286,7 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
   };
   return async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
-    const t0 = Date.now();
+    const t0 = now();
     try {
       if (req.method === "GET") {
         if (path === "/v1/status") {
@@ -309,10 +312,10 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
       }
       if (!ctx.ready()) throw new ApiError(503, "not_ready", "ipamd is starting", true, 1000);
       const body = await readBody(req);
-      const t1 = Date.now();
+      const t1 = now();
       const reply = await route(body);
-      if (Date.now() - t0 > 1000) {
-        ctx.log?.warn("slow request", { path, readMs: t1 - t0, totalMs: Date.now() - t0 });
+      if (now() - t0 > 1000) {
+        ctx.log?.warn("slow request", { path, readMs: t1 - t0, totalMs: now() - t0 });
       }
       return json(200, reply);
     } catch (e) {
