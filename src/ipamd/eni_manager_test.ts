@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Ec2Error } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { RateLimitedEc2 } from "../aws/rate_limit.ts";
+import { systemClock } from "../common/clock.ts";
 import { Ec2Model } from "../sim/ec2_model.ts";
 import { Ec2ModelPort } from "../sim/ec2_model_port.ts";
 import { Realism } from "../sim/realism.ts";
@@ -48,7 +49,7 @@ function managerOverModel(faults = "") {
   const instanceId = model.launchInstance({ instanceType: "m5.large", subnetId }).instanceId;
   const realism = new Realism({ buckets: false, faults, seed: 3 });
   const ec2 = new RateLimitedEc2(new Ec2ModelPort(model, realism), {
-    sleep: () => Promise.resolve(),
+    clock: { ...systemClock, sleep: () => Promise.resolve() },
     random: () => 0.5,
   });
   const imds = {} as ImdsPort; // freeEni never asks IMDS
