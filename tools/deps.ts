@@ -3,7 +3,13 @@
  * Prints one line per decision; never prompts.
  */
 
-/** Debian packages the test suite and the lab rely on. */
+/**
+ * Debian packages the test suite and the lab rely on. Go is not among them: the machines have Go 1.26 at
+ * /usr/local/go, and the Go programs (CNI plugins, libcni driver, CRI client) come from the Go module proxy
+ * (src/sim/go_build.ts). Debian's containernetworking-plugins stays only for `ipamd install`'s default portmap
+ * (/usr/lib/cni/portmap, what the Containerfile's image ships), which install_test and manifest_test check;
+ * the lab, the runtimes and the baselines use the v1.10.0 plugins (src/sim/cni_plugins.ts).
+ */
 export const DEBIAN_PACKAGES = [
   "libnl-3-200",
   "libnl-route-3-200",
@@ -12,8 +18,6 @@ export const DEBIAN_PACKAGES = [
   "util-linux",
   "procps",
   "curl",
-  "golang-go",
-  "golang-github-appc-cni-dev",
   "containernetworking-plugins",
   "podman",
   "runc",

@@ -1,12 +1,16 @@
 /**
- * The libcni driver (`tests/libcni/driver`, Go, over Debian's libcni) as a test helper:
- * {@linkcode ensureDriver} builds it once (cached by source hash), {@linkcode libcni} runs one verb,
+ * The libcni driver (`tests/libcni/driver`, Go, over github.com/containernetworking/cni from go.mod) as a test
+ * helper: {@linkcode ensureDriver} builds it once (cached by source hash), {@linkcode libcni} runs one verb,
  * optionally inside a "node" network namespace (via `nsenter --net`), as a libcni runtime would.
  * Also holds the small netns helpers the runtime tests share.
  * @module
  */
 
-const DRIVER_DIR = new URL("../libcni/driver/", import.meta.url).pathname;
+import { cniPluginsDir } from "../../src/sim/cni_plugins.ts";
+import { ensureGoProgram } from "../../src/sim/go_build.ts";
+
+/** The driver's Go module (main.go, go.mod, go.sum). */
+export const DRIVER_DIR: string = new URL("../libcni/driver/", import.meta.url).pathname;
 const dec = new TextDecoder();
 
 /**
@@ -35,7 +39,7 @@ export interface PortMapping {
 export interface LibcniOptions {
   /** Path of the .conflist file. */
   conflist?: string;
-  /** Plugin directories (default `/usr/lib/cni`). */
+  /** Plugin directories (default: the reference plugins, {@linkcode cniPluginsDir}). */
   binDir?: string | string[];
   /** CNI_NETNS; for the bench modes a list (one per parallel ADD). */
   netns?: string | string[];
@@ -87,11 +91,6 @@ export class CniError extends Error {
   }
 }
 
-/** Directory for cached build products: `$VPC_CNI_TEST_CACHE` or `/var/cache/vpc-cni-tests`. */
-export function testCacheDir(): string {
-  return Deno.env.get("VPC_CNI_TEST_CACHE") ?? "/var/cache/vpc-cni-tests";
-}
-
 async function run(cmd: string[], env?: Record<string, string>, cwd?: string) {
   const out = await new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -104,63 +103,23 @@ async function run(cmd: string[], env?: Record<string, string>, cwd?: string) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-async function libcniPackageVersion(): Promise<string> {
-  const r = await run(["dpkg-query", "-W", "-f=${Version}", "golang-github-appc-cni-dev"]);
-  return r.code === 0 ? r.stdout.replace(/-[^-]*$/, "") : "unknown";
-}
-
-let building: Promise<string> | undefined;
+let building: Promise<{ path: string; built: boolean }> | undefined;
 
 /**
- * Builds the driver (offline: `GOPROXY=off`, libcni from /usr/share/gocode) unless a build of the same
- * source, libcni and Go is cached, and returns the binary's path.
+ * Builds the driver with the Go on PATH and the committed go.mod/go.sum (libcni from the Go module proxy), into
+ * the shared build cache unless a build of the same sources and Go is there; `built` says whether it was built.
  */
-export function ensureDriver(): Promise<string> {
-  building ??= build().catch((e) => {
+export function buildDriver(): Promise<{ path: string; built: boolean }> {
+  building ??= ensureGoProgram({ name: "cni-driver", dir: DRIVER_DIR }).catch((e) => {
     building = undefined;
     throw e;
   });
   return building;
 }
 
-async function build(): Promise<string> {
-  const lib = await libcniPackageVersion();
-  const go = (await run(["go", "version"])).stdout.trim();
-  const parts = [
-    await Deno.readTextFile(`${DRIVER_DIR}main.go`),
-    await Deno.readTextFile(`${DRIVER_DIR}go.mod`),
-    lib,
-    go,
-  ];
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
-  const hash = [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
-  const dir = testCacheDir();
-  const bin = `${dir}/cni-driver-${hash}`;
-  try {
-    await Deno.stat(bin);
-    return bin;
-  } catch { /* not built yet */ }
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${bin}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const env = {
-    GOPROXY: "off",
-    GOFLAGS: "-mod=mod",
-    GOTOOLCHAIN: "local",
-    GOCACHE: `${dir}/go-build`,
-    GOPATH: `${dir}/gopath`,
-    CGO_ENABLED: "0",
-  };
-  const r = await run(
-    ["go", "build", "-ldflags", `-X main.libcniVersion=${lib}`, "-o", tmp, "."],
-    env,
-    DRIVER_DIR,
-  );
-  if (r.code !== 0) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`building the libcni driver failed (go build in ${DRIVER_DIR}):\n${r.stdout}${r.stderr}`);
-  }
-  await Deno.rename(tmp, bin);
-  return bin;
+/** The driver binary's path ({@linkcode buildDriver}). */
+export async function ensureDriver(): Promise<string> {
+  return (await buildDriver()).path;
 }
 
 /** The path of a named namespace, or the path itself. */
@@ -173,7 +132,7 @@ export function driverArgs(verb: LibcniVerb, opts: LibcniOptions): string[] {
   const a: string[] = [verb];
   const list = (v: string | string[]) => Array.isArray(v) ? v : [v];
   if (opts.conflist) a.push("--conflist", opts.conflist);
-  if (opts.binDir) a.push("--bin-dir", list(opts.binDir).join(":"));
+  a.push("--bin-dir", list(opts.binDir ?? cniPluginsDir()).join(":"));
   if (opts.netns) a.push("--netns", list(opts.netns).join(","));
   if (opts.containerId) a.push("--container-id", opts.containerId);
   if (opts.ifName) a.push("--ifname", opts.ifName);

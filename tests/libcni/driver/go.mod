@@ -1,7 +1,10 @@
 module vpc-cni/tests/libcni/driver
 
-go 1.19
+go 1.21
 
-require github.com/containernetworking/cni v1.1.2
+require github.com/containernetworking/cni v1.3.1
 
-replace github.com/containernetworking/cni => /usr/share/gocode/src/github.com/containernetworking/cni
+require (
+	go.opentelemetry.io/otel v1.29.0 // indirect
+	go.opentelemetry.io/otel/trace v1.29.0 // indirect
+)

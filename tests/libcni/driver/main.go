@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,17 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 )
 
-// libcniVersion is set at build time (-ldflags "-X main.libcniVersion=...").
-var libcniVersion = "unknown"
+// libcniVersion is the version of github.com/containernetworking/cni this binary was built with.
+var libcniVersion = func() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/containernetworking/cni" {
+				return strings.TrimPrefix(d.Version, "v")
+			}
+		}
+	}
+	return "unknown"
+}()
 
 type options struct {
 	conflist, binDir, netns, containerID, ifName string
@@ -46,7 +56,7 @@ func main() {
 	var o options
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
 	fs.StringVar(&o.conflist, "conflist", "", "network configuration list file")
-	fs.StringVar(&o.binDir, "bin-dir", "/usr/lib/cni", "plugin directories, colon-separated")
+	fs.StringVar(&o.binDir, "bin-dir", "/opt/cni/bin", "plugin directories, colon-separated")
 	fs.StringVar(&o.netns, "netns", "", "netns path (bench modes: comma-separated list)")
 	fs.StringVar(&o.containerID, "container-id", "", "container ID (bench modes: a prefix)")
 	fs.StringVar(&o.ifName, "ifname", "eth0", "interface name in the container")

@@ -1,0 +1,26 @@
+/**
+ * Builds, before the tests run, every Go program they use, into the shared build cache (src/sim/go_build.ts):
+ * the CNI reference plugins and the libcni driver. A second run finds them all and builds nothing.
+ * @module
+ */
+import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
+import { buildCacheDir } from "../src/sim/go_build.ts";
+import { buildDriver } from "../tests/helpers/libcni.ts";
+
+/** Builds what is missing, printing one line per program; false (after printing why) when a build failed. */
+export async function prepareGoPrograms(): Promise<boolean> {
+  const t0 = performance.now();
+  const say = (what: string, built: boolean, path: string) =>
+    console.log(`go: ${what} ${built ? "built" : "cached"}: ${path}`);
+  try {
+    const plugins = await ensureCniPlugins((l) => console.log(`go: ${l}`));
+    say("CNI plugins", plugins.built, plugins.dir);
+    const driver = await buildDriver();
+    say("libcni driver", driver.built, driver.path);
+  } catch (e) {
+    console.log(`go: ${(e as Error).message}`);
+    return false;
+  }
+  console.log(`go: ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (cache ${buildCacheDir()})`);
+  return true;
+}
