@@ -11,6 +11,7 @@ import { randomSuffix, run, TestNetns } from "./helpers/netns.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { hostVethName } from "../src/common/veth_name.ts";
 import { CniError as LibcniError, libcni } from "./helpers/libcni.ts";
+import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 
 const MAIN = new URL("../src/cni/main.ts", import.meta.url).pathname;
 /** The plugin runs as `deno run --allow-all src/cni/main.ts` (Deno refuses /proc/sys writes without it). */
@@ -616,7 +617,7 @@ Deno.test({
         const p = await lab.pod();
         const opts = {
           conflist,
-          binDir: [bin, "/usr/lib/cni"],
+          binDir: [bin, (await ensureCniPlugins()).dir],
           netns: p.path,
           containerId: `lc${v.replaceAll(".", "")}-${lab.id}`,
           args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "lc", K8S_POD_NAME: `p${v}` },

@@ -1,18 +1,19 @@
 /**
- * podman (CNI backend) against Debian's plugins in a test node namespace: two containers on one network reach
+ * podman (CNI backend) against the reference plugins (src/sim/cni_plugins.ts) in a test node namespace: two containers on one network reach
  * each other, podman sends the CNI_ARGS we expect, and `podman rm -f` leaves no veth, route or IP behind.
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
 import { addNetns, delNetns, randomSuffix, sh } from "./helpers/libcni.ts";
 import { PodmanEnv } from "./helpers/podman.ts";
+import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 
-/** A plugin dir whose `<type>` logs its CNI_* environment to `<dir>/log/` and then execs Debian's plugin. */
-async function recordingPluginDir(dir: string, type: string): Promise<string> {
+/** A plugin dir whose `<type>` logs its CNI_* environment to `<dir>/log/` and then execs the reference plugin. */
+async function recordingPluginDir(dir: string, type: string, pluginsDir: string): Promise<string> {
   await Deno.mkdir(`${dir}/log`, { recursive: true });
   await Deno.writeTextFile(
     `${dir}/${type}`,
-    `#!/bin/sh\nenv | grep '^CNI_' > "${dir}/log/$CNI_COMMAND.$$"\nexec /usr/lib/cni/${type}\n`,
+    `#!/bin/sh\nenv | grep '^CNI_' > "${dir}/log/$CNI_COMMAND.$$"\nexec ${pluginsDir}/${type}\n`,
   );
   await Deno.chmod(`${dir}/${type}`, 0o755);
   return dir;
@@ -41,8 +42,9 @@ for (const type of ["bridge", "ptp"] as const) {
       const work = await Deno.makeTempDir({ prefix: "vct-pmw-" });
       let env: PodmanEnv | undefined;
       try {
-        const shim = await recordingPluginDir(`${work}/plugins`, type);
-        env = await PodmanEnv.create({ nodeNetns: node, pluginDirs: [shim, "/usr/lib/cni"] });
+        const plugins = (await ensureCniPlugins()).dir;
+        const shim = await recordingPluginDir(`${work}/plugins`, type, plugins);
+        env = await PodmanEnv.create({ nodeNetns: node, pluginDirs: [shim, plugins] });
         const net = `vct${id}`;
         await env.writeConflist(conflist(type, net, id, `${work}/ipam`));
         const names = [`a-${id}`, `b-${id}`];

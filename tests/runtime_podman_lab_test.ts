@@ -1,6 +1,6 @@
 /**
  * aws-cni proven by a real runtime: podman 4.3 (CNI backend, runc, vfs, busybox rootfs) on lab nodes, with each
- * node's own conflist (`aws-cni` → Debian `portmap`) and real ipamd. podman needs a MAC on the sandbox
+ * node's own conflist (`aws-cni` → `portmap` v1.10.0) and real ipamd. podman needs a MAC on the sandbox
  * interface and sends only `IgnoreUnknown=1;K8S_POD_NAME=<name>`. Containers on two nodes ping each other, a
  * published port answers from the internet namespace, and `podman rm -f` leaves nothing behind.
  */
@@ -58,7 +58,7 @@ Deno.test({
         for (const n of lab.status.nodes) {
           const env = await PodmanEnv.create({
             nodeNetns: n.netns,
-            pluginDirs: [n.cniBinDir, "/usr/lib/cni"],
+            pluginDirs: [n.cniBinDir],
           });
           envs.push(env);
           const conflist = JSON.parse(await Deno.readTextFile(`${n.cniConfDir}/10-aws.conflist`));

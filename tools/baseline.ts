@@ -2,20 +2,22 @@
  * Measures the CNI baseline on this machine through real libcni (the Go driver in `tests/libcni/`):
  * sequential ADD and DEL latency over N cycles, then N ADDs started at once (each timed from the batch's start).
  *
- * Run as root: `deno run -A tools/baseline.ts [--cycles 30] [--parallel 30]` measures Debian's `ptp` +
- * `host-local` in a throwaway node namespace and prints JSON. Other benchmarks import
+ * Run as root: `deno run -A tools/baseline.ts [--cycles 30] [--parallel 30]` measures the reference `ptp` +
+ * `host-local` (containernetworking/plugins, src/sim/cni_plugins.ts) in a throwaway node namespace and prints
+ * JSON. Other benchmarks import
  * {@linkcode measureBaseline} with their own conflist, plugin dir and node namespace.
  * @module
  */
 import { parseArgs } from "node:util";
 import { addNetns, delNetns, libcni, netnsPath, randomSuffix } from "../tests/helpers/libcni.ts";
 import { type Summary, summary } from "../tests/helpers/stats.ts";
+import { CNI_PLUGINS_VERSION, ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 
 /** What to measure. */
 export interface BaselineOptions {
   /** The conflist to run (its plugins must tolerate the pod namespaces this makes). */
   conflist: string;
-  /** Plugin directories (default `/usr/lib/cni`). */
+  /** Plugin directories (default: the reference plugins, {@linkcode ensureCniPlugins}). */
   binDir?: string | string[];
   /** The node namespace (name or path) the driver runs in, as a runtime would. */
   nodeNetns: string;
@@ -55,7 +57,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<BaselineRe
   const cacheDir = opts.cacheDir ?? await Deno.makeTempDir({ prefix: "vcb-cache-" });
   const base = {
     conflist: opts.conflist,
-    binDir: opts.binDir ?? "/usr/lib/cni",
+    binDir: opts.binDir ?? (await ensureCniPlugins()).dir,
     inNetns: opts.nodeNetns,
     cacheDir,
     args: opts.args ?? { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "bench", K8S_POD_NAME: "p" },
@@ -90,7 +92,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<BaselineRe
   }
 }
 
-/** A conflist of Debian's ptp + host-local with its IPAM state under `dir`. */
+/** A conflist of the reference ptp + host-local with its IPAM state under `dir`. */
 export function ptpConflist(name: string, dir: string): string {
   return JSON.stringify({
     cniVersion: "1.0.0",
@@ -132,7 +134,7 @@ if (import.meta.main) {
     });
     console.log(
       JSON.stringify(
-        { plugins: "ptp+host-local (Debian)", sequential: r.sequential, parallel: r.parallel },
+        { plugins: `ptp+host-local ${CNI_PLUGINS_VERSION}`, sequential: r.sequential, parallel: r.parallel },
         null,
         2,
       ),

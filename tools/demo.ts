@@ -31,7 +31,6 @@ export const DEMO_PACKAGES = [
   "util-linux",
   "procps",
   "curl",
-  "containernetworking-plugins",
   "busybox-static",
 ];
 

@@ -16,6 +16,7 @@ import {
 } from "./lab_state.ts";
 import { LabNames } from "./naming.ts";
 import { writeBinDir, writeNodeConflists } from "./runtime_node.ts";
+import { ensureCniPlugins } from "./cni_plugins.ts";
 
 /** The repository this lab runs from. */
 export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -32,6 +33,8 @@ export interface UpOptions {
   ipamd?: boolean;
   /** How long to wait for the daemon (default 60 s). */
   timeoutMs?: number;
+  /** The reference CNI plugins linked into `<state>/bin` (default: {@linkcode ensureCniPlugins}'s). */
+  cniPluginsDir?: string;
 }
 
 /** The daemon did not come up; `log` is the tail of daemon.log. */
@@ -68,6 +71,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     // A lab whose daemon died: start clean.
     await labDown(names.stateDir);
   }
+  const pluginsDir = o.cniPluginsDir ?? (await ensureCniPlugins((l) => console.error(`lab: ${l}`))).dir;
   let createdStateDir = false;
   try {
     Deno.statSync(names.stateDir);
@@ -90,7 +94,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
   try {
     writeLabConfig(names, cfg);
     writeNodeConflists(names, cfg.nodes);
-    writeBinDir(names, cfg.repoDir, cfg.denoPath);
+    writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir);
     for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
     Deno.mkdirSync(names.podsDir, { recursive: true });
     for (

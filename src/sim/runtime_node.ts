@@ -1,11 +1,11 @@
-/** A lab node's CNI files: `<state>/bin/` (aws-cni, portmap) and `nodes/<i>/net.d/10-aws.conflist`. */
+/**
+ * A lab node's CNI files: `<state>/bin/` (aws-cni, and the reference plugins: portmap, bandwidth, tuning,
+ * loopback, …) and `nodes/<i>/net.d/10-aws.conflist`.
+ */
 import { join } from "node:path";
 import { exists } from "./lab_state.ts";
 import type { LabNames } from "./naming.ts";
 import type { Conflist } from "./runtime.ts";
-
-/** Where Debian's containernetworking-plugins puts portmap. */
-export const DEBIAN_PORTMAP = "/usr/lib/cni/portmap";
 
 /** The conflist a lab node's runtime reads. */
 export function nodeConflist(names: LabNames, node: number): Conflist {
@@ -37,9 +37,10 @@ export function writeNodeConflists(names: LabNames, nodes: number): void {
 
 /**
  * Fills `<state>/bin`: aws-cni is `dist/aws-cni` when it was compiled, else an honest launcher script that
- * runs the plugin's source with deno; portmap links to Debian's.
+ * runs the plugin's source with deno; every plugin in `pluginsDir` (the reference plugins, see
+ * src/sim/cni_plugins.ts) is linked beside it.
  */
-export function writeBinDir(names: LabNames, repoDir: string, denoPath: string): void {
+export function writeBinDir(names: LabNames, repoDir: string, denoPath: string, pluginsDir: string): void {
   Deno.mkdirSync(names.binDir, { recursive: true });
   const awsCni = join(names.binDir, "aws-cni");
   const compiled = join(repoDir, "dist", "aws-cni");
@@ -59,11 +60,14 @@ export function writeBinDir(names: LabNames, repoDir: string, denoPath: string):
     );
   }
   Deno.chmodSync(awsCni, 0o755);
-  const portmap = join(names.binDir, "portmap");
-  try {
-    Deno.removeSync(portmap);
-  } catch { /* absent */ }
-  Deno.symlinkSync(DEBIAN_PORTMAP, portmap);
+  for (const e of Deno.readDirSync(pluginsDir)) {
+    if (e.name === "aws-cni") continue;
+    const link = join(names.binDir, e.name);
+    try {
+      Deno.removeSync(link);
+    } catch { /* absent */ }
+    Deno.symlinkSync(join(pluginsDir, e.name), link);
+  }
 }
 
 function shq(s: string): string {

@@ -10,6 +10,7 @@
  * DEL. `--rootfs` is a flag: the rootfs path is the first positional argument.
  * @module
  */
+import { cniPluginsDir } from "../../src/sim/cni_plugins.ts";
 import { sh } from "./libcni.ts";
 
 const dec = new TextDecoder();
@@ -52,7 +53,7 @@ export class PodmanError extends Error {
 export interface PodmanEnvOptions {
   /** The node namespace (name or path) podman runs in. */
   nodeNetns: string;
-  /** CNI plugin dirs, searched in order (default `/usr/lib/cni`). */
+  /** CNI plugin dirs, searched in order (default: the reference plugins, {@linkcode cniPluginsDir}). */
   pluginDirs?: string[];
   /** Parent for the private dir (default: the system temp dir). */
   parentDir?: string;
@@ -95,7 +96,7 @@ export class PodmanEnv {
   /** Makes the private dirs, containers.conf and the rootfs. */
   static async create(opts: PodmanEnvOptions): Promise<PodmanEnv> {
     const dir = await Deno.makeTempDir({ dir: opts.parentDir, prefix: "vct-podman-" });
-    const env = new PodmanEnv(dir, opts.nodeNetns, opts.pluginDirs ?? ["/usr/lib/cni"]);
+    const env = new PodmanEnv(dir, opts.nodeNetns, opts.pluginDirs ?? [cniPluginsDir()]);
     try {
       for (const d of ["root", "runroot", "tmp", "cni"]) await Deno.mkdir(`${dir}/${d}`);
       await makeBusyboxRootfs(env.rootfs);
