@@ -2,9 +2,12 @@
  * The lab daemon's world: the EC2 model (VPC, subnets, security group, one instance per node), the
  * Kubernetes store (one Node per instance), and the fabric listening to the model's ENI/IP events.
  */
+import { lookupInstanceType } from "../aws/instance_types.ts";
+import { maxPods } from "../ipamd/max_pods.ts";
 import { cidrContains } from "../net/ipv4.ts";
 import { type Ec2Event, Ec2Model } from "./ec2_model.ts";
 import type { Fabric } from "./fabric.ts";
+import type { NodeCapacityInput } from "./k8s_node_status.ts";
 import { KubeStore } from "./k8s_store.ts";
 import { DETACH_LATENCY_MS } from "./realism.ts";
 import type { LabConfig } from "./lab_state.ts";
@@ -36,6 +39,22 @@ export function routables(ips: string[], prefixes: string[]): string[] {
   return [...prefixes, ...ips.filter((ip) => !prefixes.some((p) => cidrContains(p, ip)))];
 }
 
+/**
+ * What a lab node's kubelet reports as capacity: `--max-pods` as EKS sets it for the instance type (the
+ * figure `ipamd max-pods` prints, with the prefix-delegation and custom-networking settings the lab's
+ * ipamds run with) and the instance's vCPUs.
+ */
+export function labNodeCapacity(cfg: Pick<LabConfig, "instanceType" | "ipamdEnv">): NodeCapacityInput {
+  const info = lookupInstanceType(cfg.instanceType);
+  if (!info) throw new RangeError(`unknown instance type "${cfg.instanceType}"`);
+  const on = (k: string) => ["true", "1"].includes((cfg.ipamdEnv[k] ?? "").trim().toLowerCase());
+  const prefixDelegation = on("ENABLE_PREFIX_DELEGATION") && info.hypervisor === "nitro";
+  return {
+    maxPods: maxPods(info, { prefixDelegation, customNetworking: on("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG") }),
+    vcpus: info.vcpus,
+  };
+}
+
 /** Builds the model and store for `cfg`, wires the node ENIs into the fabric and subscribes it to events. */
 export function buildWorld(
   names: LabNames,
@@ -62,6 +81,7 @@ export function buildWorld(
   );
   const sg = model.addSecurityGroup("lab-nodes");
   const store = new KubeStore();
+  const capacity = labNodeCapacity(cfg);
   const nodes: LabNode[] = [];
   for (let i = 0; i < cfg.nodes; i++) {
     const inst = model.launchInstance({
@@ -83,6 +103,7 @@ export function buildWorld(
     store.addNode(names.nodeName(i), {
       providerID: `aws:///${inst.availabilityZone}/${inst.instanceId}`,
       internalIP: inst.privateIpAddress,
+      capacity,
       labels: {
         "node.kubernetes.io/instance-type": cfg.instanceType,
         "topology.kubernetes.io/zone": inst.availabilityZone,

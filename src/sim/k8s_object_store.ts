@@ -47,10 +47,14 @@ export interface WatchOptions {
   fieldSelector?: string;
   labelSelector?: string;
   resourceVersion?: string;
+  /** Watch-list (`sendInitialEvents`): true sends the current objects, false none; see `watch`. */
+  sendInitialEvents?: boolean;
 }
 
 /** A registered watcher. */
 export interface StoreWatcher {
+  /** The resourceVersion the watch started at: its initial events show the store as of this version. */
+  readonly startResourceVersion: string;
   /** Stops delivery; idempotent. */
   close(): void;
 }
@@ -267,41 +271,55 @@ export class KubeObjectStore {
   }
 
   /**
-   * Watches a collection. Replays history after `resourceVersion` (410 Gone when it is older than the
-   * history, 400 when not a number); unset or "0" first sends ADDED for every current object. With
-   * selectors, an object that starts matching arrives as ADDED and one that stops matching as DELETED.
-   * `onEvent` is called synchronously (during this call for the replay); it must not mutate the object.
+   * Watches a collection. Without `sendInitialEvents`: replays history after `resourceVersion` (410 Gone when
+   * it is older than the history, 400 when not a number); unset or "0" first sends ADDED for every current
+   * object. With `sendInitialEvents: true` (watch-list): ADDED for every current object whatever the
+   * resourceVersion ("not older than" it; a resourceVersion newer than the store's is 504 Timeout, as the
+   * API server answers after waiting for it in vain). With `sendInitialEvents: false`: no initial objects,
+   * history after a nonzero `resourceVersion`. With selectors, an object that starts matching arrives as
+   * ADDED and one that stops matching as DELETED. `onEvent` is called synchronously (during this call for the
+   * initial events); it must not mutate the object.
    */
   watch(collection: Collection, opts: WatchOptions, onEvent: (e: WatchEvent) => void): StoreWatcher {
     const filter = parseFilter(collection, opts);
     const rec: WatcherRec = { filter, onEvent, open: true };
     const rvText = opts.resourceVersion ?? "";
-    if (rvText === "" || rvText === "0") {
+    const from = rvText === "" ? 0 : parseResourceVersion(rvText);
+    if (opts.sendInitialEvents === true) {
+      if (from > this.#rv) throw tooLargeResourceVersion(from, this.#rv);
       for (const o of this.list(collection, opts).items) onEvent({ type: "ADDED", object: o });
+    } else if (from === 0) {
+      if (opts.sendInitialEvents === undefined) {
+        for (const o of this.list(collection, opts).items) onEvent({ type: "ADDED", object: o });
+      }
     } else {
-      const from = parseResourceVersion(rvText);
-      if (from < this.#compactedRv) {
-        throw new KubeStatusError(
-          410,
-          "Expired",
-          `too old resource version: ${from} (${this.#compactedRv + 1})`,
-        );
-      }
-      for (const h of this.#history) {
-        if (h.rv <= from || h.collection !== collection) continue;
-        const e = projectChange(h, filter);
-        if (e) onEvent(e);
-        if (!rec.open) break;
-      }
+      this.#replay(collection, from, rec);
     }
     const set = this.#watchers.get(collection)!;
     set.add(rec);
     return {
+      startResourceVersion: this.resourceVersion,
       close: () => {
         rec.open = false;
         set.delete(rec);
       },
     };
+  }
+
+  #replay(collection: Collection, from: number, rec: WatcherRec): void {
+    if (from < this.#compactedRv) {
+      throw new KubeStatusError(
+        410,
+        "Expired",
+        `too old resource version: ${from} (${this.#compactedRv + 1})`,
+      );
+    }
+    for (const h of this.#history) {
+      if (h.rv <= from || h.collection !== collection) continue;
+      const e = projectChange(h, rec.filter);
+      if (e) rec.onEvent(e);
+      if (!rec.open) break;
+    }
   }
 
   /** How many watchers are registered (all collections, or one). */
@@ -376,6 +394,13 @@ function replacement(collection: Collection, cur: KubeObject, input: KubeObject)
     else next.status = structuredClone(cur.status);
   }
   return next;
+}
+
+function tooLargeResourceVersion(want: number, have: number): KubeStatusError {
+  return new KubeStatusError(504, "Timeout", `Too large resource version: ${want}, current: ${have}`, {
+    causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+    retryAfterSeconds: 1,
+  });
 }
 
 function keyOf(collection: Collection, namespace: string | undefined, name: string): string {

@@ -2,8 +2,26 @@
 
 import { badRequest, KubeStatusError } from "./k8s_status.ts";
 
-/** Reads a JSON request body (400 BadRequest when empty or not JSON). */
-export async function readBody(req: Request): Promise<unknown> {
+/** The request body media types the lab decodes (no protobuf, CBOR or YAML). */
+export const BODY_MEDIA_TYPES = ["application/json"];
+
+/**
+ * Checks the body's media type is one of `accepted` (a missing Content-Type counts as JSON): otherwise 415
+ * UnsupportedMediaType, as the API server answers a body it cannot decode (e.g. protobuf for a CRD).
+ */
+export function checkMediaType(req: Request, accepted: readonly string[] = BODY_MEDIA_TYPES): string {
+  const type = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim().toLowerCase();
+  if (type === "" || accepted.includes(type)) return type || "application/json";
+  throw new KubeStatusError(
+    415,
+    "UnsupportedMediaType",
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`,
+  );
+}
+
+/** Reads a JSON request body (415 for another media type, 400 BadRequest when empty or not JSON). */
+export async function readBody(req: Request, accepted?: readonly string[]): Promise<unknown> {
+  checkMediaType(req, accepted);
   const text = await req.text();
   if (text.trim() === "") throw badRequest("the request body is empty");
   try {

@@ -6,11 +6,19 @@
 import { COLLECTIONS, type KubeObject } from "./k8s_collections.ts";
 import { accept, convertSelector, present, type Resource } from "./k8s_api_resources.ts";
 import type { KubeServerContext } from "./k8s_server.ts";
-import { json, methodNotAllowed, readBody } from "./k8s_server_http.ts";
+import { checkMediaType, json, methodNotAllowed, readBody } from "./k8s_server_http.ts";
 import { applyPatch } from "./k8s_server_patch.ts";
 import { renderTable, wantsTable } from "./k8s_server_table.ts";
 import { serveWatch } from "./k8s_server_watch.ts";
+import { parseListQuery } from "./k8s_list_options.ts";
 import { badRequest, groupOf, KubeStatusError } from "./k8s_status.ts";
+
+/** The patch media types the lab applies (no server-side apply). */
+const PATCH_MEDIA_TYPES = [
+  "application/json-patch+json",
+  "application/merge-patch+json",
+  "application/strategic-merge-patch+json",
+];
 
 /** Where a request points inside a resource. */
 export interface Target {
@@ -53,22 +61,16 @@ export async function serveResource(r: ResourceRequest): Promise<Response> {
 }
 
 function serveList({ ctx, req, url, res, target, watchPath }: ResourceRequest): Response {
-  const q = url.searchParams;
-  const watch = watchPath || q.get("watch") === "true" || q.get("watch") === "1";
-  const sel = {
+  const q = parseListQuery(url.searchParams, watchPath);
+  const fieldSelector = convertSelector(res, q.fieldSelector);
+  if (q.watch) return serveWatch(ctx, req, { res, namespace: target.namespace, fieldSelector }, q);
+  const list = ctx.store.list(res.collection, {
     namespace: target.namespace,
-    fieldSelector: convertSelector(res, q.get("fieldSelector") ?? undefined),
-    labelSelector: q.get("labelSelector") ?? undefined,
-  };
-  const rv = q.get("resourceVersion") ?? undefined;
-  if (watch) return serveWatch(ctx, req, res, { ...sel, resourceVersion: rv }, q);
-  if (rv !== undefined && rv !== "" && !/^\d+$/.test(rv)) throw badRequest(`invalid resource version: ${rv}`);
-  const limitText = q.get("limit");
-  const limit = limitText ? Number(limitText) : undefined;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-    throw badRequest(`invalid limit: ${limitText}`);
-  }
-  const list = ctx.store.list(res.collection, { ...sel, limit, continue: q.get("continue") ?? undefined });
+    fieldSelector,
+    labelSelector: q.labelSelector,
+    limit: q.limit,
+    continue: q.continue,
+  });
   const metadata: Record<string, unknown> = { resourceVersion: list.resourceVersion };
   if (list.continue) {
     metadata.continue = list.continue;
@@ -120,16 +122,8 @@ async function serveReplace({ ctx, req, res, target }: ResourceRequest, name: st
 }
 
 async function servePatch({ ctx, req, res, target }: ResourceRequest, name: string): Promise<Response> {
-  const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/(json-patch|merge-patch|strategic-merge-patch)\+json/i.test(type)) {
-    throw new KubeStatusError(
-      415,
-      "UnsupportedMediaType",
-      `the body of the request was in an unknown format - accepted media types include: ` +
-        "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
-    );
-  }
-  const body = await readBody(req);
+  const type = checkMediaType(req, PATCH_MEDIA_TYPES);
+  const body = await readBody(req, PATCH_MEDIA_TYPES);
   const out = ctx.store.patch(res.collection, target.namespace, name, (cur) => {
     const patched = applyPatch(type, present(res, cur), body);
     if (typeof patched !== "object" || patched === null || Array.isArray(patched)) {
@@ -173,6 +167,7 @@ async function serveDelete({ ctx, req, url, res, target }: ResourceRequest, name
 }
 
 async function readDeleteOptions(req: Request): Promise<Record<string, unknown>> {
+  if (req.headers.has("content-type")) checkMediaType(req);
   const text = await req.text();
   if (text.trim() === "") return {};
   try {

@@ -1,114 +1,131 @@
-/** The lab API server's watch streams (`?watch=1` and `/watch/` paths). */
+/**
+ * The lab API server's watch streams (`?watch=1` and `/watch/` paths), one JSON event per line.
+ *
+ * - A resourceVersion older than the history gets one ERROR event (410 Expired) and the stream ends.
+ * - With `allowWatchBookmarks`, BOOKMARK events carry the newest resourceVersion every `bookmarkIntervalMs`.
+ * - Watch-list (`sendInitialEvents=true&resourceVersionMatch=NotOlderThan`, KEP-3157): the current objects
+ *   stream as ADDED, then (when bookmarks are allowed) one BOOKMARK at the resourceVersion they were read at,
+ *   annotated `k8s.io/initial-events-end: "true"`; later changes follow.
+ */
 
 import { COLLECTIONS } from "./k8s_collections.ts";
 import { present, type Resource } from "./k8s_api_resources.ts";
+import { INITIAL_EVENTS_END, type ListQuery } from "./k8s_list_options.ts";
 import type { KubeServerContext } from "./k8s_server.ts";
-import { badRequest, KubeStatusError } from "./k8s_status.ts";
+import { KubeStatusError } from "./k8s_status.ts";
 
 const encoder = new TextEncoder();
 
-/**
- * Serves a watch as a stream of JSON lines. A resourceVersion older than the history gets one ERROR event
- * (410 Expired) and the stream ends; with `allowWatchBookmarks`, BOOKMARK events carry the newest
- * resourceVersion every `bookmarkIntervalMs`.
- */
-export function serveWatch(
-  ctx: KubeServerContext,
-  req: Request,
-  res: Resource,
-  o: { namespace?: string; fieldSelector?: string; labelSelector?: string; resourceVersion?: string },
-  q: URLSearchParams,
-): Response {
-  const timeoutText = q.get("timeoutSeconds");
-  let timeoutSeconds = ctx.opts.defaultWatchTimeoutSeconds ?? 1800;
-  if (timeoutText !== null) {
-    const n = Number(timeoutText);
-    if (!Number.isFinite(n) || n < 0) {
-      throw badRequest(`invalid timeoutSeconds: ${timeoutText}`);
-    }
-    if (n > 0) timeoutSeconds = n;
-  }
-  const bookmarks = q.get("allowWatchBookmarks") === "true" || q.get("allowWatchBookmarks") === "1";
-  const info = COLLECTIONS[res.collection];
+/** Where and what to watch. */
+export interface WatchScope {
+  res: Resource;
+  namespace?: string;
+  /** The field selector in stored field names. */
+  fieldSelector?: string;
+}
 
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let ended = false;
-  let watcher: { close(): void } | undefined;
-  const timers: { end?: ReturnType<typeof setTimeout>; bookmark?: ReturnType<typeof setInterval> } = {};
-  const send = (v: unknown) => {
-    if (ended) return;
-    try {
-      controller.enqueue(encoder.encode(JSON.stringify(v) + "\n"));
-      // A client that stopped reading is dropped (it re-watches), as the API server drops slow watchers.
-      if ((controller.desiredSize ?? 0) < -(ctx.opts.maxQueuedEvents ?? 10_000)) end();
-    } catch {
-      end();
-    }
-  };
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    watcher?.close();
-    if (timers.end !== undefined) clearTimeout(timers.end);
-    if (timers.bookmark !== undefined) clearInterval(timers.bookmark);
-    req.signal.removeEventListener("abort", end);
-    ctx.watches.delete(end);
-    try {
-      controller.close();
-    } catch {
-      // already closed or errored by a disconnect
-    }
-  };
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    cancel() {
-      end();
-    },
-  });
-
+/** Serves a watch. */
+export function serveWatch(ctx: KubeServerContext, req: Request, scope: WatchScope, q: ListQuery): Response {
+  const stream = new WatchStream(ctx, req, scope.res);
   try {
-    watcher = ctx.store.watch(
-      res.collection,
-      o,
-      (e) => send({ type: e.type, object: present(res, e.object) }),
-    );
+    const watcher = ctx.store.watch(scope.res.collection, {
+      namespace: scope.namespace,
+      fieldSelector: scope.fieldSelector,
+      labelSelector: q.labelSelector,
+      resourceVersion: q.resourceVersion,
+      sendInitialEvents: q.sendInitialEvents,
+    }, (e) => stream.send({ type: e.type, object: present(scope.res, e.object) }));
+    stream.watcher = watcher;
+    if (q.sendInitialEvents && q.allowWatchBookmarks) {
+      stream.bookmark(watcher.startResourceVersion, { [INITIAL_EVENTS_END]: "true" });
+    }
   } catch (e) {
     if (e instanceof KubeStatusError && e.code === 410) {
-      send({ type: "ERROR", object: e.toStatus() });
-      ended = true;
-      controller.close();
-      return streamResponse(stream);
+      stream.send({ type: "ERROR", object: e.toStatus() });
+      stream.end();
+      return stream.response();
     }
-    ended = true;
+    stream.end();
     throw e;
   }
   if (req.signal.aborted || ctx.opts.signal?.aborted) {
-    end();
-    return streamResponse(stream);
+    stream.end();
+    return stream.response();
   }
-  ctx.watches.add(end);
-  req.signal.addEventListener("abort", end);
-  timers.end = setTimeout(end, timeoutSeconds * 1000);
-  if (bookmarks) {
-    timers.bookmark = setInterval(() => {
-      send({
-        type: "BOOKMARK",
-        object: {
-          kind: info.kind,
-          apiVersion: res.apiVersion,
-          metadata: { resourceVersion: ctx.store.resourceVersion },
-        },
-      });
-    }, ctx.opts.bookmarkIntervalMs ?? 10_000);
-  }
-  return streamResponse(stream);
+  stream.keepOpen(q.timeoutSeconds ?? ctx.opts.defaultWatchTimeoutSeconds ?? 1800, q.allowWatchBookmarks);
+  return stream.response();
 }
 
-function streamResponse(stream: ReadableStream<Uint8Array>): Response {
-  return new Response(stream, {
-    status: 200,
-    headers: { "content-type": "application/json", "cache-control": "no-cache, private" },
-  });
+/** One watch response body: events are queued as JSON lines; ending it releases the store watcher. */
+class WatchStream {
+  watcher?: { close(): void };
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #stream: ReadableStream<Uint8Array>;
+  #ended = false;
+  #timers: { end?: ReturnType<typeof setTimeout>; bookmark?: ReturnType<typeof setInterval> } = {};
+  #end = () => this.end();
+
+  constructor(readonly ctx: KubeServerContext, readonly req: Request, readonly res: Resource) {
+    this.#stream = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.#controller = c;
+      },
+      cancel: () => this.end(),
+    });
+  }
+
+  /** Queues one event; a client that stopped reading is dropped (it re-watches), as the API server does. */
+  send(v: unknown): void {
+    if (this.#ended) return;
+    try {
+      this.#controller.enqueue(encoder.encode(JSON.stringify(v) + "\n"));
+      if ((this.#controller.desiredSize ?? 0) < -(this.ctx.opts.maxQueuedEvents ?? 10_000)) this.end();
+    } catch {
+      this.end();
+    }
+  }
+
+  /** Sends a BOOKMARK at `resourceVersion`, with annotations when given. */
+  bookmark(resourceVersion: string, annotations?: Record<string, string>): void {
+    const metadata: Record<string, unknown> = { resourceVersion };
+    if (annotations) metadata.annotations = annotations;
+    const info = COLLECTIONS[this.res.collection];
+    this.send({ type: "BOOKMARK", object: { kind: info.kind, apiVersion: this.res.apiVersion, metadata } });
+  }
+
+  /** Keeps the watch open until its timeout, the client leaves or the handler closes; bookmarks periodically. */
+  keepOpen(timeoutSeconds: number, bookmarks: boolean): void {
+    this.ctx.watches.add(this.#end);
+    this.req.signal.addEventListener("abort", this.#end);
+    this.#timers.end = setTimeout(this.#end, timeoutSeconds * 1000);
+    if (bookmarks) {
+      this.#timers.bookmark = setInterval(
+        () => this.bookmark(this.ctx.store.resourceVersion),
+        this.ctx.opts.bookmarkIntervalMs ?? 10_000,
+      );
+    }
+  }
+
+  /** Ends the stream (idempotent). */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.watcher?.close();
+    if (this.#timers.end !== undefined) clearTimeout(this.#timers.end);
+    if (this.#timers.bookmark !== undefined) clearInterval(this.#timers.bookmark);
+    this.req.signal.removeEventListener("abort", this.#end);
+    this.ctx.watches.delete(this.#end);
+    try {
+      this.#controller.close();
+    } catch {
+      // already closed or errored by a disconnect
+    }
+  }
+
+  response(): Response {
+    return new Response(this.#stream, {
+      status: 200,
+      headers: { "content-type": "application/json", "cache-control": "no-cache, private" },
+    });
+  }
 }

@@ -13,7 +13,13 @@ export interface KubeStatus {
   status: "Failure" | "Success";
   message: string;
   reason: string;
-  details?: { name?: string; group?: string; kind?: string; causes?: { message: string; field?: string }[] };
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: { message: string; field?: string; reason?: string }[];
+    retryAfterSeconds?: number;
+  };
   code: number;
 }
 

@@ -4,7 +4,7 @@
  */
 
 import type { KubeObject } from "./k8s_collections.ts";
-import { kubeletNodeStatus } from "./k8s_node_status.ts";
+import { kubeletNodeStatus, type NodeCapacityInput } from "./k8s_node_status.ts";
 import { KubeObjectStore } from "./k8s_object_store.ts";
 
 /** Label/annotation changes: a `null` value removes the key. */
@@ -12,7 +12,7 @@ export type MapPatch = Record<string, string | null>;
 
 /** The store with the lab's per-resource helpers. */
 export class KubeStore extends KubeObjectStore {
-  /** Adds a Ready node. */
+  /** Adds a Ready node, as its kubelet registers it. */
   addNode(
     name: string,
     o: {
@@ -20,9 +20,15 @@ export class KubeStore extends KubeObjectStore {
       annotations?: Record<string, string>;
       providerID?: string;
       internalIP?: string;
+      /** What the kubelet reports as capacity (`--max-pods`, vCPUs); none when unset. */
+      capacity?: NodeCapacityInput;
     } = {},
   ): KubeObject {
-    const status = kubeletNodeStatus(name, { internalIP: o.internalIP, now: this.timestamp() });
+    const status = kubeletNodeStatus(name, {
+      internalIP: o.internalIP,
+      now: this.timestamp(),
+      capacity: o.capacity,
+    });
     return this.create("nodes", {
       metadata: {
         name,
