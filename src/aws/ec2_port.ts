@@ -121,29 +121,48 @@ export interface UnassignPrivateIpsInput {
   ipv4Prefixes?: string[];
 }
 
+export interface DescribeSubnetsInput {
+  subnetIds?: string[];
+  filters?: Filter[];
+}
+
+export interface DescribeNetworkInterfacesInput {
+  networkInterfaceIds?: string[];
+  filters?: Filter[];
+  /** Page size (5–1000); every page is fetched. */
+  maxResults?: number;
+}
+
+export interface AttachNetworkInterfaceInput {
+  networkInterfaceId: string;
+  instanceId: string;
+  deviceIndex: number;
+}
+
+export interface DetachNetworkInterfaceInput {
+  attachmentId: string;
+  force?: boolean;
+}
+
+export interface ModifyNetworkInterfaceAttributeInput {
+  networkInterfaceId: string;
+  attachmentId?: string;
+  deleteOnTermination?: boolean;
+  sourceDestCheck?: boolean;
+}
+
 /** The EC2 calls ipamd makes. Every method rejects with `Ec2Error` on an API error. */
 export interface Ec2Port {
   describeInstances(instanceIds: string[]): Promise<Instance[]>;
   describeInstanceTypes(types: string[]): Promise<InstanceTypeInfo[]>;
-  describeSubnets(input: { subnetIds?: string[]; filters?: Filter[] }): Promise<Subnet[]>;
+  describeSubnets(input: DescribeSubnetsInput): Promise<Subnet[]>;
   /** Follows NextToken until done; `maxResults` sets the page size used. */
-  describeNetworkInterfaces(
-    input: { networkInterfaceIds?: string[]; filters?: Filter[]; maxResults?: number },
-  ): Promise<NetworkInterface[]>;
+  describeNetworkInterfaces(input: DescribeNetworkInterfacesInput): Promise<NetworkInterface[]>;
   createNetworkInterface(input: CreateNetworkInterfaceInput): Promise<NetworkInterface>;
-  attachNetworkInterface(
-    input: { networkInterfaceId: string; instanceId: string; deviceIndex: number },
-  ): Promise<{ attachmentId: string }>;
-  detachNetworkInterface(input: { attachmentId: string; force?: boolean }): Promise<void>;
+  attachNetworkInterface(input: AttachNetworkInterfaceInput): Promise<{ attachmentId: string }>;
+  detachNetworkInterface(input: DetachNetworkInterfaceInput): Promise<void>;
   deleteNetworkInterface(networkInterfaceId: string): Promise<void>;
-  modifyNetworkInterfaceAttribute(
-    input: {
-      networkInterfaceId: string;
-      attachmentId?: string;
-      deleteOnTermination?: boolean;
-      sourceDestCheck?: boolean;
-    },
-  ): Promise<void>;
+  modifyNetworkInterfaceAttribute(input: ModifyNetworkInterfaceAttributeInput): Promise<void>;
   /** Returns the addresses / prefixes that were assigned. */
   assignPrivateIpAddresses(
     input: AssignPrivateIpsInput,

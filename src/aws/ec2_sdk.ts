@@ -1,8 +1,9 @@
 /**
- * `SdkEc2`: the EC2 port over the real `@aws-sdk/client-ec2`. SDK retries are off (`maxAttempts: 1`): the
- * caller's limiter (`RateLimitedEc2`) owns retrying. API errors become `Ec2Error(code, message, action,
- * httpStatus)`; a call that got no HTTP answer (refused, reset, timed out) becomes `Ec2Error` with code
- * `NetworkError` and httpStatus 599, so it counts as retryable.
+ * `SdkEc2`: the EC2 port over the real `@aws-sdk/client-ec2`. Credentials come from the SDK's default chain
+ * only (environment, shared files, web identity, container, then the instance role from IMDS), as on a real
+ * node. SDK retries are off (`maxAttempts: 1`): the caller's limiter (`RateLimitedEc2`) owns retrying. API
+ * errors become `Ec2Error(code, message, action, httpStatus)`; a call that got no HTTP answer (refused,
+ * reset, timed out) becomes `Ec2Error` with code `NetworkError` and httpStatus 599, so it counts as retryable.
  */
 import {
   type _InstanceType,
@@ -18,6 +19,7 @@ import {
   DetachNetworkInterfaceCommand,
   EC2Client,
   type Filter as SdkFilter,
+  type Instance as SdkInstance,
   type InstanceNetworkInterface as SdkInstanceEni,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface as SdkEni,
@@ -26,12 +28,17 @@ import {
 } from "@aws-sdk/client-ec2";
 import {
   type AssignPrivateIpsInput,
+  type AttachNetworkInterfaceInput,
   type CreateNetworkInterfaceInput,
+  type DescribeNetworkInterfacesInput,
+  type DescribeSubnetsInput,
+  type DetachNetworkInterfaceInput,
   Ec2Error,
   type Ec2Port,
   type Filter,
   type Instance,
   type InstanceTypeInfo,
+  type ModifyNetworkInterfaceAttributeInput,
   type NetworkInterface,
   type Subnet,
   type Tag,
@@ -40,13 +47,11 @@ import {
 
 /** Options for `new SdkEc2(...)`. */
 export interface SdkEc2Options {
-  /** EC2 endpoint URL. Default `$AWS_EC2_ENDPOINT`, else the SDK's regional endpoint. */
+  /** EC2 endpoint URL. Default `$AWS_EC2_ENDPOINT` (upstream's), else the SDK's (`$AWS_ENDPOINT_URL_EC2`, or
+   * the regional endpoint). */
   endpoint?: string;
   /** Region. Default `$AWS_REGION`, `$AWS_DEFAULT_REGION`, else `us-west-2`. */
   region?: string;
-  /** Static credentials. Default: the SDK chain, or dummy ones when an endpoint is set and no AWS
-   * credentials are configured (the lab does not check signatures). */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Per-request timeout in ms. Default 10 000. */
   requestTimeoutMs?: number;
 }
@@ -59,14 +64,19 @@ function env(name: string): string | undefined {
   }
 }
 
-function hasAwsCredentials(): boolean {
-  return [
-    "AWS_ACCESS_KEY_ID",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_PROFILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-  ]
-    .some((n) => env(n) !== undefined);
+/** Follows `NextToken`: asks for pages until one comes back without a token; every page's items, in order. */
+export async function paginate<P extends { NextToken?: string }, T>(
+  page: (token: string | undefined) => Promise<P>,
+  items: (p: P) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const p = await page(token);
+    out.push(...items(p));
+    token = p.NextToken || undefined;
+  } while (token);
+  return out;
 }
 
 const toSdkFilters = (f?: Filter[]): SdkFilter[] | undefined =>
@@ -108,6 +118,23 @@ function fromSdkEni(e: SdkEni | SdkInstanceEni, az = ""): NetworkInterface {
   };
 }
 
+function fromSdkInstance(i: SdkInstance): Instance {
+  const az = i.Placement?.AvailabilityZone ?? "";
+  return {
+    instanceId: i.InstanceId ?? "",
+    instanceType: i.InstanceType ?? "",
+    availabilityZone: az,
+    subnetId: i.SubnetId ?? "",
+    vpcId: i.VpcId ?? "",
+    privateIpAddress: i.PrivateIpAddress ?? "",
+    networkInterfaces: (i.NetworkInterfaces ?? []).map((e) => {
+      const eni = fromSdkEni(e, az);
+      if (eni.attachment) eni.attachment.instanceId = i.InstanceId ?? "";
+      return eni;
+    }),
+  };
+}
+
 /** Maps an SDK rejection to `Ec2Error`. */
 export function toEc2Error(err: unknown, action: string): Ec2Error {
   if (err instanceof Ec2Error) return err;
@@ -132,13 +159,10 @@ export class SdkEc2 implements Ec2Port {
   constructor(opts: SdkEc2Options = {}) {
     const endpoint = opts.endpoint ?? env("AWS_EC2_ENDPOINT");
     const region = opts.region ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-west-2";
-    const credentials = opts.credentials ??
-      (endpoint && !hasAwsCredentials() ? { accessKeyId: "lab", secretAccessKey: "lab" } : undefined);
     const timeout = opts.requestTimeoutMs ?? 10_000;
     this.client = new EC2Client({
       region,
-      endpoint,
-      credentials,
+      ...(endpoint ? { endpoint } : {}),
       maxAttempts: 1,
       requestHandler: { requestTimeout: timeout, connectionTimeout: Math.min(timeout, 3000) },
     });
@@ -149,52 +173,33 @@ export class SdkEc2 implements Ec2Port {
     this.client.destroy();
   }
 
-  async #send<T>(action: string, cmd: unknown): Promise<T> {
+  /** Runs one SDK call, mapping its rejection to `Ec2Error`. */
+  async #call<T>(action: string, send: (client: EC2Client) => Promise<T>): Promise<T> {
     try {
-      return await this.client.send(cmd as never) as T;
+      return await send(this.client);
     } catch (err) {
       throw toEc2Error(err, action);
     }
   }
 
-  async describeInstances(instanceIds: string[]): Promise<Instance[]> {
-    const out: Instance[] = [];
-    let token: string | undefined;
-    do {
-      const r = await this.#send<import("@aws-sdk/client-ec2").DescribeInstancesCommandOutput>(
-        "DescribeInstances",
-        new DescribeInstancesCommand({
-          InstanceIds: instanceIds.length ? instanceIds : undefined,
-          NextToken: token,
-        }),
-      );
-      for (const res of r.Reservations ?? []) {
-        for (const i of res.Instances ?? []) {
-          const az = i.Placement?.AvailabilityZone ?? "";
-          out.push({
-            instanceId: i.InstanceId ?? "",
-            instanceType: i.InstanceType ?? "",
-            availabilityZone: az,
-            subnetId: i.SubnetId ?? "",
-            vpcId: i.VpcId ?? "",
-            privateIpAddress: i.PrivateIpAddress ?? "",
-            networkInterfaces: (i.NetworkInterfaces ?? []).map((e) => {
-              const eni = fromSdkEni(e, az);
-              if (eni.attachment) eni.attachment.instanceId = i.InstanceId ?? "";
-              return eni;
+  describeInstances(instanceIds: string[]): Promise<Instance[]> {
+    return paginate(
+      (token) =>
+        this.#call("DescribeInstances", (c) =>
+          c.send(
+            new DescribeInstancesCommand({
+              InstanceIds: instanceIds.length ? instanceIds : undefined,
+              NextToken: token,
             }),
-          });
-        }
-      }
-      token = r.NextToken || undefined;
-    } while (token);
-    return out;
+          )),
+      (page) => (page.Reservations ?? []).flatMap((res) => (res.Instances ?? []).map(fromSdkInstance)),
+    );
   }
 
   async describeInstanceTypes(types: string[]): Promise<InstanceTypeInfo[]> {
-    const r = await this.#send<import("@aws-sdk/client-ec2").DescribeInstanceTypesCommandOutput>(
+    const r = await this.#call(
       "DescribeInstanceTypes",
-      new DescribeInstanceTypesCommand({ InstanceTypes: types as _InstanceType[] }),
+      (c) => c.send(new DescribeInstanceTypesCommand({ InstanceTypes: types as _InstanceType[] })),
     );
     return (r.InstanceTypes ?? []).map((t) => ({
       instanceType: t.InstanceType ?? "",
@@ -206,132 +211,117 @@ export class SdkEc2 implements Ec2Port {
     }));
   }
 
-  async describeSubnets(input: { subnetIds?: string[]; filters?: Filter[] }): Promise<Subnet[]> {
-    const out: Subnet[] = [];
-    let token: string | undefined;
-    do {
-      const r = await this.#send<import("@aws-sdk/client-ec2").DescribeSubnetsCommandOutput>(
-        "DescribeSubnets",
-        new DescribeSubnetsCommand({
-          SubnetIds: input.subnetIds?.length ? input.subnetIds : undefined,
-          Filters: toSdkFilters(input.filters),
-          NextToken: token,
-        }),
-      );
-      for (const s of r.Subnets ?? []) {
-        out.push({
+  describeSubnets(input: DescribeSubnetsInput): Promise<Subnet[]> {
+    return paginate(
+      (token) =>
+        this.#call("DescribeSubnets", (c) =>
+          c.send(
+            new DescribeSubnetsCommand({
+              SubnetIds: input.subnetIds?.length ? input.subnetIds : undefined,
+              Filters: toSdkFilters(input.filters),
+              NextToken: token,
+            }),
+          )),
+      (page) =>
+        (page.Subnets ?? []).map((s) => ({
           subnetId: s.SubnetId ?? "",
           vpcId: s.VpcId ?? "",
           cidrBlock: s.CidrBlock ?? "",
           availabilityZone: s.AvailabilityZone ?? "",
           availableIpAddressCount: s.AvailableIpAddressCount ?? 0,
           tags: fromSdkTags(s.Tags),
-        });
-      }
-      token = r.NextToken || undefined;
-    } while (token);
-    return out;
+        })),
+    );
   }
 
-  async describeNetworkInterfaces(
-    input: { networkInterfaceIds?: string[]; filters?: Filter[]; maxResults?: number },
-  ): Promise<NetworkInterface[]> {
-    const out: NetworkInterface[] = [];
-    let token: string | undefined;
-    do {
-      const r = await this.#send<import("@aws-sdk/client-ec2").DescribeNetworkInterfacesCommandOutput>(
-        "DescribeNetworkInterfaces",
-        new DescribeNetworkInterfacesCommand({
-          NetworkInterfaceIds: input.networkInterfaceIds?.length ? input.networkInterfaceIds : undefined,
-          Filters: toSdkFilters(input.filters),
-          MaxResults: input.maxResults,
-          NextToken: token,
-        }),
-      );
-      for (const e of r.NetworkInterfaces ?? []) out.push(fromSdkEni(e));
-      token = r.NextToken || undefined;
-    } while (token);
-    return out;
+  describeNetworkInterfaces(input: DescribeNetworkInterfacesInput): Promise<NetworkInterface[]> {
+    return paginate(
+      (token) =>
+        this.#call("DescribeNetworkInterfaces", (c) =>
+          c.send(
+            new DescribeNetworkInterfacesCommand({
+              NetworkInterfaceIds: input.networkInterfaceIds?.length ? input.networkInterfaceIds : undefined,
+              Filters: toSdkFilters(input.filters),
+              MaxResults: input.maxResults,
+              NextToken: token,
+            }),
+          )),
+      (page) => (page.NetworkInterfaces ?? []).map((e) => fromSdkEni(e)),
+    );
   }
 
   async createNetworkInterface(input: CreateNetworkInterfaceInput): Promise<NetworkInterface> {
-    const r = await this.#send<import("@aws-sdk/client-ec2").CreateNetworkInterfaceCommandOutput>(
-      "CreateNetworkInterface",
-      new CreateNetworkInterfaceCommand({
-        SubnetId: input.subnetId,
-        Description: input.description,
-        Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
-        SecondaryPrivateIpAddressCount: input.secondaryPrivateIpAddressCount,
-        Ipv4PrefixCount: input.ipv4PrefixCount,
-        TagSpecifications: input.tags?.length
-          ? [{ ResourceType: "network-interface", Tags: toSdkTags(input.tags) }]
-          : undefined,
-      }),
-    );
+    const r = await this.#call("CreateNetworkInterface", (c) =>
+      c.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: input.subnetId,
+          Description: input.description,
+          Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
+          SecondaryPrivateIpAddressCount: input.secondaryPrivateIpAddressCount,
+          Ipv4PrefixCount: input.ipv4PrefixCount,
+          TagSpecifications: input.tags?.length
+            ? [{ ResourceType: "network-interface", Tags: toSdkTags(input.tags) }]
+            : undefined,
+        }),
+      ));
     if (!r.NetworkInterface) {
       throw new Ec2Error("InvalidResponse", "no networkInterface", "CreateNetworkInterface");
     }
     return fromSdkEni(r.NetworkInterface);
   }
 
-  async attachNetworkInterface(
-    input: { networkInterfaceId: string; instanceId: string; deviceIndex: number },
-  ): Promise<{ attachmentId: string }> {
-    const r = await this.#send<import("@aws-sdk/client-ec2").AttachNetworkInterfaceCommandOutput>(
-      "AttachNetworkInterface",
-      new AttachNetworkInterfaceCommand({
-        NetworkInterfaceId: input.networkInterfaceId,
-        InstanceId: input.instanceId,
-        DeviceIndex: input.deviceIndex,
-      }),
-    );
+  async attachNetworkInterface(input: AttachNetworkInterfaceInput): Promise<{ attachmentId: string }> {
+    const r = await this.#call("AttachNetworkInterface", (c) =>
+      c.send(
+        new AttachNetworkInterfaceCommand({
+          NetworkInterfaceId: input.networkInterfaceId,
+          InstanceId: input.instanceId,
+          DeviceIndex: input.deviceIndex,
+        }),
+      ));
     return { attachmentId: r.AttachmentId ?? "" };
   }
 
-  async detachNetworkInterface(input: { attachmentId: string; force?: boolean }): Promise<void> {
-    await this.#send(
+  async detachNetworkInterface(input: DetachNetworkInterfaceInput): Promise<void> {
+    await this.#call(
       "DetachNetworkInterface",
-      new DetachNetworkInterfaceCommand({ AttachmentId: input.attachmentId, Force: input.force }),
+      (c) =>
+        c.send(new DetachNetworkInterfaceCommand({ AttachmentId: input.attachmentId, Force: input.force })),
     );
   }
 
   async deleteNetworkInterface(networkInterfaceId: string): Promise<void> {
-    await this.#send(
+    await this.#call(
       "DeleteNetworkInterface",
-      new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: networkInterfaceId }),
+      (c) => c.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: networkInterfaceId })),
     );
   }
 
-  async modifyNetworkInterfaceAttribute(input: {
-    networkInterfaceId: string;
-    attachmentId?: string;
-    deleteOnTermination?: boolean;
-    sourceDestCheck?: boolean;
-  }): Promise<void> {
-    await this.#send(
-      "ModifyNetworkInterfaceAttribute",
-      new ModifyNetworkInterfaceAttributeCommand({
-        NetworkInterfaceId: input.networkInterfaceId,
-        Attachment: input.deleteOnTermination !== undefined
-          ? { AttachmentId: input.attachmentId, DeleteOnTermination: input.deleteOnTermination }
-          : undefined,
-        SourceDestCheck: input.sourceDestCheck !== undefined ? { Value: input.sourceDestCheck } : undefined,
-      }),
-    );
+  async modifyNetworkInterfaceAttribute(input: ModifyNetworkInterfaceAttributeInput): Promise<void> {
+    await this.#call("ModifyNetworkInterfaceAttribute", (c) =>
+      c.send(
+        new ModifyNetworkInterfaceAttributeCommand({
+          NetworkInterfaceId: input.networkInterfaceId,
+          Attachment: input.deleteOnTermination !== undefined
+            ? { AttachmentId: input.attachmentId, DeleteOnTermination: input.deleteOnTermination }
+            : undefined,
+          SourceDestCheck: input.sourceDestCheck !== undefined ? { Value: input.sourceDestCheck } : undefined,
+        }),
+      ));
   }
 
   async assignPrivateIpAddresses(
     input: AssignPrivateIpsInput,
   ): Promise<{ privateIps: string[]; ipv4Prefixes: string[] }> {
-    const r = await this.#send<import("@aws-sdk/client-ec2").AssignPrivateIpAddressesCommandOutput>(
-      "AssignPrivateIpAddresses",
-      new AssignPrivateIpAddressesCommand({
-        NetworkInterfaceId: input.networkInterfaceId,
-        SecondaryPrivateIpAddressCount: input.secondaryPrivateIpAddressCount,
-        PrivateIpAddresses: input.privateIpAddresses?.length ? input.privateIpAddresses : undefined,
-        Ipv4PrefixCount: input.ipv4PrefixCount,
-      }),
-    );
+    const r = await this.#call("AssignPrivateIpAddresses", (c) =>
+      c.send(
+        new AssignPrivateIpAddressesCommand({
+          NetworkInterfaceId: input.networkInterfaceId,
+          SecondaryPrivateIpAddressCount: input.secondaryPrivateIpAddressCount,
+          PrivateIpAddresses: input.privateIpAddresses?.length ? input.privateIpAddresses : undefined,
+          Ipv4PrefixCount: input.ipv4PrefixCount,
+        }),
+      ));
     return {
       privateIps: (r.AssignedPrivateIpAddresses ?? []).map((a) => a.PrivateIpAddress ?? ""),
       ipv4Prefixes: (r.AssignedIpv4Prefixes ?? []).map((p) => p.Ipv4Prefix ?? ""),
@@ -339,17 +329,20 @@ export class SdkEc2 implements Ec2Port {
   }
 
   async unassignPrivateIpAddresses(input: UnassignPrivateIpsInput): Promise<void> {
-    await this.#send(
-      "UnassignPrivateIpAddresses",
-      new UnassignPrivateIpAddressesCommand({
-        NetworkInterfaceId: input.networkInterfaceId,
-        PrivateIpAddresses: input.privateIpAddresses?.length ? input.privateIpAddresses : undefined,
-        Ipv4Prefixes: input.ipv4Prefixes?.length ? input.ipv4Prefixes : undefined,
-      }),
-    );
+    await this.#call("UnassignPrivateIpAddresses", (c) =>
+      c.send(
+        new UnassignPrivateIpAddressesCommand({
+          NetworkInterfaceId: input.networkInterfaceId,
+          PrivateIpAddresses: input.privateIpAddresses?.length ? input.privateIpAddresses : undefined,
+          Ipv4Prefixes: input.ipv4Prefixes?.length ? input.ipv4Prefixes : undefined,
+        }),
+      ));
   }
 
   async createTags(resourceIds: string[], tags: Tag[]): Promise<void> {
-    await this.#send("CreateTags", new CreateTagsCommand({ Resources: resourceIds, Tags: toSdkTags(tags) }));
+    await this.#call(
+      "CreateTags",
+      (c) => c.send(new CreateTagsCommand({ Resources: resourceIds, Tags: toSdkTags(tags) })),
+    );
   }
 }
