@@ -6,7 +6,9 @@ import { SdkEc2 } from "../src/aws/ec2_sdk.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createEc2Handler } from "../src/sim/ec2_server.ts";
 import { Ec2ModelPort } from "../src/sim/ec2_model_port.ts";
+import { LabIam } from "../src/sim/iam.ts";
 import { Realism } from "../src/sim/realism.ts";
+import { useAwsCredentials } from "./helpers/aws_env.ts";
 import type { Ec2Port } from "../src/aws/ec2_port.ts";
 import { ec2Conformance, type Ec2Fixture, type FixtureOptions } from "./ec2_conformance_suite.ts";
 
@@ -40,9 +42,12 @@ ec2Conformance({
   realism: true,
   setUp: (o) =>
     Promise.resolve(modelFixture(o, (model, realism) => {
+      // Signatures are checked, as EC2 does: the SDK's default chain finds a static key the lab issued.
+      const iam = new LabIam({ accountId: model.accountId, now: () => model.now() });
+      const restore = useAwsCredentials(iam.addStaticKey());
       const server = Deno.serve(
         { hostname: "127.0.0.1", port: 0, onListen() {} },
-        createEc2Handler(model, realism),
+        createEc2Handler(model, realism, { iam }),
       );
       const port = new SdkEc2({ endpoint: `http://127.0.0.1:${server.addr.port}`, region: "us-west-2" });
       return {
@@ -50,6 +55,7 @@ ec2Conformance({
         close: async () => {
           port.destroy();
           await server.shutdown();
+          restore();
         },
       };
     })),

@@ -236,7 +236,7 @@ Deno.test("imds: the client re-fetches its token after a 401 (IMDS restarted)", 
   }
 });
 
-Deno.test("imds: a listing answers the same with and without its trailing slash; a value only without", () =>
+Deno.test("imds: a listing answers the same with and without its trailing slash", () =>
   withImds(async ({ model, url, instanceId, subnetId }) => {
     const eni = model.createNetworkInterface({ subnetId });
     model.attachNetworkInterface({ networkInterfaceId: eni.networkInterfaceId, instanceId, deviceIndex: 1 });
@@ -267,10 +267,5 @@ Deno.test("imds: a listing answers the same with and without its trailing slash;
       check(bare.body);
     }
     assert.equal((await get(url, `${base}/instance-id`, tok)).body, instanceId);
-    assert.equal((await get(url, `${base}/instance-id/`, tok)).status, 404);
-    assert.equal(
-      (await get(url, `${base}/network/interfaces/macs/${eni.macAddress}/device-number/`, tok)).status,
-      404,
-    );
     assert.equal((await get(url, `${base}/network/interfaces/macs/02:00:00:00:00:99`, tok)).status, 404);
   }));

@@ -512,8 +512,6 @@ Deno.test({
           AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${LAB_NET.imdsIp}`,
           KUBECONFIG: lab.names.kubeconfig,
           AWS_REGION: LAB_NET.region,
-          AWS_ACCESS_KEY_ID: "AKIDLABLABLABLABLAB0",
-          AWS_SECRET_ACCESS_KEY: "lab-secret-not-a-real-key",
           CLUSTER_NAME: "lab",
           IPAMD_SOCKET: sock,
           AWS_VPC_K8S_CNI_BACKING_STORE: `${dir}/ipam.json`,

@@ -13,7 +13,8 @@
  * - P3 60 pods at once onto an m5.4xlarge whose pool holds 30 (WARM_IP_TARGET=30), realistic latency: time
  *   until every pod has an IP, vs the critical path of the lab's latencies (CreateNetworkInterface +
  *   AttachNetworkInterface at their slowest + IMDS lag; ENIs in parallel).
- * - P4 EC2 calls per pod during N add/delete cycles inside the pool, and per ENI added in P3 (lab ec2Calls).
+ * - P4 EC2 calls per pod during N add/delete cycles inside the pool, and per ENI added in P3 (the node's own
+ *   calls in lab status).
  * - P5 ipamd VmRSS with 110 pods assigned; baselines: a deno process that imported @aws-sdk/client-ec2, and a
  *   bare deno, both measured here.
  * - P6 aws-cni peak RSS and wall time per invocation (VERSION, ADD), vs `deno run` of an empty script.
@@ -236,11 +237,11 @@ export async function runBench(o: BenchOptions): Promise<void> {
 
   progress(`P4: ${o.churn} add/delete cycles inside the pool`);
   await warm(30);
-  const c0 = (await fetchStatus(names1)).ec2Calls;
+  const c0 = (await fetchStatus(names1)).nodes[0].ec2Calls;
   const e0 = (await ipamdGet<Pool>(n1.ipamdSocket, "/v1/pool")).enis.length;
   await measureBaseline({ ...awsOpts, cycles: o.churn, parallel: 0 });
   await sleep(3000); // let the pool act on the last release, if it would
-  const churn = ec2Delta(c0, (await fetchStatus(names1)).ec2Calls);
+  const churn = ec2Delta(c0, (await fetchStatus(names1)).nodes[0].ec2Calls);
   const e1 = (await ipamdGet<Pool>(n1.ipamdSocket, "/v1/pool")).enis.length;
   emit(row(
     "P4",
@@ -341,7 +342,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
   );
   await sleep(2000);
   const before = await ipamdGet<Pool>(n2.ipamdSocket, "/v1/pool");
-  const calls0 = (await fetchStatus(names2)).ec2Calls;
+  const calls0 = (await fetchStatus(names2)).nodes[0].ec2Calls;
   const ipamdIdle = await sampledRssMiB((await fetchStatus(names2)).nodes[0].ipamdPid!);
   progress(
     `P3: ${o.burst} pods at once onto a pool of ${before.totals.free} free IPs (${before.enis.length} ENIs)`,
@@ -387,7 +388,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
     return !p.pendingEnis && p.totals.free >= 30;
   }, 60_000).catch(() => {});
   const after = await ipamdGet<Pool>(n2.ipamdSocket, "/v1/pool");
-  const burstCalls = ec2Delta(calls0, (await fetchStatus(names2)).ec2Calls);
+  const burstCalls = ec2Delta(calls0, (await fetchStatus(names2)).nodes[0].ec2Calls);
   const added = after.enis.length - before.enis.length;
   emit(row(
     "P3",

@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { Ec2Error } from "./ec2_port.ts";
 import { SdkEc2, toEc2Error } from "./ec2_sdk.ts";
+import { useAwsCredentials } from "../../tests/helpers/aws_env.ts";
+import { Ec2Model } from "../sim/ec2_model.ts";
+import { Ec2CallCounts } from "../sim/ec2_call_counts.ts";
+import { createEc2Handler } from "../sim/ec2_server.ts";
+import { LabIam } from "../sim/iam.ts";
+import { createImdsHandler } from "../sim/imds_server.ts";
+import { Realism } from "../sim/realism.ts";
+
+const STATIC_KEY = {
+  accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+};
 
 /** Serves a canned EC2 answer on 127.0.0.1 and records what was asked. */
 async function withCanned(
@@ -13,9 +25,11 @@ async function withCanned(
     seen.push(body);
     return answer(body);
   });
+  const restore = useAwsCredentials(STATIC_KEY);
   try {
     await fn(`http://127.0.0.1:${server.addr.port}`, seen);
   } finally {
+    restore();
     await server.shutdown();
   }
 }
@@ -76,6 +90,7 @@ Deno.test("SdkEc2: no answer at all is a retryable NetworkError (599)", async ()
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
+  const restore = useAwsCredentials(STATIC_KEY);
   const ec2 = new SdkEc2({ endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 1000 });
   try {
     const e = await ec2.describeSubnets({}).then(() => undefined, (e) => e);
@@ -85,6 +100,7 @@ Deno.test("SdkEc2: no answer at all is a retryable NetworkError (599)", async ()
     assert.equal(e.retryable, true);
   } finally {
     ec2.destroy();
+    restore();
   }
 });
 
@@ -119,3 +135,51 @@ Deno.test("SdkEc2 reads AWS_EC2_ENDPOINT", () =>
       else Deno.env.set("AWS_EC2_ENDPOINT", old);
     }
   }));
+
+Deno.test("SdkEc2 reads AWS_ENDPOINT_URL_EC2 (the SDKs' standard variable) when AWS_EC2_ENDPOINT is unset", () =>
+  withCanned(() => xmlError("AuthFailure", 401), async (endpoint, seen) => {
+    const old = [Deno.env.get("AWS_EC2_ENDPOINT"), Deno.env.get("AWS_ENDPOINT_URL_EC2")];
+    Deno.env.delete("AWS_EC2_ENDPOINT");
+    Deno.env.set("AWS_ENDPOINT_URL_EC2", endpoint);
+    const ec2 = new SdkEc2();
+    try {
+      await assert.rejects(
+        ec2.describeInstances(["i-1"]),
+        (e) => e instanceof Ec2Error && e.code === "AuthFailure",
+      );
+      assert.equal(seen.length, 1);
+    } finally {
+      ec2.destroy();
+      for (const [k, v] of [["AWS_EC2_ENDPOINT", old[0]], ["AWS_ENDPOINT_URL_EC2", old[1]]] as const) {
+        v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+      }
+    }
+  }));
+
+Deno.test("SdkEc2 invents no credentials: with an endpoint and no keys, the instance role from IMDS signs", async () => {
+  const model = new Ec2Model({ seed: 3 });
+  const subnet = model.addSubnet({ cidr: "10.0.0.0/20", availabilityZone: "us-west-2a" });
+  const instanceId = model.launchInstance({ instanceType: "m5.large", subnetId: subnet.subnetId }).instanceId;
+  const iam = new LabIam({ accountId: model.accountId, now: () => model.now() });
+  const counts = new Ec2CallCounts();
+  const ec2Server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createEc2Handler(model, new Realism({ buckets: false }), { iam, counts }),
+  );
+  const imdsServer = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createImdsHandler(model, { instanceId, iam }),
+  );
+  const restore = useAwsCredentials({ imdsEndpoint: `http://127.0.0.1:${imdsServer.addr.port}` });
+  const ec2 = new SdkEc2({ endpoint: `http://127.0.0.1:${ec2Server.addr.port}`, region: "us-west-2" });
+  try {
+    const [i] = await ec2.describeInstances([instanceId]);
+    assert.equal(i.instanceId, instanceId);
+    assert.deepEqual(counts.of(instanceId).calls, { DescribeInstances: 1 }, "signed with the role's key");
+  } finally {
+    ec2.destroy();
+    restore();
+    await ec2Server.shutdown();
+    await imdsServer.shutdown();
+  }
+});

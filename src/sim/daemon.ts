@@ -14,6 +14,7 @@ import { makeHandlers } from "./daemon_handlers.ts";
 import { startWhoami } from "./daemon_whoami.ts";
 import { buildWorld } from "./daemon_world.ts";
 import { Fabric } from "./fabric.ts";
+import { withoutHostCredentials } from "./iam.ts";
 import { exists, readLabConfig } from "./lab_state.ts";
 import { LAB_NET, LabNames } from "./naming.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -52,15 +53,13 @@ export async function runDaemon(stateDir: string): Promise<void> {
   if (cfg.ipamd && !ipamdNote) {
     for (const n of world.nodes) {
       const env: Record<string, string> = {
-        ...Deno.env.toObject(),
+        ...withoutHostCredentials(Deno.env.toObject()),
         MY_NODE_NAME: n.name,
         AWS_EC2_ENDPOINT: `http://${LAB_NET.ec2Ip}`,
         AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${LAB_NET.imdsIp}`,
         KUBECONFIG: names.kubeconfig,
         AWS_REGION: LAB_NET.region,
         AWS_DEFAULT_REGION: LAB_NET.region,
-        AWS_ACCESS_KEY_ID: "AKIDLABLABLABLABLAB0",
-        AWS_SECRET_ACCESS_KEY: "lab-secret-not-a-real-key",
         AWS_EC2_METADATA_DISABLED: "false",
         CLUSTER_NAME: "lab",
         IPAMD_SOCKET: names.ipamdSocket(n.index),
@@ -122,12 +121,15 @@ export async function runDaemon(stateDir: string): Promise<void> {
         ipamdSocket: names.ipamdSocket(n.index),
         ipamdLog: names.ipamdLog(n.index),
         imdsEndpoint: `http://${LAB_NET.imdsIp}`,
+        ec2Calls: h.ec2Counts.of(n.instanceId).calls,
+        ec2Rejected: h.ec2Counts.of(n.instanceId).rejected,
         ipamdPid: s?.pid ?? null,
         ipamdRestarts: s?.restarts ?? 0,
         ipamdExits: s?.exits ?? [],
       };
     }),
     ec2Calls: { ...world.model.calls },
+    ec2CallsByCaller: h.ec2Counts.toJSON(),
     apiCounters: h.counters(),
     fabricErrors: world.fabricErrors,
   });
@@ -156,7 +158,7 @@ export async function runDaemon(stateDir: string): Promise<void> {
   const control = Deno.serve(
     { path: names.labSock, ...quiet },
     controlHandler({
-      ec2: h.ec2,
+      ec2: h.ec2Control,
       kube: h.kube,
       imdsFor: (ref) => {
         const n = nodeByRef(ref);

@@ -5,6 +5,7 @@ import {
   UnixFetchError,
   type UnixFetchInit,
 } from "../common/unix_fetch.ts";
+import type { CallerCounts } from "./ec2_call_counts.ts";
 import type { LabNames } from "./naming.ts";
 
 /** The daemon did not answer on lab.sock (not running, still starting, or not within the deadline). */
@@ -79,8 +80,15 @@ export interface LabStatus {
     imdsEndpoint: string;
     ipamdPid: number | null;
     ipamdRestarts: number;
+    /** EC2 calls this node made that reached EC2 (per action). */
+    ec2Calls: Record<string, number>;
+    /** EC2 calls this node made that were refused first: throttled, injected faults, bad signatures. */
+    ec2Rejected: Record<string, number>;
   }>;
+  /** EC2 calls that reached EC2, lab-wide (per action); the sum over `ec2CallsByCaller`. */
   ec2Calls: Record<string, number>;
+  /** Per caller (instance id, source address, or `lab.sock`): `{calls, rejected}` per action. */
+  ec2CallsByCaller: Record<string, CallerCounts>;
   [k: string]: unknown;
 }
 

@@ -1,7 +1,9 @@
 /**
  * The lab's EC2 Query API: a fetch-style handler over the model. Form-encoded POST (or GET query string)
  * with `Action` and `Version`; XML answers in EC2's shapes; EC2's XML errors and HTTP statuses (400 client,
- * 503 RequestLimitExceeded, 500 InternalError). No signature check. Realism adds latency, throttling, faults.
+ * 503 RequestLimitExceeded, 500 InternalError). With the lab's IAM, requests must be SigV4-signed with a key it
+ * issued, as EC2 requires (the lab's control socket, `operator`, is exempt). Realism adds latency, throttling,
+ * faults. Calls are counted per caller when asked.
  */
 import { Ec2Error } from "../aws/ec2_port.ts";
 import type { Ec2Model } from "./ec2_model.ts";
@@ -19,10 +21,25 @@ import {
   wrap,
 } from "./ec2_query_xml.ts";
 import { Realism } from "./realism.ts";
+import type { Ec2CallCounts } from "./ec2_call_counts.ts";
+import type { LabIam } from "./iam.ts";
+import { verifySigV4 } from "./sigv4.ts";
 
 /** The caller's address: a plain host string, or `Deno.serve`'s `info.remoteAddr`. */
 export interface RemoteInfo {
   remoteAddr?: string | Deno.Addr;
+  /** The lab's own control socket: no signature needed, counted as `lab.sock`. */
+  operator?: boolean;
+}
+
+/** Options for `createEc2Handler`. */
+export interface Ec2ServerOptions {
+  /** Verify SigV4 signatures against the keys this IAM issued (unset: unsigned requests pass). */
+  iam?: LabIam;
+  /** Count calls per caller here. */
+  counts?: Ec2CallCounts;
+  /** The instance behind a source address (the caller's name in `counts`). */
+  instanceForRemote?(addr: string): string | undefined;
 }
 
 /** The caller's host from `RemoteInfo` ("" when unknown). */
@@ -184,32 +201,57 @@ function xmlResponse(body: string, status: number, requestId: string): Response 
 }
 
 /** Creates the EC2 Query API handler over `model`, with `realism` (default: none, no faults, EC2's buckets). */
-export function createEc2Handler(model: Ec2Model, realism: Realism = new Realism()): Ec2Handler {
-  return async (req: Request): Promise<Response> => {
+export function createEc2Handler(
+  model: Ec2Model,
+  realism: Realism = new Realism(),
+  opts: Ec2ServerOptions = {},
+): Ec2Handler {
+  return async (req: Request, info?: RemoteInfo): Promise<Response> => {
     const requestId = crypto.randomUUID();
     const fail = (code: string, message: string, status: number) =>
       xmlResponse(errorXml(code, message, requestId), status, requestId);
     if (req.method !== "POST" && req.method !== "GET") {
       return fail("InvalidHttpRequest", `Method ${req.method} is not allowed`, 405);
     }
+    const url = new URL(req.url);
+    const body = new Uint8Array(await req.arrayBuffer());
     let params: QueryParams;
     try {
-      params = QueryParams.parse(req.method === "POST" ? await req.text() : "", new URL(req.url).search);
+      params = QueryParams.parse(req.method === "POST" ? new TextDecoder().decode(body) : "", url.search);
     } catch {
       return fail("MalformedQueryString", "The query string is malformed", 400);
     }
     const action = params.get("Action");
+    const host = remoteHost(info);
+    // The caller: the instance behind the source address, else the one the signing key belongs to.
+    let caller = info?.operator ? "lab.sock" : opts.instanceForRemote?.(host);
+    const count = (outcome: "calls" | "rejected") =>
+      action && opts.counts?.add(caller ?? (host || "unknown"), action, outcome);
+    if (opts.iam && !info?.operator) {
+      const key = verifySigV4({ method: req.method, url, headers: req.headers, body }, opts.iam, {
+        region: model.region,
+        service: "ec2",
+      });
+      if ("code" in key) {
+        count("rejected");
+        return fail(key.code, key.message, key.status);
+      }
+      caller ??= key.instanceId;
+    }
     if (!action) return fail("MissingAction", "The request must contain the parameter Action", 400);
     const fn = ACTIONS[action];
     if (!fn) return fail("InvalidAction", `The action ${action} is not valid for this web service.`, 400);
     const verdict = realism.admit(action);
     if (verdict === "throttled" || verdict === "injected-throttle") {
+      count("rejected");
       return fail("RequestLimitExceeded", "Request limit exceeded.", 503);
     }
     await realism.sleep(realism.latencyMs(action));
     if (verdict === "injected-5xx" || verdict === "attach-fail") {
+      count("rejected");
       return fail("InternalError", "An internal error has occurred", 500);
     }
+    count("calls");
     try {
       return xmlResponse(responseXml(action, requestId, fn(model, params)), 200, requestId);
     } catch (e) {

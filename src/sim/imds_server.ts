@@ -5,6 +5,7 @@
  */
 import type { ImdsInterface } from "../aws/imds_port.ts";
 import type { Ec2Model } from "./ec2_model.ts";
+import { imdsTime, type LabIam } from "./iam.ts";
 import type { Realism } from "./realism.ts";
 import { remoteHost, type RemoteInfo } from "./ec2_server.ts";
 
@@ -16,6 +17,8 @@ export interface ImdsHandlerOptions {
   instanceId?: string;
   /** Lag override in ms; default `realism.imdsLagMs`. */
   lagMs?: number;
+  /** The lab's IAM: serves `iam/info` and the instance role's credentials (absent: no `iam/`). */
+  iam?: LabIam;
 }
 
 /** A fetch-style IMDS handler. */
@@ -82,7 +85,7 @@ export function createImdsHandler(
       ? undefined
       : url.pathname === IDENTITY
       ? identityDocument(model, instanceId)
-      : metadata(model, instanceId, url.pathname, now - lag);
+      : metadata(model, instanceId, url.pathname, now - lag, opts.iam);
     return Promise.resolve(body === undefined ? notFound() : text(body));
   };
 }
@@ -104,10 +107,16 @@ const INTERFACE_KEYS = [
 ];
 
 /**
- * The text at a metadata path, or undefined for 404. A listing (a "directory") answers the same with or
- * without its trailing slash, as real IMDS does; a value answers only without one.
+ * The text at a metadata path, or undefined for 404. Every path answers the same with or without a trailing
+ * slash, as real IMDS does for listings (`macs` and `macs/`) and for documents (`security-credentials/<role>/`).
  */
-function metadata(model: Ec2Model, instanceId: string, path: string, visibleAt: number): string | undefined {
+function metadata(
+  model: Ec2Model,
+  instanceId: string,
+  path: string,
+  visibleAt: number,
+  iam?: LabIam,
+): string | undefined {
   const inst = model.instanceRecord(instanceId);
   if (!inst || inst.state !== "running") return undefined;
   if (path !== META.slice(0, -1) && !path.startsWith(META)) return undefined;
@@ -119,10 +128,9 @@ function metadata(model: Ec2Model, instanceId: string, path: string, visibleAt: 
     instanceType: inst.type.instanceType,
     enis: model.imdsInterfaces(instanceId, visibleAt),
     primary: model.attachedEnis(instanceId).find((e) => e.attachment?.deviceIndex === 0),
+    iam,
   };
-  const list = listing(view, rel);
-  if (list) return list.join("\n");
-  return path.endsWith("/") ? undefined : value(view, rel);
+  return listing(view, rel)?.join("\n") ?? value(view, rel);
 }
 
 /** What the metadata paths of one instance read. */
@@ -134,6 +142,7 @@ interface InstanceView {
   enis: ImdsInterface[];
   /** The primary ENI (device 0), when attached. */
   primary: { primaryIp: string; mac: string } | undefined;
+  iam?: LabIam;
 }
 
 /** The entries of a listing path (sub-listings end in `/`), or undefined when `rel` is no listing. */
@@ -141,14 +150,13 @@ function listing(v: InstanceView, rel: string): string[] | undefined {
   switch (rel) {
     case "":
       return [
-        "instance-id",
-        "instance-type",
-        "local-hostname",
-        "local-ipv4",
-        "mac",
-        "network/",
-        "placement/",
+        ...(v.iam ? ["iam/"] : []),
+        ...["instance-id", "instance-type", "local-hostname", "local-ipv4", "mac", "network/", "placement/"],
       ];
+    case "iam":
+      return v.iam && ["info", "security-credentials/"];
+    case "iam/security-credentials":
+      return v.iam?.roles(v.instanceId);
     case "placement":
       return ["availability-zone", "region"];
     case "network":
@@ -182,10 +190,35 @@ function value(v: InstanceView, rel: string): string | undefined {
       return v.az;
     case "placement/region":
       return model.region;
+    case "iam/info":
+      return v.iam && imdsJson(v.iam.info(v.instanceId));
+  }
+  const role = /^iam\/security-credentials\/([^/]+)$/.exec(rel)?.[1];
+  if (role) {
+    return v.iam?.roles(v.instanceId).includes(role) ? roleCredentials(v.iam, v.instanceId) : undefined;
   }
   const m = /^network\/interfaces\/macs\/([0-9a-f:]{17})\/(.+)$/.exec(rel);
   const eni = m && v.enis.find((e) => e.mac === m[1]);
   return eni ? interfaceValue(model, eni, m[2]) : undefined;
+}
+
+/** IMDS's JSON layout: two-space indent, `"Key" : "value"`. */
+function imdsJson(doc: Record<string, string>): string {
+  return `{\n${Object.entries(doc).map(([k, x]) => `  "${k}" : ${JSON.stringify(x)}`).join(",\n")}\n}`;
+}
+
+/** `iam/security-credentials/<role>`: the role's current temporary credentials. */
+function roleCredentials(iam: LabIam, instanceId: string): string {
+  const k = iam.credentials(instanceId);
+  return imdsJson({
+    Code: "Success",
+    LastUpdated: imdsTime(k.issuedAt),
+    Type: "AWS-HMAC",
+    AccessKeyId: k.accessKeyId,
+    SecretAccessKey: k.secretAccessKey,
+    Token: k.sessionToken!,
+    Expiration: imdsTime(k.expiresAt!),
+  });
 }
 
 /** One key under `network/interfaces/macs/<mac>/`. */

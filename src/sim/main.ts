@@ -186,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
         `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}`,
         ...s.nodes.map((n) =>
           `  ${n.name}  ${n.instanceId}  ${n.primaryIp}  netns ${n.netns}  ipamd pid ${n.ipamdPid ?? "-"} ` +
-          `restarts ${n.ipamdRestarts}`
+          `restarts ${n.ipamdRestarts}  EC2 calls ${Object.values(n.ec2Calls).reduce((a, b) => a + b, 0)}`
         ),
         `EC2 calls: ${Object.entries(s.ec2Calls).map(([k, c]) => `${k}=${c}`).join(" ") || "none"}`,
       ];

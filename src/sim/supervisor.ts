@@ -7,6 +7,7 @@
 export interface ProcessSpec {
   name: string;
   argv: string[];
+  /** The process's whole environment (nothing else is inherited); default: ours. */
   env?: Record<string, string>;
 }
 
@@ -75,6 +76,7 @@ export class Supervisor {
         this.#child = new Deno.Command(this.spec.argv[0], {
           args: this.spec.argv.slice(1),
           env: this.spec.env,
+          clearEnv: this.spec.env !== undefined,
           stdin: "null",
           stdout: "inherit",
           stderr: "inherit",

@@ -5,7 +5,8 @@
  *   upstream) listen; a pod, and another VPC host, reach metrics but not introspection;
  * - IMDS is v2 only: a GET without a token is 401, and ipamd never sends one, even when the token request
  *   is refused (observed through a recording proxy between ipamd and the lab's IMDS);
- * - no log line holds an IMDS token ipamd was issued, the AWS secret key, or a bearer token.
+ * - no log line holds an IMDS token ipamd was issued, the instance role's secret key (its SDK fetched it
+ *   through the proxy), or a bearer token.
  * The socket is a file: a pod cannot reach it only because a real pod has its own mount namespace, which
  * the lab (network namespaces only) does not model. Root only.
  * @module
@@ -17,7 +18,6 @@ import { rootOnly } from "../helpers/root.ts";
 import { closeIpamdClients, ipamdCall, waitIpamdReady } from "./invariants.ts";
 
 const PROXY_PORT = 18080;
-const SECRET = "lab-secret-not-a-real-key";
 
 /** A recording IMDS proxy: forwards to the lab's IMDS, refuses the token request while `mode` says so. */
 const PROXY = `
@@ -36,7 +36,9 @@ Deno.serve({ hostname: "127.0.0.1", port: Number(port), onListen() {} }, async (
   headers.delete("host");
   const r = await fetch("http://169.254.169.254" + u.pathname + u.search, { method: req.method, headers });
   const body = await r.text();
-  log({ ...rec, status: r.status, issued: u.pathname === "/latest/api/token" && r.ok ? body.trim() : undefined });
+  const role = u.pathname.includes("/iam/security-credentials/") && r.ok && body.trim().startsWith("{");
+  const issued = u.pathname === "/latest/api/token" && r.ok ? body.trim() : undefined;
+  log({ ...rec, status: r.status, issued, roleSecret: role ? JSON.parse(body).SecretAccessKey : undefined });
   return new Response(body, { status: r.status, headers: r.headers });
 });
 `;
@@ -48,6 +50,8 @@ interface ProxyRecord {
   mode: string;
   status: number;
   issued?: string;
+  /** The instance role's secret key, when this was a credentials document. */
+  roleSecret?: string;
 }
 
 /** LISTEN sockets of /proc/net/tcp{,6} text as `addr:port`. */
@@ -219,7 +223,9 @@ Deno.test({
           assert.ok(logs[0][1].length > 0 && logs[1][1].length > 0, "ipamd.log and plugin.log were written");
           const kubeconfig = await Deno.readTextFile(lab.names.kubeconfig).catch(() => "");
           const bearer = kubeconfig.match(/token:\s*"?([^"\s]+)/)?.[1];
-          const secrets = [SECRET, tok.stdout, ...issued, ...(bearer ? [bearer] : [])];
+          const roleSecrets = readRecords(logPath).map((r) => r.roleSecret).filter((t): t is string => !!t);
+          assert.ok(roleSecrets.length > 0, "ipamd's SDK never fetched the instance role's credentials");
+          const secrets = [tok.stdout, ...issued, ...roleSecrets, ...(bearer ? [bearer] : [])];
           for (const [p, text] of logs) {
             for (const sec of secrets) {
               assert.ok(!text.includes(sec), `${p} holds a secret (${sec.slice(0, 6)}…)`);
