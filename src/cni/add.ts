@@ -8,7 +8,7 @@ import { formatResult } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
 import { hostVethName } from "../common/veth_name.ts";
 import { assertNoPodInterface, wirePod } from "./wiring.ts";
-import { isIp4 } from "./result.ts";
+import { isIp4, isIp6 } from "./result.ts";
 
 /** The pod MTU: the config's, else ipamd's, else 9001. */
 export function podMtu(confMtu: number | undefined, ipamdMtu: unknown): number {
@@ -37,31 +37,38 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<R
   const client = new IpamdClient(conf.ipamdSocket);
   try {
     const reply = await client.addNetwork(req);
-    log.info("ipamd assigned", { ip: reply.ipv4, routeTable: reply.routeTable, eni: reply.eniId, hostVeth });
+    const ip = reply.ipv6 || reply.ipv4;
+    log.info("ipamd assigned", { ip, routeTable: reply.routeTable, eni: reply.eniId, hostVeth });
     try {
-      if (!isIp4(reply.ipv4)) {
-        throw new CniError(Code.IPAMD_PROTOCOL, `ipamd gave a bad ipv4 "${reply.ipv4}"`);
+      if (reply.ipv6 ? !isIp6(reply.ipv6) : !isIp4(reply.ipv4)) {
+        throw new CniError(Code.IPAMD_PROTOCOL, `ipamd gave a bad address "${ip}"`);
       }
       const mtu = podMtu(conf.mtu, reply.mtu);
-      const att = wirePod(
-        {
-          hostVeth,
-          ifName: env.ifName,
-          netnsPath: env.netns,
-          ipv4: reply.ipv4,
-          routeTable: reply.routeTable,
-          mtu,
-        },
-        log,
-      );
-      log.info("pod wired", { ip: reply.ipv4, hostVeth, hostMac: att.hostVeth.mac, mtu });
+      const spec = {
+        hostVeth,
+        ifName: env.ifName,
+        netnsPath: env.netns,
+        ip,
+        routeTable: reply.routeTable,
+        mtu,
+      };
+      const att = wirePod(spec, log);
+      if (reply.ipv6) {
+        try {
+          await (await import("./ipv6_settle.ts")).settleIpv6(spec);
+        } catch (e) {
+          (await import("./teardown.ts")).teardownHost(hostVeth, ip, log);
+          throw e;
+        }
+      }
+      log.info("pod wired", { ip, hostVeth, hostMac: att.hostVeth.mac, mtu });
       return formatResult(att, conf.cniVersion);
     } catch (e) {
-      log.error("wiring failed, releasing the IP", { ip: reply.ipv4, err: (e as Error).message });
+      log.error("wiring failed, releasing the IP", { ip, err: (e as Error).message });
       try {
         await client.delNetwork(key);
       } catch (r) {
-        log.error("release after failed ADD failed", { ip: reply.ipv4, err: (r as Error).message });
+        log.error("release after failed ADD failed", { ip, err: (r as Error).message });
       }
       throw e;
     }

@@ -17,7 +17,10 @@ export interface AddNetworkRequest extends AttachmentKey {
 }
 
 export interface AddNetworkReply {
+  /** The pod's IPv4 address; "" in IPv6 mode. */
   ipv4: string;
+  /** The pod's IPv6 address, in IPv6 mode only (one /128 from the node's /80 prefix). */
+  ipv6?: string;
   deviceNumber: number;
   /** 254 (main) for the primary ENI, deviceNumber + 1 otherwise. */
   routeTable: number;
@@ -31,6 +34,7 @@ export interface AddNetworkReply {
 export interface DelNetworkReply {
   released: boolean;
   ipv4?: string;
+  ipv6?: string;
   deviceNumber?: number;
   routeTable?: number;
 }
@@ -38,6 +42,7 @@ export interface DelNetworkReply {
 export interface CheckNetworkReply {
   held: boolean;
   ipv4?: string;
+  ipv6?: string;
   deviceNumber?: number;
   routeTable?: number;
 }
@@ -48,7 +53,8 @@ export interface GcRequest {
 }
 
 export interface GcReply {
-  released: { containerId: string; ifName: string; ipv4: string }[];
+  /** `ipv4` is "" for an IPv6 pod, whose address is in `ipv6`. */
+  released: { containerId: string; ifName: string; ipv4: string; ipv6?: string }[];
 }
 
 export type IpamdErrorReason =

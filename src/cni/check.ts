@@ -5,7 +5,8 @@ import { IpamdClient } from "./ipamd_client.ts";
 import type { Logger } from "./log.ts";
 import { findAttachment } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
-import { checkWiring, openPodNs } from "./wiring.ts";
+import { openPodNs } from "./wiring.ts";
+import { checkWiring } from "./wiring_check.ts";
 
 /** CHECK: throws code 105 listing every mismatch. */
 export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
@@ -14,8 +15,11 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise
   if (!prev.hostVeth) {
     throw new CniError(Code.INVALID_CONFIG, "network config: prevResult.interfaces has no host veth");
   }
-  if (!prev.ipv4) {
-    throw new CniError(Code.INVALID_CONFIG, `network config: prevResult.ips has no IPv4 for ${env.ifName}`);
+  if (!prev.ip) {
+    throw new CniError(
+      Code.INVALID_CONFIG,
+      `network config: prevResult.ips has no address for ${env.ifName}`,
+    );
   }
   // A CNI_NETNS that is gone or not a namespace is the runtime's error (code 3): say so before asking ipamd.
   openPodNs(env.netns).close();
@@ -33,8 +37,9 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise
         `ipamd does not hold an IP for ${env.containerId}/${env.ifName}`,
       );
     }
-    if (r.ipv4 && r.ipv4 !== prev.ipv4) {
-      throw new CniError(Code.CHECK_MISMATCH, `ipamd holds ${r.ipv4}, prevResult says ${prev.ipv4}`);
+    const held = r.ipv6 || r.ipv4;
+    if (held && held !== prev.ip) {
+      throw new CniError(Code.CHECK_MISMATCH, `ipamd holds ${held}, prevResult says ${prev.ip}`);
     }
     routeTable = r.routeTable ?? 254;
   } finally {
@@ -44,7 +49,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise
     hostVeth: prev.hostVeth,
     ifName: env.ifName,
     netnsPath: env.netns,
-    ipv4: prev.ipv4,
+    ip: prev.ip,
     routeTable,
     mtu: 0,
     hostMac: prev.hostMac,
@@ -54,5 +59,5 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise
     log.warn("check failed", { problems });
     throw new CniError(Code.CHECK_MISMATCH, problems.join("; "));
   }
-  log.debug("check passed", { ip: prev.ipv4 });
+  log.debug("check passed", { ip: prev.ip });
 }

@@ -5,7 +5,7 @@ import { IpamdClient, IpamdError, IpamdUnavailableError } from "./ipamd_client.t
 import type { Logger } from "./log.ts";
 import { findAttachment } from "./result.ts";
 import { hostVethName } from "../common/veth_name.ts";
-import { teardownHost } from "./wiring.ts";
+import { teardownHost } from "./teardown.ts";
 
 /** DEL. Returns nothing (the spec's DEL prints nothing on success). */
 export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
@@ -16,13 +16,14 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
     containerId: env.containerId,
   });
   const key = { netName: conf.name, containerId: env.containerId, ifName: env.ifName };
-  let ipv4 = prev.ipv4;
+  let ip = prev.ip;
   let failure: IpamdError | undefined;
   const client = new IpamdClient(conf.ipamdSocket);
   try {
     const r = await client.delNetwork(key);
-    log.info("ipamd release", { released: r.released, ip: r.ipv4 });
-    if (r.released && r.ipv4) ipv4 = r.ipv4;
+    const released = r.ipv6 || r.ipv4;
+    log.info("ipamd release", { released: r.released, ip: released });
+    if (r.released && released) ip = released;
   } catch (e) {
     if (e instanceof IpamdUnavailableError || (e instanceof IpamdError && e.reason === "not_ready")) {
       log.warn("ipamd unavailable on DEL; tearing down the host side from prevResult", { err: e.message });
@@ -32,7 +33,7 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
   } finally {
     client.close();
   }
-  const t = teardownHost(hostVeth, ipv4, log);
+  const t = teardownHost(hostVeth, ip, log);
   log.info("host side removed", { hostVeth, ...t });
   // ipamd answered with a real error: the runtime must retry so the IP does not leak.
   if (failure) throw failure;

@@ -3,7 +3,7 @@ import type { CniEnv } from "./args.ts";
 import type { NetConf } from "./conf.ts";
 import { IpamdClient } from "./ipamd_client.ts";
 import type { Logger } from "./log.ts";
-import { hostVethForIp, teardownHost } from "./wiring.ts";
+import { hostVethForIp, teardownHost } from "./teardown.ts";
 
 /** GC. Returns nothing on success. */
 export async function cmdGc(_env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
@@ -15,12 +15,13 @@ export async function cmdGc(_env: CniEnv, conf: NetConf, log: Logger): Promise<v
     client.close();
   }
   for (const r of released) {
-    const veth = hostVethForIp(r.ipv4, conf.vethPrefix);
-    const t = teardownHost(veth, r.ipv4, log);
+    const ip = r.ipv6 || r.ipv4;
+    const veth = hostVethForIp(ip, conf.vethPrefix);
+    const t = teardownHost(veth, ip, log);
     log.info("gc released", {
       containerId: r.containerId,
       ifName: r.ifName,
-      ip: r.ipv4,
+      ip,
       hostVeth: veth,
       ...t,
     });

@@ -2,26 +2,46 @@
  * The ADD result, shaped for the requested cniVersion, and the reading of prevResult.
  *
  * Layout (every version): `interfaces[0]` is the host veth (no sandbox), `interfaces[1]` the pod interface
- * (with sandbox), `ips[0]` the pod's `IP/32` on interface 1 with gateway 169.254.1.1, one default route.
+ * (with sandbox), `ips[0]` the pod's `IP/32` on interface 1 with gateway 169.254.1.1, one default route; an
+ * IPv6 pod's is `IP/128` with gateway fe80::1 and a `::/0` route.
  * DEL and CHECK need only the host veth name and the IP from prevResult; the ENI's route table is not
  * encoded: DEL finds the policy rules by priority and IP, CHECK asks ipamd for the table.
  * @module
  */
 import { CniError, Code, compareVersions, isSemver, isSupportedVersion } from "./spec.ts";
 
-/** The link-local gateway every pod routes through. */
+/** The link-local gateway every IPv4 pod routes through. */
 export const GATEWAY = "169.254.1.1";
+/** The link-local gateway every IPv6 pod routes through (upstream's). */
+export const GATEWAY6 = "fe80::1";
+
+/** What the pod's address family changes: gateway, host prefix length, default route. */
+export interface FamilyWiring {
+  family: 4 | 6;
+  gateway: string;
+  hostLen: 32 | 128;
+  defaultDst: string;
+}
+
+const WIRING4: FamilyWiring = { family: 4, gateway: GATEWAY, hostLen: 32, defaultDst: "0.0.0.0/0" };
+const WIRING6: FamilyWiring = { family: 6, gateway: GATEWAY6, hostLen: 128, defaultDst: "::/0" };
+
+/** The wiring constants of `ip`'s family (IPv6 when the text has a colon). */
+export function wiringOf(ip: string): FamilyWiring {
+  return ip.includes(":") ? WIRING6 : WIRING4;
+}
 
 /** What ADD produced, independent of the wire version. */
 export interface PodAttachment {
   hostVeth: { name: string; mac: string; mtu: number };
   pod: { name: string; mac: string; sandbox: string; mtu: number };
-  /** Pod IPv4 address (no prefix). */
-  ipv4: string;
+  /** Pod address (no prefix), IPv4 or IPv6. */
+  ip: string;
 }
 
 /** Renders the spec result for `cniVersion` (0.3.x/0.4.0 carry `ips[].version`; 1.1.0 adds `mtu`). */
 export function formatResult(a: PodAttachment, cniVersion: string): Record<string, unknown> {
+  const w = wiringOf(a.ip);
   const v1 = compareVersions(cniVersion, "1.0.0") >= 0;
   const v11 = compareVersions(cniVersion, "1.1.0") >= 0;
   const host: Record<string, unknown> = { name: a.hostVeth.name, mac: a.hostVeth.mac };
@@ -30,13 +50,13 @@ export function formatResult(a: PodAttachment, cniVersion: string): Record<strin
     host.mtu = a.hostVeth.mtu;
     pod.mtu = a.pod.mtu;
   }
-  const ip: Record<string, unknown> = { address: `${a.ipv4}/32`, gateway: GATEWAY, interface: 1 };
-  if (!v1) ip.version = "4";
+  const ip: Record<string, unknown> = { address: `${a.ip}/${w.hostLen}`, gateway: w.gateway, interface: 1 };
+  if (!v1) ip.version = String(w.family);
   return {
     cniVersion,
     interfaces: [host, pod],
     ips: [ip],
-    routes: [{ dst: "0.0.0.0/0", gw: GATEWAY }],
+    routes: [{ dst: w.defaultDst, gw: w.gateway }],
     dns: {},
   };
 }
@@ -63,6 +83,18 @@ const IP4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 export function isIp4(s: string): boolean {
   const m = s.match(IP4);
   return !!m && m.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o);
+}
+/** Whether `s` is an IPv6 address (RFC 4291 text, no zone). */
+export function isIp6(s: string): boolean {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false;
+  const halves = s.split("::");
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => h === "" ? [] : h.split(":"));
+  const v4 = groups.length > 0 && groups[groups.length - 1].includes(".");
+  if (v4 && !isIp4(groups.pop()!)) return false;
+  if (!groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return false;
+  const n = groups.length + (v4 ? 2 : 0);
+  return halves.length === 2 ? n <= 7 : n === 8;
 }
 function isCidr(s: string): boolean {
   const m = s.match(CIDR4);
@@ -136,17 +168,19 @@ export function parsePrevResult(raw: unknown): PrevResult {
   return out;
 }
 
-/** What of ours a prevResult names: the host veth, the pod interface and the pod's IPv4. */
+/** What of ours a prevResult names: the host veth, the pod interface and the pod's address. */
 export interface OurAttachment {
   hostVeth?: string;
   podMac?: string;
   hostMac?: string;
-  ipv4?: string;
+  /** The pod's address (no prefix), IPv4 or IPv6. */
+  ip?: string;
 }
 
 /**
  * Finds our attachment in a prevResult: the pod interface named `ifName` (with a sandbox), the first
- * interface without a sandbox as the host veth, and the IPv4 on the pod interface.
+ * interface without a sandbox as the host veth, and the pod interface's address: its IPv4 if it has one (an
+ * IPv4 pod), else its IPv6 (an IPv6 pod).
  */
 export function findAttachment(p: PrevResult, ifName: string): OurAttachment {
   const out: OurAttachment = {};
@@ -157,9 +191,8 @@ export function findAttachment(p: PrevResult, ifName: string): OurAttachment {
     out.hostMac = host.mac;
   }
   if (podIdx >= 0) out.podMac = p.interfaces[podIdx].mac;
-  const ip = p.ips.find((x) =>
-    CIDR4.test(x.address) && (x.interface === undefined || podIdx < 0 || x.interface === podIdx)
-  );
-  if (ip) out.ipv4 = ip.address.slice(0, ip.address.indexOf("/"));
+  const mine = p.ips.filter((x) => x.interface === undefined || podIdx < 0 || x.interface === podIdx);
+  const ip = mine.find((x) => CIDR4.test(x.address)) ?? mine.find((x) => x.address.includes(":"));
+  if (ip) out.ip = ip.address.slice(0, ip.address.indexOf("/"));
   return out;
 }

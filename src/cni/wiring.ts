@@ -1,10 +1,11 @@
 /**
- * Pod wiring over ffi/mod.ts (netlink): the host veth, the pod side, the host route and the policy rules,
- * and their teardown and check. Everything here is synchronous; the caller runs it in the node namespace.
+ * Pod wiring over ffi/mod.ts (netlink): the host veth, the pod side, the host route and the policy rules, for
+ * IPv4 and IPv6 pods alike (the family's constants come from `wiringOf`). Teardown is in teardown.ts, CHECK's
+ * comparison in wiring_check.ts. Everything here is synchronous; the caller runs it in the node namespace.
  * @module
  */
 import { Netlink, NetlinkError, Netns, sysctlWrite } from "../../ffi/mod.ts";
-import { GATEWAY, type PodAttachment } from "./result.ts";
+import { type FamilyWiring, type PodAttachment, wiringOf } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
 import type { Logger } from "./log.ts";
 
@@ -23,7 +24,7 @@ export function randomMac(): string {
 }
 
 /** Runs one netlink step, turning failures into code 104 naming the step. */
-function step<T>(what: string, fn: () => T): T {
+export function step<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
@@ -90,7 +91,8 @@ export interface WireSpec {
   hostVeth: string;
   ifName: string;
   netnsPath: string;
-  ipv4: string;
+  /** The pod's address, IPv4 or IPv6 (no prefix). */
+  ip: string;
   routeTable: number;
   mtu: number;
 }
@@ -111,10 +113,11 @@ function writeHostSysctls(veth: string, log: Logger): void {
 }
 
 /** Deletes stale policy rules for `ip` (priority 512 to / 1536 from). Returns how many. */
-function delRulesFor(nl: Netlink, ip: string): number {
-  const cidr = `${ip}/32`;
+export function delRulesFor(nl: Netlink, ip: string): number {
+  const w = wiringOf(ip);
+  const cidr = `${ip}/${w.hostLen}`;
   let n = 0;
-  for (const r of nl.ruleList()) {
+  for (const r of nl.ruleList({ family: w.family })) {
     const mine = (r.priority === TO_RULE_PRIORITY && r.dst === cidr) ||
       (r.priority === FROM_RULE_PRIORITY && r.src === cidr);
     if (!mine) continue;
@@ -128,93 +131,127 @@ function delRulesFor(nl: Netlink, ip: string): number {
   return n;
 }
 
+type Undo = [string, () => void][];
+
+/** Deletes a stale host veth of this name, then creates the pair (peer in the pod) and brings the host end up. */
+function makeVeth(host: Netlink, podNl: Netlink, ns: Netns, spec: WireSpec, log: Logger, undo: Undo) {
+  if (podNl.findLink(spec.ifName)) {
+    throw new CniError(Code.IFACE_EXISTS, `interface ${spec.ifName} already exists in ${spec.netnsPath}`);
+  }
+  const stale = host.findLink(spec.hostVeth);
+  if (stale) {
+    if (stale.kind !== "veth") {
+      throw new CniError(
+        Code.NETLINK,
+        `host link ${spec.hostVeth} exists and is not a veth (${stale.kind ?? "?"})`,
+      );
+    }
+    log.info("deleting stale host veth", { veth: spec.hostVeth });
+    step(`delete stale ${spec.hostVeth}`, () => host.linkDel(stale.index));
+  }
+  const hostMac = randomMac();
+  step(
+    `create veth ${spec.hostVeth}/${spec.ifName}`,
+    () =>
+      host.vethAdd({ name: spec.hostVeth, peerName: spec.ifName, peerNs: ns, mtu: spec.mtu, mac: hostMac }),
+  );
+  undo.push([`delete ${spec.hostVeth}`, () => {
+    const l = host.findLink(spec.hostVeth);
+    if (l) host.linkDel(l.index);
+  }]);
+  const hostLink = step(`find ${spec.hostVeth}`, () => host.linkByName(spec.hostVeth));
+  writeHostSysctls(spec.hostVeth, log);
+  step(`set ${spec.hostVeth} up`, () => host.linkSetUp(hostLink.index));
+  return { hostLink, hostMac };
+}
+
+/** Writes a sysctl inside the pod's namespace; a missing key (kernel without IPv6) is skipped. */
+function podSysctl(ns: Netns, key: string, value: string): void {
+  try {
+    sysctlWrite(key, value, ns);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new CniError(Code.NETLINK, `sysctl ${key}=${value} in the pod: ${(e as Error).message}`);
+    }
+  }
+}
+
 /**
- * Wires the pod. On any failure every step done so far is undone (in reverse) before the error is thrown.
+ * The pod side: IPv6 enabled on the interface and lo (IPv6 pods, as upstream), links up, `IP/32` (`/128`),
+ * a link route to the gateway, the default route via it and a permanent neighbour gateway → host veth MAC.
+ */
+function wirePodSide(podNl: Netlink, ns: Netns, spec: WireSpec, hostMac: string, w: FamilyWiring): void {
+  if (w.family === 6) {
+    podSysctl(ns, `net/ipv6/conf/${spec.ifName}/disable_ipv6`, "0");
+    podSysctl(ns, "net/ipv6/conf/lo/disable_ipv6", "0");
+  }
+  const podLink = step(`find ${spec.ifName} in pod`, () => podNl.linkByName(spec.ifName));
+  const lo = podNl.findLink("lo");
+  if (lo) step("set lo up", () => podNl.linkSetUp(lo.index));
+  step(`set ${spec.ifName} up`, () => podNl.linkSetUp(podLink.index));
+  const gw = `${w.gateway}/${w.hostLen}`;
+  step(`pod route ${gw}`, () => podNl.routeAdd({ dst: gw, ifindex: podLink.index, scope: "link" }));
+  step(
+    "pod default route",
+    () => podNl.routeAdd({ dst: "default", gateway: w.gateway, ifindex: podLink.index }),
+  );
+  step(
+    `add ${spec.ip}/${w.hostLen} to ${spec.ifName}`,
+    () => podNl.addrAdd(podLink.index, `${spec.ip}/${w.hostLen}`),
+  );
+  step(
+    `pod neighbour ${w.gateway}`,
+    () => podNl.neighAdd({ ifindex: podLink.index, ip: w.gateway, mac: hostMac }),
+  );
+}
+
+/** The host side: `IP/32` (`/128`) to the veth in main, the to-pod rule, and the from-pod rule off main. */
+function wireHostSide(
+  host: Netlink,
+  spec: WireSpec,
+  hostIndex: number,
+  w: FamilyWiring,
+  log: Logger,
+  undo: Undo,
+) {
+  const cidr = `${spec.ip}/${w.hostLen}`;
+  step(
+    `host route ${cidr}`,
+    () => host.routeReplace({ dst: cidr, ifindex: hostIndex, scope: "link", table: MAIN_TABLE }),
+  );
+  const removed = step(`stale rules for ${spec.ip}`, () => delRulesFor(host, spec.ip));
+  if (removed) log.info("deleted stale rules", { ip: spec.ip, count: removed });
+  const to = { priority: TO_RULE_PRIORITY, dst: cidr, table: MAIN_TABLE };
+  step(`rule ${TO_RULE_PRIORITY} to ${cidr}`, () => host.ruleAdd(to));
+  undo.push([`delete rule ${TO_RULE_PRIORITY}`, () => host.ruleDel(to)]);
+  if (spec.routeTable !== MAIN_TABLE) {
+    const from = { priority: FROM_RULE_PRIORITY, src: cidr, table: spec.routeTable };
+    step(`rule ${FROM_RULE_PRIORITY} from ${cidr}`, () => host.ruleAdd(from));
+    undo.push([`delete rule ${FROM_RULE_PRIORITY}`, () => host.ruleDel(from)]);
+  }
+}
+
+/**
+ * Wires the pod (IPv4 or IPv6, by `spec.ip`). On any failure every step done so far is undone (in reverse)
+ * before the error is thrown. An IPv6 pod's addresses may still be tentative (DAD): see {@link settleIpv6}.
  */
 export function wirePod(spec: WireSpec, log: Logger): PodAttachment {
-  const undo: [string, () => void][] = [];
+  const undo: Undo = [];
+  const w = wiringOf(spec.ip);
   const ns = openPodNs(spec.netnsPath);
   const host = openHost();
   let pod: Netlink | undefined;
   try {
     pod = step(`netlink in ${spec.netnsPath}`, () => Netlink.open(ns));
     const podNl = pod;
-    if (podNl.findLink(spec.ifName)) {
-      throw new CniError(Code.IFACE_EXISTS, `interface ${spec.ifName} already exists in ${spec.netnsPath}`);
-    }
-    const stale = host.findLink(spec.hostVeth);
-    if (stale) {
-      if (stale.kind !== "veth") {
-        throw new CniError(
-          Code.NETLINK,
-          `host link ${spec.hostVeth} exists and is not a veth (${stale.kind ?? "?"})`,
-        );
-      }
-      log.info("deleting stale host veth", { veth: spec.hostVeth });
-      step(`delete stale ${spec.hostVeth}`, () => host.linkDel(stale.index));
-    }
-    const hostMac = randomMac();
-    step(
-      `create veth ${spec.hostVeth}/${spec.ifName}`,
-      () =>
-        host.vethAdd({ name: spec.hostVeth, peerName: spec.ifName, peerNs: ns, mtu: spec.mtu, mac: hostMac }),
-    );
-    undo.push([`delete ${spec.hostVeth}`, () => {
-      const l = host.findLink(spec.hostVeth);
-      if (l) host.linkDel(l.index);
-    }]);
-    const hostLink = step(`find ${spec.hostVeth}`, () => host.linkByName(spec.hostVeth));
-    writeHostSysctls(spec.hostVeth, log);
-    step(`set ${spec.hostVeth} up`, () => host.linkSetUp(hostLink.index));
-
-    const podLink = step(`find ${spec.ifName} in pod`, () => podNl.linkByName(spec.ifName));
-    const lo = podNl.findLink("lo");
-    if (lo) step("set lo up", () => podNl.linkSetUp(lo.index));
-    step(`set ${spec.ifName} up`, () => podNl.linkSetUp(podLink.index));
-    step(`add ${spec.ipv4}/32 to ${spec.ifName}`, () => podNl.addrAdd(podLink.index, `${spec.ipv4}/32`));
-    step(
-      `pod route ${GATEWAY}/32`,
-      () => podNl.routeAdd({ dst: `${GATEWAY}/32`, ifindex: podLink.index, scope: "link" }),
-    );
-    step(
-      "pod default route",
-      () => podNl.routeAdd({ dst: "default", gateway: GATEWAY, ifindex: podLink.index }),
-    );
-    step(
-      `pod neighbour ${GATEWAY}`,
-      () => podNl.neighAdd({ ifindex: podLink.index, ip: GATEWAY, mac: hostMac }),
-    );
-
-    const cidr = `${spec.ipv4}/32`;
-    step(
-      `host route ${cidr}`,
-      () => host.routeReplace({ dst: cidr, ifindex: hostLink.index, scope: "link", table: MAIN_TABLE }),
-    );
-    const removed = step(`stale rules for ${spec.ipv4}`, () => delRulesFor(host, spec.ipv4));
-    if (removed) log.info("deleted stale rules", { ip: spec.ipv4, count: removed });
-    step(
-      `rule ${TO_RULE_PRIORITY} to ${cidr}`,
-      () => host.ruleAdd({ priority: TO_RULE_PRIORITY, dst: cidr, table: MAIN_TABLE }),
-    );
-    undo.push([
-      `delete rule ${TO_RULE_PRIORITY}`,
-      () => host.ruleDel({ priority: TO_RULE_PRIORITY, dst: cidr, table: MAIN_TABLE }),
-    ]);
-    if (spec.routeTable !== MAIN_TABLE) {
-      step(
-        `rule ${FROM_RULE_PRIORITY} from ${cidr}`,
-        () => host.ruleAdd({ priority: FROM_RULE_PRIORITY, src: cidr, table: spec.routeTable }),
-      );
-      undo.push([
-        `delete rule ${FROM_RULE_PRIORITY}`,
-        () => host.ruleDel({ priority: FROM_RULE_PRIORITY, src: cidr, table: spec.routeTable }),
-      ]);
-    }
+    const { hostLink, hostMac } = makeVeth(host, podNl, ns, spec, log, undo);
+    wirePodSide(podNl, ns, spec, hostMac, w);
+    wireHostSide(host, spec, hostLink.index, w, log, undo);
     const podMac = step(`read ${spec.ifName}`, () => podNl.linkByName(spec.ifName)).mac;
     return {
       hostVeth: { name: spec.hostVeth, mac: hostMac, mtu: spec.mtu },
       pod: { name: spec.ifName, mac: podMac, sandbox: spec.netnsPath, mtu: spec.mtu },
-      ipv4: spec.ipv4,
+      ip: spec.ip,
     };
   } catch (e) {
     for (const [what, fn] of undo.reverse()) {
@@ -230,148 +267,5 @@ export function wirePod(spec: WireSpec, log: Logger): PodAttachment {
     pod?.close();
     host.close();
     ns.close();
-  }
-}
-
-/** What teardown did. */
-export interface Teardown {
-  /** The IP whose rules were handled (given, or found from the veth's host route). */
-  ipv4?: string;
-  vethDeleted: boolean;
-  rulesDeleted: number;
-  /** The rules were left alone because another link now routes the IP. */
-  ipInUseElsewhere: boolean;
-}
-
-/**
- * Removes the host side: the veth (its peer and the host route go with it), then the IP's rules unless
- * another link routes the IP now (a stale DEL must not unwire a newer pod). Idempotent.
- */
-export function teardownHost(hostVeth: string | undefined, ipv4: string | undefined, log: Logger): Teardown {
-  const nl = openHost();
-  try {
-    const out: Teardown = { vethDeleted: false, rulesDeleted: 0, ipInUseElsewhere: false };
-    if (hostVeth) {
-      const l = nl.findLink(hostVeth);
-      if (l && !ipv4) {
-        // No prevResult and no ipamd: the veth's /32 host route names the pod's IP.
-        const r = nl.routeList({ table: MAIN_TABLE }).find((r) =>
-          r.ifindex === l.index && r.dst.endsWith("/32")
-        );
-        if (r) ipv4 = r.dst.slice(0, -3);
-      }
-      if (l) {
-        step(`delete ${hostVeth}`, () => {
-          try {
-            nl.linkDel(l.index);
-          } catch (e) {
-            if (!(e instanceof NetlinkError && e.notFound)) throw e;
-          }
-        });
-        out.vethDeleted = true;
-      }
-    }
-    out.ipv4 = ipv4;
-    const ip = ipv4;
-    if (ip) {
-      const cidr = `${ip}/32`;
-      const other = step("list routes", () => nl.routeList({ table: MAIN_TABLE })).find((r) =>
-        r.dst === cidr
-      );
-      if (other) {
-        out.ipInUseElsewhere = true;
-        log.info("IP routed by another link, leaving its rules", { ip, ifindex: other.ifindex });
-      } else {
-        out.rulesDeleted = step(`delete rules for ${ip}`, () => delRulesFor(nl, ip));
-      }
-    }
-    return out;
-  } finally {
-    nl.close();
-  }
-}
-
-/** Finds the host link that routes `ipv4` (main table, /32) when its name starts with `prefix`. */
-export function hostVethForIp(ipv4: string, prefix: string): string | undefined {
-  const nl = openHost();
-  try {
-    const r = nl.routeList({ table: MAIN_TABLE }).find((r) =>
-      r.dst === `${ipv4}/32` && r.ifindex !== undefined
-    );
-    if (!r || r.ifindex === undefined) return undefined;
-    const idx = r.ifindex;
-    const l = nl.linkList().find((l) => l.index === idx);
-    return l && l.name.startsWith(prefix) ? l.name : undefined;
-  } finally {
-    nl.close();
-  }
-}
-
-/** What CHECK compares. */
-export interface CheckSpec extends WireSpec {
-  hostMac?: string;
-  podMac?: string;
-}
-
-/** Returns every mismatch between the live wiring and `spec` (empty when all is well). */
-export function checkWiring(spec: CheckSpec): string[] {
-  const bad: string[] = [];
-  const cidr = `${spec.ipv4}/32`;
-  const host = openHost();
-  let ns: Netns | undefined;
-  let pod: Netlink | undefined;
-  try {
-    const hl = host.findLink(spec.hostVeth);
-    if (!hl) bad.push(`host veth ${spec.hostVeth} is missing`);
-    else if (spec.hostMac && hl.mac.toLowerCase() !== spec.hostMac.toLowerCase()) {
-      bad.push(`host veth ${spec.hostVeth} has MAC ${hl.mac}, prevResult says ${spec.hostMac}`);
-    }
-    const hostRoutes = host.routeList({ table: MAIN_TABLE });
-    const hr = hostRoutes.find((r) => r.dst === cidr);
-    if (!hr) bad.push(`host route ${cidr} is missing`);
-    else if (hl && hr.ifindex !== hl.index) bad.push(`host route ${cidr} does not go to ${spec.hostVeth}`);
-    const rules = host.ruleList();
-    if (!rules.some((r) => r.priority === TO_RULE_PRIORITY && r.dst === cidr && r.table === MAIN_TABLE)) {
-      bad.push(`rule ${TO_RULE_PRIORITY} "to ${cidr} lookup main" is missing`);
-    }
-    if (spec.routeTable !== MAIN_TABLE) {
-      if (
-        !rules.some((r) => r.priority === FROM_RULE_PRIORITY && r.src === cidr && r.table === spec.routeTable)
-      ) {
-        bad.push(`rule ${FROM_RULE_PRIORITY} "from ${cidr} lookup ${spec.routeTable}" is missing`);
-      }
-    }
-    ns = openPodNs(spec.netnsPath);
-    const podNs = ns;
-    pod = step(`netlink in ${spec.netnsPath}`, () => Netlink.open(podNs));
-    const pl = pod.findLink(spec.ifName);
-    if (!pl) {
-      bad.push(`pod interface ${spec.ifName} is missing`);
-      return bad;
-    }
-    if (spec.podMac && pl.mac.toLowerCase() !== spec.podMac.toLowerCase()) {
-      bad.push(`pod interface ${spec.ifName} has MAC ${pl.mac}, prevResult says ${spec.podMac}`);
-    }
-    if (!pod.addrList(pl.index).some((a) => a.address === spec.ipv4 && a.prefixLen === 32)) {
-      bad.push(`pod address ${cidr} is missing`);
-    }
-    const pr = pod.routeList({ table: MAIN_TABLE });
-    if (!pr.some((r) => r.dst === `${GATEWAY}/32` && r.ifindex === pl.index && r.scope === "link")) {
-      bad.push(`pod route ${GATEWAY}/32 scope link is missing`);
-    }
-    if (!pr.some((r) => r.dst === "default" && r.gateway === GATEWAY && r.ifindex === pl.index)) {
-      bad.push(`pod default route via ${GATEWAY} is missing`);
-    }
-    if (hl) {
-      const n = pod.neighList(pl.index).find((n) => n.ip === GATEWAY);
-      if (!n || n.mac?.toLowerCase() !== hl.mac.toLowerCase() || !(n.state & 0x80)) {
-        bad.push(`pod neighbour ${GATEWAY} lladdr ${hl.mac} is missing`);
-      }
-    }
-    return bad;
-  } finally {
-    pod?.close();
-    ns?.close();
-    host.close();
   }
 }

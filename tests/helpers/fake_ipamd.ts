@@ -13,9 +13,10 @@ import type {
   IpamdErrorReason,
 } from "../../src/cni/api.ts";
 
-/** One address the fake hands out. */
+/** One address the fake hands out: an IPv4 one, or (IPv6 mode) an IPv6 one in `ipv6` with `ipv4` "". */
 export interface FakeIp {
   ipv4: string;
+  ipv6?: string;
   /** 254 (main) by default. */
   routeTable?: number;
   deviceNumber?: number;
@@ -23,6 +24,7 @@ export interface FakeIp {
 
 /** Options for {@linkcode FakeIpamd.start}. */
 export interface FakeIpamdOptions {
+  /** A string with a colon is an IPv6 address (IPv6 mode). */
   ips: (string | FakeIp)[];
   mtu?: number;
   /** Socket path; a fresh temp dir by default. */
@@ -74,9 +76,10 @@ export class FakeIpamd {
     this.#dir = dir;
     this.#mtu = opts.mtu ?? 9001;
     this.#ips = opts.ips.map((x) => {
-      const ip = typeof x === "string" ? { ipv4: x } : x;
+      const ip = typeof x !== "string" ? x : x.includes(":") ? { ipv4: "", ipv6: x } : { ipv4: x };
       const rt = ip.routeTable ?? 254;
-      return { ipv4: ip.ipv4, routeTable: rt, deviceNumber: ip.deviceNumber ?? (rt === 254 ? 0 : rt - 1) };
+      const deviceNumber = ip.deviceNumber ?? (rt === 254 ? 0 : rt - 1);
+      return { ipv4: ip.ipv4, ipv6: ip.ipv6 ?? "", routeTable: rt, deviceNumber };
     });
     this.#server = Deno.serve(
       { path: socketPath, transport: "unix", onListen() {} },
@@ -169,8 +172,9 @@ export class FakeIpamd {
         }
         let h = this.held.get(keyOf(r));
         if (!h) {
-          const used = new Set([...this.held.values()].map((x) => x.ip.ipv4));
-          const ip = this.#ips.find((x) => !used.has(x.ipv4));
+          const addr = (x: Required<FakeIp>) => x.ipv6 || x.ipv4;
+          const used = new Set([...this.held.values()].map((x) => addr(x.ip)));
+          const ip = this.#ips.find((x) => !used.has(addr(x)));
           if (!ip) {
             return this.#error({
               status: 409,
@@ -185,6 +189,7 @@ export class FakeIpamd {
         }
         const reply: AddNetworkReply = {
           ipv4: h.ip.ipv4,
+          ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
           deviceNumber: h.ip.deviceNumber,
           routeTable: h.ip.routeTable,
           eniId: `eni-fake${h.ip.deviceNumber}`,
@@ -204,6 +209,7 @@ export class FakeIpamd {
           return Response.json({
             released: true,
             ipv4: h.ip.ipv4,
+            ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
             deviceNumber: h.ip.deviceNumber,
             routeTable: h.ip.routeTable,
           });
@@ -212,6 +218,7 @@ export class FakeIpamd {
         return Response.json({
           held: true,
           ipv4: h.ip.ipv4,
+          ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
           deviceNumber: h.ip.deviceNumber,
           routeTable: h.ip.routeTable,
         });
@@ -223,7 +230,12 @@ export class FakeIpamd {
         for (const [k, h] of this.held) {
           if (h.netName === g.netName && !valid.has(k)) {
             this.held.delete(k);
-            released.push({ containerId: h.containerId, ifName: h.ifName, ipv4: h.ip.ipv4 });
+            released.push({
+              containerId: h.containerId,
+              ifName: h.ifName,
+              ipv4: h.ip.ipv4,
+              ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
+            });
           }
         }
         return Response.json({ released });
