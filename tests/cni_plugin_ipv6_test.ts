@@ -14,6 +14,7 @@ import { Netns } from "../ffi/mod.ts";
 import type { TestNetns } from "./helpers/netns.ts";
 import {
   assertErr,
+  assertHostVethSysctls,
   assertOk,
   expectedVeth,
   type Lab,
@@ -51,14 +52,7 @@ function assertWired6(lab: Lab, pod: TestNetns, res: PluginOut, ip: string, veth
   assert.ok(hs.link?.up, `host veth ${veth} up`);
   assert.deepEqual(hs.routes, [{ table: 254, ifindex: hs.link!.index }]);
   assert.deepEqual(hs.rules, [{ priority: 512, dst: `${ip}/128`, table: 254 }]);
-  const node = Netns.open(lab.node.path);
-  try {
-    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_ra`, node), "0");
-    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_redirects`, node), "1");
-    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/forwarding`, node), "0");
-  } finally {
-    node.close();
-  }
+  assertHostVethSysctls(lab.node, veth);
   const podNs = Netns.open(pod.path);
   try {
     assert.equal(sysctlRead("net/ipv6/conf/eth0/disable_ipv6", podNs), "0");

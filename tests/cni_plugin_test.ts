@@ -4,11 +4,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { sysctlRead } from "../ffi/mod.ts";
-import { Netns } from "../ffi/mod.ts";
 import { run, TestNetns } from "./helpers/netns.ts";
 import {
   assertErr,
+  assertHostVethSysctls,
   assertOk,
   type Call,
   expectedVeth,
@@ -64,14 +63,7 @@ function assertWired(
   ];
   if (table !== 254) want.push({ priority: 1536, src: `${ip}/32`, dst: undefined, table });
   assert.deepEqual(hs.rules.sort((a, b) => a.priority - b.priority), want);
-  const ns = Netns.open(lab.node.path);
-  try {
-    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_ra`, ns), "0");
-    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_redirects`, ns), "1");
-    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/forwarding`, ns), "0");
-  } finally {
-    ns.close();
-  }
+  assertHostVethSysctls(lab.node, veth);
   nl(pod, (n) => {
     const eth0 = n.linkByName("eth0");
     assert.ok(eth0.up);

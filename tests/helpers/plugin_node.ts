@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Netlink } from "../../ffi/mod.ts";
+import { Netlink, Netns, sysctlRead } from "../../ffi/mod.ts";
 import { type FakeIp, FakeIpamd } from "./fake_ipamd.ts";
 import { randomSuffix, TestNetns } from "./netns.ts";
 import { hostVethName } from "../../src/common/veth_name.ts";
@@ -160,4 +160,16 @@ export function assertErr(r: PluginOut, code: number, re?: RegExp): void {
   assert.ok(r.json, `no JSON on stdout: ${r.stderr}`);
   assert.equal(r.json.code, code, JSON.stringify(r.json));
   if (re) assert.match(r.json.msg, re);
+}
+
+/** Upstream's host veth sysctls, set for every pod: IPv6 accept_ra=0, accept_redirects=1, forwarding=0. */
+export function assertHostVethSysctls(node: TestNetns, veth: string): void {
+  const ns = Netns.open(node.path);
+  try {
+    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_ra`, ns), "0");
+    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/accept_redirects`, ns), "1");
+    assert.equal(sysctlRead(`net/ipv6/conf/${veth}/forwarding`, ns), "0");
+  } finally {
+    ns.close();
+  }
 }
