@@ -169,6 +169,15 @@ export async function runDaemon(stateDir: string): Promise<void> {
       getFaults: h.getFaults,
       setFaults: h.setFaults,
       nodeName: (ref) => nodeByRef(ref)?.name,
+      setIpamdRunning: async (ref, running) => {
+        const n = nodeByRef(ref);
+        const s = n && supervisors[n.index];
+        if (!n || !s) return undefined;
+        log(`daemon: ipamd on ${n.name} ${running ? "started" : "stopped"} by request`);
+        if (running) s.start();
+        else await s.stop();
+        return { node: n.name, running, pid: s.pid ?? null };
+      },
       shutdown: () => void stop().then(() => control.shutdown()),
     }),
   );

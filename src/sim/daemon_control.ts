@@ -1,6 +1,6 @@
 /**
  * The daemon's `lab.sock` API: the EC2, IMDS and Kubernetes handlers under `/ec2`, `/imds/<node>`, `/k8s`,
- * plus the lab's control routes under `/lab` (status, faults, pods, shutdown).
+ * plus the lab's control routes under `/lab` (status, faults, pods, a node's ipamd, shutdown).
  */
 import type { KubeStore } from "./k8s_store.ts";
 import { KubeStatusError } from "./k8s_status.ts";
@@ -20,6 +20,11 @@ export interface ControlDeps {
   /** Replaces the fault settings from `--faults` text; throws RangeError on bad text. */
   setFaults(text: string): unknown;
   nodeName(node: string): string | undefined;
+  /**
+   * Stops a node's ipamd (as when its aws-node pod is gone) or starts it again. Resolves to the new state, or
+   * undefined when there is no such node or the lab runs no ipamd.
+   */
+  setIpamdRunning(node: string, running: boolean): Promise<unknown | undefined>;
   shutdown(): void;
 }
 
@@ -77,6 +82,13 @@ export function controlHandler(d: ControlDeps): Handler {
         const nodeName = d.nodeName(String(b.node ?? "0"));
         if (!b.name || !nodeName) return errorResponse(400, "pods: need name and an existing node");
         return json(d.store.createPod({ namespace: b.namespace ?? "default", name: b.name, nodeName }), 201);
+      }
+      const im2 = path.match(/^\/lab\/nodes\/([^/]+)\/ipamd$/);
+      if (im2 && req.method === "PUT") {
+        const b = await req.json() as { running?: unknown };
+        if (typeof b.running !== "boolean") return errorResponse(400, 'ipamd: need {"running": true|false}');
+        const r = await d.setIpamdRunning(decodeURIComponent(im2[1]), b.running);
+        return r === undefined ? errorResponse(404, `no node ${im2[1]} with a supervised ipamd`) : json(r);
       }
       const pm = path.match(/^\/lab\/pods\/([^/]+)\/([^/]+)(\/ip)?$/);
       if (pm) {

@@ -27,6 +27,7 @@ function deps(store = new KubeStore()): ControlDeps {
       return { faults: faults = t };
     },
     nodeName: (n) => n === "0" ? "node-0" : undefined,
+    setIpamdRunning: (n, running) => Promise.resolve(n === "0" ? { node: "node-0", running } : undefined),
     shutdown: () => {},
   };
 }
@@ -86,4 +87,14 @@ Deno.test("routables: a /28 prefix is routed once, addresses outside prefixes on
   const inPrefix = Array.from({ length: 16 }, (_, i) => `10.0.16.${32 + i}`);
   assert.deepEqual(routables(["10.0.0.5", ...inPrefix], [prefix]), [prefix, "10.0.0.5"]);
   assert.deepEqual(routables(["10.0.0.5"], []), ["10.0.0.5"]);
+});
+
+Deno.test("lab.sock: a node's ipamd is stopped and started; unknown node 404, bad body 400", async () => {
+  const h = controlHandler(deps());
+  assert.deepEqual(JSON.parse((await call(h, "PUT", "/lab/nodes/0/ipamd", { running: false }))[1]), {
+    node: "node-0",
+    running: false,
+  });
+  assert.equal((await call(h, "PUT", "/lab/nodes/7/ipamd", { running: true }))[0], 404);
+  assert.equal((await call(h, "PUT", "/lab/nodes/0/ipamd", { running: "no" }))[0], 400);
 });

@@ -86,6 +86,16 @@ export async function waitIpamdReady(lab: TestLab, node: number): Promise<void> 
   }
 }
 
+/**
+ * Stops node i's ipamd (the lab's supervisor sends SIGTERM and stops restarting it) or starts it again; when
+ * started, waits until it answers ready.
+ */
+export async function setIpamdRunning(lab: TestLab, node: number, running: boolean): Promise<void> {
+  const r = await lab.fetch(`/lab/nodes/${node}/ipamd`, { method: "PUT", body: JSON.stringify({ running }) });
+  assert.equal(r.status, 200, await r.text());
+  if (running) await waitIpamdReady(lab, node);
+}
+
 /** containerId → IP, as node i's ipamd `/v1/pods` says. */
 export async function ipamdHeld(lab: TestLab, node: number): Promise<Map<string, string>> {
   const r = await ipamdGet(lab, node, "/v1/pods");
