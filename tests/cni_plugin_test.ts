@@ -450,7 +450,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "through real libcni (Go): ADD/CHECK/DEL per version, chained with portmap, GC/STATUS emulated",
+  name: "through real libcni (Go): ADD/CHECK/DEL per version chained with portmap; STATUS and GC by libcni",
   ...rootOnly,
   fn: () =>
     withLab(["10.0.0.70", "10.0.0.71"], async (lab) => {
@@ -463,21 +463,19 @@ Deno.test({
           mode: 0o755,
         },
       );
+      const binDir = [bin, (await ensureCniPlugins()).dir];
       const plugin = { ...lab.conf(), cniVersion: undefined, name: undefined };
-      for (const v of ["0.3.1", "0.4.0", "1.0.0"]) {
+      const chain = [plugin, { type: "portmap", capabilities: { portMappings: true }, snat: true }];
+      const listAt = (v: string) => {
         const conflist = `${lab.dir}/${v}.conflist`;
-        Deno.writeTextFileSync(
-          conflist,
-          JSON.stringify({
-            cniVersion: v,
-            name: "aws-cni",
-            plugins: [plugin, { type: "portmap", capabilities: { portMappings: true }, snat: true }],
-          }),
-        );
+        Deno.writeTextFileSync(conflist, JSON.stringify({ cniVersion: v, name: "aws-cni", plugins: chain }));
+        return conflist;
+      };
+      for (const v of ["0.3.1", "0.4.0", "1.0.0", "1.1.0"]) {
         const p = await lab.pod();
         const opts = {
-          conflist,
-          binDir: [bin, (await ensureCniPlugins()).dir],
+          conflist: listAt(v),
+          binDir,
           netns: p.path,
           containerId: `lc${v.replaceAll(".", "")}-${lab.id}`,
           args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "lc", K8S_POD_NAME: `p${v}` },
@@ -490,50 +488,33 @@ Deno.test({
         assert.equal(r.cniVersion, v);
         assert.equal(r.ips[0].address, "10.0.0.70/32");
         assert.equal(r.interfaces[0].name, expectedVeth(`lc.p${v}`));
-        if (v !== "0.3.1") {
-          // CHECK on aws-cni alone (same network name, so libcni hands it the cached chained result):
-          // Debian's portmap 1.1.1 fails CHECK on IPv4-only pods (containernetworking/plugins#819).
-          const alone = `${lab.dir}/${v}-alone.conflist`;
-          Deno.writeTextFileSync(
-            alone,
-            JSON.stringify({ cniVersion: v, name: "aws-cni", plugins: [plugin] }),
-          );
-          await libcni("check", { ...opts, conflist: alone });
-        }
+        if (v !== "0.3.1") await libcni("check", opts); // the whole chain, portmap included
         await libcni("del", opts);
         await libcni("del", opts);
         assertHostClean(lab.node, "10.0.0.70", r.interfaces[0].name);
         assert.equal(lab.fake.held.size, 0);
       }
-      // GC/STATUS are 1.1.0 verbs; libcni 1.1 does not know them, the driver sends them as the spec says.
-      const conflist = `${lab.dir}/gc.conflist`;
-      Deno.writeTextFileSync(
-        conflist,
-        JSON.stringify({ cniVersion: "1.1.0", name: "aws-cni", plugins: [plugin] }),
-      );
-      const base = { conflist, binDir: [bin], cacheDir: `${lab.dir}/cache`, inNetns: lab.node.path };
-      try {
-        await libcni("status", { ...base, emulateGcStatus: true });
-        lab.fake.ready = false;
-        await assert.rejects(libcni("status", { ...base, emulateGcStatus: true }), (e: unknown) => {
-          assert.ok(e instanceof LibcniError);
-          assert.equal(e.code, 50);
-          return true;
-        });
-        lab.fake.ready = true;
-        const p = await lab.pod();
-        const add = await lab.plugin("ADD", { pod: p, containerId: "stale", conf: lab.conf("1.1.0") });
-        assertOk(add, "ADD stale");
-        await libcni("gc", { ...base, emulateGcStatus: true, validAttachments: [] });
-        assert.equal(lab.fake.held.size, 0);
-        assertHostClean(lab.node, add.json.ips[0].address.split("/")[0], add.json.interfaces[0].name);
-      } catch (e) {
-        if (e instanceof LibcniError && e.unsupported) {
-          console.log(`skip GC/STATUS via libcni: ${e.message}`);
-          return;
-        }
-        throw e;
-      }
+      // STATUS and GC: libcni's GetStatusNetworkList and GCNetworkList (spec 1.1.0) on the chain.
+      const base = {
+        conflist: listAt("1.1.0"),
+        binDir,
+        cacheDir: `${lab.dir}/cache`,
+        inNetns: lab.node.path,
+      };
+      await libcni("status", base);
+      lab.fake.ready = false;
+      await assert.rejects(libcni("status", base), (e: unknown) => {
+        assert.ok(e instanceof LibcniError, String(e));
+        assert.equal(e.code, 50);
+        return true;
+      });
+      lab.fake.ready = true;
+      const p = await lab.pod();
+      const add = await lab.plugin("ADD", { pod: p, containerId: "stale", conf: lab.conf("1.1.0") });
+      assertOk(add, "ADD stale");
+      await libcni("gc", { ...base, validAttachments: [] });
+      assert.equal(lab.fake.held.size, 0);
+      assertHostClean(lab.node, add.json.ips[0].address.split("/")[0], add.json.interfaces[0].name);
     }),
 });
 

@@ -1,6 +1,7 @@
 /**
- * The CNI baseline through real libcni (the Go driver over Debian's libcni): Debian's `ptp` + `host-local`
- * with `portmap` chained, in a test "node" namespace, for every spec version libcni speaks. This proves the
+ * The CNI baseline through real libcni (the Go driver, libcni from its go.mod): the reference `ptp` +
+ * `host-local` with `portmap` chained (containernetworking/plugins v1.10.0), in a test "node" namespace, for
+ * every spec version up to 1.1.0, with libcni's own GC, STATUS and VERSION calls. This proves the
  * driver and the harness before aws-cni is wired to them.
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import {
   addNetns,
   CniError,
   delNetns,
+  DRIVER_DIR,
   inNetns,
   libcni,
   type LibcniOptions,
@@ -36,9 +38,6 @@ class Node {
   dir = "";
   conflist = "";
 
-  /** `portmap`: chain Debian's portmap after ptp. */
-  constructor(readonly portmap = true) {}
-
   async up(): Promise<this> {
     this.dir = await Deno.makeTempDir({ prefix: "vct-libcni-" });
     this.conflist = `${this.dir}/net.conflist`;
@@ -59,7 +58,7 @@ class Node {
               routes: [{ dst: "0.0.0.0/0" }],
             },
           },
-          ...(this.portmap ? [{ type: "portmap", capabilities: { portMappings: true } }] : []),
+          { type: "portmap", capabilities: { portMappings: true } },
         ],
       }),
     );
@@ -124,9 +123,9 @@ function ls(dir: string): string[] {
   }
 }
 
-async function withNode(fn: (n: Node) => Promise<void>, portmap = true): Promise<void> {
+async function withNode(fn: (n: Node) => Promise<void>): Promise<void> {
   await ensureCniPlugins();
-  const n = new Node(portmap);
+  const n = new Node();
   try {
     await n.up();
     await fn(n);
@@ -137,8 +136,12 @@ async function withNode(fn: (n: Node) => Promise<void>, portmap = true): Promise
 
 const PORTS: PortMapping[] = [{ hostPort: 18080, containerPort: 8080, protocol: "tcp" }];
 
+/** The libcni version the driver's go.mod requires. */
+const LIBCNI_VERSION = Deno.readTextFileSync(`${DRIVER_DIR}go.mod`)
+  .match(/github\.com\/containernetworking\/cni v(\S+)/)![1];
+
 Deno.test({
-  name: "libcni driver: version reports libcni and the spec versions it speaks; GC/STATUS degrade clearly",
+  name: "libcni driver: GetVersionInfo; libcni is go.mod's version and speaks spec 1.1.0, as do the plugins",
   ...rootOnly,
   fn: async () => {
     await withNode(async (n) => {
@@ -146,26 +149,23 @@ Deno.test({
         libcni: string;
         specVersion: string;
         supportedVersions: string[];
+        verbs: string[];
         plugins: Record<string, string[]>;
       };
       const v = await libcni<V>("version", { conflist: n.conflist });
-      assert.match(v.libcni, /^\d+\.\d+\.\d+$/);
-      assert.ok(v.supportedVersions.includes("0.4.0") && v.supportedVersions.includes(v.specVersion));
-      assert.ok(v.plugins.ptp.includes("1.0.0"), JSON.stringify(v.plugins));
-      assert.ok(v.plugins.portmap.includes("0.4.0"), JSON.stringify(v.plugins));
-      if (v.libcni.localeCompare("1.2.0", undefined, { numeric: true }) >= 0) return;
-      for (const verb of ["gc", "status"] as const) {
-        const err = await libcni(verb, {}).catch((e) => e);
-        assert.ok(err instanceof CniError && err.unsupported && err.exitCode === 3, String(err));
-        assert.match(err.msg, /not supported by libcni/);
-      }
+      assert.equal(v.libcni, LIBCNI_VERSION);
+      assert.equal(v.specVersion, "1.1.0");
+      assert.deepEqual(v.supportedVersions.slice(-4), ["0.3.1", "0.4.0", "1.0.0", "1.1.0"]);
+      assert.deepEqual(v.verbs, ["ADD", "CHECK", "DEL", "GC", "STATUS", "VERSION"]);
+      // Each plugin's VERSION answer, through libcni's GetVersionInfo.
+      assert.ok(v.plugins.ptp.includes("1.1.0"), JSON.stringify(v.plugins));
+      assert.ok(v.plugins.portmap.includes("1.1.0"), JSON.stringify(v.plugins));
     });
   },
 });
 
 Deno.test({
-  name:
-    "libcni driver: emulated GC/STATUS reach every plugin with spec 1.1.0's inputs; plugin errors come back",
+  name: "libcni 1.3 GC/STATUS: every plugin gets spec 1.1.0's inputs; below 1.1.0 libcni sends neither",
   ...rootOnly,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "vct-gc-" });
@@ -181,19 +181,30 @@ Deno.test({
           `echo '{"cniVersion":"1.1.0","code":50,"msg":"not ready","details":"no ipamd"}'\nexit 1\n`,
       );
       for (const f of ["rec", "fail"]) await Deno.chmod(`${dir}/${f}`, 0o755);
-      const conflist = `${dir}/gc.conflist`;
-      await Deno.writeTextFile(
-        conflist,
-        JSON.stringify({ cniVersion: "1.1.0", name: "gcnet", plugins: [{ type: "rec" }, { type: "fail" }] }),
-      );
+      const listAt = async (cniVersion: string) => {
+        const path = `${dir}/gc-${cniVersion}.conflist`;
+        const plugins = [{ type: "rec" }, { type: "fail" }];
+        await Deno.writeTextFile(path, JSON.stringify({ cniVersion, name: "gcnet", plugins }));
+        return path;
+      };
       const valid = [{ containerID: "c1", ifname: "eth0" }];
-      const o = { conflist, binDir: dir, emulateGcStatus: true, validAttachments: valid };
+      const base = { binDir: dir, cacheDir: `${dir}/cache`, validAttachments: valid };
+
+      // Below 1.1.0 GC and STATUS reach no plugin: libcni answers for them.
+      await libcni("gc", { ...base, conflist: await listAt("1.0.0") });
+      await libcni("status", { ...base, conflist: await listAt("1.0.0") });
+      assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".env")), []);
+
+      const o = { ...base, conflist: await listAt("1.1.0") };
       assert.deepEqual(await libcni("gc", o), {});
       const stdin = JSON.parse(await Deno.readTextFile(`${dir}/GC.stdin`));
       assert.deepEqual(stdin["cni.dev/valid-attachments"], valid);
+      assert.deepEqual(stdin["cni.dev/attachments"], valid, "libcni also sends the spec's older spelling");
       assert.equal(stdin.name, "gcnet");
       assert.equal(stdin.cniVersion, "1.1.0");
-      assert.match(await Deno.readTextFile(`${dir}/GC.env`), /^CNI_COMMAND=GC$/m);
+      const gcEnv = await Deno.readTextFile(`${dir}/GC.env`);
+      assert.match(gcEnv, /^CNI_COMMAND=GC$/m);
+      assert.doesNotMatch(gcEnv, /^CNI_CONTAINERID=./m, "GC names no container");
 
       const err = await libcni("status", o).catch((e) => e);
       assert.ok(err instanceof CniError, String(err));
@@ -201,6 +212,8 @@ Deno.test({
       assert.equal(err.msg, "not ready");
       assert.equal(err.details, "no ipamd");
       assert.match(await Deno.readTextFile(`${dir}/STATUS.env`), /^CNI_COMMAND=STATUS$/m);
+      // GC without a private cache dir is refused: libcni would DEL what other runtimes cached.
+      await assert.rejects(libcni("gc", { ...o, cacheDir: undefined }), /--cache-dir/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -208,13 +221,11 @@ Deno.test({
 });
 
 Deno.test({
-  // Without portmap: Debian's portmap 1.1.1 fails CHECK on IPv4-only pods ("could not check ipv6 dnat",
-  // containernetworking/plugins#819); the port-mapping test below covers portmap's ADD/DEL.
-  name: "libcni baseline: ptp + host-local ADD/CHECK/DEL for each spec version",
+  name: "libcni baseline: ptp + host-local → portmap ADD/CHECK/DEL for each spec version",
   ...rootOnly,
   fn: async (t) => {
     await withNode(async (n) => {
-      for (const version of ["0.3.1", "0.4.0", "1.0.0"]) {
+      for (const version of ["0.3.1", "0.4.0", "1.0.0", "1.1.0"]) {
         await t.step(version, async () => {
           const pod = await n.pod();
           const id = `c-${version.replaceAll(".", "")}-${n.id}`;
@@ -250,29 +261,41 @@ Deno.test({
           await libcni("del", { ...o, netns: undefined }); // ...also without a netns
         });
       }
-    }, false);
+    });
   },
 });
 
 Deno.test({
-  name: "libcni baseline: cniVersion 1.1.0 follows what libcni and the plugins support",
+  name: "libcni baseline: GCNetworkList at 1.1.0 DELs every cached attachment but the valid ones",
   ...rootOnly,
   fn: async () => {
-    const v = await libcni<{ supportedVersions: string[] }>("version", {});
     await withNode(async (n) => {
-      const pod = await n.pod();
-      const o = n.opts(pod, `c-110-${n.id}`, { cniVersion: "1.1.0" });
-      if (v.supportedVersions.includes("1.1.0")) {
-        const res = await libcni<CniResult>("add", o);
-        assert.equal(res.cniVersion, "1.1.0");
-        await libcni("del", o);
-        return;
+      const conflist = `${n.dir}/gc.conflist`;
+      const list = JSON.parse(await Deno.readTextFile(n.conflist));
+      await Deno.writeTextFile(conflist, JSON.stringify({ ...list, cniVersion: "1.1.0" }));
+      const pods = [await n.pod(), await n.pod(), await n.pod()];
+      const opts = pods.map((p, i) => n.opts(p, `c-gc${i}-${n.id}`, { conflist }));
+      const ips: string[] = [];
+      for (const o of opts) ips.push((await libcni<CniResult>("add", o)).ips[0].address.split("/")[0]);
+      await libcni("gc", {
+        conflist,
+        cacheDir: opts[0].cacheDir,
+        inNetns: n.node,
+        validAttachments: [{ containerID: opts[1].containerId!, ifname: "eth0" }],
+      });
+      // The two invalid attachments are gone (pod links, host-local IPs, libcni cache), the valid one stays.
+      for (const i of [0, 2]) {
+        assert.equal((await sh(["ip", "-n", pods[i], "-o", "link", "show"])).trim().split("\n").length, 1);
       }
-      const err = await libcni("add", o).catch((e) => e);
-      assert.ok(err instanceof CniError, String(err));
-      assert.equal(err.code, 1, "incompatible CNI versions");
-      assert.match(err.details ?? "", /1\.1\.0/);
-      assert.deepEqual(await n.leftovers(pod, o.containerId!, "10.99.0.2"), []);
+      const held = ls(`${n.dir}/ipam/${n.net}`).filter((f) => /^\d/.test(f));
+      assert.deepEqual(held, [ips[1]], "host-local holds only the valid attachment's IP");
+      const cached = ls(`${n.dir}/cache/results`);
+      assert.ok(cached.length === 1 && cached[0].includes(opts[1].containerId!), cached.join(","));
+      const veths = await sh(["ip", "-n", n.node, "-o", "link", "show", "type", "veth"]);
+      assert.equal(veths.trim().split("\n").length, 1, veths);
+      await libcni("check", opts[1]);
+      await libcni("del", opts[1]);
+      assert.deepEqual(await n.leftovers(pods[1], opts[1].containerId!, ips[1]), []);
     });
   },
 });

@@ -13,10 +13,7 @@ import { ensureGoProgram } from "../../src/sim/go_build.ts";
 export const DRIVER_DIR: string = new URL("../libcni/driver/", import.meta.url).pathname;
 const dec = new TextDecoder();
 
-/**
- * Verbs the driver knows. `gc`/`status` fail with {@linkcode CniError.unsupported} on libcni < 1.2 unless
- * {@linkcode LibcniOptions.emulateGcStatus} is set.
- */
+/** Verbs the driver knows: each is one libcni call (`gc` → GCNetworkList, `status` → GetStatusNetworkList). */
 export type LibcniVerb =
   | "add"
   | "check"
@@ -56,8 +53,6 @@ export interface LibcniOptions {
   cniVersion?: string;
   /** Operation count for the bench modes. */
   n?: number;
-  /** gc/status: send them without libcni support, as spec 1.1.0 describes (the driver's emulation). */
-  emulateGcStatus?: boolean;
   /** gc: the runtime's valid attachments (`cni.dev/valid-attachments`). */
   validAttachments?: { containerID: string; ifname: string }[];
   /** Run the driver inside this network namespace (path or name under /var/run/netns). */
@@ -70,13 +65,11 @@ export class CniError extends Error {
   readonly code: number;
   readonly msg: string;
   readonly details?: string;
-  /** True when the verb is not supported by this libcni. */
-  readonly unsupported: boolean;
   readonly exitCode: number;
   readonly stderr: string;
   constructor(
     verb: string,
-    o: { code: number; msg: string; details?: string; unsupported?: boolean },
+    o: { code: number; msg: string; details?: string },
     exitCode: number,
     stderr: string,
   ) {
@@ -85,7 +78,6 @@ export class CniError extends Error {
     this.code = o.code;
     this.msg = o.msg;
     this.details = o.details;
-    this.unsupported = o.unsupported === true;
     this.exitCode = exitCode;
     this.stderr = stderr;
   }
@@ -146,7 +138,6 @@ export function driverArgs(verb: LibcniVerb, opts: LibcniOptions): string[] {
   if (opts.cacheDir) a.push("--cache-dir", opts.cacheDir);
   if (opts.cniVersion) a.push("--cni-version", opts.cniVersion);
   if (opts.n !== undefined) a.push("--n", String(opts.n));
-  if (opts.emulateGcStatus) a.push("--emulate-gc-status");
   if (opts.validAttachments) a.push("--valid-attachments", JSON.stringify(opts.validAttachments));
   return a;
 }
@@ -163,7 +154,7 @@ export async function libcni<T = Record<string, unknown>>(verb: LibcniVerb, opts
     : [bin, ...args];
   const r = await run(cmd);
   if (r.code !== 0) {
-    let o: { code: number; msg: string; details?: string; unsupported?: boolean };
+    let o: { code: number; msg: string; details?: string };
     try {
       o = JSON.parse(r.stdout);
     } catch {

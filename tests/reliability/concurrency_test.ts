@@ -1,6 +1,6 @@
 /**
  * Concurrency on one lab node (m5.4xlarge, 234 pods): 100 ADDs at once through libcni (the Go driver over
- * Debian's libcni, running the node's conflist: aws-cni then portmap), then 50 DELs racing 50 new ADDs,
+ * libcni v1.3, running the node's conflist: aws-cni then portmap), then 50 DELs racing 50 new ADDs,
  * then 100 DELs at once. After each phase: every live attachment has a distinct address, ipamd's datastore
  * holds exactly the live attachments (no more, no less), each pod's eth0 has its address, the pool adds
  * up, the checkpoint matches, EC2 has no leaked ENI; at the end the node has no pod veth or pod rule left.

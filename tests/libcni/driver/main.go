@@ -1,13 +1,11 @@
-// Command cni-driver is a small CLI over libcni's CNIConfig, used by the tests to
-// drive CNI plugins exactly as a libcni-based runtime (containerd, CRI-O) would.
+// Command cni-driver is a small CLI over libcni's CNIConfig (github.com/containernetworking/cni, the version
+// in go.mod), used by the tests to drive CNI plugins exactly as a libcni-based runtime (containerd, CRI-O)
+// would. Every verb is one libcni call: AddNetworkList, CheckNetworkList, DelNetworkList, GCNetworkList,
+// GetStatusNetworkList, GetVersionInfo.
 //
 // Results go to stdout as JSON. On failure it prints the CNI error object
 // ({"code","msg","details"}; code 0 when the error did not come from a plugin)
-// on stdout and exits 1. An unsupported verb exits 3.
-//
-// libcni before 1.2 has no GC or STATUS. With --emulate-gc-status the driver sends them itself, the way
-// spec 1.1.0 describes (one call per plugin, GC carrying cni.dev/valid-attachments); that is this
-// driver's reading of the spec, not libcni.
+// on stdout and exits 1.
 package main
 
 import (
@@ -23,7 +21,6 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
 )
@@ -45,7 +42,6 @@ type options struct {
 	args, portMappings, cacheDir, cniVersion     string
 	validAttachments                             string
 	n                                            int
-	emulate                                      bool
 }
 
 func main() {
@@ -65,7 +61,6 @@ func main() {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "libcni cache dir (default /var/lib/cni)")
 	fs.StringVar(&o.cniVersion, "cni-version", "", "rewrite the conflist's cniVersion")
 	fs.IntVar(&o.n, "n", 30, "operations for the bench modes")
-	fs.BoolVar(&o.emulate, "emulate-gc-status", false, "send GC/STATUS without libcni support (spec 1.1.0)")
 	fs.StringVar(&o.validAttachments, "valid-attachments", "[]", `GC: JSON [{"containerID":..,"ifname":..}]`)
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail(err)
@@ -74,17 +69,26 @@ func main() {
 	switch verb {
 	case "version":
 		printJSON(versionInfo(ctx, &o))
-	case "gc", "status":
-		if o.emulate {
-			if err := emulate(ctx, strings.ToUpper(verb), &o); err != nil {
-				fail(err)
-			}
-			fmt.Println("{}")
-			return
+	case "gc":
+		if o.cacheDir == "" {
+			// GCNetworkList DELs every cached attachment of the network that is not valid: never the system's.
+			fail(fmt.Errorf("gc: give --cache-dir (libcni's default /var/lib/cni is shared with other runtimes)"))
 		}
-		fmt.Printf(`{"code":0,"msg":"%s is not supported by libcni %s (CNI spec %s); GC and STATUS need libcni >= 1.2.0 (spec 1.1.0)","unsupported":true}`+"\n",
-			strings.ToUpper(verb), libcniVersion, version.Current())
-		os.Exit(3)
+		var valid []types.GCAttachment
+		if err := json.Unmarshal([]byte(o.validAttachments), &valid); err != nil {
+			fail(fmt.Errorf("--valid-attachments: %w", err))
+		}
+		cfg, list, _ := setup(&o)
+		if err := cfg.GCNetworkList(ctx, list, &libcni.GCArgs{ValidAttachments: valid}); err != nil {
+			fail(err)
+		}
+		fmt.Println("{}")
+	case "status":
+		cfg, list, _ := setup(&o)
+		if err := cfg.GetStatusNetworkList(ctx, list); err != nil {
+			fail(err)
+		}
+		fmt.Println("{}")
 	case "add", "check", "del":
 		cfg, list, rt := setup(&o)
 		var err error
@@ -159,8 +163,7 @@ func versionInfo(ctx context.Context, o *options) map[string]interface{} {
 		"libcni":            libcniVersion,
 		"specVersion":       version.Current(),
 		"supportedVersions": version.All.SupportedVersions(),
-		"verbs":             []string{"ADD", "CHECK", "DEL", "VERSION"},
-		"emulatedVerbs":     []string{"GC", "STATUS"},
+		"verbs":             []string{"ADD", "CHECK", "DEL", "GC", "STATUS", "VERSION"},
 	}
 	if o.conflist != "" {
 		cfg, list, _ := setup(o)
@@ -176,34 +179,6 @@ func versionInfo(ctx context.Context, o *options) map[string]interface{} {
 		out["plugins"] = plugins
 	}
 	return out
-}
-
-// emulate sends GC or STATUS to every plugin of the list in order, as spec 1.1.0 describes.
-func emulate(ctx context.Context, verb string, o *options) error {
-	cfg, list, rt := setup(o)
-	inject := map[string]interface{}{"name": list.Name, "cniVersion": list.CNIVersion}
-	if verb == "GC" {
-		var valid []interface{}
-		if err := json.Unmarshal([]byte(o.validAttachments), &valid); err != nil {
-			return fmt.Errorf("--valid-attachments: %w", err)
-		}
-		inject["cni.dev/valid-attachments"] = valid
-	}
-	args := &invoke.Args{Command: verb, PluginArgs: rt.Args, Path: strings.Join(cfg.Path, ":")}
-	for _, p := range list.Plugins {
-		path, err := invoke.FindInPath(p.Network.Type, cfg.Path)
-		if err != nil {
-			return err
-		}
-		conf, err := libcni.InjectConf(p, inject)
-		if err != nil {
-			return err
-		}
-		if err := invoke.ExecPluginWithoutResult(ctx, path, conf.Bytes, args, nil); err != nil {
-			return fmt.Errorf("plugin type=%q (%s): %w", p.Network.Type, strings.ToLower(verb), err)
-		}
-	}
-	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
