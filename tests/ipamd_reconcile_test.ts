@@ -6,7 +6,7 @@ import { loadConfig } from "../src/ipamd/config.ts";
 import { Datastore } from "../src/ipamd/datastore.ts";
 import { EniManager } from "../src/ipamd/eni_manager.ts";
 import { IpamdMetrics } from "../src/ipamd/metrics.ts";
-import { PoolDriver } from "../src/ipamd/reconcile.ts";
+import { PoolDriver } from "../src/ipamd/pool_driver.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";
 import { Ec2ModelPort } from "../src/sim/ec2_model_port.ts";

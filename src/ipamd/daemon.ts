@@ -24,7 +24,7 @@ import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
 import { checkPrefixDelegation } from "./prefix.ts";
-import { PoolDriver } from "./reconcile.ts";
+import { PoolDriver } from "./pool_driver.ts";
 import { apiHandler, serveUnix } from "./server.ts";
 import { discoverSubnet } from "./subnet_select.ts";
 

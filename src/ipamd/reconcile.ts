@@ -1,462 +1,81 @@
 /**
- * The pool driver: runs the pure `planPool` on every assign/release and on a safety-net timer, carries out
- * its actions (ENIs created in parallel), and periodically reconciles the datastore with EC2. Plans, shrink
- * actions and reconciles go through one serial queue, so two never run at once. Grow actions do not hold the
- * queue: a plan starts them and the next plan may run while they are in flight, counting them as pending
- * (`pendingEnis`, `pendingIps`, per-ENI in-flight assigns) so nothing is planned twice. A burst is thus
- * planned for its whole demand (pods waiting in the socket API, `waitingPods`) while earlier ENIs attach.
+ * Reconciling ipamd's datastore with EC2 (every minute, through the pool driver's queue): ENIs that vanished
+ * from EC2 are dropped when no pod holds an address on them; secondary IPs EC2 no longer lists are dropped
+ * unless a pod holds them (those are kept until released, with a warning); IPs EC2 added are adopted; ENIs
+ * attached in EC2 that ipamd does not know are adopted once IMDS shows them.
+ * @module
  */
-import type { IpamdErrorBody } from "../cni/api.ts";
-import { cidrContains } from "../net/ipv4.ts";
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
-import { type Clock, every, systemClock } from "../common/clock.ts";
-import type { IpamdConfig } from "./config.ts";
-import { addAttachedEni, type Datastore, eniRecordOf } from "./datastore.ts";
-import { classifyError, type EniError, EniManager } from "./eni_manager.ts";
+import { cidrContains } from "../net/ipv4.ts";
+import type { Datastore, EniRecord } from "./datastore.ts";
+import { EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
-import { IPS_PER_PREFIX } from "./max_pods.ts";
-import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
 
-/** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
-export const EXPECTED_ENI_MS = 4_000;
-/** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
-export const GROWTH_BACKOFF_MS = 2_000;
-/** How long a growth failure explains "no free IP" before it is considered stale. */
-const ERROR_MEMORY_MS = 60_000;
-
-export interface PoolDriverOptions {
+/** What one reconcile works with. */
+export interface ReconcileDeps {
   ds: Datastore;
   eni: EniManager;
   imds: ImdsPort;
   host?: HostNetwork;
-  config: IpamdConfig;
-  limits: { maxEnis: number; ipv4PerEni: number };
-  primaryEniId: string;
   metrics?: IpamdMetrics;
   log?: Logger;
-  /** Default `systemClock`. */
-  clock?: Clock;
+  now: number;
+  /** Wires an attached ENI on the host and adds it to the datastore. */
+  adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void;
 }
 
-export type ErrorBody = IpamdErrorBody["error"];
-
-/** Turns datastore state into EC2 actions, one plan at a time. */
-export class PoolDriver {
-  readonly #o: PoolDriverOptions;
-  #queue: Promise<unknown> = Promise.resolve();
-  #planQueued?: Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined>;
-  #timers: (() => void)[] = [];
-  pendingEnis = 0;
-  /** Addresses in flight: those pending ENIs bring plus in-flight assigns to attached ENIs. */
-  pendingIps = 0;
-  /** In-flight addresses per attached ENI. */
-  readonly #pendingOn = new Map<string, number>();
-  /** Grow actions in flight. */
-  #growing = 0;
-  /** Bumped whenever a grow action (or one ENI of a create) finishes. */
-  growthEvents = 0;
-  #growthWaiters: (() => void)[] = [];
-  /** Pod ADDs waiting for an IP (maintained by the socket API); the planner counts them as demand. */
-  waitingPods = 0;
-  #stopped = false;
-  #growStartedAt = 0;
-  lastShrinkAt = 0;
-  growthPausedUntil = 0;
-  lastError?: { err: EniError; at: number };
-  lastPlan?: PoolPlan;
-
-  constructor(o: PoolDriverOptions) {
-    this.#o = o;
+/** Compares the datastore with EC2: adopts ENIs/IPs that appeared, drops unassigned ones that vanished. */
+export async function reconcileWithEc2(d: ReconcileDeps): Promise<void> {
+  d.metrics?.reconcileCount.inc({ fn: "eniReconcile" });
+  const attached = (await d.eni.describeAttached()).filter((n) => !EniManager.unmanaged(n));
+  const byId = new Map(attached.map((n) => [n.networkInterfaceId, n]));
+  for (const rec of d.ds.enis()) {
+    const n = byId.get(rec.eniId);
+    if (n) syncIps(d, rec, n);
+    else dropVanished(d, rec);
   }
+  await adoptUnknown(d, attached);
+}
 
-  get #now(): number {
-    return (this.#o.clock ?? systemClock).now();
+/** An ENI EC2 no longer lists: dropped (and torn down) unless a pod holds one of its addresses. */
+function dropVanished(d: ReconcileDeps, rec: EniRecord): void {
+  if (d.ds.eniStats(rec.eniId, d.now).assigned !== 0) return;
+  d.ds.removeEni(rec.eniId);
+  d.host?.teardownEni(rec);
+  d.metrics?.forceRemovedEnis.inc();
+  d.log?.warn("ENI vanished from EC2; dropped", { eniId: rec.eniId });
+}
+
+/** One known ENI's secondary IPs against EC2's: drop the vanished free ones, keep held ones, adopt new ones. */
+function syncIps(d: ReconcileDeps, rec: EniRecord, n: NetworkInterface): void {
+  const { ds, now } = d;
+  const inEc2 = new Set(n.privateIps.filter((p) => !p.primary).map((p) => p.address));
+  const inPrefix = (ip: string) => rec.prefixes.some((p) => cidrContains(p, ip));
+  const missing = rec.ips.filter((ip) => !inEc2.has(ip) && !inPrefix(ip));
+  const gone = missing.filter((ip) => ds.ipState(ip, now) !== "assigned");
+  if (gone.length) {
+    ds.removeIps(rec.eniId, gone);
+    d.metrics?.forceRemovedIps.inc({}, gone.length);
   }
-
-  /** The instance's ENI limit, with MAX_ENI applied. */
-  get maxEnis(): number {
-    return Math.min(this.#o.limits.maxEnis, this.#o.config.maxEni ?? Infinity);
+  const held = missing.filter((ip) => ds.ipState(ip, now) === "assigned");
+  if (held.length) {
+    d.log?.warn("EC2 no longer lists IPs held by pods; kept until released", { eniId: rec.eniId, ips: held });
   }
+  const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip));
+  if (fresh.length) ds.addIps(rec.eniId, fresh);
+}
 
-  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.#queue.then(fn, fn);
-    this.#queue = p.catch(() => {});
-    return p;
-  }
-
-  /**
-   * Plans (and carries out) once more; coalesces with a plan already waiting in the queue. Resolves once the
-   * plan's actions, grow actions included, are done.
-   */
-  trigger(): Promise<PoolPlan | undefined> {
-    return this.#triggerRun().then((r) => r && r.grown.then(() => r.plan));
-  }
-
-  /** Like {@link trigger}, but resolves once the plan is made and its grow actions started. */
-  plan(): Promise<PoolPlan | undefined> {
-    return this.#triggerRun().then((r) => r?.plan);
-  }
-
-  #triggerRun(): Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined> {
-    if (this.#planQueued) return this.#planQueued;
-    const p = this.#enqueue(async () => {
-      this.#planQueued = undefined;
-      try {
-        return await this.#runPlan();
-      } catch (e) {
-        this.#o.metrics?.ipamdErr.inc({ fn: "runPlan" });
-        this.#o.log?.error("pool plan failed", { err: e });
-        return undefined;
-      }
-    });
-    this.#planQueued = p;
-    return p;
-  }
-
-  /** Whether grow actions are in flight. */
-  get growing(): boolean {
-    return this.#growing > 0;
-  }
-
-  /**
-   * Resolves when a grow action (or one ENI of a create) finishes after `since` (a {@link growthEvents}
-   * value; at once if one already has), or at once when nothing is in flight.
-   */
-  growthSettled(since = this.growthEvents): Promise<void> {
-    if (this.growthEvents !== since || this.#growing === 0) return Promise.resolve();
-    return new Promise((r) => this.#growthWaiters.push(r));
-  }
-
-  #growthEvent(): void {
-    this.growthEvents++;
-    const w = this.#growthWaiters;
-    this.#growthWaiters = [];
-    for (const r of w) r();
-  }
-
-  /** Starts the safety-net plan timer and the EC2 reconcile timer. */
-  start(o: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
-    const clock = this.#o.clock ?? systemClock;
-    this.#timers.push(every(clock, o.planEveryMs ?? 30_000, () => void this.trigger()));
-    this.#timers.push(
-      every(clock, o.reconcileEveryMs ?? 60_000, () => void this.reconcile().catch(() => {})),
-    );
-  }
-
-  /** Stops the timers and waits for the queue to drain. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    for (const cancel of this.#timers) cancel();
-    this.#timers = [];
-    await this.#queue;
-    while (this.#inflight.size) await Promise.all(this.#inflight);
-  }
-
-  readonly #inflight = new Set<Promise<unknown>>();
-
-  /** The pool input from the datastore. */
-  input(): Parameters<typeof planPool>[0] {
-    const { ds, config } = this.#o;
-    const now = this.#now;
-    return {
-      now,
-      enis: poolEnis(ds, now).map((e) => {
-        const p = this.#pendingOn.get(e.eniId);
-        return p ? { ...e, pendingIps: p } : e;
-      }),
-      limits: { maxEnis: this.maxEnis, ipv4PerEni: this.#o.limits.ipv4PerEni },
-      config,
-      pendingEnis: this.pendingEnis,
-      pendingIps: this.pendingIps,
-      waitingPods: this.waitingPods,
-      lastShrinkAt: this.lastShrinkAt,
-      growthPausedUntil: this.growthPausedUntil,
-      customNetworking: config.customNetworking,
-    };
-  }
-
-  async #runPlan(): Promise<{ plan: PoolPlan; grown: Promise<unknown> }> {
-    const plan = planPool(this.input());
-    this.lastPlan = plan;
-    if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
-    // Grow actions touch different ENIs (or make new ones): start them all at once, so IPs assigned to an
-    // existing ENI are usable while new ENIs attach; they count as pending from this moment (synchronously),
-    // and do not hold the queue. Shrink actions (never in the same plan as growth) run one by one.
-    const grown = Promise.all(plan.actions.filter(isGrowAction).map((a) => this.#grow(a)))
-      .then(() => this.#updateGauges());
-    if (plan.actions.some(isGrowAction)) {
-      this.#inflight.add(grown);
-      void grown.finally(() => this.#inflight.delete(grown));
-    }
-    for (const a of plan.actions) if (!isGrowAction(a)) await this.#act(a);
-    this.#updateGauges();
-    return { plan, grown };
-  }
-
-  /** Runs a grow action with its addresses counted as pending until it ends. */
-  async #grow(a: PoolAction): Promise<void> {
-    let ips = 0;
-    if (a.kind === "assign-ips" || a.kind === "assign-prefixes") {
-      ips = a.kind === "assign-ips" ? a.count : a.count * IPS_PER_PREFIX;
-      this.#pendingOn.set(a.eniId, (this.#pendingOn.get(a.eniId) ?? 0) + ips);
-      this.pendingIps += ips;
-    }
-    this.#growing++;
-    try {
-      await this.#act(a);
-    } finally {
-      this.#growing--;
-      if (ips) {
-        this.pendingIps -= ips;
-        const left = (this.#pendingOn.get((a as { eniId: string }).eniId) ?? 0) - ips;
-        if (left > 0) this.#pendingOn.set((a as { eniId: string }).eniId, left);
-        else this.#pendingOn.delete((a as { eniId: string }).eniId);
-      }
-      this.#growthEvent();
-    }
-  }
-
-  async #act(a: PoolAction): Promise<void> {
-    const { ds, eni, metrics } = this.#o;
-    metrics?.actionInProgress.inc({ fn: a.kind });
-    try {
-      switch (a.kind) {
-        case "create-enis":
-          return await this.#createEnis(a.count, a.ipsPerEni, a.prefixesPerEni);
-        case "assign-ips":
-          ds.addIps(a.eniId, await eni.assignIps(a.eniId, a.count));
-          this.lastError = undefined;
-          return;
-        case "assign-prefixes":
-          ds.addPrefixes(a.eniId, await eni.assignPrefixes(a.eniId, a.count));
-          this.lastError = undefined;
-          return;
-        case "unassign-ips": {
-          const now = this.#now;
-          const ips = a.ips.filter((ip) => ds.ipState(ip, now) === "free");
-          if (!ips.length) return;
-          ds.removeIps(a.eniId, ips); // first, so no pod gets one while EC2 takes it back
-          try {
-            await eni.unassign(a.eniId, { ips });
-          } catch (e) {
-            ds.addIps(a.eniId, ips);
-            throw e;
-          }
-          this.lastShrinkAt = this.#now;
-          return;
-        }
-        case "unassign-prefixes": {
-          const free = new Set(ds.freePrefixesOn(a.eniId, this.#now));
-          const prefixes = a.prefixes.filter((p) => free.has(p));
-          if (!prefixes.length) return;
-          ds.removePrefixes(a.eniId, prefixes);
-          try {
-            await eni.unassign(a.eniId, { prefixes });
-          } catch (e) {
-            ds.addPrefixes(a.eniId, prefixes);
-            throw e;
-          }
-          this.lastShrinkAt = this.#now;
-          return;
-        }
-        case "delete-eni": {
-          const rec = ds.eni(a.eniId);
-          if (!rec || ds.eniStats(a.eniId, this.#now).assigned > 0) return;
-          ds.removeEni(a.eniId);
-          this.#o.host?.teardownEni(rec);
-          await eni.freeEni(a.eniId);
-          this.lastShrinkAt = this.#now;
-          return;
-        }
-      }
-    } catch (e) {
-      const err = classifyError(e);
-      if (isGrowAction(a)) this.#noteError(err);
-      else this.#o.metrics?.ipamdErr.inc({ fn: a.kind });
-      this.#o.log?.warn("pool action failed", { action: a.kind, reason: err.reason, err: err.message });
-    } finally {
-      metrics?.actionInProgress.dec({ fn: a.kind });
-    }
-  }
-
-  #noteError(err: EniError): void {
-    this.lastError = { err, at: this.#now };
-    // Back off growth after a failure so ADDs do not hammer EC2; InsufficientCidrBlocks pauses 120 s.
-    this.growthPausedUntil = Math.max(this.growthPausedUntil, this.#now + (err.pauseMs || GROWTH_BACKOFF_MS));
-    this.#o.metrics?.ipamdErr.inc({ fn: err.reason });
-  }
-
-  async #createEnis(count: number, ips: number, prefixes?: number): Promise<void> {
-    const per = ips + (prefixes ?? 0) * IPS_PER_PREFIX;
-    this.pendingEnis += count;
-    this.pendingIps += count * per;
-    this.#growStartedAt = this.#now;
-    const results = await Promise.allSettled(
-      Array.from({ length: count }, async () => {
-        let ok = false;
-        try {
-          const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: this.maxEnis });
-          this.#adopt(made.eni, made.deviceIndex, made.subnetCidr);
-          ok = true;
-        } finally {
-          this.pendingEnis--;
-          this.pendingIps -= per;
-          this.#growthEvent();
-        }
-        // A pending ENI's room may have been counted on (IP targets): plan again now that it is here.
-        if (ok && !this.#stopped) void this.trigger();
-      }),
-    );
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed.length < results.length) this.lastError = undefined;
-    for (const f of failed) this.#noteError(classifyError(f.reason));
-    if (failed.length) {
-      this.#o.log?.warn("ENI creation failed", {
-        failed: failed.length,
-        of: count,
-        err: String(failed[0].reason),
-      });
-    }
-  }
-
-  /** Wires an attached ENI on the host and adds it with its addresses to the datastore. */
-  #adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void {
-    const { ds, host, config } = this.#o;
-    const rec = eniRecordOf(n, deviceNumber, subnetCidr, this.#now);
-    if (deviceNumber !== 0) host?.setupEni(rec, config.eniMtu);
-    addAttachedEni(ds, rec, n);
-  }
-
-  /** Compares the datastore with EC2: adopts ENIs/IPs that appeared, drops unassigned ones that vanished. */
-  reconcile(): Promise<void> {
-    return this.#enqueue(async () => {
-      // Not while ENIs attach or IPs are assigned: EC2 would show them before the datastore does.
-      while (this.#inflight.size) await Promise.all(this.#inflight);
-      const { ds, metrics, log } = this.#o;
-      metrics?.reconcileCount.inc({ fn: "eniReconcile" });
-      const attached = (await this.#o.eni.describeAttached()).filter((n) => !EniManager.unmanaged(n));
-      const byId = new Map(attached.map((n) => [n.networkInterfaceId, n]));
-      const now = this.#now;
-      for (const rec of ds.enis()) {
-        const n = byId.get(rec.eniId);
-        if (!n) {
-          if (ds.eniStats(rec.eniId, now).assigned === 0) {
-            ds.removeEni(rec.eniId);
-            this.#o.host?.teardownEni(rec);
-            metrics?.forceRemovedEnis.inc();
-            log?.warn("ENI vanished from EC2; dropped", { eniId: rec.eniId });
-          }
-          continue;
-        }
-        const inEc2 = new Set(n.privateIps.filter((p) => !p.primary).map((p) => p.address));
-        const gone = rec.ips.filter((ip) => !inEc2.has(ip) && ds.ipState(ip, now) !== "assigned");
-        const secondary = gone.filter((ip) => !rec.prefixes.some((p) => cidrContains(p, ip)));
-        if (secondary.length) {
-          ds.removeIps(rec.eniId, secondary);
-          metrics?.forceRemovedIps.inc({}, secondary.length);
-        }
-        const held = rec.ips.filter((ip) =>
-          !inEc2.has(ip) && ds.ipState(ip, now) === "assigned" &&
-          !rec.prefixes.some((p) => cidrContains(p, ip))
-        );
-        if (held.length) {
-          log?.warn("EC2 no longer lists IPs held by pods; kept until released", {
-            eniId: rec.eniId,
-            ips: held,
-          });
-        }
-        const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip));
-        if (fresh.length) ds.addIps(rec.eniId, fresh);
-      }
-      const imds = await this.#o.imds.interfaces().catch(() => []);
-      for (const n of attached) {
-        if (ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
-        const meta = imds.find((i) => i.interfaceId === n.networkInterfaceId);
-        if (!meta) continue; // IMDS has not caught up; next round
-        this.#adopt(n, n.attachment.deviceIndex, meta.subnetCidr);
-        log?.info("adopted an ENI found in EC2", { eniId: n.networkInterfaceId });
-      }
-      this.#updateGauges();
-    });
-  }
-
-  /** Why no IP is free right now, as the socket API's error body. */
-  reasonForNoIp(coolingRetryMs?: number): ErrorBody {
-    const now = this.#now;
-    const err = this.lastError;
-    const fresh = err && now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
-    // Backing off after a failure: growth still in flight was started before it and says less than the error.
-    const backingOff = fresh && this.growthPausedUntil > now;
-    if ((this.pendingEnis > 0 || this.#growing > 0) && !backingOff) {
-      const left = this.pendingEnis > 0 ? Math.max(250, this.#growStartedAt + EXPECTED_ENI_MS - now) : 250;
-      return {
-        reason: "pool_growing",
-        message: this.pendingEnis > 0
-          ? `no free IP: ${this.pendingEnis} ENI(s) being attached, expected within ${left} ms`
-          : `no free IP: ${this.pendingIps} IP(s) being assigned`,
-        retryable: true,
-        retryAfterMs: left,
-      };
-    }
-    if (err && fresh) {
-      const paused = this.growthPausedUntil > now ? this.growthPausedUntil - now : undefined;
-      return {
-        reason: err.err.reason,
-        message: `no free IP: ${err.err.message}`,
-        retryable: err.err.retryable,
-        ...(paused ? { retryAfterMs: paused } : err.err.retryable ? { retryAfterMs: 1000 } : {}),
-      };
-    }
-    const { ds } = this.#o;
-    const enis = ds.enis();
-    const usable = this.#o.limits.ipv4PerEni - 1;
-    const full = enis.every((e) => e.ips.length >= usable || e.prefixes.length > 0);
-    if (enis.length >= this.maxEnis && full) {
-      const s = ds.stats(now);
-      if (coolingRetryMs !== undefined && s.cooling > 0) {
-        return {
-          reason: "pool_growing",
-          message: `no free IP: ${s.cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`,
-          retryable: true,
-          retryAfterMs: coolingRetryMs,
-        };
-      }
-      return {
-        reason: "max_enis_reached",
-        message:
-          `no free IP: all ${enis.length} ENIs of ${this.maxEnis} attached and full (${s.assigned} assigned)`,
-        retryable: false,
-      };
-    }
-    // At its IP target with the rest cooling down, the pool is not growing: say what frees an IP.
-    const cooling = coolingRetryMs !== undefined ? ds.stats(now).cooling : 0;
-    return {
-      reason: "pool_growing",
-      message: cooling > 0
-        ? `no free IP: ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`
-        : "no free IP: the pool is growing",
-      retryable: true,
-      retryAfterMs: coolingRetryMs ?? 1000,
-    };
-  }
-
-  #updateGauges(): void {
-    const m = this.#o.metrics;
-    if (!m) return;
-    const s = this.#o.ds.stats(this.#now);
-    const enis = this.#o.ds.enis();
-    m.eniAllocated.set(enis.length);
-    m.totalIps.set(s.total);
-    m.assignedIps.set(s.assigned);
-    m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length, 0));
-    // Upstream's per-CIDR view: a /28 prefix, or a secondary IP as its own /32.
-    m.assignedPerCidr.clear();
-    for (const a of this.#o.ds.assignments()) {
-      const prefix = this.#o.ds.eni(a.eniId)?.prefixes.find((p) => cidrContains(p, a.ip));
-      m.assignedPerCidr.inc({ cidr: prefix ?? `${a.ip}/32` });
-    }
+/** ENIs attached in EC2 that the datastore lacks, adopted once IMDS shows them (their subnet comes from IMDS). */
+async function adoptUnknown(d: ReconcileDeps, attached: NetworkInterface[]): Promise<void> {
+  const imds = await d.imds.interfaces().catch(() => []);
+  for (const n of attached) {
+    if (d.ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
+    const meta = imds.find((i) => i.interfaceId === n.networkInterfaceId);
+    if (!meta) continue; // IMDS has not caught up; next round
+    d.adopt(n, n.attachment.deviceIndex, meta.subnetCidr);
+    d.log?.info("adopted an ENI found in EC2", { eniId: n.networkInterfaceId });
   }
 }

@@ -18,7 +18,7 @@ import type { IpamdConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import { isGrowAction } from "./pool.ts";
-import type { PoolDriver } from "./reconcile.ts";
+import type { PoolDriver } from "./pool_driver.ts";
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 64 * 1024;

@@ -1,0 +1,94 @@
+/**
+ * Why an ADD got no IP, as the socket API's error body: growth in flight (`pool_growing` with the expected
+ * time), a recent growth failure (its reason, retryable or not, with the pause left), every ENI attached and
+ * full (`max_enis_reached`), or IPs cooling down (with the time until the first frees). Pure.
+ * @module
+ */
+import type { IpamdErrorBody } from "../cni/api.ts";
+import type { Datastore } from "./datastore.ts";
+import type { EniError } from "./eni_manager.ts";
+
+/** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
+export const EXPECTED_ENI_MS = 4_000;
+/** How long a growth failure explains "no free IP" before it is considered stale. */
+const ERROR_MEMORY_MS = 60_000;
+
+/** The socket API's error body. */
+export type ErrorBody = IpamdErrorBody["error"];
+
+/** The pool driver's state that explains a missing IP. */
+export interface NoIpState {
+  now: number;
+  ds: Datastore;
+  /** The last growth failure, and when. */
+  lastError?: { err: EniError; at: number };
+  growthPausedUntil: number;
+  pendingEnis: number;
+  pendingIps: number;
+  /** Grow actions are in flight. */
+  growing: boolean;
+  /** When the last ENI creation started. */
+  growStartedAt: number;
+  maxEnis: number;
+  ipv4PerEni: number;
+}
+
+/** Why no IP is free; `coolingRetryMs` is the time until the first cooling IP frees, when one cools. */
+export function reasonForNoIp(s: NoIpState, coolingRetryMs?: number): ErrorBody {
+  const { now } = s;
+  const err = s.lastError;
+  const fresh = err && now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
+  // Backing off after a failure: growth still in flight was started before it and says less than the error.
+  const backingOff = fresh && s.growthPausedUntil > now;
+  if ((s.pendingEnis > 0 || s.growing) && !backingOff) {
+    const left = s.pendingEnis > 0 ? Math.max(250, s.growStartedAt + EXPECTED_ENI_MS - now) : 250;
+    return {
+      reason: "pool_growing",
+      message: s.pendingEnis > 0
+        ? `no free IP: ${s.pendingEnis} ENI(s) being attached, expected within ${left} ms`
+        : `no free IP: ${s.pendingIps} IP(s) being assigned`,
+      retryable: true,
+      retryAfterMs: left,
+    };
+  }
+  if (err && fresh) {
+    const paused = s.growthPausedUntil > now ? s.growthPausedUntil - now : undefined;
+    return {
+      reason: err.err.reason,
+      message: `no free IP: ${err.err.message}`,
+      retryable: err.err.retryable,
+      ...(paused ? { retryAfterMs: paused } : err.err.retryable ? { retryAfterMs: 1000 } : {}),
+    };
+  }
+  const { ds } = s;
+  const enis = ds.enis();
+  const usable = s.ipv4PerEni - 1;
+  const full = enis.every((e) => e.ips.length >= usable || e.prefixes.length > 0);
+  if (enis.length >= s.maxEnis && full) {
+    const stats = ds.stats(now);
+    if (coolingRetryMs !== undefined && stats.cooling > 0) {
+      return {
+        reason: "pool_growing",
+        message: `no free IP: ${stats.cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`,
+        retryable: true,
+        retryAfterMs: coolingRetryMs,
+      };
+    }
+    return {
+      reason: "max_enis_reached",
+      message:
+        `no free IP: all ${enis.length} ENIs of ${s.maxEnis} attached and full (${stats.assigned} assigned)`,
+      retryable: false,
+    };
+  }
+  // At its IP target with the rest cooling down, the pool is not growing: say what frees an IP.
+  const cooling = coolingRetryMs !== undefined ? ds.stats(now).cooling : 0;
+  return {
+    reason: "pool_growing",
+    message: cooling > 0
+      ? `no free IP: ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`
+      : "no free IP: the pool is growing",
+    retryable: true,
+    retryAfterMs: coolingRetryMs ?? 1000,
+  };
+}

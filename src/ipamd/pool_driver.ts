@@ -1,0 +1,380 @@
+/**
+ * The pool driver: runs the pure `planPool` on every assign/release and on a safety-net timer, carries out
+ * its actions (ENIs created in parallel), and periodically reconciles the datastore with EC2 (reconcile.ts). Plans, shrink
+ * actions and reconciles go through one serial queue, so two never run at once. Grow actions do not hold the
+ * queue: a plan starts them and the next plan may run while they are in flight, counting them as pending
+ * (`pendingEnis`, `pendingIps`, per-ENI in-flight assigns) so nothing is planned twice. A burst is thus
+ * planned for its whole demand (pods waiting in the socket API, `waitingPods`) while earlier ENIs attach.
+ */
+import { cidrContains } from "../net/ipv4.ts";
+import type { NetworkInterface } from "../aws/ec2_port.ts";
+import type { ImdsPort } from "../aws/imds_port.ts";
+import { type Clock, every, systemClock } from "../common/clock.ts";
+import type { IpamdConfig } from "./config.ts";
+import { addAttachedEni, type Datastore, eniRecordOf } from "./datastore.ts";
+import { classifyError, type EniError, type EniManager } from "./eni_manager.ts";
+import type { HostNetwork } from "./host_network.ts";
+import type { Logger } from "./log.ts";
+import type { IpamdMetrics } from "./metrics.ts";
+import { IPS_PER_PREFIX } from "./max_pods.ts";
+import { type ErrorBody, reasonForNoIp } from "./no_ip_reason.ts";
+import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
+import { reconcileWithEc2 } from "./reconcile.ts";
+
+/** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
+export const GROWTH_BACKOFF_MS = 2_000;
+
+export interface PoolDriverOptions {
+  ds: Datastore;
+  eni: EniManager;
+  imds: ImdsPort;
+  host?: HostNetwork;
+  config: IpamdConfig;
+  limits: { maxEnis: number; ipv4PerEni: number };
+  primaryEniId: string;
+  metrics?: IpamdMetrics;
+  log?: Logger;
+  /** Default `systemClock`. */
+  clock?: Clock;
+}
+
+/** Turns datastore state into EC2 actions, one plan at a time. */
+export class PoolDriver {
+  readonly #o: PoolDriverOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+  #planQueued?: Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined>;
+  #timers: (() => void)[] = [];
+  pendingEnis = 0;
+  /** Addresses in flight: those pending ENIs bring plus in-flight assigns to attached ENIs. */
+  pendingIps = 0;
+  /** In-flight addresses per attached ENI. */
+  readonly #pendingOn = new Map<string, number>();
+  /** Grow actions in flight. */
+  #growing = 0;
+  /** Bumped whenever a grow action (or one ENI of a create) finishes. */
+  growthEvents = 0;
+  #growthWaiters: (() => void)[] = [];
+  /** Pod ADDs waiting for an IP (maintained by the socket API); the planner counts them as demand. */
+  waitingPods = 0;
+  #stopped = false;
+  #growStartedAt = 0;
+  lastShrinkAt = 0;
+  growthPausedUntil = 0;
+  lastError?: { err: EniError; at: number };
+  lastPlan?: PoolPlan;
+
+  constructor(o: PoolDriverOptions) {
+    this.#o = o;
+  }
+
+  get #now(): number {
+    return (this.#o.clock ?? systemClock).now();
+  }
+
+  /** The instance's ENI limit, with MAX_ENI applied. */
+  get maxEnis(): number {
+    return Math.min(this.#o.limits.maxEnis, this.#o.config.maxEni ?? Infinity);
+  }
+
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#queue.then(fn, fn);
+    this.#queue = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Plans (and carries out) once more; coalesces with a plan already waiting in the queue. Resolves once the
+   * plan's actions, grow actions included, are done.
+   */
+  trigger(): Promise<PoolPlan | undefined> {
+    return this.#triggerRun().then((r) => r && r.grown.then(() => r.plan));
+  }
+
+  /** Like {@link trigger}, but resolves once the plan is made and its grow actions started. */
+  plan(): Promise<PoolPlan | undefined> {
+    return this.#triggerRun().then((r) => r?.plan);
+  }
+
+  #triggerRun(): Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined> {
+    if (this.#planQueued) return this.#planQueued;
+    const p = this.#enqueue(async () => {
+      this.#planQueued = undefined;
+      try {
+        return await this.#runPlan();
+      } catch (e) {
+        this.#o.metrics?.ipamdErr.inc({ fn: "runPlan" });
+        this.#o.log?.error("pool plan failed", { err: e });
+        return undefined;
+      }
+    });
+    this.#planQueued = p;
+    return p;
+  }
+
+  /** Whether grow actions are in flight. */
+  get growing(): boolean {
+    return this.#growing > 0;
+  }
+
+  /**
+   * Resolves when a grow action (or one ENI of a create) finishes after `since` (a {@link growthEvents}
+   * value; at once if one already has), or at once when nothing is in flight.
+   */
+  growthSettled(since = this.growthEvents): Promise<void> {
+    if (this.growthEvents !== since || this.#growing === 0) return Promise.resolve();
+    return new Promise((r) => this.#growthWaiters.push(r));
+  }
+
+  #growthEvent(): void {
+    this.growthEvents++;
+    const w = this.#growthWaiters;
+    this.#growthWaiters = [];
+    for (const r of w) r();
+  }
+
+  /** Starts the safety-net plan timer and the EC2 reconcile timer. */
+  start(o: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
+    const clock = this.#o.clock ?? systemClock;
+    this.#timers.push(every(clock, o.planEveryMs ?? 30_000, () => void this.trigger()));
+    this.#timers.push(
+      every(clock, o.reconcileEveryMs ?? 60_000, () => void this.reconcile().catch(() => {})),
+    );
+  }
+
+  /** Stops the timers and waits for the queue to drain. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const cancel of this.#timers) cancel();
+    this.#timers = [];
+    await this.#queue;
+    while (this.#inflight.size) await Promise.all(this.#inflight);
+  }
+
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  /** The pool input from the datastore. */
+  input(): Parameters<typeof planPool>[0] {
+    const { ds, config } = this.#o;
+    const now = this.#now;
+    return {
+      now,
+      enis: poolEnis(ds, now).map((e) => {
+        const p = this.#pendingOn.get(e.eniId);
+        return p ? { ...e, pendingIps: p } : e;
+      }),
+      limits: { maxEnis: this.maxEnis, ipv4PerEni: this.#o.limits.ipv4PerEni },
+      config,
+      pendingEnis: this.pendingEnis,
+      pendingIps: this.pendingIps,
+      waitingPods: this.waitingPods,
+      lastShrinkAt: this.lastShrinkAt,
+      growthPausedUntil: this.growthPausedUntil,
+      customNetworking: config.customNetworking,
+    };
+  }
+
+  async #runPlan(): Promise<{ plan: PoolPlan; grown: Promise<unknown> }> {
+    const plan = planPool(this.input());
+    this.lastPlan = plan;
+    if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
+    // Grow actions touch different ENIs (or make new ones): start them all at once, so IPs assigned to an
+    // existing ENI are usable while new ENIs attach; they count as pending from this moment (synchronously),
+    // and do not hold the queue. Shrink actions (never in the same plan as growth) run one by one.
+    const grown = Promise.all(plan.actions.filter(isGrowAction).map((a) => this.#grow(a)))
+      .then(() => this.#updateGauges());
+    if (plan.actions.some(isGrowAction)) {
+      this.#inflight.add(grown);
+      void grown.finally(() => this.#inflight.delete(grown));
+    }
+    for (const a of plan.actions) if (!isGrowAction(a)) await this.#act(a);
+    this.#updateGauges();
+    return { plan, grown };
+  }
+
+  /** Runs a grow action with its addresses counted as pending until it ends. */
+  async #grow(a: PoolAction): Promise<void> {
+    let ips = 0;
+    if (a.kind === "assign-ips" || a.kind === "assign-prefixes") {
+      ips = a.kind === "assign-ips" ? a.count : a.count * IPS_PER_PREFIX;
+      this.#pendingOn.set(a.eniId, (this.#pendingOn.get(a.eniId) ?? 0) + ips);
+      this.pendingIps += ips;
+    }
+    this.#growing++;
+    try {
+      await this.#act(a);
+    } finally {
+      this.#growing--;
+      if (ips) {
+        this.pendingIps -= ips;
+        const left = (this.#pendingOn.get((a as { eniId: string }).eniId) ?? 0) - ips;
+        if (left > 0) this.#pendingOn.set((a as { eniId: string }).eniId, left);
+        else this.#pendingOn.delete((a as { eniId: string }).eniId);
+      }
+      this.#growthEvent();
+    }
+  }
+
+  async #act(a: PoolAction): Promise<void> {
+    const { ds, eni, metrics } = this.#o;
+    metrics?.actionInProgress.inc({ fn: a.kind });
+    try {
+      switch (a.kind) {
+        case "create-enis":
+          return await this.#createEnis(a.count, a.ipsPerEni, a.prefixesPerEni);
+        case "assign-ips":
+          ds.addIps(a.eniId, await eni.assignIps(a.eniId, a.count));
+          this.lastError = undefined;
+          return;
+        case "assign-prefixes":
+          ds.addPrefixes(a.eniId, await eni.assignPrefixes(a.eniId, a.count));
+          this.lastError = undefined;
+          return;
+        case "unassign-ips": {
+          const now = this.#now;
+          const ips = a.ips.filter((ip) => ds.ipState(ip, now) === "free");
+          if (!ips.length) return;
+          ds.removeIps(a.eniId, ips); // first, so no pod gets one while EC2 takes it back
+          try {
+            await eni.unassign(a.eniId, { ips });
+          } catch (e) {
+            ds.addIps(a.eniId, ips);
+            throw e;
+          }
+          this.lastShrinkAt = this.#now;
+          return;
+        }
+        case "unassign-prefixes": {
+          const free = new Set(ds.freePrefixesOn(a.eniId, this.#now));
+          const prefixes = a.prefixes.filter((p) => free.has(p));
+          if (!prefixes.length) return;
+          ds.removePrefixes(a.eniId, prefixes);
+          try {
+            await eni.unassign(a.eniId, { prefixes });
+          } catch (e) {
+            ds.addPrefixes(a.eniId, prefixes);
+            throw e;
+          }
+          this.lastShrinkAt = this.#now;
+          return;
+        }
+        case "delete-eni": {
+          const rec = ds.eni(a.eniId);
+          if (!rec || ds.eniStats(a.eniId, this.#now).assigned > 0) return;
+          ds.removeEni(a.eniId);
+          this.#o.host?.teardownEni(rec);
+          await eni.freeEni(a.eniId);
+          this.lastShrinkAt = this.#now;
+          return;
+        }
+      }
+    } catch (e) {
+      const err = classifyError(e);
+      if (isGrowAction(a)) this.#noteError(err);
+      else this.#o.metrics?.ipamdErr.inc({ fn: a.kind });
+      this.#o.log?.warn("pool action failed", { action: a.kind, reason: err.reason, err: err.message });
+    } finally {
+      metrics?.actionInProgress.dec({ fn: a.kind });
+    }
+  }
+
+  #noteError(err: EniError): void {
+    this.lastError = { err, at: this.#now };
+    // Back off growth after a failure so ADDs do not hammer EC2; InsufficientCidrBlocks pauses 120 s.
+    this.growthPausedUntil = Math.max(this.growthPausedUntil, this.#now + (err.pauseMs || GROWTH_BACKOFF_MS));
+    this.#o.metrics?.ipamdErr.inc({ fn: err.reason });
+  }
+
+  async #createEnis(count: number, ips: number, prefixes?: number): Promise<void> {
+    const per = ips + (prefixes ?? 0) * IPS_PER_PREFIX;
+    this.pendingEnis += count;
+    this.pendingIps += count * per;
+    this.#growStartedAt = this.#now;
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, async () => {
+        let ok = false;
+        try {
+          const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: this.maxEnis });
+          this.#adopt(made.eni, made.deviceIndex, made.subnetCidr);
+          ok = true;
+        } finally {
+          this.pendingEnis--;
+          this.pendingIps -= per;
+          this.#growthEvent();
+        }
+        // A pending ENI's room may have been counted on (IP targets): plan again now that it is here.
+        if (ok && !this.#stopped) void this.trigger();
+      }),
+    );
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed.length < results.length) this.lastError = undefined;
+    for (const f of failed) this.#noteError(classifyError(f.reason));
+    if (failed.length) {
+      this.#o.log?.warn("ENI creation failed", {
+        failed: failed.length,
+        of: count,
+        err: String(failed[0].reason),
+      });
+    }
+  }
+
+  /** Wires an attached ENI on the host and adds it with its addresses to the datastore. */
+  #adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void {
+    const { ds, host, config } = this.#o;
+    const rec = eniRecordOf(n, deviceNumber, subnetCidr, this.#now);
+    if (deviceNumber !== 0) host?.setupEni(rec, config.eniMtu);
+    addAttachedEni(ds, rec, n);
+  }
+
+  /** Compares the datastore with EC2 (see reconcile.ts); never while grow actions are in flight. */
+  reconcile(): Promise<void> {
+    return this.#enqueue(async () => {
+      // Not while ENIs attach or IPs are assigned: EC2 would show them before the datastore does.
+      while (this.#inflight.size) await Promise.all(this.#inflight);
+      const { ds, eni, imds, host, metrics, log } = this.#o;
+      await reconcileWithEc2({
+        ds,
+        eni,
+        imds,
+        host,
+        metrics,
+        log,
+        now: this.#now,
+        adopt: (n, deviceNumber, subnetCidr) => this.#adopt(n, deviceNumber, subnetCidr),
+      });
+      this.#updateGauges();
+    });
+  }
+
+  /** Why no IP is free right now, as the socket API's error body (see no_ip_reason.ts). */
+  reasonForNoIp(coolingRetryMs?: number): ErrorBody {
+    return reasonForNoIp({
+      now: this.#now,
+      ds: this.#o.ds,
+      lastError: this.lastError,
+      growthPausedUntil: this.growthPausedUntil,
+      pendingEnis: this.pendingEnis,
+      pendingIps: this.pendingIps,
+      growing: this.#growing > 0,
+      growStartedAt: this.#growStartedAt,
+      maxEnis: this.maxEnis,
+      ipv4PerEni: this.#o.limits.ipv4PerEni,
+    }, coolingRetryMs);
+  }
+
+  #updateGauges(): void {
+    const m = this.#o.metrics;
+    if (!m) return;
+    const s = this.#o.ds.stats(this.#now);
+    const enis = this.#o.ds.enis();
+    m.eniAllocated.set(enis.length);
+    m.totalIps.set(s.total);
+    m.assignedIps.set(s.assigned);
+    m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length, 0));
+    // Upstream's per-CIDR view: a /28 prefix, or a secondary IP as its own /32.
+    m.assignedPerCidr.clear();
+    for (const a of this.#o.ds.assignments()) {
+      const prefix = this.#o.ds.eni(a.eniId)?.prefixes.find((p) => cidrContains(p, a.ip));
+      m.assignedPerCidr.inc({ cidr: prefix ?? `${a.ip}/32` });
+    }
+  }
+}
