@@ -81,7 +81,7 @@ export function attachNetworkInterface(s: Ec2Store, input: AttachInput): { attac
     deleteOnTermination: false,
     attachedAt: s.now(),
   };
-  eni.attachment = a;
+  s.attach(eni, a);
   s.emitAttached(eni);
   return { attachmentId: a.id };
 }
@@ -91,7 +91,7 @@ export function detachNetworkInterface(s: Ec2Store, input: { attachmentId: strin
   const action = "DetachNetworkInterface";
   s.settle();
   need(input.attachmentId, "AttachmentId");
-  const eni = [...s.enis.values()].find((e) => e.attachment?.id === input.attachmentId);
+  const eni = s.byAttachment(input.attachmentId);
   if (!eni) {
     throw new Ec2Error(
       "InvalidAttachmentID.NotFound",
@@ -108,7 +108,6 @@ export function detachNetworkInterface(s: Ec2Store, input: { attachmentId: strin
     );
   }
   if (a.status === "detaching") return;
-  a.status = "detaching";
-  a.detachDoneAt = s.now() + s.detachLatencyMs;
+  s.markDetaching(eni, s.now() + s.detachLatencyMs);
   if (s.detachLatencyMs <= 0) s.settle();
 }

@@ -11,6 +11,7 @@ import {
 } from "../aws/ec2_port.ts";
 import { applyFilters, checkMaxResults, eniFilterValues, paginate } from "./ec2_model_filter.ts";
 import { countParam, type Ec2Store, need } from "./ec2_model_store.ts";
+import type { EniRecord } from "./ec2_model_types.ts";
 import { eniView } from "./ec2_model_view.ts";
 
 /** CreateNetworkInterface's input as the model takes it. */
@@ -94,6 +95,19 @@ export function createNetworkInterface(s: Ec2Store, input: CreateEniInput): Netw
   return eniView(eni, s.vpcId);
 }
 
+/**
+ * The ENIs the filters can match at all: from an index when a filter pins the instance or asks for available
+ * ENIs only (exact values), else every ENI. The filters themselves still decide.
+ */
+function candidates(s: Ec2Store, filters: Filter[] | undefined): EniRecord[] {
+  const exact = (f: Filter | undefined) => f && f.values.every((v) => !/[*?]/.test(v)) ? f.values : undefined;
+  const instances = exact(filters?.find((f) => f.name === "attachment.instance-id"));
+  if (instances) return [...new Set(instances)].flatMap((id) => s.attachedTo(id));
+  const status = exact(filters?.find((f) => f.name === "status"));
+  if (status && status.every((v) => v === "available")) return s.unattached();
+  return [...s.enis.values()];
+}
+
 /** DescribeNetworkInterfaces, one page. */
 export function describeNetworkInterfaces(
   s: Ec2Store,
@@ -104,7 +118,7 @@ export function describeNetworkInterfaces(
   checkMaxResults(input.maxResults);
   const recs = input.networkInterfaceIds?.length
     ? input.networkInterfaceIds.map((id) => s.eni(id, action))
-    : [...s.enis.values()];
+    : candidates(s, input.filters);
   const withViews = recs.map((r) => ({ seq: r.seq, v: eniView(r, s.vpcId) }));
   const kept = applyFilters(withViews, input.filters, (x, name) => eniFilterValues(x?.v ?? null, name));
   const page = paginate(kept, (x) => x.seq, input.maxResults, input.nextToken);

@@ -41,14 +41,14 @@ export function launchInstance(s: Ec2Store, o: LaunchInput): Instance {
     state: "running",
     tags: new Map((o.tags ?? []).map((t) => [t.key, t.value])),
   });
-  eni.attachment = {
+  s.attach(eni, {
     id: s.newId("eni-attach"),
     instanceId: id,
     deviceIndex: 0,
     status: "attached",
     deleteOnTermination: true,
     attachedAt: now,
-  };
+  });
   s.emitAttached(eni);
   return s.instanceView(s.instances.get(id)!);
 }
@@ -59,7 +59,7 @@ export function terminateInstance(s: Ec2Store, instanceId: string): void {
   const inst = s.instance(instanceId, "TerminateInstances");
   for (const e of s.attachedTo(inst.id)) {
     const a = e.attachment!;
-    e.attachment = undefined;
+    s.detached(e);
     s.emit(s.detachEvent(e, a));
     if (a.deleteOnTermination) s.destroyEni(e);
   }

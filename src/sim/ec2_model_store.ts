@@ -57,6 +57,13 @@ export class Ec2Store {
   readonly listeners = new Set<(e: Ec2Event) => void>();
   readonly ids = new Set<string>();
   seq = 0;
+  // Indexes, so a thousand-instance account (the fleet simulation) costs no scan of every ENI per call.
+  // Attachments change only through `attach`/`detached`, detaches through `markDetaching`.
+  readonly #macs = new Set<string>();
+  readonly #byInstance = new Map<string, Set<EniRecord>>();
+  readonly #byAttachment = new Map<string, EniRecord>();
+  readonly #unattached = new Set<EniRecord>();
+  readonly #detaching = new Set<EniRecord>();
 
   constructor(opts: Ec2ModelOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -82,10 +89,9 @@ export class Ec2Store {
 
   /** A fresh locally administered MAC (`02:…`). */
   newMac(): string {
-    const used = new Set([...this.enis.values()].map((e) => e.mac));
     for (;;) {
       const mac = ["02", ...Array.from({ length: 5 }, () => this.rng.hex(2))].join(":");
-      if (!used.has(mac)) return mac;
+      if (!this.#macs.has(mac)) return mac;
     }
   }
 
@@ -198,6 +204,8 @@ export class Ec2Store {
       createdAt: this.now(),
     };
     this.enis.set(eni.id, eni);
+    this.#macs.add(eni.mac);
+    this.#unattached.add(eni);
     return eni;
   }
 
@@ -208,20 +216,59 @@ export class Ec2Store {
     for (const ip of eni.secondary.keys()) subnet.pool.release(ip);
     for (const p of eni.prefixes.keys()) subnet.pool.releasePrefix(p);
     this.enis.delete(eni.id);
+    this.#macs.delete(eni.mac);
+    this.#unattached.delete(eni);
     if (emit) this.emit({ type: "eni-deleted", eniId: eni.id });
   }
 
   /** ENIs attached to an instance (detaching included), by device index. */
   attachedTo(instanceId: string): EniRecord[] {
-    return [...this.enis.values()]
-      .filter((e) => e.attachment?.instanceId === instanceId)
+    return [...this.#byInstance.get(instanceId) ?? []]
       .sort((a, b) => a.attachment!.deviceIndex - b.attachment!.deviceIndex);
+  }
+
+  /** The ENI holding an attachment ID. */
+  byAttachment(attachmentId: string): EniRecord | undefined {
+    return this.#byAttachment.get(attachmentId);
+  }
+
+  /** ENIs with no attachment, in creation order. */
+  unattached(): EniRecord[] {
+    return [...this.#unattached].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Records an attachment (the ENI has none). */
+  attach(e: EniRecord, a: AttachmentRecord): void {
+    e.attachment = a;
+    this.#unattached.delete(e);
+    this.#byAttachment.set(a.id, e);
+    let set = this.#byInstance.get(a.instanceId);
+    if (!set) this.#byInstance.set(a.instanceId, set = new Set());
+    set.add(e);
+  }
+
+  /** Records that the ENI's attachment is gone (detach done, instance terminated). */
+  detached(e: EniRecord): void {
+    const a = e.attachment;
+    if (!a) return;
+    e.attachment = undefined;
+    this.#byAttachment.delete(a.id);
+    this.#byInstance.get(a.instanceId)?.delete(e);
+    this.#detaching.delete(e);
+    if (this.enis.has(e.id)) this.#unattached.add(e);
+  }
+
+  /** Starts a detach that completes at `doneAt`. */
+  markDetaching(e: EniRecord, doneAt: number): void {
+    e.attachment!.status = "detaching";
+    e.attachment!.detachDoneAt = doneAt;
+    this.#detaching.add(e);
   }
 
   /** When the next timed transition is due (epoch ms), or undefined when none is pending. */
   nextTransitionAt(): number | undefined {
     let next: number | undefined;
-    for (const e of this.enis.values()) {
+    for (const e of this.#detaching) {
       const t = e.attachment?.detachDoneAt;
       if (t !== undefined && (next === undefined || t < next)) next = t;
     }
@@ -230,11 +277,12 @@ export class Ec2Store {
 
   /** Completes detaches that are due, emitting `eni-detached`. */
   settle(): void {
+    if (!this.#detaching.size) return;
     const now = this.now();
-    for (const e of this.enis.values()) {
+    for (const e of [...this.#detaching].sort((x, y) => x.seq - y.seq)) {
       const a = e.attachment;
       if (a?.status === "detaching" && a.detachDoneAt !== undefined && a.detachDoneAt <= now) {
-        e.attachment = undefined;
+        this.detached(e);
         this.emit(this.detachEvent(e, a));
       }
     }

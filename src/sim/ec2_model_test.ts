@@ -383,3 +383,43 @@ Deno.test("property: pagination over filters equals the unpaged answer, for any 
     { numRuns: 200 },
   );
 });
+
+Deno.test("indexed filters (instance, available) answer as a scan of every ENI does, through attach/detach/terminate", () => {
+  let now = 1_700_000_000_000;
+  const { model, subnet, inst } = lab({ detachLatencyMs: 1000, now: () => now });
+  const other = model.launchInstance({ instanceType: "m5.large", subnetId: subnet.subnetId });
+  const make = () => model.createNetworkInterface({ subnetId: subnet.subnetId }).networkInterfaceId;
+  const [a, b, c] = [make(), make(), make()];
+  make(); // stays available
+  const att = model.attachNetworkInterface({
+    networkInterfaceId: a,
+    instanceId: inst.instanceId,
+    deviceIndex: 1,
+  });
+  model.attachNetworkInterface({ networkInterfaceId: b, instanceId: inst.instanceId, deviceIndex: 2 });
+  model.attachNetworkInterface({ networkInterfaceId: c, instanceId: other.instanceId, deviceIndex: 1 });
+  model.detachNetworkInterface({ attachmentId: att.attachmentId });
+  const ids = (filters: { name: string; values: string[] }[]) =>
+    model.describeNetworkInterfaces({ filters }).networkInterfaces.map((e) => e.networkInterfaceId);
+  const check = () => {
+    for (const i of [inst.instanceId, other.instanceId]) {
+      // A glob value takes the scan path; an exact one the index.
+      assert.deepEqual(
+        ids([{ name: "attachment.instance-id", values: [i] }]),
+        ids([{ name: "attachment.instance-id", values: [`${i}*`] }]),
+      );
+    }
+    assert.deepEqual(
+      ids([{ name: "status", values: ["available"] }]),
+      ids([{ name: "status", values: ["availabl?"] }]),
+    );
+  };
+  check(); // a detaching
+  assert.equal(ids([{ name: "attachment.instance-id", values: [inst.instanceId] }]).length, 3);
+  now += 1000;
+  check(); // a available again
+  assert.ok(ids([{ name: "status", values: ["available"] }]).includes(a));
+  model.terminateInstance(other.instanceId);
+  check();
+  assert.deepEqual(ids([{ name: "attachment.instance-id", values: [other.instanceId] }]), []);
+});
