@@ -19,6 +19,7 @@ import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
 import { parseFaults } from "./realism.ts";
 import { podAdd, podCheck, podDel, podList } from "./runtime_pod.ts";
 import { CniPluginError } from "./runtime.ts";
+import { retryLikeKubelet } from "./kubelet_retry.ts";
 
 /** A bad command line; printed with the usage hint and exit code 2. */
 export class UsageError extends Error {
@@ -86,21 +87,22 @@ function print(json: boolean, value: unknown, text: string): void {
 
 /**
  * Retries an ADD that failed with CNI code 11 ("try again later": ipamd starting, pool growing), as kubelet
- * retries a sandbox, for up to 60 s; any other error is final.
+ * retries a sandbox (kubelet_retry.ts), for up to 60 s; any other error is final.
  */
-async function retryLikeKubelet<T>(add: () => Promise<T>, budgetMs = 60_000): Promise<T> {
-  const end = Date.now() + budgetMs;
+function retryAddLikeKubelet<T>(add: () => Promise<T>, budgetMs = 60_000): Promise<T> {
   let said = false;
-  for (let delay = 250;; delay = Math.min(delay * 2, 4000)) {
-    try {
-      return await add();
-    } catch (e) {
-      if (!(e instanceof CniPluginError) || e.code !== 11 || Date.now() + delay > end) throw e;
-      if (!said) console.error(`lab: ${e.msg}; retrying as kubelet would (up to ${budgetMs / 1000} s)`);
+  return retryLikeKubelet(add, {
+    retryable: (e) => e instanceof CniPluginError && e.code === 11,
+    budgetMs,
+    onRetry: (e) => {
+      if (!said) {
+        console.error(
+          `lab: ${(e as CniPluginError).msg}; retrying as kubelet would (up to ${budgetMs / 1000} s)`,
+        );
+      }
       said = true;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+    },
+  });
 }
 
 /** Runs the CLI; returns the exit code. */
@@ -220,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
           namespace: v.namespace,
           portMappings: (v.publish ?? []).map(parsePublish),
         };
-        const rec = await retryLikeKubelet(() => podAdd(names, name, opts));
+        const rec = await retryAddLikeKubelet(() => podAdd(names, name, opts));
         print(
           json,
           rec,
