@@ -18,7 +18,7 @@ import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import { IPS_PER_PREFIX } from "./max_pods.ts";
 import { type ErrorBody, reasonForNoIp } from "./no_ip_reason.ts";
-import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolPlan } from "./pool.ts";
+import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolInput, type PoolPlan } from "./pool.ts";
 import { reconcileWithEc2 } from "./reconcile.ts";
 
 /** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
@@ -36,6 +36,8 @@ export interface PoolDriverOptions {
   log?: Logger;
   /** Default `systemClock`. */
   clock?: Clock;
+  /** The pure planner; default `planPool` (the fleet simulation's upstream-like policy wraps it). */
+  planner?: (input: PoolInput) => PoolPlan;
 }
 
 /** Turns datastore state into EC2 actions, one plan at a time. */
@@ -174,7 +176,7 @@ export class PoolDriver {
   }
 
   async #runPlan(): Promise<{ plan: PoolPlan; grown: Promise<unknown> }> {
-    const plan = planPool(this.input());
+    const plan = (this.#o.planner ?? planPool)(this.input());
     this.lastPlan = plan;
     if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
     // Grow actions touch different ENIs (or make new ones): start them all at once, so IPs assigned to an
