@@ -20,7 +20,7 @@ import { EniGc, GC_FIRST_JITTER_MS, sweepOrphanedEnis } from "../../ipamd/eni_gc
 import { EniManager } from "../../ipamd/eni_manager.ts";
 import { planPool, type PoolInput, type PoolPlan } from "../../ipamd/pool.ts";
 import { checkPrefixDelegation } from "../../ipamd/prefix.ts";
-import { PoolDriver } from "../../ipamd/reconcile.ts";
+import { PoolDriver } from "../../ipamd/pool_driver.ts";
 import { apiHandler } from "../../ipamd/server.ts";
 import { discoverSubnet } from "../../ipamd/subnet_select.ts";
 import { Rng } from "../realism_rng.ts";
