@@ -16,7 +16,17 @@ export interface Outcome {
 }
 
 /** Runs a parsed command; returns the result object or nothing. */
-export type Dispatch = (env: CniEnv, conf: NetConf, log: Logger) => Promise<Record<string, unknown> | void>;
+export type Dispatch<C = NetConf> = (
+  env: CniEnv,
+  conf: C,
+  log: Logger,
+) => Promise<Record<string, unknown> | void>;
+
+/** What the runner needs of any plugin's parsed config (aws-cni's, egress-cni's). */
+export interface LoggedConf {
+  pluginLogFile: string;
+  pluginLogLevel: NetConf["pluginLogLevel"];
+}
 
 /** The real dispatcher: imports the command's module on demand. */
 export const dispatch: Dispatch = async (env, conf, log) => {
@@ -45,11 +55,21 @@ function peekVersion(stdin: Uint8Array): string | undefined {
   }
 }
 
-/** One plugin run: never throws; every failure is spec error JSON with a non-zero exit code. */
-export async function run(
+/** One aws-cni run: never throws; every failure is spec error JSON with a non-zero exit code. */
+export function run(
   vars: Record<string, string | undefined>,
   stdin: Uint8Array,
   run: Dispatch = dispatch,
+): Promise<Outcome> {
+  return runPlugin(vars, stdin, parseConf, run);
+}
+
+/** One run of a plugin given its config parser and dispatcher (VERSION, logging and errors are shared). */
+export async function runPlugin<C extends LoggedConf>(
+  vars: Record<string, string | undefined>,
+  stdin: Uint8Array,
+  parse: (raw: Record<string, unknown>, cmd: CniEnv["command"]) => C,
+  run: Dispatch<C>,
 ): Promise<Outcome> {
   const reqVersion = peekVersion(stdin);
   let log: Logger | undefined;
@@ -64,7 +84,7 @@ export async function run(
         exitCode: 0,
       };
     }
-    const conf = parseConf(decodeStdin(stdin), env.command);
+    const conf = parse(decodeStdin(stdin), env.command);
     log = new Logger(conf.pluginLogFile, conf.pluginLogLevel, {
       cmd: env.command,
       containerId: env.containerId || undefined,
@@ -103,7 +123,10 @@ async function readStdin(): Promise<Uint8Array> {
   return out;
 }
 
-if (import.meta.main) {
+/** The process around one run: reads stdin (except for VERSION on a terminal), prints, exits. */
+export async function pluginMain(
+  runFn: (vars: Record<string, string>, stdin: Uint8Array) => Promise<Outcome>,
+) {
   let stdin: Uint8Array = new Uint8Array();
   let ioError: unknown;
   try {
@@ -116,7 +139,9 @@ if (import.meta.main) {
       stdout: JSON.stringify(errorJson(new CniError(Code.IO, `reading stdin: ${ioError}`), LATEST_VERSION)),
       exitCode: 1,
     }
-    : await run(Deno.env.toObject(), stdin);
+    : await runFn(Deno.env.toObject(), stdin);
   if (o.stdout) Deno.stdout.writeSync(new TextEncoder().encode(o.stdout + "\n"));
   Deno.exit(o.exitCode);
 }
+
+if (import.meta.main) await pluginMain((vars, stdin) => run(vars, stdin));

@@ -183,18 +183,26 @@ function wrap(r: IptablesRunner, cmd: string, args: string[]): [string, string[]
   return r.netnsPath ? ["nsenter", [`--net=${r.netnsPath}`, cmd, ...args]] : [cmd, args];
 }
 
-/** `iptables-save -t <table>` text. */
-export function iptablesSave(table: string, r: IptablesRunner = {}): Promise<string> {
-  const [cmd, args] = wrap(r, "iptables-save", ["-t", table]);
+/** `iptables-save -t <table>` text (`ip6tables-save` for family 6). */
+export function iptablesSave(table: string, r: IptablesRunner = {}, family: 4 | 6 = 4): Promise<string> {
+  const [cmd, args] = wrap(r, family === 6 ? "ip6tables-save" : "iptables-save", ["-t", table]);
   return run(cmd, args);
+}
+
+/** `iptables-restore -w 5 --noflush` of `input` (`ip6tables-restore` for family 6). */
+export function iptablesRestore(input: string, r: IptablesRunner = {}, family: 4 | 6 = 4): Promise<string> {
+  const [cmd, args] = wrap(r, family === 6 ? "ip6tables-restore" : "iptables-restore", [
+    "-w",
+    "5",
+    "--noflush",
+  ]);
+  return run(cmd, args, input);
 }
 
 /** Applies the rendered rules idempotently: a second apply changes nothing, a changed config replaces ours. */
 export async function applyRules(rules: RenderedRules, r: IptablesRunner = {}): Promise<void> {
   for (const table of ["nat", "mangle"] as const) {
     const current = await iptablesSave(table, r);
-    const input = renderRestore(table, current, rules[table]);
-    const [cmd, args] = wrap(r, "iptables-restore", ["-w", "5", "--noflush"]);
-    await run(cmd, args, input);
+    await iptablesRestore(renderRestore(table, current, rules[table]), r);
   }
 }

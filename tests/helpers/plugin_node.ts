@@ -13,6 +13,8 @@ import { hostVethName } from "../../src/common/veth_name.ts";
 export const MAIN = new URL("../../src/cni/main.ts", import.meta.url).pathname;
 /** The plugin runs as `deno run --allow-all src/cni/main.ts` (Deno refuses /proc/sys writes without it). */
 export const PERMS = ["--allow-all"];
+/** egress-cni's entry point. */
+export const EGRESS_MAIN = new URL("../../src/egress/main.ts", import.meta.url).pathname;
 export const VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
 export interface PluginOut {
@@ -24,6 +26,8 @@ export interface PluginOut {
 }
 
 export interface Call {
+  /** The plugin's entry point (default aws-cni's, MAIN; egress-cni's is EGRESS_MAIN). */
+  entry?: string;
   pod?: TestNetns;
   netns?: string;
   containerId?: string;
@@ -102,7 +106,7 @@ export class Lab {
       const v = Deno.env.get(k);
       if (v) env[k] = v;
     }
-    const r = await this.node.exec([Deno.execPath(), "run", ...PERMS, MAIN], {
+    const r = await this.node.exec([Deno.execPath(), "run", ...PERMS, c.entry ?? MAIN], {
       stdin: JSON.stringify(c.conf ?? this.conf()),
       env,
     });
