@@ -1,4 +1,5 @@
 /** cmdCheck: the wiring and ipamd's record still match prevResult. */
+import { MAIN_TABLE } from "../common/routing.ts";
 import type { CniEnv } from "./args.ts";
 import type { NetConf } from "./conf.ts";
 import { IpamdClient } from "./ipamd_client.ts";
@@ -41,7 +42,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise
     if (held && held !== prev.ip) {
       throw new CniError(Code.CHECK_MISMATCH, `ipamd holds ${held}, prevResult says ${prev.ip}`);
     }
-    routeTable = r.routeTable ?? 254;
+    routeTable = r.routeTable ?? MAIN_TABLE;
   } finally {
     client.close();
   }

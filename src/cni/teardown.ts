@@ -6,7 +6,8 @@
 import { type Netlink, NetlinkError } from "../../ffi/mod.ts";
 import type { Logger } from "./log.ts";
 import { wiringOf } from "./result.ts";
-import { delRulesFor, MAIN_TABLE, openHost, step } from "./wiring.ts";
+import { MAIN_TABLE } from "../common/routing.ts";
+import { delRulesFor, openHost, step } from "./wiring.ts";
 
 /** What teardown did. */
 export interface Teardown {

@@ -5,16 +5,10 @@
  * @module
  */
 import { Netlink, NetlinkError, Netns, sysctlWrite } from "../../ffi/mod.ts";
+import { FROM_RULE_PRIORITY, MAIN_TABLE, TO_RULE_PRIORITY } from "../common/routing.ts";
 import { type FamilyWiring, type PodAttachment, wiringOf } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
 import type { Logger } from "./log.ts";
-
-/** The main routing table. */
-export const MAIN_TABLE = 254;
-/** Rule priority for `to IP lookup main`. */
-export const TO_RULE_PRIORITY = 512;
-/** Rule priority for `from IP lookup <ENI table>`. */
-export const FROM_RULE_PRIORITY = 1536;
 
 /** A random, locally administered, unicast MAC. */
 export function randomMac(): string {

@@ -4,15 +4,8 @@
  */
 import { Netlink, type Netns } from "../../ffi/mod.ts";
 import { type FamilyWiring, wiringOf } from "./result.ts";
-import {
-  FROM_RULE_PRIORITY,
-  MAIN_TABLE,
-  openHost,
-  openPodNs,
-  step,
-  TO_RULE_PRIORITY,
-  type WireSpec,
-} from "./wiring.ts";
+import { FROM_RULE_PRIORITY, MAIN_TABLE, TO_RULE_PRIORITY } from "../common/routing.ts";
+import { openHost, openPodNs, step, type WireSpec } from "./wiring.ts";
 
 /** What CHECK compares. */
 export interface CheckSpec extends WireSpec {

@@ -7,6 +7,7 @@ import type { Clock } from "../common/clock.ts";
 import type { ImdsInterface } from "../aws/imds_port.ts";
 import { addAttachedEni, type Assignment, type Datastore, eniRecordOf } from "./datastore.ts";
 import { EniManager, pollUntil } from "./eni_manager.ts";
+import { routeTableOf } from "../common/routing.ts";
 import { hostVethName } from "../common/veth_name.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
@@ -90,7 +91,7 @@ export function restoreAssignments(
       containerId: a.containerId,
     });
     const eni = ds.enis().find((e) => e.ips.includes(a.ip));
-    const table = !eni || eni.deviceNumber === 0 ? 254 : eni.deviceNumber + 1;
+    const table = routeTableOf(eni?.deviceNumber ?? 0);
     if (o.host && !o.host.linkExists(veth)) {
       o.log?.warn("dropping an allocation whose pod veth is gone", {
         ip: a.ip,

@@ -3,16 +3,15 @@
  * source rule; the node's NodePort fwmark rule; removal of a dropped pod's host routes. Idempotent.
  */
 import { type Netlink, NetlinkError } from "../../ffi/mod.ts";
+import {
+  ENI_RULE_PRIORITY,
+  FROM_RULE_PRIORITY,
+  FWMARK_RULE_PRIORITY,
+  MAIN_TABLE,
+  routeTableOf,
+  TO_RULE_PRIORITY,
+} from "../common/routing.ts";
 import { parseCidr, subnetGateway } from "../net/ipv4.ts";
-
-/** Priority of the `from <ENI primary IP> lookup <table>` rule. */
-export const ENI_RULE_PRIORITY = 32765;
-/** Priority of the NodePort `fwmark 0x80/0x80 lookup main` rule. */
-export const FWMARK_RULE_PRIORITY = 1024;
-/** Priorities of a pod's `to IP lookup main` and `from IP lookup <table>` rules (set up by aws-cni). */
-export const POD_TO_RULE_PRIORITY = 512;
-export const POD_FROM_RULE_PRIORITY = 1536;
-const MAIN = 254;
 
 /** What host setup needs of a secondary ENI. */
 export interface HostEni {
@@ -52,11 +51,11 @@ export class HostNetwork {
   /** Rule priority 1024 `fwmark 0x80/0x80 lookup main`. */
   setupNode(): void {
     const present = this.nl.ruleList().some((r) =>
-      r.priority === FWMARK_RULE_PRIORITY && r.fwmark === 0x80 && r.table === MAIN
+      r.priority === FWMARK_RULE_PRIORITY && r.fwmark === 0x80 && r.table === MAIN_TABLE
     );
     if (!present) {
       tolerate(() =>
-        this.nl.ruleAdd({ priority: FWMARK_RULE_PRIORITY, fwmark: 0x80, fwmask: 0x80, table: MAIN })
+        this.nl.ruleAdd({ priority: FWMARK_RULE_PRIORITY, fwmark: 0x80, fwmask: 0x80, table: MAIN_TABLE })
       );
     }
   }
@@ -64,7 +63,7 @@ export class HostNetwork {
   /** Link up with the MTU, the ENI's primary IP, its route table, and its source rule. */
   setupEni(e: HostEni, mtu: number): void {
     const link = this.nl.linkByMac(e.mac);
-    const table = e.deviceNumber + 1;
+    const table = routeTableOf(e.deviceNumber);
     const { prefixLen, network } = parseCidr(e.subnetCidr);
     const gw = subnetGateway(e.subnetCidr);
     if (link.mtu !== mtu) this.nl.linkSetMtu(link.index, mtu);
@@ -79,7 +78,9 @@ export class HostNetwork {
     tolerate(() => this.nl.addrAdd(link.index, want));
     this.nl.routeReplace({ dst: `${gw}/32`, ifindex: link.index, scope: "link", table });
     this.nl.routeReplace({ dst: "default", gateway: gw, ifindex: link.index, table });
-    tolerate(() => this.nl.routeDel({ dst: `${network}/${prefixLen}`, ifindex: link.index, table: MAIN }));
+    tolerate(() =>
+      this.nl.routeDel({ dst: `${network}/${prefixLen}`, ifindex: link.index, table: MAIN_TABLE })
+    );
     const src = `${e.primaryIp}/32`;
     const present = this.nl.ruleList().some((r) =>
       r.priority === ENI_RULE_PRIORITY && bare(r.src) === e.primaryIp && r.table === table
@@ -89,7 +90,7 @@ export class HostNetwork {
 
   /** Removes the ENI's source rule and route table (the link goes with the detach). */
   teardownEni(e: Omit<HostEni, "mac">): void {
-    const table = e.deviceNumber + 1;
+    const table = routeTableOf(e.deviceNumber);
     tolerate(() => this.nl.ruleDel({ priority: ENI_RULE_PRIORITY, src: `${e.primaryIp}/32`, table }));
     for (const r of this.nl.routeList({ table })) {
       if (r.table === table) {
@@ -100,13 +101,13 @@ export class HostNetwork {
 
   /** Removes what aws-cni set up on the host for a pod IP: its /32 route and its two rules. */
   removePodWiring(ip: string, table: number): void {
-    tolerate(() => this.nl.ruleDel({ priority: POD_TO_RULE_PRIORITY, dst: `${ip}/32`, table: MAIN }));
-    if (table !== MAIN) {
-      tolerate(() => this.nl.ruleDel({ priority: POD_FROM_RULE_PRIORITY, src: `${ip}/32`, table }));
+    tolerate(() => this.nl.ruleDel({ priority: TO_RULE_PRIORITY, dst: `${ip}/32`, table: MAIN_TABLE }));
+    if (table !== MAIN_TABLE) {
+      tolerate(() => this.nl.ruleDel({ priority: FROM_RULE_PRIORITY, src: `${ip}/32`, table }));
     }
-    for (const r of this.nl.routeList({ table: MAIN })) {
+    for (const r of this.nl.routeList({ table: MAIN_TABLE })) {
       if (r.dst === `${ip}/32`) {
-        tolerate(() => this.nl.routeDel({ dst: r.dst, ifindex: r.ifindex, table: MAIN }));
+        tolerate(() => this.nl.routeDel({ dst: r.dst, ifindex: r.ifindex, table: MAIN_TABLE }));
       }
     }
   }

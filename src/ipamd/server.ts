@@ -12,6 +12,7 @@ import type {
   IpamdErrorReason,
 } from "../cni/api.ts";
 import { type Clock, systemClock } from "../common/clock.ts";
+import { routeTableOf } from "../common/routing.ts";
 import type { Assignment, Datastore, PodMeta } from "./datastore.ts";
 import { NoFreeIpError } from "./datastore.ts";
 import type { IpamdConfig } from "./config.ts";
@@ -22,7 +23,6 @@ import type { PoolDriver } from "./pool_driver.ts";
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 64 * 1024;
-const MAIN_TABLE = 254;
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
 export interface ApiContext {
@@ -141,7 +141,7 @@ export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response>
   const now = () => clock.now();
   const tableOf = (a: Assignment) => {
     const dn = ctx.ds.eni(a.eniId)?.deviceNumber ?? 0;
-    return { deviceNumber: dn, routeTable: dn === 0 ? MAIN_TABLE : dn + 1 };
+    return { deviceNumber: dn, routeTable: routeTableOf(dn) };
   };
 
   /**

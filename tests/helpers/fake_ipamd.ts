@@ -4,6 +4,7 @@
  * injectable errors. It is the plugin's peer in plugin tests, not a stub of our code.
  * @module
  */
+import { MAIN_TABLE } from "../../src/common/routing.ts";
 import type {
   AddNetworkReply,
   AddNetworkRequest,
@@ -77,8 +78,8 @@ export class FakeIpamd {
     this.#mtu = opts.mtu ?? 9001;
     this.#ips = opts.ips.map((x) => {
       const ip = typeof x !== "string" ? x : x.includes(":") ? { ipv4: "", ipv6: x } : { ipv4: x };
-      const rt = ip.routeTable ?? 254;
-      const deviceNumber = ip.deviceNumber ?? (rt === 254 ? 0 : rt - 1);
+      const rt = ip.routeTable ?? MAIN_TABLE;
+      const deviceNumber = ip.deviceNumber ?? (rt === MAIN_TABLE ? 0 : rt - 1);
       return { ipv4: ip.ipv4, ipv6: ip.ipv6 ?? "", routeTable: rt, deviceNumber };
     });
     this.#server = Deno.serve(
