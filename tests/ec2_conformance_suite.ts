@@ -11,6 +11,7 @@ import { lookupInstanceType } from "../src/aws/instance_types.ts";
 import { RateLimitedEc2 } from "../src/aws/rate_limit.ts";
 import { cidrContains, expandCidr, ipToInt, parseCidr } from "../src/net/ipv4.ts";
 import type { ActionStats, RealismOptions } from "../src/sim/realism.ts";
+import { ec2HardParts } from "./ec2_conformance_hard_parts.ts";
 
 /** A subnet to create: what the behaviours ask a target for. */
 export interface SubnetSpec {
@@ -37,6 +38,8 @@ export interface Ec2Fixture {
   launch(instanceType: string, subnetId: string): Promise<string>;
   /** Counters per action of the calls the target's server received (throttled ones included). */
   stats(): Promise<Record<string, ActionStats>>;
+  /** Moves the target's clock forward (targets with the lab's realism knobs only). */
+  advance?(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,7 +54,7 @@ export interface Ec2Target {
 }
 
 /** What a behaviour's body gets. */
-interface Lab {
+export interface Lab {
   port: Ec2Port;
   vpcId: string;
   subnetId: string;
@@ -59,9 +62,15 @@ interface Lab {
   launch(instanceType: string, subnetId?: string): Promise<string>;
   calls(action: string): Promise<number>;
   stats(): Promise<Record<string, ActionStats>>;
+  /** Moves the target's clock forward (only in behaviours with `realism`). */
+  advance(ms: number): Promise<void>;
 }
 
-async function rejects(p: Promise<unknown>, code: string): Promise<Ec2Error> {
+/** Registers one behaviour. */
+export type Behaviour = (title: string, fn: (lab: Lab) => Promise<void>, o?: FixtureOptions) => void;
+
+/** Awaits `p` and asserts it rejects with an `Ec2Error` of `code`; returns that error. */
+export async function rejects(p: Promise<unknown>, code: string): Promise<Ec2Error> {
   try {
     await p;
   } catch (e) {
@@ -96,6 +105,10 @@ export function ec2Conformance(target: Ec2Target): void {
           launch: (instanceType, subnetId = fx.subnetId) => fx.launch(instanceType, subnetId),
           calls: async (action) => (await fx.stats())[action]?.calls ?? 0,
           stats: () => fx.stats(),
+          advance: (ms) => {
+            if (!fx.advance) throw new Error(`${target.name} cannot move its clock`);
+            return fx.advance(ms);
+          },
         });
       } finally {
         await fx.close();
@@ -546,4 +559,5 @@ export function ec2Conformance(target: Ec2Target): void {
     },
     { realism: { faults: "throttle=0.3", seed: 5 } },
   );
+  ec2HardParts(t);
 }

@@ -17,7 +17,8 @@ function modelFixture(
   o: FixtureOptions,
   port: (model: Ec2Model, realism: Realism) => { port: Ec2Port; close(): Promise<void> },
 ): Ec2Fixture {
-  const model = new Ec2Model({ seed: 42 });
+  const clock = { offset: 0 };
+  const model = new Ec2Model({ seed: 42, now: () => Date.now() + clock.offset });
   const realism = new Realism({ buckets: false, ...o.realism });
   const subnet = model.addSubnet({
     cidr: o.cidr ?? "10.0.0.0/20",
@@ -33,6 +34,10 @@ function modelFixture(
     launch: (instanceType, subnetId) =>
       Promise.resolve(model.launchInstance({ instanceType, subnetId }).instanceId),
     stats: () => Promise.resolve(realism.stats()),
+    advance: (ms) => {
+      clock.offset += ms;
+      return Promise.resolve();
+    },
     close: () => p.close(),
   };
 }

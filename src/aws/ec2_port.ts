@@ -100,6 +100,11 @@ export interface Filter {
 }
 
 export interface CreateNetworkInterfaceInput {
+  /**
+   * Idempotency: EC2 answers a repeat of the call with the same token and parameters with the original ENI,
+   * and makes no new one. Keep it for every retry of one intent. (The SDK makes one up per call otherwise.)
+   */
+  clientToken?: string;
   subnetId: string;
   description?: string;
   securityGroupIds?: string[];

@@ -2,8 +2,9 @@
  * `SdkEc2`: the EC2 port over the real `@aws-sdk/client-ec2`. Credentials come from the SDK's default chain
  * only (environment, shared files, web identity, container, then the instance role from IMDS), as on a real
  * node. SDK retries are off (`maxAttempts: 1`): the caller's limiter (`RateLimitedEc2`) owns retrying. API
- * errors become `Ec2Error(code, message, action, httpStatus)`; a call that got no HTTP answer (refused,
- * reset, timed out) becomes `Ec2Error` with code `NetworkError` and httpStatus 599, so it counts as retryable.
+ * errors become `Ec2Error(code, message, action, httpStatus)`; a call that got no complete HTTP answer
+ * (refused, reset, timed out, cut off mid-body) becomes `Ec2Error` with code `NetworkError` and httpStatus 599,
+ * so it counts as retryable.
  */
 import {
   type _InstanceType,
@@ -142,10 +143,13 @@ export function toEc2Error(err: unknown, action: string): Ec2Error {
     name?: string;
     Code?: string;
     message?: string;
+    $fault?: "client" | "server";
     $metadata?: { httpStatusCode?: number };
   };
   const status = e?.$metadata?.httpStatusCode;
-  if (status === undefined) {
+  // No answer, or one that broke off (EC2's errors carry `$fault`; a body that could not be read does not):
+  // whether the call took effect is unknown, so it is a retryable NetworkError.
+  if (status === undefined || !e.$fault) {
     return new Ec2Error("NetworkError", e?.message ?? String(err), action, 599);
   }
   const code = e.Code ?? e.name ?? "Unknown";
@@ -254,6 +258,7 @@ export class SdkEc2 implements Ec2Port {
     const r = await this.#call("CreateNetworkInterface", (c) =>
       c.send(
         new CreateNetworkInterfaceCommand({
+          ClientToken: input.clientToken,
           SubnetId: input.subnetId,
           Description: input.description,
           Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,

@@ -109,6 +109,7 @@ Deno.test("toEc2Error keeps Ec2Errors and reads SDK service exceptions", () => {
   assert.equal(toEc2Error(mine, "B"), mine);
   const sdk = Object.assign(new Error("nope"), {
     name: "InvalidSubnetID.NotFound",
+    $fault: "client",
     $metadata: { httpStatusCode: 400 },
   });
   const e = toEc2Error(sdk, "DescribeSubnets");

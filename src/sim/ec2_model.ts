@@ -1,8 +1,9 @@
 /**
  * The lab's EC2: a pure, deterministic model of one VPC (subnets, security groups, instances, ENIs, private
  * IPs and /28 prefixes) enforcing EC2's limits with EC2's error codes. No I/O and no timers: time comes from
- * the injectable clock and timed transitions (detaching → available) settle lazily on the next call or on
- * `tick()`. Errors are thrown as `Ec2Error`.
+ * the injectable clock and timed transitions (attaching → attached, detaching → available) settle lazily on
+ * the next call or on `tick()`. With the lab's timing faults (`setLags`), Describe* show new ENIs and new
+ * addresses late, as EC2's eventual consistency does. Errors are thrown as `Ec2Error`.
  *
  * This class is the model's one entry point; it counts calls and hands each to the module of its resource:
  * ec2_model_subnets.ts (subnets, security groups), ec2_model_instances.ts (instances, IMDS's view),
@@ -35,7 +36,7 @@ import { assignPrivateIps, type AssignPrivateIpsModelInput, unassignPrivateIps }
 import { Ec2Store } from "./ec2_model_store.ts";
 import { addSecurityGroup, addSubnet, describeSubnets } from "./ec2_model_subnets.ts";
 import { createTags } from "./ec2_model_tags.ts";
-import type { Ec2Event, Ec2ModelOptions, EniRecord, InstanceRecord } from "./ec2_model_types.ts";
+import type { Ec2Event, Ec2ModelOptions, EniRecord, InstanceRecord, ModelLags } from "./ec2_model_types.ts";
 import { tagList } from "./ec2_model_view.ts";
 
 export type * from "./ec2_model_types.ts";
@@ -85,13 +86,23 @@ export class Ec2Model {
     terminateInstance(this.#s, instanceId);
   }
 
+  /** The timing faults in force (`consistency-lag`, `attach-lag`). */
+  get lags(): Readonly<ModelLags> {
+    return this.#s.lags;
+  }
+
+  /** Changes the timing faults; they apply to what is made, attached or detached from now on. */
+  setLags(l: Partial<ModelLags>): void {
+    Object.assign(this.#s.lags, l);
+  }
+
   /** Listens to fabric events; returns the unsubscribe function. Listener errors are swallowed. */
   subscribe(fn: (e: Ec2Event) => void): () => void {
     this.#s.listeners.add(fn);
     return () => this.#s.listeners.delete(fn);
   }
 
-  /** Settles timed transitions (detaching → available) due by now, emitting their events. */
+  /** Settles timed transitions (attaching → attached, detaching → available) due by now, emitting events. */
   tick(): void {
     this.#s.settle();
   }

@@ -73,20 +73,26 @@ export function attachNetworkInterface(s: Ec2Store, input: AttachInput): { attac
   const eni = s.eni(input.networkInterfaceId, action);
   const inst = s.instance(input.instanceId, action);
   checkAttach(s, eni, inst, input.deviceIndex, action);
+  const lag = s.lags.attachLagMs;
   const a: AttachmentRecord = {
     id: s.newId("eni-attach"),
     instanceId: inst.id,
     deviceIndex: input.deviceIndex,
-    status: "attached",
+    status: lag > 0 ? "attaching" : "attached",
     deleteOnTermination: false,
-    attachedAt: s.now(),
+    attachedAt: s.now() + lag,
+    attachDoneAt: lag > 0 ? s.now() + lag : undefined,
+    announced: false,
   };
   s.attach(eni, a);
-  s.emitAttached(eni);
+  if (lag <= 0) s.emitAttached(eni);
   return { attachmentId: a.id };
 }
 
-/** DetachNetworkInterface: `detaching` now, `available` after the detach latency. */
+/**
+ * DetachNetworkInterface: `detaching` now, `available` after the detach latency (at least the attach lag).
+ * An attachment still `attaching` is detached too (it never becomes `attached`).
+ */
 export function detachNetworkInterface(s: Ec2Store, input: { attachmentId: string; force?: boolean }): void {
   const action = "DetachNetworkInterface";
   s.settle();
@@ -108,6 +114,7 @@ export function detachNetworkInterface(s: Ec2Store, input: { attachmentId: strin
     );
   }
   if (a.status === "detaching") return;
-  s.markDetaching(eni, s.now() + s.detachLatencyMs);
-  if (s.detachLatencyMs <= 0) s.settle();
+  const latency = Math.max(s.detachLatencyMs, s.lags.attachLagMs);
+  s.markDetaching(eni, s.now() + latency);
+  if (latency <= 0) s.settle();
 }

@@ -43,8 +43,26 @@ function checkGroups(s: Ec2Store, groups: string[] | undefined, action: string):
   }
 }
 
-/** CreateNetworkInterface (optionally with secondary IPs or /28 prefixes and tags). */
+/**
+ * CreateNetworkInterface (optionally with secondary IPs or /28 prefixes and tags). With a ClientToken already
+ * bound to an identical call, the ENI that call made (as it is now, or as it was if deleted since), and nothing
+ * new; see ec2_model_client_tokens.ts.
+ */
 export function createNetworkInterface(s: Ec2Store, input: CreateEniInput): NetworkInterface {
+  const action = "CreateNetworkInterface";
+  const token = input.clientToken;
+  const params = input as unknown as Record<string, unknown>;
+  const prior = token ? s.clientTokens.replay(action, token, params, s.now()) : undefined;
+  if (prior) {
+    const eni = s.enis.get(prior.resourceId);
+    return eni ? eniView(eni, s.vpcId) : structuredClone(prior.result as NetworkInterface);
+  }
+  const made = makeNetworkInterface(s, input);
+  if (token) s.clientTokens.bind(action, token, params, made.networkInterfaceId, made, s.now());
+  return made;
+}
+
+function makeNetworkInterface(s: Ec2Store, input: CreateEniInput): NetworkInterface {
   const action = "CreateNetworkInterface";
   need(input.subnetId, "SubnetId");
   countParam(input.secondaryPrivateIpAddressCount, "SecondaryPrivateIpAddressCount");
@@ -117,12 +135,19 @@ export function describeNetworkInterfaces(
   s.settle();
   checkMaxResults(input.maxResults);
   const recs = input.networkInterfaceIds?.length
-    ? input.networkInterfaceIds.map((id) => s.eni(id, action))
-    : candidates(s, input.filters);
-  const withViews = recs.map((r) => ({ seq: r.seq, v: eniView(r, s.vpcId) }));
+    ? input.networkInterfaceIds.map((id) => described(s, id, action))
+    : candidates(s, input.filters).filter((e) => s.described(e));
+  const withViews = recs.map((r) => ({ seq: r.seq, v: s.describeView(r) }));
   const kept = applyFilters(withViews, input.filters, (x, name) => eniFilterValues(x?.v ?? null, name));
   const page = paginate(kept, (x) => x.seq, input.maxResults, input.nextToken);
   return { networkInterfaces: page.items.map((x) => x.v), nextToken: page.nextToken };
+}
+
+/** The ENI by ID if Describe* show it yet; NotFound as for an unknown ID otherwise (eventual consistency). */
+function described(s: Ec2Store, id: string, action: string): EniRecord {
+  const e = s.eni(id, action);
+  if (!s.described(e)) throw s.eniNotFound(id, action);
+  return e;
 }
 
 /** DeleteNetworkInterface (only when not attached). */

@@ -48,7 +48,9 @@ export function launchInstance(s: Ec2Store, o: LaunchInput): Instance {
     status: "attached",
     deleteOnTermination: true,
     attachedAt: now,
+    announced: false,
   });
+  eni.describedFrom = now; // the instance was there before the lab's clock started: no lag
   s.emitAttached(eni);
   return s.instanceView(s.instances.get(id)!);
 }
@@ -60,7 +62,7 @@ export function terminateInstance(s: Ec2Store, instanceId: string): void {
   for (const e of s.attachedTo(inst.id)) {
     const a = e.attachment!;
     s.detached(e);
-    s.emit(s.detachEvent(e, a));
+    if (a.announced) s.emit(s.detachEvent(e, a));
     if (a.deleteOnTermination) s.destroyEni(e);
   }
   inst.state = "terminated";
@@ -92,13 +94,14 @@ export function instanceByPrivateIp(s: Ec2Store, ip: string): string | undefined
 }
 
 /**
- * What IMDS shows for an instance's interfaces: only ENIs attached, and addresses/prefixes assigned, at or
- * before `visibleAt` (IMDS lags EC2). The primary ENI (device 0) is always shown; detaching ENIs are still
- * shown.
+ * What IMDS shows for an instance's interfaces: only ENIs attached (not `attaching`), and addresses/prefixes
+ * assigned, at or before `visibleAt` (IMDS lags EC2). The primary ENI (device 0) is always shown; detaching
+ * ENIs are still shown.
  */
 export function imdsInterfaces(s: Ec2Store, instanceId: string, visibleAt: number): ImdsInterface[] {
   s.settle();
   return s.attachedTo(instanceId)
+    .filter((e) => e.attachment!.status !== "attaching")
     .filter((e) => e.attachment!.deviceIndex === 0 || e.attachment!.attachedAt <= visibleAt)
     .map((e) => ({
       mac: e.mac,

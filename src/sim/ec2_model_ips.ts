@@ -78,6 +78,7 @@ export function assignPrivateIps(
       }
     }
     for (const p of got) eni.prefixes.set(p, now);
+    s.undescribed(eni, got);
     s.emit({
       type: "ips-assigned",
       eniId: eni.id,
@@ -112,6 +113,7 @@ export function assignPrivateIps(
     ips = got;
   }
   for (const ip of ips) eni.secondary.set(ip, now);
+  s.undescribed(eni, ips);
   s.emit({
     type: "ips-assigned",
     eniId: eni.id,
@@ -168,10 +170,12 @@ export function unassignPrivateIps(
   const subnet = s.subnets.get(eni.subnetId)!;
   for (const ip of ips) {
     eni.secondary.delete(ip);
+    eni.undescribed.delete(ip);
     subnet.pool.release(ip);
   }
   for (const p of pfx) {
     eni.prefixes.delete(p);
+    eni.undescribed.delete(p);
     subnet.pool.releasePrefix(p);
   }
   s.emit({

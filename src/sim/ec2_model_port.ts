@@ -1,6 +1,7 @@
 /**
  * `Ec2ModelPort`: the EC2 port in-process over the EC2 model, for fast tests. With a `Realism` it throttles,
- * injects faults and waits like the Query server does, answering the same `Ec2Error`s.
+ * injects faults (lost answers included) and waits like the Query server does, answering the same `Ec2Error`s
+ * `SdkEc2` gives for them.
  */
 import {
   type AssignPrivateIpsInput,
@@ -26,6 +27,7 @@ export class Ec2ModelPort implements Ec2Port {
   async #call<T>(action: string, fn: () => T): Promise<T> {
     const r = this.realism;
     if (r) {
+      this.model.setLags(r.modelLags());
       const verdict = r.admit(action);
       if (verdict === "throttled" || verdict === "injected-throttle") {
         throw new Ec2Error("RequestLimitExceeded", "Request limit exceeded.", action, 503);
@@ -35,13 +37,19 @@ export class Ec2ModelPort implements Ec2Port {
         throw new Ec2Error("InternalError", "An internal error has occurred", action, 500);
       }
     }
+    let result: T;
     try {
-      return structuredClone(fn());
+      result = structuredClone(fn());
     } catch (e) {
       r?.recordError(action);
       if (e instanceof Ec2Error && !e.action) throw new Ec2Error(e.code, ec2Message(e), action, e.httpStatus);
       throw e;
     }
+    // Committed; the answer may still be lost on its way back (as SdkEc2 reports it).
+    const lost = r?.loseAnswer(action);
+    if (lost === "5xx") throw new Ec2Error("InternalError", "An internal error has occurred", action, 500);
+    if (lost === "drop") throw new Ec2Error("NetworkError", "the connection dropped mid-answer", action, 599);
+    return result;
   }
 
   describeInstances(instanceIds: string[]): Promise<Instance[]> {

@@ -2,16 +2,25 @@
  * The EC2 model's state and the record-level helpers its actions share (lookups with EC2's NotFound codes,
  * ID/MAC generation, ENI creation/destruction, lazy settling, events). Internal to src/sim/ec2_model*.ts.
  */
-import { Ec2Error, type Instance, type InstanceTypeInfo, type Subnet, type Tag } from "../aws/ec2_port.ts";
+import {
+  Ec2Error,
+  type Instance,
+  type InstanceTypeInfo,
+  type NetworkInterface,
+  type Subnet,
+  type Tag,
+} from "../aws/ec2_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { cidrContains, expandCidr, parseCidr } from "../net/ipv4.ts";
 import { SubnetPool } from "./ec2_model_subnet_pool.ts";
+import { ClientTokens } from "./ec2_model_client_tokens.ts";
 import type {
   AttachmentRecord,
   Ec2Event,
   Ec2ModelOptions,
   EniRecord,
   InstanceRecord,
+  ModelLags,
   SecurityGroupRecord,
 } from "./ec2_model_types.ts";
 import { eniAddresses, eniView, subnetView } from "./ec2_model_view.ts";
@@ -56,6 +65,11 @@ export class Ec2Store {
   readonly enis = new Map<string, EniRecord>();
   readonly listeners = new Set<(e: Ec2Event) => void>();
   readonly ids = new Set<string>();
+  readonly clientTokens = new ClientTokens();
+  /** The lab's timing faults; `Ec2Model.setLags` changes them. */
+  readonly lags: ModelLags;
+  /** Draws the consistency lags, apart from `rng` so that lags never change IDs or addresses. */
+  readonly #lagRng: Rng;
   seq = 0;
   // Indexes, so a thousand-instance account (the fleet simulation) costs no scan of every ENI per call.
   // Attachments change only through `attach`/`detached`, detaches through `markDetaching`.
@@ -63,6 +77,7 @@ export class Ec2Store {
   readonly #byInstance = new Map<string, Set<EniRecord>>();
   readonly #byAttachment = new Map<string, EniRecord>();
   readonly #unattached = new Set<EniRecord>();
+  readonly #attaching = new Set<EniRecord>();
   readonly #detaching = new Set<EniRecord>();
 
   constructor(opts: Ec2ModelOptions = {}) {
@@ -73,7 +88,41 @@ export class Ec2Store {
     this.detachLatencyMs = opts.detachLatencyMs ?? 0;
     this.unattachedIpLimit = opts.unattachedIpLimit ?? 50;
     for (const t of opts.instanceTypes ?? []) this.types.set(t.instanceType, { ...t });
+    this.lags = { consistencyLagMs: opts.consistencyLagMs ?? 0, attachLagMs: opts.attachLagMs ?? 0 };
+    this.#lagRng = new Rng(((opts.seed ?? 1) ^ 0x5bd1e995) >>> 0);
     this.vpcId = this.newId("vpc");
+  }
+
+  /** When Describe* will show something made now: after a draw in [lag/2, lag] (now, without the fault). */
+  describedFromNow(): number {
+    const lag = this.lags.consistencyLagMs;
+    return this.now() + (lag > 0 ? Math.round(lag * (0.5 + this.#lagRng.next() / 2)) : 0);
+  }
+
+  /** Marks addresses or prefixes just added to `eni` as not described yet (one draw for the batch). */
+  undescribed(eni: EniRecord, keys: string[]): void {
+    const from = this.describedFromNow();
+    if (from <= this.now()) return;
+    for (const k of keys) eni.undescribed.set(k, from);
+  }
+
+  /** Whether Describe* show the ENI now. */
+  described(e: EniRecord): boolean {
+    return e.describedFrom <= this.now();
+  }
+
+  /** An ENI as Describe* show it now: without the addresses and prefixes not described yet. */
+  describeView(e: EniRecord): NetworkInterface {
+    const v = eniView(e, this.vpcId);
+    if (!e.undescribed.size) return v;
+    const now = this.now();
+    for (const [k, t] of e.undescribed) if (t <= now) e.undescribed.delete(k);
+    const shown = (k: string) => !e.undescribed.has(k);
+    return {
+      ...v,
+      privateIps: v.privateIps.filter((p) => p.primary || shown(p.address)),
+      ipv4Prefixes: v.ipv4Prefixes.filter(shown),
+    };
   }
 
   /** A fresh, unique EC2-style ID (`prefix-<17 hex>`). */
@@ -121,14 +170,17 @@ export class Ec2Store {
   /** The ENI, or InvalidNetworkInterfaceID.NotFound. */
   eni(id: string, action: string): EniRecord {
     const e = this.enis.get(id);
-    if (!e) {
-      throw new Ec2Error(
-        "InvalidNetworkInterfaceID.NotFound",
-        `The networkInterface ID '${id}' does not exist`,
-        action,
-      );
-    }
+    if (!e) throw this.eniNotFound(id, action);
     return e;
+  }
+
+  /** EC2's error for an ENI ID it does not know (or does not show yet). */
+  eniNotFound(id: string, action: string): Ec2Error {
+    return new Ec2Error(
+      "InvalidNetworkInterfaceID.NotFound",
+      `The networkInterface ID '${id}' does not exist`,
+      action,
+    );
   }
 
   /** EC2's error for a subnet out of addresses. */
@@ -202,6 +254,8 @@ export class Ec2Store {
       secondary: new Map(),
       prefixes: new Map(),
       createdAt: this.now(),
+      describedFrom: this.describedFromNow(),
+      undescribed: new Map(),
     };
     this.enis.set(eni.id, eni);
     this.#macs.add(eni.mac);
@@ -237,9 +291,10 @@ export class Ec2Store {
     return [...this.#unattached].sort((a, b) => a.seq - b.seq);
   }
 
-  /** Records an attachment (the ENI has none). */
+  /** Records an attachment (the ENI has none); an `attaching` one completes at its `attachDoneAt`. */
   attach(e: EniRecord, a: AttachmentRecord): void {
     e.attachment = a;
+    if (a.status === "attaching") this.#attaching.add(e);
     this.#unattached.delete(e);
     this.#byAttachment.set(a.id, e);
     let set = this.#byInstance.get(a.instanceId);
@@ -254,36 +309,48 @@ export class Ec2Store {
     e.attachment = undefined;
     this.#byAttachment.delete(a.id);
     this.#byInstance.get(a.instanceId)?.delete(e);
+    this.#attaching.delete(e);
     this.#detaching.delete(e);
     if (this.enis.has(e.id)) this.#unattached.add(e);
   }
 
-  /** Starts a detach that completes at `doneAt`. */
+  /** Starts a detach that completes at `doneAt` (an attachment still `attaching` never becomes attached). */
   markDetaching(e: EniRecord, doneAt: number): void {
     e.attachment!.status = "detaching";
+    e.attachment!.attachDoneAt = undefined;
     e.attachment!.detachDoneAt = doneAt;
+    this.#attaching.delete(e);
     this.#detaching.add(e);
   }
 
   /** When the next timed transition is due (epoch ms), or undefined when none is pending. */
   nextTransitionAt(): number | undefined {
     let next: number | undefined;
-    for (const e of this.#detaching) {
-      const t = e.attachment?.detachDoneAt;
+    for (const e of [...this.#attaching, ...this.#detaching]) {
+      const t = e.attachment?.attachDoneAt ?? e.attachment?.detachDoneAt;
       if (t !== undefined && (next === undefined || t < next)) next = t;
     }
     return next;
   }
 
-  /** Completes detaches that are due, emitting `eni-detached`. */
+  /** Completes attaches and detaches that are due, emitting `eni-attached` / `eni-detached`. */
   settle(): void {
-    if (!this.#detaching.size) return;
+    if (!this.#attaching.size && !this.#detaching.size) return;
     const now = this.now();
+    for (const e of [...this.#attaching].sort((x, y) => x.seq - y.seq)) {
+      const a = e.attachment!;
+      if (a.attachDoneAt !== undefined && a.attachDoneAt <= now) {
+        this.#attaching.delete(e);
+        a.status = "attached";
+        a.attachDoneAt = undefined;
+        this.emitAttached(e);
+      }
+    }
     for (const e of [...this.#detaching].sort((x, y) => x.seq - y.seq)) {
       const a = e.attachment;
       if (a?.status === "detaching" && a.detachDoneAt !== undefined && a.detachDoneAt <= now) {
         this.detached(e);
-        this.emit(this.detachEvent(e, a));
+        if (a.announced) this.emit(this.detachEvent(e, a));
       }
     }
   }
@@ -293,8 +360,9 @@ export class Ec2Store {
     return this.#attachmentEvent("eni-detached", e, a);
   }
 
-  /** Emits `eni-attached` for an ENI. */
+  /** Emits `eni-attached` for an ENI (once per attachment). */
   emitAttached(e: EniRecord): void {
+    e.attachment!.announced = true;
     this.emit(this.#attachmentEvent("eni-attached", e, e.attachment!));
   }
 
@@ -338,7 +406,9 @@ export class Ec2Store {
       subnetId: i.subnetId,
       vpcId: this.vpcId,
       privateIpAddress: primary?.primaryIp ?? "",
-      networkInterfaces: this.attachedTo(i.id).map((e) => eniView(e, this.vpcId)),
+      networkInterfaces: this.attachedTo(i.id).filter((e) => this.described(e)).map((e) =>
+        this.describeView(e)
+      ),
     };
   }
 }

@@ -17,6 +17,18 @@ export interface Ec2ModelOptions {
   instanceTypes?: InstanceTypeInfo[];
   /** IPv4 addresses (+ prefixes) an unattached ENI may hold. Default 50, the largest per-ENI limit. */
   unattachedIpLimit?: number;
+  /** EC2's eventual consistency, at start (see `Ec2Model.setLags`). Default 0. */
+  consistencyLagMs?: number;
+  /** How long an attachment stays `attaching`, at start (see `Ec2Model.setLags`). Default 0. */
+  attachLagMs?: number;
+}
+
+/** The model's timing knobs that the lab's faults set (`consistency-lag`, `attach-lag`). */
+export interface ModelLags {
+  /** Describe* show a new ENI or new addresses only after a seeded draw in [lag/2, lag]. */
+  consistencyLagMs: number;
+  /** An attachment is `attaching` this long; a detach is `detaching` at least this long. */
+  attachLagMs: number;
 }
 
 /** An ENI as the model keeps it. Timestamps are epoch ms from the model's clock. */
@@ -37,6 +49,10 @@ export interface EniRecord {
   /** Delegated /28 prefixes → time assigned. */
   prefixes: Map<string, number>;
   createdAt: number;
+  /** From when Describe* show the ENI (EC2's eventual consistency). */
+  describedFrom: number;
+  /** Secondary addresses and prefixes Describe* do not show yet → from when they do. */
+  undescribed: Map<string, number>;
   attachment?: AttachmentRecord;
 }
 
@@ -45,11 +61,16 @@ export interface AttachmentRecord {
   id: string;
   instanceId: string;
   deviceIndex: number;
-  status: "attached" | "detaching";
+  status: "attaching" | "attached" | "detaching";
   deleteOnTermination: boolean;
+  /** When it became `attached` (for `attaching`: when it will). */
   attachedAt: number;
+  /** When an `attaching` attachment becomes attached. */
+  attachDoneAt?: number;
   /** When a `detaching` attachment becomes detached. */
   detachDoneAt?: number;
+  /** Whether `eni-attached` was sent (so a detach sends `eni-detached`). */
+  announced: boolean;
 }
 
 /** An instance as the model keeps it. */

@@ -18,7 +18,7 @@ export function eniView(e: EniRecord, vpcId: string): NetworkInterface {
     availabilityZone: e.availabilityZone,
     macAddress: e.mac,
     description: e.description,
-    status: a ? (a.status === "detaching" ? "detaching" : "in-use") : "available",
+    status: a ? (a.status === "attached" ? "in-use" : a.status) : "available",
     privateIpAddress: e.primaryIp,
     privateIps: [
       { address: e.primaryIp, primary: true },

@@ -113,6 +113,7 @@ const ACTIONS: Record<string, ActionFn> = {
       ipv4PrefixCount: p.int("Ipv4PrefixCount"),
       privateIpAddress: p.get("PrivateIpAddress"),
       tags: p.tagSpecifications("network-interface"),
+      clientToken: p.get("ClientToken") || undefined,
     });
     return wrap("networkInterface", eniXml(eni, m.accountId)) + el("clientToken", p.get("ClientToken"));
   },
@@ -200,6 +201,31 @@ function xmlResponse(body: string, status: number, requestId: string): Response 
   });
 }
 
+/**
+ * A 200 whose body stops halfway: `content-length` announces the whole answer, the stream ends early, so the
+ * connection closes mid-answer and the client gets no complete answer (as when a connection drops).
+ */
+function truncatedResponse(body: string, requestId: string): Response {
+  const bytes = new TextEncoder().encode(body);
+  const half = bytes.slice(0, Math.floor(bytes.length / 2));
+  return new Response(
+    new ReadableStream({
+      start(c) {
+        c.enqueue(half);
+        c.close();
+      },
+    }),
+    {
+      status: 200,
+      headers: {
+        "content-type": "text/xml;charset=UTF-8",
+        "content-length": String(bytes.length),
+        "x-amzn-requestid": requestId,
+      },
+    },
+  );
+}
+
 /** Creates the EC2 Query API handler over `model`, with `realism` (default: none, no faults, EC2's buckets). */
 export function createEc2Handler(
   model: Ec2Model,
@@ -241,6 +267,7 @@ export function createEc2Handler(
     if (!action) return fail("MissingAction", "The request must contain the parameter Action", 400);
     const fn = ACTIONS[action];
     if (!fn) return fail("InvalidAction", `The action ${action} is not valid for this web service.`, 400);
+    model.setLags(realism.modelLags());
     const verdict = realism.admit(action);
     if (verdict === "throttled" || verdict === "injected-throttle") {
       count("rejected");
@@ -253,7 +280,11 @@ export function createEc2Handler(
     }
     count("calls");
     try {
-      return xmlResponse(responseXml(action, requestId, fn(model, params)), 200, requestId);
+      const body = responseXml(action, requestId, fn(model, params));
+      // Committed; the answer may still be lost: a 500, or the connection drops in the middle of the answer.
+      const lost = realism.loseAnswer(action);
+      if (lost === "5xx") return fail("InternalError", "An internal error has occurred", 500);
+      return lost === "drop" ? truncatedResponse(body, requestId) : xmlResponse(body, 200, requestId);
     } catch (e) {
       realism.recordError(action);
       if (e instanceof Ec2Error) return fail(e.code, ec2Message(e), e.httpStatus);

@@ -9,78 +9,13 @@ import {
   EC2_BUCKETS,
   TokenBucket,
 } from "../aws/rate_limit_bucket.ts";
+import { type Faults, formatFaults, NO_FAULTS, parseFaults } from "./realism_faults.ts";
 import { Rng } from "./realism_rng.ts";
+
+export { type Faults, formatFaults, NO_FAULTS, parseFaults } from "./realism_faults.ts";
 
 /** Latency presets. */
 export type LatencyPreset = "none" | "realistic";
-
-/** Injected faults. Probabilities are in [0, 1]. */
-export interface Faults {
-  /** Chance a call answers RequestLimitExceeded regardless of the buckets. */
-  throttle: number;
-  /** Chance a call answers 500 InternalError (nothing changes). */
-  serverError: number;
-  /** Chance an AttachNetworkInterface fails with 500 InternalError (nothing changes). */
-  attachFail: number;
-  /** How long after EC2 an attached ENI / assigned IP shows up in IMDS. */
-  imdsLagMs: number;
-}
-
-/** No faults. */
-export const NO_FAULTS: Readonly<Faults> = { throttle: 0, serverError: 0, attachFail: 0, imdsLagMs: 0 };
-
-function parseDurationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new RangeError(`not a duration: "${text}" (use e.g. 500ms, 2s)`);
-  const n = Number(m[1]);
-  return m[2] === "ms" ? n : m[2] === "m" ? n * 60_000 : n * 1000;
-}
-
-function parseProbability(key: string, text: string): number {
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new RangeError(`fault ${key} needs a probability in [0, 1], got "${text}"`);
-  }
-  return n;
-}
-
-/** Parses `throttle=0.2,5xx=0.05,imds-lag=2s,attach-fail=0.1` ("" means no faults). Throws RangeError. */
-export function parseFaults(spec: string): Faults {
-  const f: Faults = { ...NO_FAULTS };
-  for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const eq = part.indexOf("=");
-    if (eq < 0) throw new RangeError(`fault "${part}" needs a value (key=value)`);
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    switch (key) {
-      case "throttle":
-        f.throttle = parseProbability(key, value);
-        break;
-      case "5xx":
-        f.serverError = parseProbability(key, value);
-        break;
-      case "attach-fail":
-        f.attachFail = parseProbability(key, value);
-        break;
-      case "imds-lag":
-        f.imdsLagMs = parseDurationMs(value);
-        break;
-      default:
-        throw new RangeError(`unknown fault "${key}" (known: throttle, 5xx, attach-fail, imds-lag)`);
-    }
-  }
-  return f;
-}
-
-/** Formats faults back to the spec syntax (only non-zero entries). */
-export function formatFaults(f: Faults): string {
-  const out: string[] = [];
-  if (f.throttle) out.push(`throttle=${f.throttle}`);
-  if (f.serverError) out.push(`5xx=${f.serverError}`);
-  if (f.imdsLagMs) out.push(`imds-lag=${f.imdsLagMs}ms`);
-  if (f.attachFail) out.push(`attach-fail=${f.attachFail}`);
-  return out.join(",");
-}
 
 /** Latency range [min, max] ms per action under the `realistic` preset (EC2's observed figures). */
 export const REALISTIC_LATENCY_MS: Readonly<Record<string, readonly [number, number]>> = {
@@ -105,8 +40,19 @@ export type Verdict = "ok" | "throttled" | "injected-throttle" | "injected-5xx" 
 /** Counters for one action. */
 export interface ActionStats {
   calls: number;
+  /** Calls that did not answer success (throttled, injected or model errors, lost answers). */
   errors: number;
   throttles: number;
+  /** Calls that succeeded but lost their answer (`lost-response`), counted in `errors` too. */
+  lost: number;
+}
+
+/** How a committed call's answer is lost: a 500, or the connection drops in the middle of the answer. */
+export type LostAnswer = "5xx" | "drop";
+
+/** Whether an action changes EC2's state (every action but Describe*). */
+export function isMutating(action: string): boolean {
+  return !action.startsWith("Describe");
 }
 
 /** Options for `new Realism(...)`. */
@@ -192,6 +138,24 @@ export class Realism {
     return "ok";
   }
 
+  /**
+   * After a mutating call succeeded: whether its answer is lost (`lost-response`), and how. Counts it. Describe*
+   * calls never lose their answer here.
+   */
+  loseAnswer(action: string): LostAnswer | undefined {
+    if (!this.faults.lostResponse || !isMutating(action)) return undefined;
+    if (this.#rng.next() >= this.faults.lostResponse) return undefined;
+    const s = this.#stat(action);
+    s.lost++;
+    s.errors++;
+    return this.#rng.next() < 0.5 ? "5xx" : "drop";
+  }
+
+  /** The model's share of the faults: its consistency and attach lags. */
+  modelLags(): { consistencyLagMs: number; attachLagMs: number } {
+    return { consistencyLagMs: this.faults.consistencyLagMs, attachLagMs: this.faults.attachLagMs };
+  }
+
   /** Counts an error answered by the model (a 4xx). */
   recordError(action: string): void {
     this.#stat(action).errors++;
@@ -216,7 +180,7 @@ export class Realism {
 
   #stat(action: string): ActionStats {
     let s = this.#stats.get(action);
-    if (!s) this.#stats.set(action, s = { calls: 0, errors: 0, throttles: 0 });
+    if (!s) this.#stats.set(action, s = { calls: 0, errors: 0, throttles: 0, lost: 0 });
     return s;
   }
 }

@@ -1,20 +1,42 @@
 import assert from "node:assert/strict";
-import { formatFaults, parseFaults, Realism } from "./realism.ts";
+import { formatFaults, NO_FAULTS, parseFaults, Realism } from "./realism.ts";
 import { Rng } from "./realism_rng.ts";
 
 Deno.test("parseFaults reads the lab syntax and rejects nonsense", () => {
-  assert.deepEqual(parseFaults("throttle=0.2,5xx=0.05,imds-lag=2s,attach-fail=0.1"), {
-    throttle: 0.2,
-    serverError: 0.05,
-    imdsLagMs: 2000,
-    attachFail: 0.1,
-  });
+  assert.deepEqual(
+    parseFaults(
+      "throttle=0.2,5xx=0.05,imds-lag=2s,attach-fail=0.1,consistency-lag=2s,attach-lag=1s,lost-response=0.2",
+    ),
+    {
+      throttle: 0.2,
+      serverError: 0.05,
+      imdsLagMs: 2000,
+      attachFail: 0.1,
+      consistencyLagMs: 2000,
+      attachLagMs: 1000,
+      lostResponse: 0.2,
+    },
+  );
   assert.equal(parseFaults("imds-lag=250ms").imdsLagMs, 250);
-  assert.deepEqual(parseFaults(""), { throttle: 0, serverError: 0, imdsLagMs: 0, attachFail: 0 });
-  for (const bad of ["throttle=2", "throttle", "nope=1", "imds-lag=fast", "5xx=-0.1", "throttle="]) {
+  assert.deepEqual(parseFaults(""), NO_FAULTS);
+  for (
+    const bad of [
+      "throttle=2",
+      "throttle",
+      "nope=1",
+      "imds-lag=fast",
+      "5xx=-0.1",
+      "throttle=",
+      "lost-response=1.5",
+      "attach-lag=soon",
+    ]
+  ) {
     assert.throws(() => parseFaults(bad), RangeError, bad);
   }
-  const spec = "throttle=0.2,5xx=0.05,imds-lag=2000ms,attach-fail=0.1";
+  assert.throws(() => parseFaults("nope=1"), /known: throttle, 5xx, .*lost-response/);
+  const spec =
+    "throttle=0.2,5xx=0.05,imds-lag=2000ms,attach-fail=0.1,consistency-lag=2000ms,attach-lag=1000ms," +
+    "lost-response=0.2";
   assert.equal(formatFaults(parseFaults(spec)), spec);
 });
 
@@ -46,6 +68,7 @@ Deno.test("server buckets follow EC2: 50 attach calls pass, the 51st is throttle
     calls: 1,
     errors: 0,
     throttles: 0,
+    lost: 0,
   });
 });
 
@@ -75,4 +98,23 @@ Deno.test("latency presets: none is zero; realistic lies in EC2's ranges", () =>
     const u = r.latencyMs("UnassignPrivateIpAddresses");
     assert.ok(u >= 250 && u <= 500);
   }
+});
+
+Deno.test("lost answers: only mutating calls, at the spec's rate, half 5xx and half dropped, repeatable", () => {
+  const run = (seed: number) => {
+    const r = new Realism({ buckets: false, faults: "lost-response=0.2", seed });
+    return { r, v: Array.from({ length: 4000 }, () => r.loseAnswer("AssignPrivateIpAddresses")) };
+  };
+  const { r, v } = run(5);
+  assert.deepEqual(v, run(5).v);
+  const lost = v.filter((x) => x !== undefined);
+  assert.ok(Math.abs(lost.length / v.length - 0.2) < 0.03, `lost ${lost.length}`);
+  assert.ok(Math.abs(lost.filter((x) => x === "drop").length / lost.length - 0.5) < 0.06);
+  assert.equal(r.stats().AssignPrivateIpAddresses.lost, lost.length);
+  assert.equal(r.stats().AssignPrivateIpAddresses.errors, lost.length);
+  for (let i = 0; i < 200; i++) assert.equal(r.loseAnswer("DescribeNetworkInterfaces"), undefined);
+  assert.deepEqual(new Realism({ faults: "consistency-lag=2s,attach-lag=1s" }).modelLags(), {
+    consistencyLagMs: 2000,
+    attachLagMs: 1000,
+  });
 });
