@@ -25,9 +25,9 @@ Deno.test(
       assert.ok(host.linkPresent(mac.toUpperCase()));
       assert.ok(!host.linkPresent("02:00:00:00:00:99"));
       const eni = { mac, primaryIp: "10.0.0.20", subnetCidr: "10.0.0.0/20", deviceNumber: 1 };
-      host.setupNode();
+      host.setupNode({ fwmark: 0x80 });
       host.setupEni(eni, 9001);
-      host.setupNode();
+      host.setupNode({ fwmark: 0x80 });
       host.setupEni(eni, 9001); // twice: no error, no duplicates
       const n = ["netns", "exec", ns, "ip"];
       const addrs = await ip(...n, "-4", "addr", "show", "eth1");
@@ -60,6 +60,44 @@ Deno.test(
       host.teardownEni(eni);
       assert.doesNotMatch(await ip(...n, "rule", "show"), /lookup 2/);
       assert.equal((await ip(...n, "route", "show", "table", "2")).trim(), "");
+    } finally {
+      nl.close();
+      await ip("netns", "del", ns);
+    }
+  },
+);
+
+Deno.test(
+  {
+    name: "host network: primary MTU, the fwmark rule's mark, external service rules; stale ones go",
+    ...rootOnly,
+  },
+  async () => {
+    const ns = `ipamd-hn-${crypto.randomUUID().slice(0, 8)}`;
+    await ip("netns", "add", ns);
+    const nl = Netlink.open(`/var/run/netns/${ns}`);
+    try {
+      const mac = "02:aa:bb:cc:dd:00";
+      nl.vethAdd({ name: "eth0", peerName: "eth0peer", mac, mtu: 9001 });
+      const host = new HostNetwork(nl);
+      const n = ["netns", "exec", ns, "ip"];
+      const rules = async (prio: number) =>
+        (await ip(...n, "rule", "show")).split("\n").filter((l) => l.startsWith(`${prio}:`)).map((l) =>
+          l.replace(/\s+/g, " ").trim()
+        );
+      host.setupNode({ primaryMac: mac, mtu: 1500, fwmark: 0x80, externalServiceCidrs: ["203.0.113.9/24"] });
+      assert.match(await ip(...n, "link", "show", "eth0"), /mtu 1500/);
+      assert.deepEqual(await rules(1024), ["1024: from all fwmark 0x80/0x80 lookup main"]);
+      assert.deepEqual(await rules(1535), ["1535: from all to 203.0.113.0/24 lookup main"]);
+      // A restart with other settings: the new mark replaces the old one; a CIDR no longer listed goes.
+      host.setupNode({ fwmark: 0x4000, externalServiceCidrs: ["198.51.100.7/32"] });
+      host.setupNode({ fwmark: 0x4000, externalServiceCidrs: ["198.51.100.7/32"] });
+      assert.deepEqual(await rules(1024), ["1024: from all fwmark 0x4000/0x4000 lookup main"]);
+      assert.deepEqual(await rules(1535), ["1535: from all to 198.51.100.7 lookup main"]);
+      // No fwmark (external SNAT without NodePort support) and no CIDRs: nothing of ours is left.
+      host.setupNode({});
+      assert.deepEqual(await rules(1024), []);
+      assert.deepEqual(await rules(1535), []);
     } finally {
       nl.close();
       await ip("netns", "del", ns);

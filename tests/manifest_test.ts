@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { configSettings, loadConfig } from "../src/ipamd/config.ts";
+import { UPSTREAM_VARIABLES } from "../src/ipamd/config_upstream.ts";
 import {
   DEBIAN_PORTMAP,
   defaultSources,
@@ -279,7 +280,8 @@ async function envVarsRead(): Promise<Set<string>> {
     /"(AWS_[A-Z0-9_]+)"/g,
     /\b\w+\(\s*"([A-Z][A-Z0-9]*(?:_[A-Za-z0-9]+)+)"/g, // helpers like secs("LEAKED_ENI_CLEANUP_DELAY", ..)
   ];
-  const out = new Set<string>();
+  // checkUpstreamEnv reads every upstream variable it accepts or refuses by name.
+  const out = new Set<string>(UPSTREAM_VARIABLES.map((v) => v.name));
   for (const f of await shippedModules()) {
     const text = await Deno.readTextFile(f);
     for (const p of patterns) for (const m of text.matchAll(p)) out.add(m[1]);
@@ -287,9 +289,32 @@ async function envVarsRead(): Promise<Set<string>> {
   return out;
 }
 
-async function documented(): Promise<string> {
-  return (await Deno.readTextFile(`${ROOT}README.md`)) + (await Deno.readTextFile(`${ROOT}docs/INSTALL.md`));
+/** README.md's "Environment variables" table: variable → its "here" cell. The one place they are listed. */
+async function envTable(): Promise<Map<string, string>> {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const section = readme.slice(readme.indexOf("## Environment variables"));
+  const rows = new Map<string, string>();
+  for (const m of section.matchAll(/^\|\s*`([A-Za-z0-9_]+)`\s*\|[^|]*\|\s*([^|]*?)\s*\|/gm)) {
+    assert.ok(!rows.has(m[1]), `${m[1]} is listed once`);
+    rows.set(m[1], m[2]);
+  }
+  return rows;
 }
+
+Deno.test("env: README's table says, for every upstream variable, what src/ipamd/config_upstream.ts does", async () => {
+  const table = await envTable();
+  for (const v of UPSTREAM_VARIABLES) {
+    const here = table.get(v.name);
+    assert.ok(here !== undefined, `${v.name} is in README.md's environment table`);
+    assert.ok(here.startsWith(v.support), `${v.name}: README says "${here}", the code says ${v.support}`);
+  }
+  const install = await Deno.readTextFile(`${ROOT}docs/INSTALL.md`);
+  assert.doesNotMatch(
+    install,
+    /^\|\s*`[A-Z][A-Z0-9_]+`\s*\|/m,
+    "docs/INSTALL.md links to the table, no second one",
+  );
+});
 
 Deno.test("env: every variable the shipped code reads is in the docs' table; every manifest variable is read", async () => {
   const read = await envVarsRead();
@@ -308,9 +333,9 @@ Deno.test("env: every variable the shipped code reads is in the docs' table; eve
       "LEAKED_ENI_CLEANUP_DELAY",
     ]
   ) assert.ok(read.has(k), `the scan must find ${k}`);
-  const docs = await documented();
-  const missing = [...read].filter((k) => !new RegExp(`^\\|\\s*\`${k}\`\\s*\\|`, "m").test(docs)).sort();
-  assert.deepEqual(missing, [], "read by the code but not in the env table of README.md or docs/INSTALL.md");
+  const table = await envTable();
+  const missing = [...read].filter((k) => !table.has(k)).sort();
+  assert.deepEqual(missing, [], "read by the code but not in README.md's environment table");
   for (const c of [init, main]) {
     for (const e of c.env ?? []) assert.ok(read.has(e.name), `${c.name} sets ${e.name}, which nothing reads`);
   }

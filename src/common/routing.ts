@@ -9,8 +9,10 @@
 export const MAIN_TABLE = 254;
 /** `to <pod IP> lookup main`: traffic to a pod takes its /32 host route (set up by aws-cni). */
 export const TO_RULE_PRIORITY = 512;
-/** NodePort replies: `fwmark 0x80/0x80 lookup main` (set up by ipamd). */
+/** NodePort replies: `fwmark <mark>/<mark> lookup main`, mark AWS_VPC_K8S_CNI_CONNMARK (set up by ipamd). */
 export const FWMARK_RULE_PRIORITY = 1024;
+/** `to <CIDR> lookup main`, one per AWS_EXTERNAL_SERVICE_CIDRS item: ahead of the pods' `from` rules (ipamd). */
+export const EXTERNAL_SERVICE_RULE_PRIORITY = 1535;
 /** `from <pod IP> lookup <ENI table>`: a pod on a secondary ENI leaves through it (aws-cni; not for main). */
 export const FROM_RULE_PRIORITY = 1536;
 /** `from <ENI primary IP> lookup <ENI table>`, one per secondary ENI (ipamd). */

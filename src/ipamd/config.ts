@@ -68,8 +68,32 @@ export interface IpamdConfig {
   podLeakGraceMs: number;
   /** IPAMD_SOCKET (our extension), default /var/run/aws-node/ipamd.sock. */
   ipamdSocket: string;
-  /** DISABLE_LEAKED_ENI_CLEANUP, default false. */
+  /** DISABLE_LEAKED_ENI_CLEANUP, default false (forced on when ENI provisioning is disabled). */
   disableLeakedEniCleanup: boolean;
+  /** ADDITIONAL_ENI_TAGS (a JSON object), tags on every ENI ipamd creates; reserved keys refused. */
+  additionalEniTags: Record<string, string>;
+  /** AWS_MANAGE_ENIS_NON_SCHEDULABLE, default false: no ENI/IP growth and no ENI freeing while cordoned. */
+  manageEnisNonSchedulable: boolean;
+  /** MANAGE_UNTAGGED_ENI, default true: false leaves attached ENIs ipamd did not create alone. */
+  manageUntaggedEni: boolean;
+  /** AWS_VPC_CNI_NODE_PORT_SUPPORT, default true: the connmark rules that send NodePort replies out eth0. */
+  nodePortSupport: boolean;
+  /** AWS_VPC_K8S_CNI_CONNMARK, default 0x80: the connection mark (and its mask) for those rules. */
+  connmark: number;
+  /** AWS_EXTERNAL_SERVICE_CIDRS: IPv4 CIDRs pods reach through the main table (ip rule priority 1535). */
+  externalServiceCidrs: string[];
+  /** DISABLE_NETWORK_RESOURCE_PROVISIONING (or ENABLE_IMDS_ONLY_MODE): no EC2 mutation at all. */
+  disableEniProvisioning: boolean;
+  /** ENABLE_IMDS_ONLY_MODE, default false: ENIs and addresses from IMDS only, no EC2 call. */
+  imdsOnly: boolean;
+  /** ANNOTATE_POD_IP, default false: patch `vpc.amazonaws.com/pod-ips` onto the pod at ADD (and DEL). */
+  annotatePodIp: boolean;
+  /** CLUSTER_ENDPOINT: the API server URL to use instead of the in-cluster service address. */
+  clusterEndpoint?: string;
+  /** ENABLE_BANDWIDTH_PLUGIN, default false: the conflist chains `bandwidth`. */
+  enableBandwidthPlugin: boolean;
+  /** ENABLE_IPv4, default true (upstream's manifest): IPv4 pods. */
+  enableIpv4: boolean;
 }
 
 /** A bad environment value; the message names the variable, its value and what it accepts. */
@@ -127,23 +151,46 @@ function str(env: Env, name: string, dflt: string): string {
 
 const MTU_MIN = 576, MTU_MAX = 9001;
 
-/** Reads ipamd's settings from `env` (e.g. `Deno.env.toObject()`); throws {@link ConfigError}. */
-export function loadConfig(env: Env): IpamdConfig {
-  const zeroIsUnset = (n: number | undefined) => n === 0 ? undefined : n;
+/** Tag keys ipamd owns or AWS reserves (upstream ignores any key containing `k8s.amazonaws.com`). */
+const RESERVED_TAG = /k8s\.amazonaws\.com|^aws:/i;
 
-  const maxEniRaw = raw(env, "MAX_ENI");
-  let maxEni: number | undefined;
-  if (maxEniRaw !== undefined && maxEniRaw.trim() !== "-1") {
-    const n = int(env, "MAX_ENI", 1);
-    if (n === undefined) {
-      throw new ConfigError("MAX_ENI", maxEniRaw, "a whole number ≥ 1, or -1 for no limit");
-    }
-    maxEni = n;
+/** ADDITIONAL_ENI_TAGS: a JSON object of string → string within EC2's limits, no reserved key. */
+function eniTags(env: Env): Record<string, string> {
+  const name = "ADDITIONAL_ENI_TAGS";
+  const v = raw(env, name);
+  if (v === undefined) return {};
+  let o: unknown;
+  try {
+    o = JSON.parse(v);
+  } catch {
+    throw new ConfigError(name, v, 'a JSON object of tag key → value, like {"team":"net"}');
   }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    throw new ConfigError(name, v, 'a JSON object of tag key → value, like {"team":"net"}');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(o)) {
+    if (typeof val !== "string" || k.length < 1 || k.length > 128 || val.length > 256) {
+      throw new ConfigError(name, v, `string keys of 1–128 and values of 0–256 characters ("${k}" is not)`);
+    }
+    if (RESERVED_TAG.test(k)) {
+      throw new ConfigError(
+        name,
+        v,
+        `no reserved key: "${k}" (k8s.amazonaws.com/*, node.k8s.amazonaws.com/*, ` +
+          `cluster.k8s.amazonaws.com/* and aws:* are ipamd's or AWS's)`,
+      );
+    }
+    out[k] = val;
+  }
+  return out;
+}
 
-  const cidrsRaw = raw(env, "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS") ?? "";
-  const excludeSnatCidrs = cidrsRaw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  for (const c of excludeSnatCidrs) {
+/** A comma-separated list of IPv4 CIDRs (spaces trimmed, empties skipped); any bad item is an error. */
+function cidrList(env: Env, name: string): string[] {
+  const all = raw(env, name) ?? "";
+  const cidrs = all.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const c of cidrs) {
     let ok = c.includes("/");
     try {
       parseCidr(c);
@@ -151,13 +198,58 @@ export function loadConfig(env: Env): IpamdConfig {
       ok = false;
     }
     if (!ok) {
-      throw new ConfigError(
-        "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS",
-        cidrsRaw,
-        `comma-separated IPv4 CIDRs like 10.1.0.0/16 ("${c}" is not one)`,
-      );
+      throw new ConfigError(name, all, `comma-separated IPv4 CIDRs like 10.1.0.0/16 ("${c}" is not one)`);
     }
   }
+  return cidrs;
+}
+
+/** AWS_VPC_K8S_CNI_CONNMARK: a mark from 1 to 0xffffffff, decimal or 0x-hex (upstream: Go's ParseInt base 0). */
+function connmark(env: Env): number {
+  const name = "AWS_VPC_K8S_CNI_CONNMARK";
+  const v = raw(env, name);
+  if (v === undefined) return 0x80;
+  const s = v.trim();
+  const n = /^0x[0-9a-f]+$/i.test(s) ? parseInt(s.slice(2), 16) : /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 0xffffffff) {
+    throw new ConfigError(name, v, "a mark from 1 to 0xffffffff, decimal or 0x-hex (like 0x80)");
+  }
+  return n;
+}
+
+/** CLUSTER_ENDPOINT: an http(s) URL without a path. */
+function clusterEndpoint(env: Env): string | undefined {
+  const v = raw(env, "CLUSTER_ENDPOINT");
+  if (v === undefined) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(v.trim());
+  } catch { /* below */ }
+  if (!u || !/^https?:$/.test(u.protocol) || (u.pathname !== "/" && u.pathname !== "")) {
+    throw new ConfigError(
+      "CLUSTER_ENDPOINT",
+      v,
+      "the API server's URL, like https://ABCD.gr7.us-west-2.eks.amazonaws.com",
+    );
+  }
+  return v.trim().replace(/\/$/, "");
+}
+
+/** An IP target: unset, 0 or negative (upstream: "non-positive is the same as not set") are undefined. */
+function ipTarget(env: Env, name: string): number | undefined {
+  const v = raw(env, name)?.trim();
+  if (v !== undefined && /^-\d+$/.test(v)) return undefined;
+  const n = int(env, name, 0);
+  return n === 0 ? undefined : n;
+}
+
+/** Reads ipamd's settings from `env` (e.g. `Deno.env.toObject()`); throws {@link ConfigError}. */
+export function loadConfig(env: Env): IpamdConfig {
+  // MAX_ENI: unset, 0 or lower is no limit (upstream's README).
+  const maxEniRaw = raw(env, "MAX_ENI")?.trim();
+  const maxEni = maxEniRaw !== undefined && /^-\d+$/.test(maxEniRaw)
+    ? undefined
+    : int(env, "MAX_ENI", 0) || undefined;
 
   const vethRaw = raw(env, "AWS_VPC_K8S_CNI_VETHPREFIX");
   const vethPrefix = vethRaw === undefined ? "eni" : vethRaw.trim();
@@ -175,34 +267,46 @@ export function loadConfig(env: Env): IpamdConfig {
 
   const bind = str(env, "INTROSPECTION_BIND_ADDRESS", "127.0.0.1:61679");
   const bm = bind.match(/^(.*):(\d{1,5})$/);
-  if (!bm || Number(bm[2]) < 1 || Number(bm[2]) > 65535) {
+  if (!/^unix:\/./.test(bind) && (!bm || Number(bm[2]) < 1 || Number(bm[2]) > 65535)) {
     throw new ConfigError(
       "INTROSPECTION_BIND_ADDRESS",
       env["INTROSPECTION_BIND_ADDRESS"] ?? "",
-      "host:port with a port from 1 to 65535",
+      "host:port with a port from 1 to 65535, or unix:/path/to.sock",
     );
   }
 
   const eniMtu = int(env, "AWS_VPC_ENI_MTU", MTU_MIN, MTU_MAX) ?? 9001;
+  const imdsOnly = bool(env, "ENABLE_IMDS_ONLY_MODE", false);
+  const disableEniProvisioning = imdsOnly || bool(env, "DISABLE_NETWORK_RESOURCE_PROVISIONING", false);
+  // FATAL (upstream's) logs as ERROR: ipamd has nothing between an error and exiting.
+  const level = oneOf(
+    env,
+    "AWS_VPC_K8S_CNI_LOGLEVEL",
+    ["debug", "info", "warn", "error", "fatal"] as const,
+    "debug",
+  );
+  const warmPrefix = raw(env, "WARM_PREFIX_TARGET")?.trim();
   return {
     warmEniTarget: int(env, "WARM_ENI_TARGET", 0) ?? 1,
-    warmIpTarget: zeroIsUnset(int(env, "WARM_IP_TARGET", 0)),
-    minimumIpTarget: zeroIsUnset(int(env, "MINIMUM_IP_TARGET", 0)),
-    warmPrefixTarget: int(env, "WARM_PREFIX_TARGET", 0),
+    warmIpTarget: ipTarget(env, "WARM_IP_TARGET"),
+    minimumIpTarget: ipTarget(env, "MINIMUM_IP_TARGET"),
+    warmPrefixTarget: warmPrefix !== undefined && /^-\d+$/.test(warmPrefix)
+      ? 0
+      : int(env, "WARM_PREFIX_TARGET", 0),
     enablePrefixDelegation: bool(env, "ENABLE_PREFIX_DELEGATION", false),
     maxEni,
     ipCooldownMs: (int(env, "IP_COOLDOWN_PERIOD", 0) ?? 30) * 1000,
     eniMtu,
     podMtu: int(env, "POD_MTU", MTU_MIN, MTU_MAX) ?? eniMtu,
     externalSnat: bool(env, "AWS_VPC_K8S_CNI_EXTERNALSNAT", false),
-    excludeSnatCidrs,
+    excludeSnatCidrs: cidrList(env, "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS"),
     randomizeSnat: oneOf(
       env,
       "AWS_VPC_K8S_CNI_RANDOMIZESNAT",
       ["prng", "hashrandom", "none"] as const,
       "prng",
     ),
-    logLevel: oneOf(env, "AWS_VPC_K8S_CNI_LOGLEVEL", ["debug", "info", "warn", "error"] as const, "debug"),
+    logLevel: level === "fatal" ? "error" : level,
     logFile: str(env, "AWS_VPC_K8S_CNI_LOG_FILE", "/var/log/aws-routed-eni/ipamd.log"),
     backingStore: str(env, "AWS_VPC_K8S_CNI_BACKING_STORE", "/var/run/aws-node/ipam.json"),
     clusterName: str(env, "CLUSTER_NAME", ""),
@@ -218,8 +322,45 @@ export function loadConfig(env: Env): IpamdConfig {
     eniConfigAnnotationDef: str(env, "ENI_CONFIG_ANNOTATION_DEF", "k8s.amazonaws.com/eniConfig"),
     podLeakGraceMs: (int(env, "POD_LEAK_GRACE_PERIOD", 0) ?? 600) * 1000,
     ipamdSocket: str(env, "IPAMD_SOCKET", IPAMD_SOCKET_DEFAULT),
-    disableLeakedEniCleanup: bool(env, "DISABLE_LEAKED_ENI_CLEANUP", false),
+    // Upstream: no leaked-ENI GC when ipamd provisions no ENIs (it would delete what it does not own).
+    disableLeakedEniCleanup: disableEniProvisioning || bool(env, "DISABLE_LEAKED_ENI_CLEANUP", false),
+    additionalEniTags: eniTags(env),
+    manageEnisNonSchedulable: bool(env, "AWS_MANAGE_ENIS_NON_SCHEDULABLE", false),
+    manageUntaggedEni: bool(env, "MANAGE_UNTAGGED_ENI", true),
+    nodePortSupport: bool(env, "AWS_VPC_CNI_NODE_PORT_SUPPORT", true),
+    connmark: connmark(env),
+    externalServiceCidrs: cidrList(env, "AWS_EXTERNAL_SERVICE_CIDRS"),
+    disableEniProvisioning,
+    imdsOnly,
+    annotatePodIp: bool(env, "ANNOTATE_POD_IP", false),
+    clusterEndpoint: clusterEndpoint(env),
+    enableBandwidthPlugin: bool(env, "ENABLE_BANDWIDTH_PLUGIN", false),
+    enableIpv4: ipv4Mode(env),
   };
+}
+
+/**
+ * ENABLE_IPv4 against ENABLE_IPv6: exactly one family, as upstream's isConfigValid. ENABLE_IPv4 defaults to true
+ * (upstream's manifest and README), or to false when only ENABLE_IPv6=true is set.
+ */
+function ipv4Mode(env: Env): boolean {
+  const v6 = bool(env, "ENABLE_IPv6", false);
+  const v4 = bool(env, "ENABLE_IPv4", !v6);
+  if (v4 && v6) {
+    throw new ConfigError(
+      "ENABLE_IPv4",
+      env.ENABLE_IPv4 ?? "",
+      "false when ENABLE_IPv6=true: dual stack is not supported",
+    );
+  }
+  if (!v4 && !v6) {
+    throw new ConfigError(
+      "ENABLE_IPv4",
+      env.ENABLE_IPv4 ?? "",
+      "true: IPv4 and IPv6 are both disabled, one must be on",
+    );
+  }
+  return v4;
 }
 
 /**
@@ -258,5 +399,17 @@ export function configSettings(c: IpamdConfig): Record<string, string> {
     POD_LEAK_GRACE_PERIOD: String(c.podLeakGraceMs / 1000),
     IPAMD_SOCKET: c.ipamdSocket,
     DISABLE_LEAKED_ENI_CLEANUP: String(c.disableLeakedEniCleanup),
+    ADDITIONAL_ENI_TAGS: JSON.stringify(c.additionalEniTags),
+    AWS_MANAGE_ENIS_NON_SCHEDULABLE: String(c.manageEnisNonSchedulable),
+    MANAGE_UNTAGGED_ENI: String(c.manageUntaggedEni),
+    AWS_VPC_CNI_NODE_PORT_SUPPORT: String(c.nodePortSupport),
+    AWS_VPC_K8S_CNI_CONNMARK: `0x${c.connmark.toString(16)}`,
+    AWS_EXTERNAL_SERVICE_CIDRS: c.externalServiceCidrs.join(","),
+    DISABLE_NETWORK_RESOURCE_PROVISIONING: String(c.disableEniProvisioning),
+    ENABLE_IMDS_ONLY_MODE: String(c.imdsOnly),
+    ANNOTATE_POD_IP: String(c.annotatePodIp),
+    CLUSTER_ENDPOINT: c.clusterEndpoint ?? "",
+    ENABLE_BANDWIDTH_PLUGIN: String(c.enableBandwidthPlugin),
+    ENABLE_IPv4: String(c.enableIpv4),
   };
 }

@@ -44,6 +44,18 @@ Deno.test("loadConfig: upstream's defaults", () => {
     podLeakGraceMs: 600_000,
     ipamdSocket: "/var/run/aws-node/ipamd.sock",
     disableLeakedEniCleanup: false,
+    additionalEniTags: {},
+    manageEnisNonSchedulable: false,
+    manageUntaggedEni: true,
+    nodePortSupport: true,
+    connmark: 0x80,
+    externalServiceCidrs: [],
+    disableEniProvisioning: false,
+    imdsOnly: false,
+    annotatePodIp: false,
+    clusterEndpoint: undefined,
+    enableBandwidthPlugin: false,
+    enableIpv4: true,
   };
   assert.deepEqual(c, want);
   // Empty strings are unset.
@@ -84,6 +96,18 @@ Deno.test("loadConfig: every variable is read", () => {
     POD_LEAK_GRACE_PERIOD: "60",
     IPAMD_SOCKET: "/run/x.sock",
     DISABLE_LEAKED_ENI_CLEANUP: "true",
+    ADDITIONAL_ENI_TAGS: '{"team":"net","cost-center":""}',
+    AWS_MANAGE_ENIS_NON_SCHEDULABLE: "true",
+    MANAGE_UNTAGGED_ENI: "false",
+    AWS_VPC_CNI_NODE_PORT_SUPPORT: "false",
+    AWS_VPC_K8S_CNI_CONNMARK: "0x4000",
+    AWS_EXTERNAL_SERVICE_CIDRS: "203.0.113.0/24, 198.51.100.7/32",
+    DISABLE_NETWORK_RESOURCE_PROVISIONING: "true",
+    ENABLE_IMDS_ONLY_MODE: "false",
+    ANNOTATE_POD_IP: "true",
+    CLUSTER_ENDPOINT: "https://ABCD.gr7.us-west-2.eks.amazonaws.com/",
+    ENABLE_BANDWIDTH_PLUGIN: "true",
+    ENABLE_IPv4: "true",
   });
   assert.deepEqual(c, {
     warmEniTarget: 0,
@@ -115,6 +139,18 @@ Deno.test("loadConfig: every variable is read", () => {
     podLeakGraceMs: 60_000,
     ipamdSocket: "/run/x.sock",
     disableLeakedEniCleanup: true,
+    additionalEniTags: { team: "net", "cost-center": "" },
+    manageEnisNonSchedulable: true,
+    manageUntaggedEni: false,
+    nodePortSupport: false,
+    connmark: 0x4000,
+    externalServiceCidrs: ["203.0.113.0/24", "198.51.100.7/32"],
+    disableEniProvisioning: true,
+    imdsOnly: false,
+    annotatePodIp: true,
+    clusterEndpoint: "https://ABCD.gr7.us-west-2.eks.amazonaws.com",
+    enableBandwidthPlugin: true,
+    enableIpv4: true,
   });
 });
 
@@ -146,12 +182,69 @@ Deno.test("loadConfig: 0 IP targets are unset, as upstream", () => {
   assert.equal(c.warmPrefixTarget, 0);
 });
 
-Deno.test("loadConfig: MAX_ENI: -1 is no limit, 0 and junk are errors", () => {
-  assert.equal(loadConfig({ MAX_ENI: "-1" }).maxEni, undefined);
+Deno.test("loadConfig: MAX_ENI: unset, 0 or lower is no limit (upstream's README); junk is an error", () => {
+  for (const v of ["-1", "0", "-2"]) assert.equal(loadConfig({ MAX_ENI: v }).maxEni, undefined, v);
   assert.equal(loadConfig({ MAX_ENI: "1" }).maxEni, 1);
-  throwsConfig({ MAX_ENI: "0" }, "MAX_ENI", "0", /≥ 1/);
-  throwsConfig({ MAX_ENI: "-2" }, "MAX_ENI", "-2", /≥ 1/);
-  throwsConfig({ MAX_ENI: "many" }, "MAX_ENI", "many", /≥ 1/);
+  throwsConfig({ MAX_ENI: "many" }, "MAX_ENI", "many", /≥ 0/);
+  throwsConfig({ MAX_ENI: "1.5" }, "MAX_ENI", "1.5", /≥ 0/);
+});
+
+Deno.test("loadConfig: non-positive IP targets are unset, as upstream documents", () => {
+  const c = loadConfig({ WARM_IP_TARGET: "-3", MINIMUM_IP_TARGET: "-1", WARM_PREFIX_TARGET: "-2" });
+  assert.equal(c.warmIpTarget, undefined);
+  assert.equal(c.minimumIpTarget, undefined);
+  assert.equal(c.warmPrefixTarget, 0);
+});
+
+Deno.test("loadConfig: ADDITIONAL_ENI_TAGS is a JSON map of strings without reserved keys", () => {
+  assert.deepEqual(loadConfig({ ADDITIONAL_ENI_TAGS: "{}" }).additionalEniTags, {});
+  const name = "ADDITIONAL_ENI_TAGS";
+  for (const bad of ["[1]", "team=net", '{"n":1}', "null", `{"${"k".repeat(129)}":"v"}`]) {
+    throwsConfig({ [name]: bad }, name, bad, /JSON object|keys of 1–128/);
+  }
+  for (
+    const key of [
+      "k8s.amazonaws.com/x",
+      "node.k8s.amazonaws.com/no_manage",
+      "cluster.k8s.amazonaws.com/name",
+      "aws:cloudformation:stack",
+    ]
+  ) {
+    const v = JSON.stringify({ [key]: "true" });
+    throwsConfig({ [name]: v }, name, v, new RegExp(`no reserved key: "${key.replace(/\./g, "\.")}"`));
+  }
+});
+
+Deno.test("loadConfig: connmark, external service CIDRs, cluster endpoint, log level FATAL", () => {
+  assert.equal(loadConfig({ AWS_VPC_K8S_CNI_CONNMARK: "128" }).connmark, 0x80);
+  assert.equal(loadConfig({ AWS_VPC_K8S_CNI_CONNMARK: "0xffffffff" }).connmark, 0xffffffff);
+  for (const bad of ["0", "0x100000000", "mark", "-1"]) {
+    throwsConfig({ AWS_VPC_K8S_CNI_CONNMARK: bad }, "AWS_VPC_K8S_CNI_CONNMARK", bad, /1 to 0xffffffff/);
+  }
+  throwsConfig(
+    { AWS_EXTERNAL_SERVICE_CIDRS: "10.0.0.0/8,nope" },
+    "AWS_EXTERNAL_SERVICE_CIDRS",
+    "10.0.0.0/8,nope",
+    /"nope"/,
+  );
+  for (const bad of ["ABCD.eks.amazonaws.com", "ftp://x", "https://x/api"]) {
+    throwsConfig({ CLUSTER_ENDPOINT: bad }, "CLUSTER_ENDPOINT", bad, /API server's URL/);
+  }
+  assert.equal(loadConfig({ AWS_VPC_K8S_CNI_LOGLEVEL: "FATAL" }).logLevel, "error");
+});
+
+Deno.test("loadConfig: ENABLE_IMDS_ONLY_MODE implies no provisioning and no leaked-ENI GC", () => {
+  const c = loadConfig({ ENABLE_IMDS_ONLY_MODE: "true" });
+  assert.equal(c.imdsOnly, true);
+  assert.equal(c.disableEniProvisioning, true);
+  assert.equal(c.disableLeakedEniCleanup, true);
+  assert.equal(loadConfig({ DISABLE_NETWORK_RESOURCE_PROVISIONING: "1" }).disableLeakedEniCleanup, true);
+});
+
+Deno.test("loadConfig: ENABLE_IPv4 and ENABLE_IPv6: exactly one", () => {
+  assert.equal(loadConfig({ ENABLE_IPv4: "true", ENABLE_IPv6: "false" }).enableIpv4, true);
+  throwsConfig({ ENABLE_IPv4: "false" }, "ENABLE_IPv4", "false", /both disabled/);
+  throwsConfig({ ENABLE_IPv4: "true", ENABLE_IPv6: "true" }, "ENABLE_IPv4", "true", /dual stack/);
 });
 
 Deno.test("loadConfig: booleans accept true/false/1/0, any case, nothing else", () => {
@@ -231,7 +324,7 @@ Deno.test("loadConfig: enumerations", () => {
     { AWS_VPC_K8S_CNI_LOGLEVEL: "trace" },
     "AWS_VPC_K8S_CNI_LOGLEVEL",
     "trace",
-    /debug, info, warn, error/,
+    /debug, info, warn, error, fatal/,
   );
   throwsConfig(
     { INTROSPECTION_BIND_ADDRESS: "localhost" },
@@ -240,11 +333,15 @@ Deno.test("loadConfig: enumerations", () => {
     /host:port/,
   );
   throwsConfig({ INTROSPECTION_BIND_ADDRESS: ":0" }, "INTROSPECTION_BIND_ADDRESS", ":0", /host:port/);
+  assert.equal(
+    loadConfig({ INTROSPECTION_BIND_ADDRESS: "unix:/run/x.sock" }).introspectionBindAddress,
+    "unix:/run/x.sock",
+  );
 });
 
 Deno.test("configSettings: names every variable and round-trips through loadConfig", () => {
   const names = Object.keys(configSettings(loadConfig({})));
-  assert.equal(names.length, 29);
+  assert.equal(names.length, 41);
   fc.assert(
     fc.property(
       fc.record({

@@ -163,6 +163,10 @@ export class Daemon {
     const { imds, kube } = ports;
     const ec2 = this.ec2 = this.#rateLimited(ports.ec2);
     this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
+    if (ports.netlink) this.host = new HostNetwork(ports.netlink);
+    // AWS_VPC_ENI_MTU on the primary interface before any connection is opened: a TCP connection set up at the
+    // old MTU keeps its larger MSS, and the peer's segments would no longer fit.
+    this.host?.setDefaultRouteMtu(c.eniMtu);
     await this.#waitForKube();
     this.log.info("Kubernetes API reachable", { server: ports.kubeServer });
 
@@ -198,7 +202,6 @@ export class Daemon {
         (limits.ipv4PerEni - 1) * (c.enablePrefixDelegation ? 16 : 1),
     );
 
-    if (ports.netlink) this.host = new HostNetwork(ports.netlink);
     const subnets = (id: string) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]);
     const bootstrap = new EniManager({
       ec2,
@@ -247,6 +250,7 @@ export class Daemon {
       securityGroupIds,
       placement,
       clusterName: c.clusterName,
+      additionalTags: c.additionalEniTags,
       linkPresent: this.host ? (mac) => this.host!.linkPresent(mac) : undefined,
       metrics: this.metrics,
       log: this.log,
@@ -255,18 +259,27 @@ export class Daemon {
     });
 
     // Host: node rule, secondary ENIs, iptables.
-    this.host?.setupNode();
+    this.host?.setupNode({
+      primaryMac,
+      mtu: c.eniMtu,
+      // Upstream keeps the fwmark rule while it does SNAT even without NodePort support (the veth restore rule).
+      fwmark: c.nodePortSupport || !c.externalSnat ? c.connmark : undefined,
+      externalServiceCidrs: c.externalServiceCidrs,
+    });
     await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, clock, log: this.log });
     if (ports.iptables !== false) {
       await applyRules(
         renderRules({
           primaryIp: primary.eni.privateIpAddress,
-          primaryIf: this.o.primaryIf ?? "eth0",
+          // The primary ENI's interface, found by its MAC as upstream does (eth0, ens5, ...).
+          primaryIf: this.o.primaryIf ?? this.host?.primaryInterface(primaryMac) ?? "eth0",
           vpcCidrs: this.vpcCidrs,
           excludeCidrs: c.excludeSnatCidrs,
           externalSnat: c.externalSnat,
           randomizeSnat: c.randomizeSnat,
           vethPrefix: c.vethPrefix,
+          nodePortSupport: c.nodePortSupport,
+          connmark: c.connmark,
         }),
         ports.iptables ?? {},
       );
@@ -389,12 +402,21 @@ export class Daemon {
     const quiet = { onListen: () => {}, signal: this.#abort.signal };
     if (!c.disableIntrospection) {
       const bind = parseBind(c.introspectionBindAddress);
-      const s = Deno.serve(
-        { ...bind, ...quiet },
-        introspectionHandler({ ds: this.ds, config: c, eniConfigs: () => this.#eniConfigs, ready, now }),
-      );
-      this.introspectionAddr = s.addr as Deno.NetAddr;
-      this.#servers.push(s);
+      const handler = introspectionHandler({
+        ds: this.ds,
+        config: c,
+        eniConfigs: () => this.#eniConfigs,
+        ready,
+        now,
+      });
+      if ("path" in bind) {
+        await Deno.remove(bind.path).catch(() => {}); // a socket a previous run left behind
+        this.#servers.push(Deno.serve({ ...bind, ...quiet }, handler));
+      } else {
+        const s = Deno.serve({ ...bind, ...quiet }, handler);
+        this.introspectionAddr = s.addr;
+        this.#servers.push(s);
+      }
     }
     if (!c.disableMetrics) {
       const s = Deno.serve(

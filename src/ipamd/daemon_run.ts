@@ -7,6 +7,7 @@ import { ImdsClient } from "../aws/imds.ts";
 import { ClientNodeKube } from "../k8s/client.ts";
 import { Netlink } from "../../ffi/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { checkUpstreamEnv } from "./config_upstream.ts";
 import { Daemon } from "./daemon.ts";
 import { Logger } from "./log.ts";
 import { eniGcTimingFromEnv } from "./eni_gc.ts";
@@ -14,9 +15,10 @@ import { subnetDiscoveryEnabled } from "./subnet_select.ts";
 
 /** Runs ipamd until a signal; 1 on a configuration error, 2 when start-up fails. */
 export async function runDaemon(env: Record<string, string | undefined>): Promise<number> {
-  let config, subnetDiscovery, eniGc;
+  let config, subnetDiscovery, eniGc, notes;
   try {
     config = loadConfig(env);
+    notes = checkUpstreamEnv(env);
     subnetDiscovery = subnetDiscoveryEnabled(env);
     eniGc = eniGcTimingFromEnv(env);
   } catch (e) {
@@ -27,6 +29,7 @@ export async function runDaemon(env: Record<string, string | undefined>): Promis
     throw e;
   }
   const log = new Logger(config.logLevel, config.logFile);
+  for (const note of notes) log.info("upstream variable accepted", { note });
   const imds = new ImdsClient();
   let daemon: Daemon;
   try {

@@ -93,6 +93,8 @@ export interface EniManagerOptions {
   subnetId: string;
   securityGroupIds: string[];
   clusterName: string;
+  /** ADDITIONAL_ENI_TAGS: more tags on every ENI created, in the same CreateNetworkInterface call. */
+  additionalTags?: Record<string, string>;
   /**
    * Chooses subnet and security groups for each new ENI (subnet discovery, ENIConfig); omitted: `subnetId`
    * and `securityGroupIds` above.
@@ -185,6 +187,7 @@ export class EniManager {
       { key: TAG_CREATED_AT, value: new Date(this.#clock.now()).toISOString() },
     ];
     if (this.o.clusterName) tags.push({ key: TAG_CLUSTER_NAME, value: this.o.clusterName });
+    for (const [key, value] of Object.entries(this.o.additionalTags ?? {})) tags.push({ key, value });
     const index = await this.#freeDeviceIndex(o.maxEnis).catch((e) => {
       throw classifyError(e);
     });

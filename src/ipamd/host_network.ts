@@ -1,10 +1,12 @@
 /**
  * Host wiring that ipamd owns (through netlink): per secondary ENI its link, address, route table and
- * source rule; the node's NodePort fwmark rule; removal of a dropped pod's host routes. Idempotent.
+ * source rule; the node's primary MTU, NodePort fwmark rule and external-service rules; removal of a dropped
+ * pod's host routes. Idempotent.
  */
 import { type Netlink, NetlinkError } from "../../ffi/mod.ts";
 import {
   ENI_RULE_PRIORITY,
+  EXTERNAL_SERVICE_RULE_PRIORITY,
   FROM_RULE_PRIORITY,
   FWMARK_RULE_PRIORITY,
   MAIN_TABLE,
@@ -48,15 +50,70 @@ export class HostNetwork {
     return this.nl.findLink(name) !== undefined;
   }
 
-  /** Rule priority 1024 `fwmark 0x80/0x80 lookup main`. */
-  setupNode(): void {
-    const present = this.nl.ruleList().some((r) =>
-      r.priority === FWMARK_RULE_PRIORITY && r.fwmark === 0x80 && r.table === MAIN_TABLE
-    );
-    if (!present) {
+  /** Sets the MTU of the main table's default-route interface (the primary ENI on a booted instance), if any. */
+  setDefaultRouteMtu(mtu: number): void {
+    const def = this.nl.routeList().find((r) => r.dst === "default" && r.ifindex !== undefined);
+    if (!def) return;
+    const link = this.nl.linkByIndex(def.ifindex!);
+    if (link.mtu !== mtu) this.nl.linkSetMtu(link.index, mtu);
+  }
+
+  /** The name of the link with this MAC (the primary ENI's interface), or undefined. */
+  primaryInterface(mac: string): string | undefined {
+    const m = mac.toLowerCase();
+    return this.nl.linkList().find((l) => l.mac?.toLowerCase() === m)?.name;
+  }
+
+  /**
+   * Node-wide wiring: the primary interface's MTU (AWS_VPC_ENI_MTU, as upstream's SetupHostNetwork); rule
+   * priority 1024 `fwmark <mark>/<mark> lookup main` (NodePort replies), or none when `fwmark` is undefined;
+   * one rule priority 1535 `to <cidr> lookup main` per external service CIDR. Stale rules of ours at those
+   * priorities (another mark, a CIDR no longer listed) are removed.
+   */
+  setupNode(
+    o: { primaryMac?: string; mtu?: number; fwmark?: number; externalServiceCidrs?: string[] } = {},
+  ): void {
+    const primary = o.primaryMac ? this.primaryInterface(o.primaryMac) : undefined;
+    const link = primary ? this.nl.findLink(primary) : undefined;
+    if (link && o.mtu && link.mtu !== o.mtu) this.nl.linkSetMtu(link.index, o.mtu);
+    const rules = this.nl.ruleList();
+    for (const r of rules) {
+      if (
+        r.priority === FWMARK_RULE_PRIORITY && r.table === MAIN_TABLE && r.fwmark !== undefined &&
+        r.fwmark !== o.fwmark
+      ) {
+        const stale = {
+          priority: FWMARK_RULE_PRIORITY,
+          fwmark: r.fwmark,
+          fwmask: r.fwmask,
+          table: MAIN_TABLE,
+        };
+        tolerate(() => this.nl.ruleDel(stale));
+      }
+    }
+    if (
+      o.fwmark !== undefined &&
+      !rules.some((r) => r.priority === FWMARK_RULE_PRIORITY && r.fwmark === o.fwmark)
+    ) {
+      const mark = o.fwmark;
       tolerate(() =>
-        this.nl.ruleAdd({ priority: FWMARK_RULE_PRIORITY, fwmark: 0x80, fwmask: 0x80, table: MAIN_TABLE })
+        this.nl.ruleAdd({ priority: FWMARK_RULE_PRIORITY, fwmark: mark, fwmask: mark, table: MAIN_TABLE })
       );
+    }
+    const want = new Set((o.externalServiceCidrs ?? []).map((c) => {
+      const { network, prefixLen } = parseCidr(c);
+      return `${network}/${prefixLen}`;
+    }));
+    for (const r of rules) {
+      if (r.priority !== EXTERNAL_SERVICE_RULE_PRIORITY || r.table !== MAIN_TABLE || !r.dst) continue;
+      const dst = r.dst.includes("/") ? r.dst : `${r.dst}/32`;
+      if (want.has(dst)) want.delete(dst);
+      else {tolerate(() =>
+          this.nl.ruleDel({ priority: EXTERNAL_SERVICE_RULE_PRIORITY, dst, table: MAIN_TABLE })
+        );}
+    }
+    for (const dst of want) {
+      tolerate(() => this.nl.ruleAdd({ priority: EXTERNAL_SERVICE_RULE_PRIORITY, dst, table: MAIN_TABLE }));
     }
   }
 

@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
 import { ConfigError, type IpamdConfig, loadConfig } from "./config.ts";
+import { checkUpstreamEnv } from "./config_upstream.ts";
 
 /** The conflist file name (upstream's). */
 export const CONFLIST_NAME = "10-aws.conflist";
@@ -380,6 +381,7 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
   const binDir = o.cniBinDir ?? "/opt/cni/bin";
   const confDir = o.cniConfDir ?? "/etc/cni/net.d";
   const config = loadConfig(env); // validates the environment before touching the node
+  for (const note of checkUpstreamEnv(env)) log(note);
   const report: InstallReport = { installed: [], sysctls: {} };
 
   if (o.binaries ?? true) {

@@ -108,8 +108,11 @@ export function metricsHandler(m: IpamdMetrics): (req: Request) => Response {
       : new Response("not found\n", { status: 404 });
 }
 
-/** Splits "host:port" (or ":port") for Deno.serve. */
-export function parseBind(addr: string): { hostname: string; port: number } {
+/** Splits "host:port" (or ":port") for Deno.serve; "unix:/path" (upstream's form) is a unix socket. */
+export function parseBind(
+  addr: string,
+): { hostname: string; port: number } | { path: string; transport: "unix" } {
+  if (addr.startsWith("unix:")) return { path: addr.slice(5), transport: "unix" };
   const i = addr.lastIndexOf(":");
   const port = Number(addr.slice(i + 1));
   if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {

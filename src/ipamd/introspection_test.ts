@@ -7,6 +7,7 @@ Deno.test("parseBind: host:port, :port and bad input", () => {
   assert.deepEqual(parseBind("127.0.0.1:61679"), { hostname: "127.0.0.1", port: 61679 });
   assert.deepEqual(parseBind(":61679"), { hostname: "0.0.0.0", port: 61679 });
   assert.deepEqual(parseBind("[::1]:80"), { hostname: "::1", port: 80 });
+  assert.deepEqual(parseBind("unix:/run/i.sock"), { path: "/run/i.sock", transport: "unix" });
   assert.throws(() => parseBind("localhost"), RangeError);
   assert.throws(() => parseBind("h:99999"), RangeError);
 });

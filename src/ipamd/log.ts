@@ -4,13 +4,15 @@ import { jsonLine, LEVEL_RANK as ORDER, LevelLogger, type LogLevel } from "../co
 export type { LogLevel };
 const SECRET = /token|secret|password|authorization|credential|session/i;
 
-/** Writes JSON lines to a file (appending, created 0640) or to stdout. */
+/** Writes JSON lines to a file (appending, created 0640), or to `stdout` or `stderr`. */
 export class Logger extends LevelLogger {
   readonly #enc = new TextEncoder();
   readonly #file?: Deno.FsFile;
+  readonly #stderr: boolean;
   constructor(readonly level: LogLevel, dest: string, private readonly fields: Record<string, unknown> = {}) {
     super();
-    if (dest !== "stdout" && dest !== "") {
+    this.#stderr = dest === "stderr";
+    if (dest !== "stdout" && dest !== "stderr" && dest !== "") {
       const dir = dest.replace(/\/[^/]*$/, "");
       if (dir && dir !== dest) Deno.mkdirSync(dir, { recursive: true });
       this.#file = Deno.openSync(dest, { append: true, create: true, mode: 0o640 });
@@ -29,6 +31,7 @@ export class Logger extends LevelLogger {
     const bytes = this.#enc.encode(jsonLine(level, msg, Logger.redact({ ...this.fields, ...fields })));
     try {
       if (this.#file) this.#file.writeSync(bytes);
+      else if (this.#stderr) Deno.stderr.writeSync(bytes);
       else Deno.stdout.writeSync(bytes);
     } catch { /* logging never takes ipamd down */ }
   }

@@ -15,6 +15,10 @@ export interface SnatRuleConfig {
   randomizeSnat: "prng" | "hashrandom" | "none";
   /** Host veth prefix, "eni" by default. */
   vethPrefix: string;
+  /** AWS_VPC_CNI_NODE_PORT_SUPPORT (default true): mark connections arriving on the primary interface. */
+  nodePortSupport?: boolean;
+  /** AWS_VPC_K8S_CNI_CONNMARK (default 0x80): the connection mark and mask. */
+  connmark?: number;
 }
 
 export const SNAT_CHAIN = "AWS-SNAT-CHAIN-0";
@@ -39,6 +43,8 @@ const q = (s: string) => `"${s}"`;
 /** Renders upstream's rules for the given configuration (pure). */
 export function renderRules(c: SnatRuleConfig): RenderedRules {
   const veth = `${c.vethPrefix}+`;
+  const mark = `0x${(c.connmark ?? 0x80).toString(16)}`;
+  const nodePort = c.nodePortSupport ?? true;
   const nat: TableRules = { chains: [], builtins: [] };
   const mangle: TableRules = { chains: [], builtins: [] };
   if (!c.externalSnat) {
@@ -73,7 +79,7 @@ export function renderRules(c: SnatRuleConfig): RenderedRules {
         ...c.excludeCidrs.map((cidr) =>
           `-d ${cidr} -m comment --comment ${q("AWS CONNMARK CHAIN, EXCLUDED CIDR")} -j RETURN`
         ),
-        `-m comment --comment ${q("AWS, CONNMARK")} -j CONNMARK --set-xmark 0x80/0x80`,
+        `-m comment --comment ${q("AWS, CONNMARK")} -j CONNMARK --set-xmark ${mark}/${mark}`,
       ],
     });
     nat.builtins.push(
@@ -83,22 +89,28 @@ export function renderRules(c: SnatRuleConfig): RenderedRules {
       },
       {
         chain: "PREROUTING",
-        rule: `-m comment --comment ${q("AWS, CONNMARK")} -j CONNMARK --restore-mark --mask 0x80`,
+        rule: `-m comment --comment ${q("AWS, CONNMARK")} -j CONNMARK --restore-mark --mask ${mark}`,
       },
     );
   }
-  mangle.builtins.push(
-    {
+  // As upstream: the primary-interface mark only with NodePort support; the restore on pod traffic also
+  // while ipamd does SNAT (the nat connmark chain above marks pods' outbound connections).
+  if (nodePort) {
+    mangle.builtins.push({
       chain: "PREROUTING",
       rule: `-i ${c.primaryIf} -m comment --comment ${
         q("AWS, primary ENI")
-      } -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-mark 0x80/0x80`,
-    },
-    {
+      } -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-mark ${mark}/${mark}`,
+    });
+  }
+  if (nodePort || !c.externalSnat) {
+    mangle.builtins.push({
       chain: "PREROUTING",
-      rule: `-i ${veth} -m comment --comment ${q("AWS, primary ENI")} -j CONNMARK --restore-mark --mask 0x80`,
-    },
-  );
+      rule: `-i ${veth} -m comment --comment ${
+        q("AWS, primary ENI")
+      } -j CONNMARK --restore-mark --mask ${mark}`,
+    });
+  }
   return { nat, mangle };
 }
 

@@ -57,6 +57,22 @@ Deno.test("renderRules: external SNAT installs no nat rule at all", () => {
   assert.equal(r.mangle.builtins.length, 2);
 });
 
+Deno.test("renderRules: AWS_VPC_K8S_CNI_CONNMARK and AWS_VPC_CNI_NODE_PORT_SUPPORT, as upstream", () => {
+  const marked = renderRules({ ...base, connmark: 0x4000 });
+  const all = [...marked.nat.builtins.map((b) => b.rule), ...marked.nat.chains.flatMap((c) => c.rules)]
+    .concat(marked.mangle.builtins.map((b) => b.rule)).join("\n");
+  assert.doesNotMatch(all, /0x80\b/);
+  assert.match(all, /--set-mark 0x4000\/0x4000/);
+  assert.match(all, /--set-xmark 0x4000\/0x4000/);
+  assert.equal(all.match(/--restore-mark --mask 0x4000/g)?.length, 2);
+  // Off: no primary-interface mark; the pod-side restore stays while ipamd SNATs (its connmark chain needs it).
+  const off = renderRules({ ...base, nodePortSupport: false });
+  assert.deepEqual(off.mangle.builtins.map((b) => b.rule), [
+    '-i eni+ -m comment --comment "AWS, primary ENI" -j CONNMARK --restore-mark --mask 0x80',
+  ]);
+  assert.deepEqual(renderRules({ ...base, nodePortSupport: false, externalSnat: true }).mangle.builtins, []);
+});
+
 Deno.test("renderRestore: deletes every owned built-in rule, keeps foreign ones, drops stale chains", () => {
   const saved = [
     "*filter",
