@@ -8,96 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
-import {
-  addNetns,
-  CniError,
-  delNetns,
-  libcni,
-  type LibcniOptions,
-  randomSuffix,
-  sh,
-} from "./helpers/libcni.ts";
-import { ipamdHeld, setIpamdRunning, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
+import { CniError, libcni, sh } from "./helpers/libcni.ts";
+import { ipamdHeld, setIpamdRunning, waitIpamdReady, withLab } from "./helpers/lab.ts";
+import { attachmentLeftovers as leftovers, LabPods, mentions } from "./helpers/libcni_lab.ts";
 import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 
 // deno-lint-ignore no-explicit-any -- CNI results and ipamd answers are JSON, checked field by field
 type Json = any;
-
-const tokens = (s: string) => s.split(/\s+/);
-const mentions = (s: string, ip: string) => tokens(s).some((t) => t === ip || t === `${ip}/32`);
-
-/** Everything an attachment could leave in the node namespace, ipamd and the cache. */
-async function leftovers(
-  lab: TestLab,
-  node: number,
-  a: { ip: string; veth: string; containerId: string; hostPort?: number; pod: string; cacheDir: string },
-): Promise<string[]> {
-  const ns = lab.names.nodeNs(node);
-  const left: string[] = [];
-  const links = await sh(["ip", "-n", ns, "-o", "link", "show"]);
-  if (links.includes(`${a.veth}@`) || links.includes(`${a.veth}:`)) left.push(`veth ${a.veth}`);
-  const rules = (await sh(["ip", "-n", ns, "-4", "rule", "show"])).split("\n").filter((l) =>
-    mentions(l, a.ip)
-  );
-  if (rules.length) left.push(`rules: ${rules.join(" | ")}`);
-  const routes = (await sh(["ip", "-n", ns, "-4", "route", "show", "table", "all"])).split("\n")
-    .filter((l) => mentions(l, a.ip));
-  if (routes.length) left.push(`routes: ${routes.join(" | ")}`);
-  const ipt = await sh(["nsenter", `--net=/var/run/netns/${ns}`, "--", "iptables-save"]);
-  if (
-    ipt.includes(a.containerId) || /CNI-DN-|CNI-SN-/.test(ipt.replace(/^:.*$/gm, ""))
-  ) {
-    left.push(
-      `portmap rules: ${ipt.split("\n").filter((l) => /CNI-/.test(l) && !l.startsWith(":")).join(" | ")}`,
-    );
-  }
-  if (a.hostPort && ipt.includes(`--dport ${a.hostPort}`)) left.push(`a rule for host port ${a.hostPort}`);
-  const h = await ipamdHeld(lab, node);
-  if (h.has(a.containerId)) left.push(`ipamd holds ${h.get(a.containerId)} for ${a.containerId}`);
-  if ([...h.values()].includes(a.ip)) left.push(`ipamd holds ${a.ip}`);
-  const podLinks = (await sh(["ip", "-n", a.pod, "-o", "link", "show"])).trim().split("\n");
-  if (podLinks.length !== 1) left.push(`pod links: ${podLinks.join(" | ")}`);
-  let cached: string[] = [];
-  try {
-    cached = [...Deno.readDirSync(`${a.cacheDir}/results`)].map((e) => e.name);
-  } catch { /* never made */ }
-  if (cached.some((f) => f.includes(a.containerId))) left.push(`libcni cache: ${cached.join(",")}`);
-  return left;
-}
-
-/** One test pod: its namespace and the driver options for the lab node's conflist. */
-interface Pod {
-  ns: string;
-  opts: LibcniOptions;
-}
-
-class Pods {
-  readonly list: string[] = [];
-  constructor(readonly lab: TestLab, readonly node: number, readonly cacheDir: string) {}
-  async make(name: string, extra: LibcniOptions = {}): Promise<Pod> {
-    const ns = `${this.lab.names.id}-t${randomSuffix()}`;
-    this.list.push(ns);
-    await addNetns(ns);
-    const n = this.lab.status.nodes[this.node];
-    return {
-      ns,
-      opts: {
-        conflist: `${n.cniConfDir}/10-aws.conflist`,
-        binDir: n.cniBinDir,
-        netns: `/var/run/netns/${ns}`,
-        containerId: `rt-${name}-${randomSuffix()}`,
-        ifName: "eth0",
-        args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "rt", K8S_POD_NAME: name },
-        cacheDir: this.cacheDir,
-        inNetns: n.netns,
-        ...extra,
-      },
-    };
-  }
-  async cleanup(): Promise<void> {
-    for (const ns of this.list) await delNetns(ns).catch(() => {});
-  }
-}
 
 const VERSIONS = ["0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
@@ -108,7 +25,7 @@ Deno.test({
   fn: async () => {
     await withLab({ nodes: 2, latency: "none" }, async (lab) => {
       const dir = await Deno.makeTempDir({ prefix: "vct-rtl-" });
-      const pods = new Pods(lab, 0, `${dir}/cache`);
+      const pods = new LabPods(lab, `${dir}/cache`);
       try {
         await waitIpamdReady(lab, 0);
         const node0 = lab.status.nodes[0];
@@ -188,7 +105,7 @@ Deno.test({
   fn: async () => {
     await withLab({ nodes: 1, latency: "none" }, async (lab) => {
       const dir = await Deno.makeTempDir({ prefix: "vct-rtl-" });
-      const pods = new Pods(lab, 0, `${dir}/cache`);
+      const pods = new LabPods(lab, `${dir}/cache`);
       try {
         await waitIpamdReady(lab, 0);
         const node0 = lab.status.nodes[0];

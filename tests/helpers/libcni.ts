@@ -47,6 +47,8 @@ export interface LibcniOptions {
   /** CNI_ARGS, as `K=V;K=V` or a record. */
   args?: string | Record<string, string>;
   portMappings?: PortMapping[];
+  /** Other capability args (`runtimeConfig` for plugins that declare them), e.g. `{bandwidth: {…}}`. */
+  capabilityArgs?: Record<string, unknown>;
   /** libcni's cache dir (results for CHECK/DEL); use a private one in tests. */
   cacheDir?: string;
   /** Rewrite the conflist's cniVersion. */
@@ -135,6 +137,7 @@ export function driverArgs(verb: LibcniVerb, opts: LibcniOptions): string[] {
     a.push("--args", s);
   }
   if (opts.portMappings) a.push("--port-mappings", JSON.stringify(opts.portMappings));
+  if (opts.capabilityArgs) a.push("--capability-args", JSON.stringify(opts.capabilityArgs));
   if (opts.cacheDir) a.push("--cache-dir", opts.cacheDir);
   if (opts.cniVersion) a.push("--cni-version", opts.cniVersion);
   if (opts.n !== undefined) a.push("--n", String(opts.n));

@@ -39,7 +39,8 @@ var libcniVersion = func() string {
 
 type options struct {
 	conflist, binDir, netns, containerID, ifName string
-	args, portMappings, cacheDir, cniVersion     string
+	args, portMappings, capabilityArgs, cacheDir string
+	cniVersion                                   string
 	validAttachments                             string
 	n                                            int
 }
@@ -58,6 +59,7 @@ func main() {
 	fs.StringVar(&o.ifName, "ifname", "eth0", "interface name in the container")
 	fs.StringVar(&o.args, "args", "", "CNI_ARGS, K=V;K=V")
 	fs.StringVar(&o.portMappings, "port-mappings", "", "portMappings capability, JSON array")
+	fs.StringVar(&o.capabilityArgs, "capability-args", "", `more capability args, JSON {"bandwidth":{...}}`)
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "libcni cache dir (default /var/lib/cni)")
 	fs.StringVar(&o.cniVersion, "cni-version", "", "rewrite the conflist's cniVersion")
 	fs.IntVar(&o.n, "n", 30, "operations for the bench modes")
@@ -147,12 +149,18 @@ func setup(o *options) (*libcni.CNIConfig, *libcni.NetworkConfigList, *libcni.Ru
 		k, v, _ := strings.Cut(kv, "=")
 		rt.Args = append(rt.Args, [2]string{k, v})
 	}
+	rt.CapabilityArgs = map[string]interface{}{}
+	if o.capabilityArgs != "" {
+		if err := json.Unmarshal([]byte(o.capabilityArgs), &rt.CapabilityArgs); err != nil {
+			fail(fmt.Errorf("--capability-args: %w", err))
+		}
+	}
 	if o.portMappings != "" {
 		var pm interface{}
 		if err := json.Unmarshal([]byte(o.portMappings), &pm); err != nil {
 			fail(fmt.Errorf("--port-mappings: %w", err))
 		}
-		rt.CapabilityArgs = map[string]interface{}{"portMappings": pm}
+		rt.CapabilityArgs["portMappings"] = pm
 	}
 	return cfg, list, rt
 }

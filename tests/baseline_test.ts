@@ -1,10 +1,15 @@
+/**
+ * tools/baseline.ts (the bench's CNI baseline): measureBaseline over the reference ptp + host-local v1.10.0
+ * through libcni. Here under tests/ so `deno task test` runs it.
+ */
 import assert from "node:assert/strict";
-import { rootOnly } from "../tests/helpers/root.ts";
-import { addNetns, delNetns, randomSuffix, sh } from "../tests/helpers/libcni.ts";
-import { measureBaseline, ptpConflist } from "./baseline.ts";
+import { rootOnly } from "./helpers/root.ts";
+import { addNetns, delNetns, randomSuffix, sh } from "./helpers/libcni.ts";
+import { measureBaseline, ptpConflist } from "../tools/baseline.ts";
 
 Deno.test({
-  name: "baseline: measureBaseline times sequential and parallel ADD/DEL and leaves the node clean",
+  name:
+    "baseline: measureBaseline times ptp + host-local v1.10.0, sequential and parallel, and leaves no trace",
   ...rootOnly,
   fn: async () => {
     const id = randomSuffix();
