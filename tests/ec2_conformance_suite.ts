@@ -12,12 +12,15 @@ import { RateLimitedEc2 } from "../src/aws/rate_limit.ts";
 import { cidrContains, expandCidr, ipToInt, parseCidr } from "../src/net/ipv4.ts";
 import type { ActionStats, RealismOptions } from "../src/sim/realism.ts";
 import { ec2HardParts } from "./ec2_conformance_hard_parts.ts";
+import { ipv6Behaviours } from "./ec2_conformance_ipv6.ts";
 
 /** A subnet to create: what the behaviours ask a target for. */
 export interface SubnetSpec {
   cidr: string;
   availabilityZone?: string;
   tags?: Tag[];
+  /** A dual-stack subnet: a /64 of the VPC's IPv6 /56, with AssignIpv6AddressOnCreation. */
+  ipv6?: boolean;
 }
 
 /** What one behaviour sets its target up with. */
@@ -86,7 +89,7 @@ export const BEHAVIOURS = new Set<string>();
 
 /** The shared behaviours, registered once per target. */
 export function ec2Conformance(target: Ec2Target): void {
-  const t = (title: string, fn: (lab: Lab) => Promise<void>, o: FixtureOptions = {}) => {
+  const t: Behaviour = (title, fn, o = {}) => {
     BEHAVIOURS.add(title);
     const gap = target.gaps?.[title] ??
       (o.realism && !target.realism ? "needs the lab's realism knobs" : undefined);
@@ -560,4 +563,5 @@ export function ec2Conformance(target: Ec2Target): void {
     { realism: { faults: "throttle=0.3", seed: 5 } },
   );
   ec2HardParts(t);
+  ipv6Behaviours(t);
 }

@@ -18,7 +18,11 @@ function modelFixture(
   port: (model: Ec2Model, realism: Realism) => { port: Ec2Port; close(): Promise<void> },
 ): Ec2Fixture {
   const clock = { offset: 0 };
-  const model = new Ec2Model({ seed: 42, now: () => Date.now() + clock.offset });
+  const model = new Ec2Model({
+    seed: 42,
+    vpcIpv6Cidr: "2600:1f14:6b0:d800::/56",
+    now: () => Date.now() + clock.offset,
+  });
   const realism = new Realism({ buckets: false, ...o.realism });
   const subnet = model.addSubnet({
     cidr: o.cidr ?? "10.0.0.0/20",
@@ -30,7 +34,11 @@ function modelFixture(
     port: p.port,
     vpcId: model.vpcId,
     subnetId: subnet.subnetId,
-    addSubnet: (spec) => Promise.resolve(model.addSubnet(spec).subnetId),
+    addSubnet: ({ ipv6, ...spec }) =>
+      Promise.resolve(
+        model.addSubnet({ ...spec, ...(ipv6 ? { ipv6Cidr: true, assignIpv6AddressOnCreation: true } : {}) })
+          .subnetId,
+      ),
     launch: (instanceType, subnetId) =>
       Promise.resolve(model.launchInstance({ instanceType, subnetId }).instanceId),
     stats: () => Promise.resolve(realism.stats()),

@@ -60,6 +60,10 @@ export interface NetworkInterface {
   privateIps: PrivateIp[];
   /** Delegated /28 prefixes, "10.0.16.32/28". */
   ipv4Prefixes: string[];
+  /** IPv6 addresses (`ipv6AddressesSet`); absent or empty on an IPv4-only interface. */
+  ipv6Addresses?: string[];
+  /** Delegated IPv6 /80 prefixes (`ipv6PrefixSet`). */
+  ipv6Prefixes?: string[];
   securityGroupIds: string[];
   attachment?: Attachment;
   tags: Tag[];
@@ -73,6 +77,10 @@ export interface Subnet {
   availabilityZone: string;
   availableIpAddressCount: number;
   tags: Tag[];
+  /** The subnet's associated IPv6 blocks (a /64 each; `ipv6CidrBlockAssociationSet`). */
+  ipv6CidrBlocks?: string[];
+  /** Whether new interfaces in the subnet get an IPv6 address. */
+  assignIpv6AddressOnCreation?: boolean;
 }
 
 export interface Instance {
@@ -118,6 +126,21 @@ export interface AssignPrivateIpsInput {
   secondaryPrivateIpAddressCount?: number;
   privateIpAddresses?: string[];
   ipv4PrefixCount?: number;
+}
+
+/** AssignIpv6Addresses: one form of an address count, addresses, a /80 prefix count, or /80 prefixes. */
+export interface AssignIpv6AddressesInput {
+  networkInterfaceId: string;
+  ipv6AddressCount?: number;
+  ipv6Addresses?: string[];
+  ipv6PrefixCount?: number;
+  ipv6Prefixes?: string[];
+}
+
+export interface UnassignIpv6AddressesInput {
+  networkInterfaceId: string;
+  ipv6Addresses?: string[];
+  ipv6Prefixes?: string[];
 }
 
 export interface UnassignPrivateIpsInput {
@@ -173,5 +196,10 @@ export interface Ec2Port {
     input: AssignPrivateIpsInput,
   ): Promise<{ privateIps: string[]; ipv4Prefixes: string[] }>;
   unassignPrivateIpAddresses(input: UnassignPrivateIpsInput): Promise<void>;
+  /** Returns the IPv6 addresses / prefixes that were assigned (IPv6 mode: one /80 on the primary ENI). */
+  assignIpv6Addresses(
+    input: AssignIpv6AddressesInput,
+  ): Promise<{ ipv6Addresses: string[]; ipv6Prefixes: string[] }>;
+  unassignIpv6Addresses(input: UnassignIpv6AddressesInput): Promise<void>;
   createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
 }

@@ -8,6 +8,7 @@
  */
 import {
   type _InstanceType,
+  AssignIpv6AddressesCommand,
   AssignPrivateIpAddressesCommand,
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
@@ -25,9 +26,11 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface as SdkEni,
   type Tag as SdkTag,
+  UnassignIpv6AddressesCommand,
   UnassignPrivateIpAddressesCommand,
 } from "@aws-sdk/client-ec2";
 import {
+  type AssignIpv6AddressesInput,
   type AssignPrivateIpsInput,
   type AttachNetworkInterfaceInput,
   type CreateNetworkInterfaceInput,
@@ -43,6 +46,7 @@ import {
   type NetworkInterface,
   type Subnet,
   type Tag,
+  type UnassignIpv6AddressesInput,
   type UnassignPrivateIpsInput,
 } from "./ec2_port.ts";
 
@@ -103,6 +107,12 @@ function fromSdkEni(e: SdkEni | SdkInstanceEni, az = ""): NetworkInterface {
     privateIpAddress: e.PrivateIpAddress ?? ips.find((p) => p.primary)?.address ?? "",
     privateIps: ips,
     ipv4Prefixes: (e.Ipv4Prefixes ?? []).map((p) => p.Ipv4Prefix ?? ""),
+    ...(e.Ipv6Addresses?.length || e.Ipv6Prefixes?.length
+      ? {
+        ipv6Addresses: (e.Ipv6Addresses ?? []).map((a) => a.Ipv6Address ?? ""),
+        ipv6Prefixes: (e.Ipv6Prefixes ?? []).map((p) => p.Ipv6Prefix ?? ""),
+      }
+      : {}),
     securityGroupIds: (e.Groups ?? []).map((g) => g.GroupId ?? ""),
     attachment: a?.AttachmentId
       ? {
@@ -234,6 +244,14 @@ export class SdkEc2 implements Ec2Port {
           availabilityZone: s.AvailabilityZone ?? "",
           availableIpAddressCount: s.AvailableIpAddressCount ?? 0,
           tags: fromSdkTags(s.Tags),
+          ...(s.Ipv6CidrBlockAssociationSet?.length
+            ? {
+              ipv6CidrBlocks: s.Ipv6CidrBlockAssociationSet
+                .filter((a) => a.Ipv6CidrBlockState?.State === "associated")
+                .map((a) => a.Ipv6CidrBlock ?? ""),
+              assignIpv6AddressOnCreation: !!s.AssignIpv6AddressOnCreation,
+            }
+            : {}),
         })),
     );
   }
@@ -340,6 +358,33 @@ export class SdkEc2 implements Ec2Port {
           NetworkInterfaceId: input.networkInterfaceId,
           PrivateIpAddresses: input.privateIpAddresses?.length ? input.privateIpAddresses : undefined,
           Ipv4Prefixes: input.ipv4Prefixes?.length ? input.ipv4Prefixes : undefined,
+        }),
+      ));
+  }
+
+  async assignIpv6Addresses(
+    input: AssignIpv6AddressesInput,
+  ): Promise<{ ipv6Addresses: string[]; ipv6Prefixes: string[] }> {
+    const r = await this.#call("AssignIpv6Addresses", (c) =>
+      c.send(
+        new AssignIpv6AddressesCommand({
+          NetworkInterfaceId: input.networkInterfaceId,
+          Ipv6AddressCount: input.ipv6AddressCount,
+          Ipv6Addresses: input.ipv6Addresses?.length ? input.ipv6Addresses : undefined,
+          Ipv6PrefixCount: input.ipv6PrefixCount,
+          Ipv6Prefixes: input.ipv6Prefixes?.length ? input.ipv6Prefixes : undefined,
+        }),
+      ));
+    return { ipv6Addresses: r.AssignedIpv6Addresses ?? [], ipv6Prefixes: r.AssignedIpv6Prefixes ?? [] };
+  }
+
+  async unassignIpv6Addresses(input: UnassignIpv6AddressesInput): Promise<void> {
+    await this.#call("UnassignIpv6Addresses", (c) =>
+      c.send(
+        new UnassignIpv6AddressesCommand({
+          NetworkInterfaceId: input.networkInterfaceId,
+          Ipv6Addresses: input.ipv6Addresses?.length ? input.ipv6Addresses : undefined,
+          Ipv6Prefixes: input.ipv6Prefixes?.length ? input.ipv6Prefixes : undefined,
         }),
       ));
   }

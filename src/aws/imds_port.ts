@@ -12,6 +12,14 @@ export interface ImdsInterface {
   localIpv4s: string[];
   ipv4Prefixes: string[];
   securityGroupIds: string[];
+  /** `ipv6s`: the interface's IPv6 addresses (absent or empty when it has none). */
+  ipv6s?: string[];
+  /** `ipv6-prefix`: delegated IPv6 /80 prefixes. */
+  ipv6Prefixes?: string[];
+  /** `subnet-ipv6-cidr-blocks`. */
+  subnetIpv6Cidrs?: string[];
+  /** `vpc-ipv6-cidr-blocks`. */
+  vpcIpv6Cidrs?: string[];
 }
 
 export interface ImdsPort {

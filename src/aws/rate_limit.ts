@@ -4,6 +4,7 @@
  * backoff, bounded in attempts and total time. Metrics hooks see every attempt.
  */
 import {
+  type AssignIpv6AddressesInput,
   type AssignPrivateIpsInput,
   type CreateNetworkInterfaceInput,
   Ec2Error,
@@ -14,6 +15,7 @@ import {
   type NetworkInterface,
   type Subnet,
   type Tag,
+  type UnassignIpv6AddressesInput,
   type UnassignPrivateIpsInput,
 } from "./ec2_port.ts";
 import {
@@ -185,6 +187,16 @@ export class RateLimitedEc2 implements Ec2Port {
 
   unassignPrivateIpAddresses(input: UnassignPrivateIpsInput): Promise<void> {
     return this.#run("UnassignPrivateIpAddresses", () => this.#inner.unassignPrivateIpAddresses(input));
+  }
+
+  assignIpv6Addresses(
+    input: AssignIpv6AddressesInput,
+  ): Promise<{ ipv6Addresses: string[]; ipv6Prefixes: string[] }> {
+    return this.#run("AssignIpv6Addresses", () => this.#inner.assignIpv6Addresses(input));
+  }
+
+  unassignIpv6Addresses(input: UnassignIpv6AddressesInput): Promise<void> {
+    return this.#run("UnassignIpv6Addresses", () => this.#inner.unassignIpv6Addresses(input));
   }
 
   createTags(resourceIds: string[], tags: Tag[]): Promise<void> {

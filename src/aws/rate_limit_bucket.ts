@@ -24,6 +24,8 @@ export const EC2_BUCKETS: Readonly<Record<ActionClass, BucketShape>> = {
 const MUTATE = new Set([
   "AssignPrivateIpAddresses",
   "UnassignPrivateIpAddresses",
+  "AssignIpv6Addresses",
+  "UnassignIpv6Addresses",
   "CreateNetworkInterface",
   "DeleteNetworkInterface",
   "ModifyNetworkInterfaceAttribute",

@@ -33,20 +33,31 @@ import {
   terminateInstance,
 } from "./ec2_model_instances.ts";
 import { assignPrivateIps, type AssignPrivateIpsModelInput, unassignPrivateIps } from "./ec2_model_ips.ts";
+import { assignIpv6Addresses, type AssignIpv6ModelInput, unassignIpv6Addresses } from "./ec2_model_ipv6.ts";
 import { Ec2Store } from "./ec2_model_store.ts";
-import { addSecurityGroup, addSubnet, describeSubnets } from "./ec2_model_subnets.ts";
+import { addSecurityGroup, addSubnet, type AddSubnetInput, describeSubnets } from "./ec2_model_subnets.ts";
 import { createTags } from "./ec2_model_tags.ts";
 import type { Ec2Event, Ec2ModelOptions, EniRecord, InstanceRecord, ModelLags } from "./ec2_model_types.ts";
 import { tagList } from "./ec2_model_view.ts";
 
 export type * from "./ec2_model_types.ts";
-export type { AttachInput, CreateEniInput, DescribeEnisInput, LaunchInput, ModifyEniInput };
+export type {
+  AddSubnetInput,
+  AssignIpv6ModelInput,
+  AttachInput,
+  CreateEniInput,
+  DescribeEnisInput,
+  LaunchInput,
+  ModifyEniInput,
+};
 
 /** The EC2 model. See the module doc. */
 export class Ec2Model {
   readonly region: string;
   readonly vpcId: string;
   readonly vpcCidr: string;
+  /** The VPC's IPv6 /56, if it has one. */
+  readonly vpcIpv6Cidr?: string;
   readonly accountId = "123456789012";
   /** Calls per action made on the model (including failed ones). */
   readonly calls: Record<string, number> = {};
@@ -57,6 +68,7 @@ export class Ec2Model {
     this.region = this.#s.region;
     this.vpcId = this.#s.vpcId;
     this.vpcCidr = this.#s.vpcCidr;
+    this.vpcIpv6Cidr = this.#s.vpcIpv6Cidr;
   }
 
   /** Current model time (epoch ms). */
@@ -66,8 +78,8 @@ export class Ec2Model {
 
   // ---- setup (the lab's control plane, not EC2 actions) ----
 
-  /** Adds a subnet of the VPC. */
-  addSubnet(o: { cidr: string; availabilityZone?: string; tags?: Tag[]; subnetId?: string }): Subnet {
+  /** Adds a subnet of the VPC (with a /64 of the VPC's IPv6 block when `ipv6Cidr` is given). */
+  addSubnet(o: AddSubnetInput): Subnet {
     return addSubnet(this.#s, o);
   }
 
@@ -212,6 +224,20 @@ export class Ec2Model {
   ): void {
     this.#count("UnassignPrivateIpAddresses");
     unassignPrivateIps(this.#s, input);
+  }
+
+  /** AssignIpv6Addresses: an address count, addresses, or /80 prefixes (Nitro only). */
+  assignIpv6Addresses(input: AssignIpv6ModelInput): { ipv6Addresses: string[]; ipv6Prefixes: string[] } {
+    this.#count("AssignIpv6Addresses");
+    return assignIpv6Addresses(this.#s, input);
+  }
+
+  /** UnassignIpv6Addresses: addresses and/or /80 prefixes. */
+  unassignIpv6Addresses(
+    input: { networkInterfaceId: string; ipv6Addresses?: string[]; ipv6Prefixes?: string[] },
+  ): { ipv6Addresses: string[]; ipv6Prefixes: string[] } {
+    this.#count("UnassignIpv6Addresses");
+    return unassignIpv6Addresses(this.#s, input);
   }
 
   /** CreateTags on ENIs, instances, subnets (overwrites existing keys). */

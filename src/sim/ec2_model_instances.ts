@@ -5,6 +5,20 @@
 import type { Instance, InstanceTypeInfo, Tag } from "../aws/ec2_port.ts";
 import type { ImdsInterface } from "../aws/imds_port.ts";
 import type { Ec2Store } from "./ec2_model_store.ts";
+import type { EniRecord } from "./ec2_model_types.ts";
+
+/** An interface's IPv6 keys as IMDS shows them (only for an ENI in a subnet with an IPv6 block). */
+function ipv6View(s: Ec2Store, e: EniRecord, visibleAt: number): Partial<ImdsInterface> {
+  const block = s.subnets.get(e.subnetId)?.ipv6?.cidr;
+  if (!block) return {};
+  const seen = (m: Map<string, number>) => [...m].filter(([, t]) => t <= visibleAt).map(([k]) => k);
+  return {
+    ipv6s: seen(e.ipv6),
+    ipv6Prefixes: seen(e.ipv6Prefixes),
+    subnetIpv6Cidrs: [block],
+    vpcIpv6Cidrs: s.vpcIpv6Cidr ? [s.vpcIpv6Cidr] : [],
+  };
+}
 
 /** What the lab launches an instance with. */
 export interface LaunchInput {
@@ -113,5 +127,6 @@ export function imdsInterfaces(s: Ec2Store, instanceId: string, visibleAt: numbe
       localIpv4s: [e.primaryIp, ...[...e.secondary].filter(([, t]) => t <= visibleAt).map(([ip]) => ip)],
       ipv4Prefixes: [...e.prefixes].filter(([, t]) => t <= visibleAt).map(([p]) => p),
       securityGroupIds: [...e.securityGroupIds],
+      ...ipv6View(s, e, visibleAt),
     }));
 }

@@ -4,6 +4,7 @@
  * `SdkEc2` gives for them.
  */
 import {
+  type AssignIpv6AddressesInput,
   type AssignPrivateIpsInput,
   type CreateNetworkInterfaceInput,
   Ec2Error,
@@ -14,6 +15,7 @@ import {
   type NetworkInterface,
   type Subnet,
   type Tag,
+  type UnassignIpv6AddressesInput,
   type UnassignPrivateIpsInput,
 } from "../aws/ec2_port.ts";
 import type { Ec2Model } from "./ec2_model.ts";
@@ -118,6 +120,16 @@ export class Ec2ModelPort implements Ec2Port {
 
   unassignPrivateIpAddresses(input: UnassignPrivateIpsInput): Promise<void> {
     return this.#call("UnassignPrivateIpAddresses", () => this.model.unassignPrivateIpAddresses(input));
+  }
+
+  assignIpv6Addresses(
+    input: AssignIpv6AddressesInput,
+  ): Promise<{ ipv6Addresses: string[]; ipv6Prefixes: string[] }> {
+    return this.#call("AssignIpv6Addresses", () => this.model.assignIpv6Addresses(input));
+  }
+
+  async unassignIpv6Addresses(input: UnassignIpv6AddressesInput): Promise<void> {
+    await this.#call("UnassignIpv6Addresses", () => this.model.unassignIpv6Addresses(input));
   }
 
   createTags(resourceIds: string[], tags: Tag[]): Promise<void> {

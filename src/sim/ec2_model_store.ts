@@ -14,6 +14,7 @@ import { lookupInstanceType } from "../aws/instance_types.ts";
 import { cidrContains, expandCidr, parseCidr } from "../net/ipv4.ts";
 import { SubnetPool } from "./ec2_model_subnet_pool.ts";
 import { ClientTokens } from "./ec2_model_client_tokens.ts";
+import type { Ipv6SubnetPool } from "./ec2_model_ipv6_pool.ts";
 import type {
   AttachmentRecord,
   Ec2Event,
@@ -33,6 +34,10 @@ export interface SubnetRecord {
   availabilityZone: string;
   tags: Map<string, string>;
   pool: SubnetPool;
+  /** The subnet's IPv6 /64, when it has one. */
+  ipv6?: Ipv6SubnetPool;
+  /** AssignIpv6AddressOnCreation: new ENIs get an IPv6 address. */
+  assignIpv6OnCreation: boolean;
 }
 
 /** MissingParameter unless `value` is set. */
@@ -54,6 +59,8 @@ export class Ec2Store {
   readonly region: string;
   readonly vpcId: string;
   readonly vpcCidr: string;
+  /** The VPC's IPv6 /56, if it has one. */
+  readonly vpcIpv6Cidr?: string;
   readonly now: () => number;
   readonly rng: Rng;
   readonly detachLatencyMs: number;
@@ -85,6 +92,7 @@ export class Ec2Store {
     this.rng = new Rng(opts.seed ?? 1);
     this.region = opts.region ?? "us-west-2";
     this.vpcCidr = opts.vpcCidr ?? "10.0.0.0/16";
+    this.vpcIpv6Cidr = opts.vpcIpv6Cidr;
     this.detachLatencyMs = opts.detachLatencyMs ?? 0;
     this.unattachedIpLimit = opts.unattachedIpLimit ?? 50;
     for (const t of opts.instanceTypes ?? []) this.types.set(t.instanceType, { ...t });
@@ -253,10 +261,15 @@ export class Ec2Store {
       primaryIp: primary,
       secondary: new Map(),
       prefixes: new Map(),
+      ipv6: new Map(),
+      ipv6Prefixes: new Map(),
       createdAt: this.now(),
       describedFrom: this.describedFromNow(),
       undescribed: new Map(),
     };
+    if (subnet.ipv6 && subnet.assignIpv6OnCreation) {
+      eni.ipv6.set(subnet.ipv6.takeAny(1, this.rng)[0], eni.createdAt);
+    }
     this.enis.set(eni.id, eni);
     this.#macs.add(eni.mac);
     this.#unattached.add(eni);
@@ -269,6 +282,8 @@ export class Ec2Store {
     subnet.pool.release(eni.primaryIp);
     for (const ip of eni.secondary.keys()) subnet.pool.release(ip);
     for (const p of eni.prefixes.keys()) subnet.pool.releasePrefix(p);
+    for (const ip of eni.ipv6.keys()) subnet.ipv6?.release(ip);
+    for (const p of eni.ipv6Prefixes.keys()) subnet.ipv6?.releasePrefix(p);
     this.enis.delete(eni.id);
     this.#macs.delete(eni.mac);
     this.#unattached.delete(eni);
@@ -377,6 +392,9 @@ export class Ec2Store {
       primaryIp: e.primaryIp,
       ips: eniAddresses(e),
       prefixes: [...e.prefixes.keys()],
+      ...(e.ipv6.size || e.ipv6Prefixes.size
+        ? { ipv6: [...e.ipv6.keys()], ipv6Prefixes: [...e.ipv6Prefixes.keys()] }
+        : {}),
     };
   }
 
@@ -393,7 +411,7 @@ export class Ec2Store {
 
   /** A subnet record as `Subnet`. */
   subnetView(s: SubnetRecord): Subnet {
-    return subnetView({ ...s, available: s.pool.available }, this.vpcId);
+    return subnetView({ ...s, available: s.pool.available, ipv6Cidr: s.ipv6?.cidr }, this.vpcId);
   }
 
   /** An instance record as `Instance`. */

@@ -21,6 +21,8 @@ export interface Ec2ModelOptions {
   consistencyLagMs?: number;
   /** How long an attachment stays `attaching`, at start (see `Ec2Model.setLags`). Default 0. */
   attachLagMs?: number;
+  /** The VPC's (Amazon-provided) IPv6 /56; unset, an IPv4-only VPC. Subnets get a /64 of it on request. */
+  vpcIpv6Cidr?: string;
 }
 
 /** The model's timing knobs that the lab's faults set (`consistency-lag`, `attach-lag`). */
@@ -48,6 +50,10 @@ export interface EniRecord {
   secondary: Map<string, number>;
   /** Delegated /28 prefixes → time assigned. */
   prefixes: Map<string, number>;
+  /** IPv6 addresses → time assigned. */
+  ipv6: Map<string, number>;
+  /** Delegated IPv6 /80 prefixes → time assigned. */
+  ipv6Prefixes: Map<string, number>;
   createdAt: number;
   /** From when Describe* show the ENI (EC2's eventual consistency). */
   describedFrom: number;
@@ -104,10 +110,21 @@ export type Ec2Event =
     primaryIp: string;
     ips: string[];
     prefixes: string[];
+    /** IPv6 addresses and /80 prefixes the ENI holds (absent on IPv4-only ENIs). */
+    ipv6?: string[];
+    ipv6Prefixes?: string[];
   }
   | { type: "eni-deleted"; eniId: string }
-  | { type: "ips-assigned"; eniId: string; instanceId?: string; ips: string[]; prefixes: string[] }
-  | { type: "ips-unassigned"; eniId: string; instanceId?: string; ips: string[]; prefixes: string[] };
+  | {
+    type: "ips-assigned" | "ips-unassigned";
+    eniId: string;
+    instanceId?: string;
+    ips: string[];
+    prefixes: string[];
+    /** IPv6 addresses and /80 prefixes (AssignIpv6Addresses / UnassignIpv6Addresses). */
+    ipv6?: string[];
+    ipv6Prefixes?: string[];
+  };
 
 /** A security group (only IDs matter to ipamd). */
 export interface SecurityGroupRecord {

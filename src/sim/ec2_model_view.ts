@@ -25,6 +25,9 @@ export function eniView(e: EniRecord, vpcId: string): NetworkInterface {
       ...[...e.secondary.keys()].map((address) => ({ address, primary: false })),
     ],
     ipv4Prefixes: [...e.prefixes.keys()],
+    ...(e.ipv6.size || e.ipv6Prefixes.size
+      ? { ipv6Addresses: [...e.ipv6.keys()], ipv6Prefixes: [...e.ipv6Prefixes.keys()] }
+      : {}),
     securityGroupIds: [...e.securityGroupIds],
     attachment: a && {
       attachmentId: a.id,
@@ -46,7 +49,15 @@ export function eniAddresses(e: EniRecord): string[] {
 
 /** Subnet view helper. */
 export function subnetView(
-  s: { id: string; cidr: string; availabilityZone: string; tags: Map<string, string>; available: number },
+  s: {
+    id: string;
+    cidr: string;
+    availabilityZone: string;
+    tags: Map<string, string>;
+    available: number;
+    ipv6Cidr?: string;
+    assignIpv6OnCreation?: boolean;
+  },
   vpcId: string,
 ): Subnet {
   return {
@@ -56,5 +67,8 @@ export function subnetView(
     availabilityZone: s.availabilityZone,
     availableIpAddressCount: s.available,
     tags: tagList(s.tags),
+    ...(s.ipv6Cidr
+      ? { ipv6CidrBlocks: [s.ipv6Cidr], assignIpv6AddressOnCreation: s.assignIpv6OnCreation ?? false }
+      : {}),
   };
 }

@@ -73,7 +73,17 @@ export function eniXml(e: NetworkInterface, ownerId: string): string {
       (p) => el("privateIpAddress", p.address) + el("primary", p.primary),
     ) +
     items("ipv4PrefixSet", e.ipv4Prefixes, (p) => el("ipv4Prefix", p)) +
-    wrap("ipv6AddressesSet", "");
+    ipv6Xml(e);
+}
+
+/** An interface's `ipv6AddressesSet` and `ipv6PrefixSet`. */
+function ipv6Xml(e: NetworkInterface): string {
+  return items(
+    "ipv6AddressesSet",
+    e.ipv6Addresses ?? [],
+    (a) => el("ipv6Address", a) + el("isPrimaryIpv6", false),
+  ) +
+    items("ipv6PrefixSet", e.ipv6Prefixes ?? [], (p) => el("ipv6Prefix", p));
 }
 
 /** The members of an InstanceNetworkInterface (inside DescribeInstances). */
@@ -104,7 +114,8 @@ export function instanceEniXml(e: NetworkInterface, ownerId: string): string {
       e.privateIps,
       (p) => el("privateIpAddress", p.address) + el("primary", p.primary),
     ) +
-    items("ipv4PrefixSet", e.ipv4Prefixes, (p) => el("ipv4Prefix", p));
+    items("ipv4PrefixSet", e.ipv4Prefixes, (p) => el("ipv4Prefix", p)) +
+    ipv6Xml(e);
 }
 
 /** A Subnet item. */
@@ -113,7 +124,15 @@ export function subnetXml(s: Subnet, ownerId: string): string {
     el("state", "available") +
     el("ownerId", ownerId) + el("vpcId", s.vpcId) + el("cidrBlock", s.cidrBlock) +
     el("availableIpAddressCount", s.availableIpAddressCount) + el("availabilityZone", s.availabilityZone) +
-    el("defaultForAz", false) + el("mapPublicIpOnLaunch", false) + tagSetXml(s.tags);
+    el("defaultForAz", false) + el("mapPublicIpOnLaunch", false) + tagSetXml(s.tags) +
+    el("assignIpv6AddressOnCreation", s.assignIpv6AddressOnCreation ?? false) +
+    items(
+      "ipv6CidrBlockAssociationSet",
+      s.ipv6CidrBlocks ?? [],
+      (c) =>
+        el("ipv6CidrBlock", c) + el("associationId", `subnet-cidr-assoc-${s.subnetId.slice(7)}`) +
+        wrap("ipv6CidrBlockState", el("state", "associated")),
+    ) + el("ipv6Native", false);
 }
 
 /** An InstanceTypeInfo item. */

@@ -19,6 +19,7 @@ import {
   subnetXml,
   tagSetXml,
   wrap,
+  xmlEscape,
 } from "./ec2_query_xml.ts";
 import { Realism } from "./realism.ts";
 import type { Ec2CallCounts } from "./ec2_call_counts.ts";
@@ -177,6 +178,35 @@ const ACTIONS: Record<string, ActionFn> = {
       ipv4Prefixes: prefixes.length ? prefixes : undefined,
     });
     return el("return", true);
+  },
+
+  AssignIpv6Addresses(m, p) {
+    const id = p.need("NetworkInterfaceId");
+    const ips = p.list("Ipv6Addresses");
+    // the wire name of the prefix list is Ipv6Prefix.N (the SDKs' locationName), as in UnassignIpv6Addresses
+    const prefixes = p.list("Ipv6Prefix");
+    const r = m.assignIpv6Addresses({
+      networkInterfaceId: id,
+      ipv6AddressCount: p.int("Ipv6AddressCount"),
+      ipv6Addresses: ips.length ? ips : undefined,
+      ipv6PrefixCount: p.int("Ipv6PrefixCount"),
+      ipv6Prefixes: prefixes.length ? prefixes : undefined,
+    });
+    return el("networkInterfaceId", id) + items("assignedIpv6Addresses", r.ipv6Addresses, xmlEscape) +
+      items("assignedIpv6PrefixSet", r.ipv6Prefixes, xmlEscape);
+  },
+
+  UnassignIpv6Addresses(m, p) {
+    const id = p.need("NetworkInterfaceId");
+    const ips = p.list("Ipv6Addresses");
+    const prefixes = p.list("Ipv6Prefix");
+    const r = m.unassignIpv6Addresses({
+      networkInterfaceId: id,
+      ipv6Addresses: ips.length ? ips : undefined,
+      ipv6Prefixes: prefixes.length ? prefixes : undefined,
+    });
+    return el("networkInterfaceId", id) + items("unassignedIpv6Addresses", r.ipv6Addresses, xmlEscape) +
+      items("unassignedIpv6PrefixSet", r.ipv6Prefixes, xmlEscape);
   },
 
   CreateTags(m, p) {

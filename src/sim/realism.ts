@@ -25,6 +25,8 @@ export const REALISTIC_LATENCY_MS: Readonly<Record<string, readonly [number, num
   DeleteNetworkInterface: [100, 300],
   AssignPrivateIpAddresses: [100, 300],
   UnassignPrivateIpAddresses: [250, 500],
+  AssignIpv6Addresses: [100, 300],
+  UnassignIpv6Addresses: [250, 500],
   ModifyNetworkInterfaceAttribute: [50, 150],
   CreateTags: [50, 150],
   Describe: [50, 150],
