@@ -8,7 +8,8 @@
 import { Netlink, NetlinkError, sysctlRead, sysctlWrite } from "../../ffi/mod.ts";
 import type { Logger } from "../cni/log.ts";
 import { CniError, Code } from "../cni/spec.ts";
-import { MAIN_TABLE, openHost, openPodNs, randomMac, step } from "../cni/wiring.ts";
+import { MAIN_TABLE } from "../common/routing.ts";
+import { openHost, openPodNs, randomMac, step } from "../cni/wiring.ts";
 import { EGRESS_IFNAME } from "./conf.ts";
 
 /** What the egress veth needs. */
