@@ -1,0 +1,111 @@
+/**
+ * The socket API's POST routes (src/cni/api.ts): add-network, del-network, check-network and gc. Every
+ * change is checkpointed (`ctx.persist`) before the answer, and re-plans the pool.
+ * @module
+ */
+import type { AddNetworkReply, CheckNetworkReply, DelNetworkReply, GcReply } from "../cni/api.ts";
+import { systemClock } from "../common/clock.ts";
+import { routeTableOf } from "../common/routing.ts";
+import { assignOrWait } from "./api_assign.ts";
+import { ApiError, attachmentKey, ID, str } from "./api_request.ts";
+import type { Assignment } from "./datastore.ts";
+import type { ApiContext } from "./server.ts";
+
+/** A POST route: the request body in, the reply out (or an ApiError). */
+export type PostRoute = (ctx: ApiContext, body: Record<string, unknown>) => unknown;
+
+function now(ctx: ApiContext): number {
+  return (ctx.clock ?? systemClock).now();
+}
+
+/** The device and route table of an assignment's ENI. */
+function tableOf(ctx: ApiContext, a: Assignment): { deviceNumber: number; routeTable: number } {
+  const deviceNumber = ctx.ds.eni(a.eniId)?.deviceNumber ?? 0;
+  return { deviceNumber, routeTable: routeTableOf(deviceNumber) };
+}
+
+/** `POST /v1/add-network`: an IP for the attachment (waiting for the pool to grow if need be). */
+export async function addNetwork(ctx: ApiContext, b: Record<string, unknown>): Promise<AddNetworkReply> {
+  const key = attachmentKey(b);
+  const optional = (field: string) => str(b, field, { optional: true }) || undefined;
+  const meta = {
+    netns: optional("netns"),
+    k8sPodNamespace: optional("k8sPodNamespace"),
+    k8sPodName: optional("k8sPodName"),
+    k8sPodUid: optional("k8sPodUid"),
+  };
+  ctx.metrics?.addIpReq.inc();
+  const a = await assignOrWait(ctx, key, meta);
+  await ctx.persist();
+  void ctx.driver.trigger();
+  const eni = ctx.ds.eni(a.eniId)!;
+  const pod = `${meta.k8sPodNamespace}/${meta.k8sPodName}`;
+  ctx.log?.info("assigned", { ...key, ip: a.ip, eniId: a.eniId, pod });
+  return {
+    ipv4: a.ip,
+    ...tableOf(ctx, a),
+    eniId: a.eniId,
+    subnetCidr: eni.subnetCidr,
+    vpcCidrs: ctx.vpcCidrs,
+    useExternalSnat: ctx.config.externalSnat,
+    mtu: ctx.config.podMtu,
+  };
+}
+
+/** `POST /v1/del-network`: releases the attachment's IP (into cooldown); `released: false` if none. */
+export async function delNetwork(ctx: ApiContext, b: Record<string, unknown>): Promise<DelNetworkReply> {
+  const key = attachmentKey(b);
+  ctx.metrics?.delIpReq.inc();
+  const held = ctx.ds.get(key);
+  const table = held && tableOf(ctx, held);
+  const a = ctx.ds.release(key, now(ctx));
+  if (!a) return { released: false };
+  await ctx.persist();
+  void ctx.driver.trigger();
+  ctx.log?.info("released", { ...key, ip: a.ip });
+  return { released: true, ipv4: a.ip, ...table };
+}
+
+/** `POST /v1/check-network`: whether ipamd holds an IP for the attachment, and its table. */
+export function checkNetwork(ctx: ApiContext, b: Record<string, unknown>): CheckNetworkReply {
+  const a = ctx.ds.get(attachmentKey(b));
+  return a ? { held: true, ipv4: a.ip, ...tableOf(ctx, a) } : { held: false };
+}
+
+/** The `valid` list of a GC request, as `[containerId, ifName]` JSON keys. */
+function validKeys(b: Record<string, unknown>): Set<string> {
+  if (!Array.isArray(b.valid)) throw new ApiError(400, "bad_request", `field "valid" must be an array`);
+  return new Set(b.valid.map((v, i) => {
+    if (typeof v !== "object" || v === null) {
+      throw new ApiError(400, "bad_request", `field "valid[${i}]" must be an object`);
+    }
+    const o = v as Record<string, unknown>;
+    return JSON.stringify([str(o, "containerId"), str(o, "ifName")]);
+  }));
+}
+
+/** `POST /v1/gc`: releases every attachment of `netName` not in `valid`. */
+export async function gcNetwork(ctx: ApiContext, b: Record<string, unknown>): Promise<GcReply> {
+  const netName = str(b, "netName", { pattern: ID });
+  const valid = validKeys(b);
+  const released: GcReply["released"] = [];
+  for (const a of ctx.ds.assignments()) {
+    if (a.netName !== netName || valid.has(JSON.stringify([a.containerId, a.ifName]))) continue;
+    if (ctx.ds.release(a, now(ctx))) {
+      released.push({ containerId: a.containerId, ifName: a.ifName, ipv4: a.ip });
+    }
+  }
+  if (released.length) {
+    await ctx.persist();
+    void ctx.driver.trigger();
+  }
+  return { released };
+}
+
+/** The POST routes by path. */
+export const POST_ROUTES: Record<string, PostRoute> = {
+  "/v1/add-network": addNetwork,
+  "/v1/del-network": delNetwork,
+  "/v1/check-network": checkNetwork,
+  "/v1/gc": gcNetwork,
+};
