@@ -16,11 +16,24 @@ interface Ctx {
 
 async function withImds(
   fn: (c: Ctx) => Promise<void>,
-  o: { faults?: string; handler?: (model: Ec2Model, instanceId: string) => ImdsHandlerOptions } = {},
+  o: {
+    faults?: string;
+    handler?: (model: Ec2Model, instanceId: string) => ImdsHandlerOptions;
+    /** A dual-stack VPC and subnet (the instance's primary ENI gets an IPv6 address), client reading IPv6 keys. */
+    ipv6?: boolean;
+  } = {},
 ): Promise<void> {
   const clock = { now: Date.UTC(2026, 10, 25, 12) };
-  const model = new Ec2Model({ seed: 9, now: () => clock.now });
-  const subnet = model.addSubnet({ cidr: "10.0.0.0/20", availabilityZone: "us-west-2b" });
+  const model = new Ec2Model({
+    seed: 9,
+    now: () => clock.now,
+    ...(o.ipv6 ? { vpcIpv6Cidr: "2600:1f14:6b0:d800::/56" } : {}),
+  });
+  const subnet = model.addSubnet({
+    cidr: "10.0.0.0/20",
+    availabilityZone: "us-west-2b",
+    ...(o.ipv6 ? { ipv6Cidr: "2600:1f14:6b0:d801::/64", assignIpv6AddressOnCreation: true } : {}),
+  });
   const sg = model.addSecurityGroup("nodes");
   const inst = model.launchInstance({
     instanceType: "m5.large",
@@ -41,7 +54,7 @@ async function withImds(
       clock,
       instanceId: inst.instanceId,
       subnetId: subnet.subnetId,
-      client: new ImdsClient({ endpoint: url, now: () => clock.now }),
+      client: new ImdsClient({ endpoint: url, now: () => clock.now, ipv6: o.ipv6 }),
     });
   } finally {
     await server.shutdown();
@@ -138,6 +151,46 @@ Deno.test("imds: instance paths and per-interface paths via ImdsClient", () =>
     assert.equal(doc.region, "us-west-2");
     assert.equal(doc.instanceId, instanceId);
     assert.equal(doc.privateIp, rec.primaryIp);
+  }));
+
+Deno.test("imds: IPv6 keys per interface and the top-level ipv6, only where the ENI has them", () =>
+  withImds(async ({ model, url, client, instanceId }) => {
+    const rec = model.attachedEnis(instanceId)[0];
+    const { ipv6Prefixes } = model.assignIpv6Addresses({ networkInterfaceId: rec.id, ipv6PrefixCount: 1 });
+    assert.match(ipv6Prefixes[0], /^2600:1f14:6b0:d801:[0-9a-f:]+\/80$/);
+    const [p] = await client.interfaces();
+    assert.equal(p.ipv6s?.length, 1);
+    assert.ok(p.ipv6s![0].startsWith("2600:1f14:6b0:d801:"));
+    assert.deepEqual(p.ipv6Prefixes, ipv6Prefixes);
+    assert.deepEqual(p.subnetIpv6Cidrs, ["2600:1f14:6b0:d801::/64"]);
+    assert.deepEqual(p.vpcIpv6Cidrs, ["2600:1f14:6b0:d800::/56"]);
+
+    const tok = await token(url);
+    const base = `/latest/meta-data/network/interfaces/macs/${rec.mac}/`;
+    const keys = (await get(url, base, tok)).body.split("\n");
+    for (const k of ["ipv6-prefix", "ipv6s", "subnet-ipv6-cidr-blocks", "vpc-ipv6-cidr-blocks"]) {
+      assert.ok(keys.includes(k), k);
+    }
+    assert.ok(!keys.includes("ipv4-prefix"));
+    assert.deepEqual(keys, keys.toSorted());
+    assert.equal((await get(url, "/latest/meta-data/ipv6", tok)).body, p.ipv6s![0]);
+    assert.ok((await get(url, "/latest/meta-data/", tok)).body.split("\n").includes("ipv6"));
+  }, { ipv6: true }));
+
+Deno.test("imds: an IPv4-only ENI has no IPv6 keys, no top-level ipv6", () =>
+  withImds(async ({ model, url, instanceId }) => {
+    const rec = model.attachedEnis(instanceId)[0];
+    const tok = await token(url);
+    const keys = (await get(url, `/latest/meta-data/network/interfaces/macs/${rec.mac}/`, tok)).body;
+    assert.doesNotMatch(keys, /ipv6/);
+    assert.equal(
+      (await get(url, `/latest/meta-data/network/interfaces/macs/${rec.mac}/ipv6s`, tok)).status,
+      404,
+    );
+    assert.equal((await get(url, "/latest/meta-data/ipv6", tok)).status, 404);
+    assert.doesNotMatch((await get(url, "/latest/meta-data/", tok)).body, /ipv6/);
+    const [p] = await new ImdsClient({ endpoint: url, ipv6: true }).interfaces();
+    assert.deepEqual([p.ipv6s, p.ipv6Prefixes, p.subnetIpv6Cidrs, p.vpcIpv6Cidrs], [[], [], [], []]);
   }));
 
 Deno.test("imds: an attached ENI and assigned IPs appear only after the lag", () =>

@@ -14,6 +14,11 @@ export interface ImdsClientOptions {
   tokenTtlSeconds?: number;
   /** Clock (ms). Default `Date.now`. */
   now?: () => number;
+  /**
+   * Also read each interface's IPv6 keys (`ipv6s`, `ipv6-prefix`, `subnet-ipv6-cidr-blocks`,
+   * `vpc-ipv6-cidr-blocks`), as upstream does in IPv6 mode only. Default false: IPv4 nodes make no extra calls.
+   */
+  ipv6?: boolean;
 }
 
 const META = "/latest/meta-data/";
@@ -38,6 +43,7 @@ export class ImdsClient implements ImdsPort {
   readonly #timeoutMs: number;
   readonly #ttl: number;
   readonly #now: () => number;
+  readonly #ipv6: boolean;
   #token?: { value: string; refreshAt: number };
   #pending?: Promise<string>;
 
@@ -46,6 +52,7 @@ export class ImdsClient implements ImdsPort {
     this.#timeoutMs = opts.timeoutMs ?? 2000;
     this.#ttl = opts.tokenTtlSeconds ?? 21600;
     this.#now = opts.now ?? Date.now;
+    this.#ipv6 = opts.ipv6 ?? false;
   }
 
   async #fetch(path: string, init: RequestInit): Promise<Response> {
@@ -159,7 +166,9 @@ export class ImdsClient implements ImdsPort {
       ].map((k) => this.getOptional(base + k)),
     );
     if (dev === undefined || id === undefined) return undefined;
+    const v6 = this.#ipv6 ? await this.#ipv6Keys(base) : {};
     return {
+      ...v6,
       mac,
       deviceNumber: Number(dev.trim()),
       interfaceId: id.trim(),
@@ -170,5 +179,15 @@ export class ImdsClient implements ImdsPort {
       ipv4Prefixes: this.#lines(prefixes),
       securityGroupIds: this.#lines(sgs),
     };
+  }
+
+  /** An interface's IPv6 keys (each empty when IMDS has no such key). */
+  async #ipv6Keys(base: string): Promise<Partial<ImdsInterface>> {
+    const [ipv6s, ipv6Prefixes, subnetIpv6Cidrs, vpcIpv6Cidrs] = await Promise.all(
+      ["ipv6s", "ipv6-prefix", "subnet-ipv6-cidr-blocks", "vpc-ipv6-cidr-blocks"].map(async (k) =>
+        this.#lines(await this.getOptional(base + k))
+      ),
+    );
+    return { ipv6s, ipv6Prefixes, subnetIpv6Cidrs, vpcIpv6Cidrs };
   }
 }

@@ -94,6 +94,8 @@ const INTERFACE_KEYS = [
   "device-number",
   "interface-id",
   "ipv4-prefix",
+  "ipv6-prefix",
+  "ipv6s",
   "local-hostname",
   "local-ipv4s",
   "mac",
@@ -101,9 +103,11 @@ const INTERFACE_KEYS = [
   "security-group-ids",
   "subnet-id",
   "subnet-ipv4-cidr-block",
+  "subnet-ipv6-cidr-blocks",
   "vpc-id",
   "vpc-ipv4-cidr-block",
   "vpc-ipv4-cidr-blocks",
+  "vpc-ipv6-cidr-blocks",
 ];
 
 /**
@@ -151,7 +155,9 @@ function listing(v: InstanceView, rel: string): string[] | undefined {
     case "":
       return [
         ...(v.iam ? ["iam/"] : []),
-        ...["instance-id", "instance-type", "local-hostname", "local-ipv4", "mac", "network/", "placement/"],
+        ...["instance-id", "instance-type"],
+        ...(primaryIpv6(v) ? ["ipv6"] : []),
+        ...["local-hostname", "local-ipv4", "mac", "network/", "placement/"],
       ];
     case "iam":
       return v.iam && ["info", "security-credentials/"];
@@ -168,7 +174,12 @@ function listing(v: InstanceView, rel: string): string[] | undefined {
   }
   const m = /^network\/interfaces\/macs\/([0-9a-f:]{17})$/.exec(rel);
   const eni = m && v.enis.find((e) => e.mac === m[1]);
-  return eni ? INTERFACE_KEYS.filter((k) => k !== "ipv4-prefix" || eni.ipv4Prefixes.length) : undefined;
+  return eni ? INTERFACE_KEYS.filter((k) => interfaceValue(v.model, eni, k) !== undefined) : undefined;
+}
+
+/** `ipv6`: the first IPv6 address of the interface at device 0 (404 when it has none). */
+function primaryIpv6(v: InstanceView): string | undefined {
+  return v.enis.find((e) => e.deviceNumber === 0)?.ipv6s?.[0];
 }
 
 /** The value at a non-listing path, or undefined for 404. */
@@ -181,6 +192,8 @@ function value(v: InstanceView, rel: string): string | undefined {
       return v.instanceType;
     case "local-ipv4":
       return primary?.primaryIp;
+    case "ipv6":
+      return primaryIpv6(v);
     case "local-hostname":
     case "hostname":
       return primary && `ip-${primary.primaryIp.replaceAll(".", "-")}.${model.region}.compute.internal`;
@@ -221,6 +234,11 @@ function roleCredentials(iam: LabIam, instanceId: string): string {
   });
 }
 
+/** A list value, one per line; absent (404) when empty, as IMDS leaves out a key with nothing to list. */
+function lines(xs: string[] | undefined): string | undefined {
+  return xs?.length ? xs.join("\n") : undefined;
+}
+
 /** One key under `network/interfaces/macs/<mac>/`. */
 function interfaceValue(model: Ec2Model, eni: ImdsInterface, key: string): string | undefined {
   switch (key) {
@@ -237,7 +255,15 @@ function interfaceValue(model: Ec2Model, eni: ImdsInterface, key: string): strin
     case "local-ipv4s":
       return eni.localIpv4s.join("\n");
     case "ipv4-prefix":
-      return eni.ipv4Prefixes.length ? eni.ipv4Prefixes.join("\n") : undefined;
+      return lines(eni.ipv4Prefixes);
+    case "ipv6-prefix":
+      return lines(eni.ipv6Prefixes);
+    case "ipv6s":
+      return lines(eni.ipv6s);
+    case "subnet-ipv6-cidr-blocks":
+      return lines(eni.subnetIpv6Cidrs);
+    case "vpc-ipv6-cidr-blocks":
+      return lines(eni.vpcIpv6Cidrs);
     case "security-group-ids":
       return eni.securityGroupIds.join("\n");
     case "subnet-id":
