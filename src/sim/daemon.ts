@@ -178,6 +178,7 @@ export async function runDaemon(stateDir: string): Promise<void> {
         else await s.stop();
         return { node: n.name, running, pid: s.pid ?? null };
       },
+      endWatches: h.endWatches,
       shutdown: () => void stop().then(() => control.shutdown()),
     }),
   );

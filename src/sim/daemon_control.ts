@@ -1,6 +1,7 @@
 /**
  * The daemon's `lab.sock` API: the EC2, IMDS and Kubernetes handlers under `/ec2`, `/imds/<node>`, `/k8s`,
- * plus the lab's control routes under `/lab` (status, faults, pods, a node's ipamd, shutdown).
+ * plus the lab's control routes under `/lab` (status, faults, pods, a node's ipamd, Kubernetes history
+ * compaction, shutdown).
  */
 import type { KubeStore } from "./k8s_store.ts";
 import { KubeStatusError } from "./k8s_status.ts";
@@ -25,6 +26,8 @@ export interface ControlDeps {
    * undefined when there is no such node or the lab runs no ipamd.
    */
   setIpamdRunning(node: string, running: boolean): Promise<unknown | undefined>;
+  /** Ends every open Kubernetes watch (the clients re-watch), as an API server restart does. */
+  endWatches(): void;
   shutdown(): void;
 }
 
@@ -72,6 +75,12 @@ export function controlHandler(d: ControlDeps): Handler {
             throw e;
           }
         }
+      }
+      if (path === "/lab/k8s/compact" && req.method === "POST") {
+        const b = await req.json().catch(() => ({})) as { endWatches?: boolean };
+        d.store.compact();
+        if (b.endWatches) d.endWatches();
+        return json({ compactedResourceVersion: d.store.oldestResumableResourceVersion });
       }
       if (path === "/lab/shutdown" && req.method === "POST") {
         setTimeout(() => d.shutdown(), 10);

@@ -28,6 +28,7 @@ function deps(store = new KubeStore()): ControlDeps {
     },
     nodeName: (n) => n === "0" ? "node-0" : undefined,
     setIpamdRunning: (n, running) => Promise.resolve(n === "0" ? { node: "node-0", running } : undefined),
+    endWatches: () => {},
     shutdown: () => {},
   };
 }
@@ -80,6 +81,21 @@ Deno.test("lab.sock: pods are created on a node, get an IP, and are deleted", as
   assert.equal((await call(h, "DELETE", "/lab/pods/default/web"))[0], 200);
   assert.equal(store.getPod("default", "web"), undefined);
   assert.equal((await call(h, "DELETE", "/lab/pods/default/web"))[0], 404);
+});
+
+Deno.test("lab.sock: compaction makes older resourceVersions 410 Gone and can end every watch", async () => {
+  const store = new KubeStore();
+  let ended = 0;
+  const h = controlHandler({ ...deps(store), endWatches: () => ended++ });
+  store.addNode("node-a");
+  const old = store.resourceVersion;
+  store.addNode("node-b");
+  const [code, body] = await call(h, "POST", "/lab/k8s/compact", { endWatches: true });
+  assert.equal(code, 200);
+  assert.equal(JSON.parse(body).compactedResourceVersion, store.resourceVersion);
+  assert.equal(ended, 1);
+  assert.throws(() => store.watch("nodes", { resourceVersion: old }, () => {}), { code: 410 });
+  store.watch("nodes", { resourceVersion: store.resourceVersion }, () => {}).close();
 });
 
 Deno.test("routables: a /28 prefix is routed once, addresses outside prefixes one by one", () => {

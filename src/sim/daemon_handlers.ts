@@ -27,6 +27,8 @@ export interface LabHandlers {
   setFaults(text: string): { faults: string; latency: string };
   /** Per-action call/error/throttle counters. */
   counters(): unknown;
+  /** Ends every open Kubernetes watch; later requests are still served. */
+  endWatches(): void;
   close(): void;
 }
 
@@ -55,6 +57,7 @@ export function makeHandlers(world: LabWorld, cfg: LabConfig): LabHandlers {
       return faults();
     },
     counters: () => realism.stats(),
+    endWatches: () => kube.close(),
     close: () => kube.close(),
   };
 }

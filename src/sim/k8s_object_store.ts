@@ -322,6 +322,15 @@ export class KubeObjectStore {
     }
   }
 
+  /**
+   * Compacts the history as etcd compaction does: a watch from any resourceVersion older than the newest one
+   * gets 410 Gone afterwards. Open watches go on.
+   */
+  compact(): void {
+    this.#history = [];
+    this.#compactedRv = this.#rv;
+  }
+
   /** How many watchers are registered (all collections, or one). */
   watcherCount(collection?: Collection): number {
     if (collection) return this.#watchers.get(collection)!.size;
