@@ -1,11 +1,13 @@
 /**
  * Builds, before the tests run, every Go program they use, into the shared build cache (src/sim/go_build.ts):
- * the CNI reference plugins and the libcni driver. A second run finds them all and builds nothing.
+ * the CNI reference plugins, the libcni driver and the client-go conformance program. A second run finds them
+ * all and builds nothing.
  * @module
  */
 import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 import { buildCacheDir } from "../src/sim/go_build.ts";
 import { buildDriver } from "../tests/helpers/libcni.ts";
+import { buildClientGo } from "../tests/clients/client_go.ts";
 
 /** Builds what is missing, printing one line per program; false (after printing why) when a build failed. */
 export async function prepareGoPrograms(): Promise<boolean> {
@@ -17,6 +19,8 @@ export async function prepareGoPrograms(): Promise<boolean> {
     say("CNI plugins", plugins.built, plugins.dir);
     const driver = await buildDriver();
     say("libcni driver", driver.built, driver.path);
+    const clientGo = await buildClientGo();
+    say("client-go conformance", clientGo.built, clientGo.path);
   } catch (e) {
     console.log(`go: ${(e as Error).message}`);
     return false;
