@@ -1,13 +1,14 @@
 /**
  * Builds, before the tests run, every Go program they use, into the shared build cache (src/sim/go_build.ts):
- * the CNI reference plugins, the libcni driver and the client-go conformance program. A second run finds them
- * all and builds nothing.
+ * the CNI reference plugins, the libcni driver, the client-go conformance program and the aws-sdk-go-v2
+ * client. A second run finds them all and builds nothing.
  * @module
  */
 import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
-import { buildCacheDir } from "../src/sim/go_build.ts";
+import { buildCacheDir, ensureGoProgram } from "../src/sim/go_build.ts";
 import { buildDriver } from "../tests/helpers/libcni.ts";
 import { buildClientGo } from "../tests/clients/client_go.ts";
+import { AWS_SDK_GO_V2 } from "../tests/clients/aws_scenario.ts";
 
 /** Builds what is missing, printing one line per program; false (after printing why) when a build failed. */
 export async function prepareGoPrograms(): Promise<boolean> {
@@ -21,6 +22,8 @@ export async function prepareGoPrograms(): Promise<boolean> {
     say("libcni driver", driver.built, driver.path);
     const clientGo = await buildClientGo();
     say("client-go conformance", clientGo.built, clientGo.path);
+    const awsGo = await ensureGoProgram(AWS_SDK_GO_V2);
+    say("aws-sdk-go-v2 client", awsGo.built, awsGo.path);
   } catch (e) {
     console.log(`go: ${(e as Error).message}`);
     return false;
