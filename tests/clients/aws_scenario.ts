@@ -65,7 +65,7 @@ export async function setFaults(lab: TestLab, faults: string): Promise<void> {
 }
 
 /** The checks on a scenario report: IMDS, credentials, the ENI's life, error codes. */
-export async function checkScenario(lab: TestLab, node: number, report: Json): Promise<void> {
+export async function checkScenario(lab: TestLab, node: number, report: Json, source: string): Promise<void> {
   const n = lab.status.nodes[node];
   const imds = report.imds;
   assert.equal(imds.instanceId, n.instanceId);
@@ -83,6 +83,7 @@ export async function checkScenario(lab: TestLab, node: number, report: Json): P
   assert.match(imds.instanceProfileArn, /^arn:aws:iam::\d{12}:instance-profile\//);
 
   const c = report.credentials;
+  assert.equal(c.source, source, "the default chain ended at the instance role");
   assert.match(c.accessKeyId, /^ASIA[A-Z0-9]{16}$/, "the instance role's temporary key");
   assert.equal(c.sessionToken, true);
   assert.equal(c.canExpire, true);

@@ -26,7 +26,7 @@ Deno.test({
       await withLab({ nodes: 1, ipamd: false }, async (lab) => {
         const report = await runClient(lab, 0, [bin, "scenario"], clientEnv(home));
         console.log(`aws-sdk-go-v2: ${JSON.stringify(report.versions)}`);
-        await checkScenario(lab, 0, report);
+        await checkScenario(lab, 0, report, "EC2RoleProvider");
         const before = (await labStatus(lab.stateDir)).nodes[0].ec2Rejected.DescribeSubnets ?? 0;
         await setFaults(lab, "throttle=1");
         try {
