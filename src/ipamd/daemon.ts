@@ -1,42 +1,45 @@
 /**
  * ipamd's daemon: start-up (Kubernetes wait, instance and limits, state rebuild, host setup, iptables),
- * then the socket API, introspection, metrics, the pool driver and the pod watch, until stopped.
+ * then the socket API, introspection, metrics, the pool driver and the pod watch, until stopped. Start-up
+ * is a sequence of named steps (`#startup`); the ones needing no daemon state are in daemon_startup.ts, the
+ * listeners in daemon_serve.ts.
+ * @module
  */
-import type { Ec2Port } from "../aws/ec2_port.ts";
+import type { Netlink } from "../../ffi/mod.ts";
+import type { Ec2Port, NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
-import { lookupInstanceType } from "../aws/instance_types.ts";
 import { RateLimitedEc2, type RateLimitOptions } from "../aws/rate_limit.ts";
 import { type Clock, systemClock } from "../common/clock.ts";
-import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
 import { waitForApiServer } from "../k8s/client.ts";
-import type { Netlink } from "../../ffi/mod.ts";
+import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
 import { applyRules, type IptablesRunner, renderRules } from "../net/iptables.ts";
-import { fromCheckpoint, readCheckpoint, toCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { CheckpointWriter } from "./checkpoint_writer.ts";
 import type { IpamdConfig } from "./config.ts";
 import { type Assignment, Datastore } from "./datastore.ts";
-import { loadEnis, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
+import { loadEnis, type NodeEni, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
+import { serveIpamd } from "./daemon_serve.ts";
+import {
+  logSweep,
+  type NodeIdentity,
+  type Placement,
+  readNodeIdentity,
+  readSavedAssignments,
+  setLimitGauges,
+  StartupError,
+  subnetDiscoveryPlacement,
+} from "./daemon_startup.ts";
 import { EniConfigWatcher } from "./eni_config.ts";
 import { EniGc, type EniGcOptions, sweepOrphanedEnis, type SweepRun } from "./eni_gc.ts";
 import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
-import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } from "./introspection.ts";
 import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
-import { checkPrefixDelegation } from "./prefix.ts";
 import { PoolDriver } from "./pool_driver.ts";
-import { apiHandler, serveUnix } from "./server.ts";
-import { discoverSubnet } from "./subnet_select.ts";
+
+export { StartupError } from "./daemon_startup.ts";
 
 export const VERSION = "0.1.0";
-
-/** Start-up could not complete; the message says why (e.g. names the unreachable API server). */
-export class StartupError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StartupError";
-  }
-}
 
 /** The outside world, through the ports. */
 export interface DaemonPorts {
@@ -97,17 +100,20 @@ export class Daemon {
   instanceId = "";
   introspectionAddr?: Deno.NetAddr;
   metricsAddr?: Deno.NetAddr;
+  readonly clock: Clock;
   readonly #servers: Deno.HttpServer[] = [];
   readonly #abort = new AbortController();
-  #ckpt: Promise<void> = Promise.resolve();
-  #ckptQueued?: Promise<void>;
+  readonly #checkpoint: CheckpointWriter;
   #eniConfigs: Record<string, EniConfigSpec> = {};
-  readonly clock: Clock;
 
   private constructor(readonly o: DaemonOptions) {
     this.ds = new Datastore({ cooldownMs: o.config.ipCooldownMs });
     this.clock = o.clock ?? systemClock;
     this.log = o.log ?? new Logger(o.config.logLevel, o.config.logFile);
+    this.#checkpoint = new CheckpointWriter(o.config.backingStore, this.ds, {
+      metrics: this.metrics,
+      log: this.log,
+    });
   }
 
   /** Runs start-up and begins serving; throws {@link StartupError} when it cannot. */
@@ -129,17 +135,60 @@ export class Daemon {
    * callers arriving while a write waits to start share it (one fsync for a burst of ADDs).
    */
   persist(): Promise<void> {
-    if (this.#ckptQueued) return this.#ckptQueued;
-    const p = this.#ckpt.then(() => {
-      this.#ckptQueued = undefined;
-      return writeCheckpoint(this.o.config.backingStore, toCheckpoint(this.ds.assignments()));
+    return this.#checkpoint.write();
+  }
+
+  /** Start-up, step by step; the pod watch it ends with runs until stop(). */
+  async #startup(): Promise<void> {
+    const startedAt = this.clock.now();
+    this.#prepare();
+    await this.#waitForKube();
+    this.log.info("Kubernetes API reachable", { server: this.o.ports.kubeServer });
+    const node = await readNodeIdentity(this.o.ports.imds, this.ec2, this.o.config);
+    this.instanceId = node.instanceId;
+    this.vpcCidrs = node.vpcCidrs;
+    const sweep = this.#startSweep(node.instanceId, startedAt);
+    setLimitGauges(this.metrics, node.limits, this.o.config);
+    const enis = await this.#readEnis(node);
+    const primary = enis.find((e) => e.deviceNumber === 0)!.eni;
+    this.eniManager = this.#eniManager(node.instanceId, primary, await this.#placement(primary));
+    await this.#setupHost(node, enis, primary);
+    await this.#restoreAssignments(enis.length);
+    if (sweep) logSweep(this.log, this.startupSweep = await sweep);
+    this.driver = new PoolDriver({
+      ds: this.ds,
+      eni: this.eniManager,
+      imds: this.o.ports.imds,
+      host: this.host,
+      config: this.o.config,
+      limits: { maxEnis: node.limits.maxEnis, ipv4PerEni: node.limits.ipv4PerEni },
+      primaryEniId: primary.networkInterfaceId,
+      metrics: this.metrics,
+      log: this.log,
+      clock: this.clock,
     });
-    this.#ckptQueued = p;
-    this.#ckpt = p.catch((e) => {
-      this.metrics.ipamdErr.inc({ fn: "checkpoint" });
-      this.log.error("checkpoint write failed", { err: e });
+    await this.#serve();
+    this.ready = true;
+    const secs = (this.clock.now() - startedAt) / 1000;
+    this.metrics.startupSeconds.set(secs);
+    this.log.info("ipamd ready", {
+      instanceId: node.instanceId,
+      instanceType: node.instanceType,
+      startupSeconds: secs,
     });
-    return p;
+    this.#startLoops(node.instanceId);
+    await this.#watchPods();
+  }
+
+  /** Before any connection: the rate-limited EC2 port, build info, the host and its primary MTU. */
+  #prepare(): void {
+    const { config, ports } = this.o;
+    this.ec2 = this.#rateLimited(ports.ec2);
+    this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
+    if (ports.netlink) this.host = new HostNetwork(ports.netlink);
+    // AWS_VPC_ENI_MTU on the primary interface before any connection is opened: a TCP connection set up at the
+    // old MTU keeps its larger MSS, and the peer's segments would no longer fit.
+    this.host?.setDefaultRouteMtu(config.eniMtu);
   }
 
   async #waitForKube(): Promise<void> {
@@ -156,31 +205,15 @@ export class Daemon {
     }
   }
 
-  async #startup(): Promise<void> {
-    const clock = this.clock;
-    const startedAt = clock.now();
-    const { config: c, ports } = this.o;
-    const { imds, kube } = ports;
-    const ec2 = this.ec2 = this.#rateLimited(ports.ec2);
-    this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
-    if (ports.netlink) this.host = new HostNetwork(ports.netlink);
-    // AWS_VPC_ENI_MTU on the primary interface before any connection is opened: a TCP connection set up at the
-    // old MTU keeps its larger MSS, and the peer's segments would no longer fit.
-    this.host?.setDefaultRouteMtu(c.eniMtu);
-    await this.#waitForKube();
-    this.log.info("Kubernetes API reachable", { server: ports.kubeServer });
-
-    const [instanceId, instanceType, primaryMac, imdsIfs] = await Promise.all([
-      imds.instanceId(),
-      imds.instanceType(),
-      imds.primaryMac(),
-      imds.interfaces(),
-    ]);
-    this.instanceId = instanceId;
-    // ENIs a previous run created but never attached (killed inside create → attach): deleted now, in
-    // parallel with the rest of start-up, and awaited (bounded) before the pool can grow.
-    const sweep = c.disableLeakedEniCleanup ? undefined : sweepOrphanedEnis({
-      ec2,
+  /**
+   * ENIs a previous run created but never attached (killed inside create → attach): deleted now, in
+   * parallel with the rest of start-up, and awaited (bounded) before the pool can grow.
+   */
+  #startSweep(instanceId: string, startedAt: number): Promise<SweepRun> | undefined {
+    const c = this.o.config;
+    if (c.disableLeakedEniCleanup) return undefined;
+    return sweepOrphanedEnis({
+      ec2: this.ec2,
       instanceId,
       clusterName: c.clusterName,
       startedAt,
@@ -188,44 +221,34 @@ export class Daemon {
       log: this.log,
       deadlineMs: this.o.startupSweepDeadlineMs,
       signal: this.#abort.signal,
-      clock,
+      clock: this.clock,
     });
-    const limits = lookupInstanceType(instanceType) ?? (await ec2.describeInstanceTypes([instanceType]))[0];
-    if (!limits) throw new StartupError(`unknown instance type ${instanceType}`);
-    checkPrefixDelegation(c.enablePrefixDelegation, { ...limits, instanceType });
-    const primaryImds = imdsIfs.find((i) => i.mac.toLowerCase() === primaryMac.toLowerCase());
-    this.vpcCidrs = primaryImds?.vpcCidrs ?? [];
-    this.metrics.eniMax.set(Math.min(limits.maxEnis, c.maxEni ?? Infinity));
-    // Pod addresses at most: the primary ENI carries none with custom networking; a slot is a /28 in prefix mode.
-    this.metrics.ipMax.set(
-      (Math.min(limits.maxEnis, c.maxEni ?? Infinity) - (c.customNetworking ? 1 : 0)) *
-        (limits.ipv4PerEni - 1) * (c.enablePrefixDelegation ? 16 : 1),
-    );
+  }
 
-    const subnets = (id: string) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]);
-    const bootstrap = new EniManager({
-      ec2,
-      imds,
-      instanceId,
-      subnetId: "",
-      securityGroupIds: [],
-      clusterName: c.clusterName,
-      metrics: this.metrics,
+  /** The node's attached ENIs (EC2, with IMDS or DescribeSubnets for the subnet); the primary must be there. */
+  async #readEnis(node: NodeIdentity): Promise<NodeEni[]> {
+    const ec2 = this.ec2;
+    const enis = await nodeEnis({
+      eni: this.#eniManager(node.instanceId),
+      imdsIfs: node.imdsIfs,
+      describeSubnet: (id) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]),
       log: this.log,
-      clock,
     });
-    const enis = await nodeEnis({ eni: bootstrap, imdsIfs, describeSubnet: subnets, log: this.log });
-    const primary = enis.find((e) => e.deviceNumber === 0);
-    if (!primary) throw new StartupError(`EC2 lists no primary ENI (device 0) on ${instanceId}`);
+    if (!enis.some((e) => e.deviceNumber === 0)) {
+      throw new StartupError(`EC2 lists no primary ENI (device 0) on ${node.instanceId}`);
+    }
+    return enis;
+  }
 
-    const { subnetId, securityGroupIds } = primary.eni;
-    let placement: (() => Promise<{ subnetId: string; securityGroupIds: string[] }>) | undefined;
+  /** Where new ENIs go: the node's ENIConfig (custom networking, watched), subnet discovery, or the primary's. */
+  async #placement(primary: NetworkInterface): Promise<Placement | undefined> {
+    const c = this.o.config;
     if (c.customNetworking) {
       const w = this.eniConfig = new EniConfigWatcher({
-        kube,
+        kube: this.o.ports.kube,
         nodeName: c.nodeName,
         keys: c,
-        fallbackGroups: securityGroupIds,
+        fallbackGroups: primary.securityGroupIds,
         log: this.log,
       });
       await w.init().catch((e) => {
@@ -233,126 +256,108 @@ export class Daemon {
       });
       this.#eniConfigs = w.seen;
       w.watch(this.#abort.signal).catch((e) => this.log.warn("node watch ended", { err: e }));
-      placement = () => w.placement();
-    } else if (this.o.subnetDiscovery ?? true) {
-      const where = { vpcId: primary.eni.vpcId, availabilityZone: primary.eni.availabilityZone };
-      placement = async () => {
-        const r = await discoverSubnet(ec2, { ...where, primarySubnetId: subnetId });
-        if (r.error) this.log.warn("subnet discovery failed; using the primary subnet", { err: r.error });
-        return { subnetId: r.subnetId, securityGroupIds };
-      };
+      return () => w.placement();
     }
-    this.eniManager = new EniManager({
-      ec2,
-      imds,
+    return (this.o.subnetDiscovery ?? true)
+      ? subnetDiscoveryPlacement(this.ec2, primary, this.log)
+      : undefined;
+  }
+
+  /** The ENI manager; without `primary` a bootstrap one that can only describe (for reading the ENIs). */
+  #eniManager(instanceId: string, primary?: NetworkInterface, placement?: Placement): EniManager {
+    const c = this.o.config;
+    return new EniManager({
+      ec2: this.ec2,
+      imds: this.o.ports.imds,
       instanceId,
-      subnetId,
-      securityGroupIds,
+      subnetId: primary?.subnetId ?? "",
+      securityGroupIds: primary?.securityGroupIds ?? [],
       placement,
       clusterName: c.clusterName,
-      additionalTags: c.additionalEniTags,
-      linkPresent: this.host ? (mac) => this.host!.linkPresent(mac) : undefined,
+      ...(primary
+        ? {
+          additionalTags: c.additionalEniTags,
+          linkPresent: this.host ? (mac: string) => this.host!.linkPresent(mac) : undefined,
+          attachWaitMs: this.o.attachWaitMs,
+        }
+        : {}),
       metrics: this.metrics,
       log: this.log,
-      attachWaitMs: this.o.attachWaitMs,
-      clock,
+      clock: this.clock,
     });
+  }
 
-    // Host: node rule, secondary ENIs, iptables.
+  /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
+  async #setupHost(node: NodeIdentity, enis: NodeEni[], primary: NetworkInterface): Promise<void> {
+    const { config: c, ports } = this.o;
     this.host?.setupNode({
-      primaryMac,
+      primaryMac: node.primaryMac,
       mtu: c.eniMtu,
       // Upstream keeps the fwmark rule while it does SNAT even without NodePort support (the veth restore rule).
       fwmark: c.nodePortSupport || !c.externalSnat ? c.connmark : undefined,
       externalServiceCidrs: c.externalServiceCidrs,
     });
-    await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, clock, log: this.log });
-    if (ports.iptables !== false) {
-      await applyRules(
-        renderRules({
-          primaryIp: primary.eni.privateIpAddress,
-          // The primary ENI's interface, found by its MAC as upstream does (eth0, ens5, ...).
-          primaryIf: this.o.primaryIf ?? this.host?.primaryInterface(primaryMac) ?? "eth0",
-          vpcCidrs: this.vpcCidrs,
-          excludeCidrs: c.excludeSnatCidrs,
-          externalSnat: c.externalSnat,
-          randomizeSnat: c.randomizeSnat,
-          vethPrefix: c.vethPrefix,
-          nodePortSupport: c.nodePortSupport,
-          connmark: c.connmark,
-        }),
-        ports.iptables ?? {},
-      );
-    }
+    await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, clock: this.clock, log: this.log });
+    if (ports.iptables === false) return;
+    await applyRules(
+      renderRules({
+        primaryIp: primary.privateIpAddress,
+        // The primary ENI's interface, found by its MAC as upstream does (eth0, ens5, ...).
+        primaryIf: this.o.primaryIf ?? this.host?.primaryInterface(node.primaryMac) ?? "eth0",
+        vpcCidrs: this.vpcCidrs,
+        excludeCidrs: c.excludeSnatCidrs,
+        externalSnat: c.externalSnat,
+        randomizeSnat: c.randomizeSnat,
+        vethPrefix: c.vethPrefix,
+        nodePortSupport: c.nodePortSupport,
+        connmark: c.connmark,
+      }),
+      ports.iptables ?? {},
+    );
+  }
 
-    // Checkpoint.
-    // An unreadable checkpoint is fatal (as upstream): starting empty would hand out addresses that live
-    // pods still use. Writes are atomic, so this is real damage; move the file aside to start over.
-    const saved = await readCheckpoint(c.backingStore).catch((e) => {
-      this.log.error("checkpoint unreadable; refusing to start", { err: e, path: c.backingStore });
-      throw new Error(
-        `${(e as Error).message}: refusing to start, live pods' addresses would be handed out again ` +
-          `(move ${c.backingStore} aside to start with no assignments)`,
-        { cause: e },
-      );
-    });
-    const { restored, dropped } = restoreAssignments(this.ds, saved ? fromCheckpoint(saved) : [], {
+  /** The checkpoint's assignments back into the datastore (dropping those whose pod veth is gone). */
+  async #restoreAssignments(eniCount: number): Promise<void> {
+    const c = this.o.config;
+    const { saved, assignments } = await readSavedAssignments(c.backingStore, this.log);
+    const { restored, dropped } = restoreAssignments(this.ds, assignments, {
       host: this.host,
       vethPrefix: c.vethPrefix,
       log: this.log,
     });
     if (saved) await this.persist();
-    this.log.info("state restored", { enis: enis.length, restored, dropped: dropped.length });
-    if (sweep) {
-      const r = this.startupSweep = await sweep;
-      this.log.info("start-up ENI sweep done", {
-        deleted: r.deleted.length,
-        skipped: r.skipped.length,
-        failed: r.failed.length,
-        deferred: r.deferred,
-        incomplete: r.incomplete,
-      });
-    }
+    this.log.info("state restored", { enis: eniCount, restored, dropped: dropped.length });
+  }
 
-    this.driver = new PoolDriver({
-      ds: this.ds,
-      eni: this.eniManager,
-      imds,
-      host: this.host,
-      config: c,
-      limits: { maxEnis: limits.maxEnis, ipv4PerEni: limits.ipv4PerEni },
-      primaryEniId: primary.eni.networkInterfaceId,
-      metrics: this.metrics,
-      log: this.log,
-      clock,
-    });
-    await this.#serve();
-    this.ready = true;
-    const secs = (clock.now() - startedAt) / 1000;
-    this.metrics.startupSeconds.set(secs);
-    this.log.info("ipamd ready", { instanceId, instanceType, startupSeconds: secs });
+  /** The first plan, the driver's timers and the leaked-ENI GC. */
+  #startLoops(instanceId: string): void {
+    const c = this.o.config;
     void this.driver.trigger();
     this.driver.start({ planEveryMs: this.o.planEveryMs, reconcileEveryMs: this.o.reconcileEveryMs });
-    if (!c.disableLeakedEniCleanup) {
-      this.eniGc = new EniGc({
-        ec2,
-        instanceId,
-        clusterName: c.clusterName,
-        metrics: this.metrics,
-        log: this.log,
-        clock,
-        ...this.o.eniGc,
-      });
-      this.eniGc.start();
-    }
+    if (c.disableLeakedEniCleanup) return;
+    this.eniGc = new EniGc({
+      ec2: this.ec2,
+      instanceId,
+      clusterName: c.clusterName,
+      metrics: this.metrics,
+      log: this.log,
+      clock: this.clock,
+      ...this.o.eniGc,
+    });
+    this.eniGc.start();
+  }
+
+  /** Watches this node's pods: an assignment whose pod is gone (past the grace period) is released. */
+  async #watchPods(): Promise<void> {
+    const c = this.o.config;
     await new PodWatch({
-      kube,
+      kube: this.o.ports.kube,
       nodeName: c.nodeName,
       ds: this.ds,
       graceMs: c.podLeakGraceMs,
       release: (a) => this.releaseLeaked(a),
       log: this.log,
-      clock,
+      clock: this.clock,
     }).start(this.#abort.signal);
   }
 
@@ -382,55 +387,24 @@ export class Daemon {
   }
 
   async #serve(): Promise<void> {
-    const c = this.o.config;
-    const ready = () => this.ready;
-    const now = () => this.clock.now();
-    const api = apiHandler({
+    const listeners = await serveIpamd({
       ds: this.ds,
       driver: this.driver,
-      config: c,
+      config: this.o.config,
       vpcCidrs: this.vpcCidrs,
       persist: () => this.persist(),
-      ready,
-      addWaitMs: this.o.addWaitMs,
+      ready: () => this.ready,
       metrics: this.metrics,
       log: this.log,
       clock: this.clock,
-      extraGets: { "/v1/enis": () => enisView(this.ds, now()), "/v1/pods": () => podsView(this.ds) },
+      eniConfigs: () => this.#eniConfigs,
+      addWaitMs: this.o.addWaitMs,
+      metricsHostname: this.o.metricsHostname,
+      signal: this.#abort.signal,
     });
-    this.#servers.push(await serveUnix(c.ipamdSocket, api));
-    const quiet = { onListen: () => {}, signal: this.#abort.signal };
-    if (!c.disableIntrospection) {
-      const bind = parseBind(c.introspectionBindAddress);
-      const handler = introspectionHandler({
-        ds: this.ds,
-        config: c,
-        eniConfigs: () => this.#eniConfigs,
-        ready,
-        now,
-      });
-      if ("path" in bind) {
-        await Deno.remove(bind.path).catch(() => {}); // a socket a previous run left behind
-        this.#servers.push(Deno.serve({ ...bind, ...quiet }, handler));
-      } else {
-        const s = Deno.serve({ ...bind, ...quiet }, handler);
-        this.introspectionAddr = s.addr;
-        this.#servers.push(s);
-      }
-    }
-    if (!c.disableMetrics) {
-      const s = Deno.serve(
-        { hostname: this.o.metricsHostname ?? "0.0.0.0", port: c.metricsPort, ...quiet },
-        metricsHandler(this.metrics),
-      );
-      this.metricsAddr = s.addr as Deno.NetAddr;
-      this.#servers.push(s);
-    }
-    this.log.info("serving", {
-      socket: c.ipamdSocket,
-      introspection: this.introspectionAddr,
-      metrics: this.metricsAddr,
-    });
+    this.#servers.push(...listeners.servers);
+    this.introspectionAddr = listeners.introspectionAddr;
+    this.metricsAddr = listeners.metricsAddr;
   }
 
   /** Stops serving and the loops; waits for in-flight work and the last checkpoint write. */
@@ -440,7 +414,7 @@ export class Daemon {
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
     await this.driver?.stop();
     await this.eniGc?.stop();
-    await this.#ckpt;
+    await this.#checkpoint.settled();
     this.log.close();
   }
 }
