@@ -4,12 +4,13 @@
 //
 // Usage: client-go-conformance SCENARIO --kubeconfig PATH [flags]
 //
-// Scenarios: informer, node, eniconfig, protobuf, cbor. Feature gates come from the environment as
+// Scenarios: informer, node, eniconfig, protobuf, cbor; and decode-strict FILE (a manifest, strictly). Feature gates come from the environment as
 // client-go reads them (KUBE_FEATURE_WatchListClient, KUBE_FEATURE_ClientsAllowCBOR, ...).
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,7 +35,7 @@ type opts struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: client-go-conformance informer|node|eniconfig|protobuf|cbor --kubeconfig PATH")
+		fail("usage: client-go-conformance informer|node|eniconfig|protobuf|cbor --kubeconfig PATH | decode-strict FILE")
 	}
 	scenario := os.Args[1]
 	fs := flag.NewFlagSet(scenario, flag.ExitOnError)
@@ -59,6 +60,8 @@ func main() {
 		err = runProtobuf(ctx, o)
 	case "cbor":
 		err = runCbor(ctx, o)
+	case "decode-strict":
+		err = runDecodeStrict(fs.Arg(0))
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
 	}
@@ -160,3 +163,6 @@ func waitLine(ctx context.Context, in *bufio.Reader) error {
 		return ctx.Err()
 	}
 }
+
+// bufioReader wraps bytes for the YAML document reader.
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
