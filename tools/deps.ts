@@ -8,7 +8,8 @@
  * /usr/local/go, and the Go programs (CNI plugins, libcni driver, CRI client) come from the Go module proxy
  * (src/sim/go_build.ts). Debian's containernetworking-plugins stays only for `ipamd install`'s default portmap
  * (/usr/lib/cni/portmap, what the Containerfile's image ships), which install_test and manifest_test check;
- * the lab, the runtimes and the baselines use the v1.10.0 plugins (src/sim/cni_plugins.ts).
+ * the lab, the runtimes and the baselines use the v1.10.0 plugins (src/sim/cni_plugins.ts). containerd (1.6, with
+ * its CRI plugin) is the kubelet-facing runtime of tests/runtime_containerd_lab_test.ts.
  */
 export const DEBIAN_PACKAGES = [
   "libnl-3-200",
@@ -20,6 +21,7 @@ export const DEBIAN_PACKAGES = [
   "curl",
   "containernetworking-plugins",
   "podman",
+  "containerd",
   "runc",
   "busybox-static",
 ];

@@ -1,7 +1,7 @@
 /**
  * Builds, before the tests run, every Go program they use, into the shared build cache (src/sim/go_build.ts):
- * the CNI reference plugins, the libcni driver, the client-go conformance program and the aws-sdk-go-v2
- * client. A second run finds them all and builds nothing.
+ * the CNI reference plugins, the libcni driver, the CRI client, the client-go conformance program and the
+ * aws-sdk-go-v2 client. A second run finds them all and builds nothing.
  * @module
  */
 import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
@@ -9,6 +9,7 @@ import { buildCacheDir, ensureGoProgram } from "../src/sim/go_build.ts";
 import { buildDriver } from "../tests/helpers/libcni.ts";
 import { buildClientGo } from "../tests/clients/client_go.ts";
 import { AWS_SDK_GO_V2 } from "../tests/clients/aws_scenario.ts";
+import { buildCriClient } from "../tests/helpers/containerd.ts";
 
 /** Builds what is missing, printing one line per program; false (after printing why) when a build failed. */
 export async function prepareGoPrograms(): Promise<boolean> {
@@ -20,6 +21,8 @@ export async function prepareGoPrograms(): Promise<boolean> {
     say("CNI plugins", plugins.built, plugins.dir);
     const driver = await buildDriver();
     say("libcni driver", driver.built, driver.path);
+    const cri = await buildCriClient();
+    say("CRI client", cri.built, cri.path);
     const clientGo = await buildClientGo();
     say("client-go conformance", clientGo.built, clientGo.path);
     const awsGo = await ensureGoProgram(AWS_SDK_GO_V2);
