@@ -14,7 +14,7 @@ import { eniGcTimingFromEnv } from "./eni_gc.ts";
 import { subnetDiscoveryEnabled } from "./subnet_select.ts";
 
 /** Runs ipamd until a signal; 1 on a configuration error, 2 when start-up fails. */
-export async function runDaemon(env: Record<string, string | undefined>): Promise<number> {
+export async function runIpamd(env: Record<string, string | undefined>): Promise<number> {
   let config, subnetDiscovery, eniGc, notes;
   try {
     config = loadConfig(env);

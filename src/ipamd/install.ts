@@ -487,8 +487,8 @@ export async function installMain(args: string[]): Promise<number> {
   const daemonStop = new AbortController();
   let daemon: Promise<number> | undefined;
   if (values.run) {
-    const { runDaemon } = await import("./daemon_run.ts");
-    daemon = runDaemon(env).finally(() => daemonStop.abort());
+    const { runIpamd } = await import("./daemon_run.ts");
+    daemon = runIpamd(env).finally(() => daemonStop.abort());
   }
   try {
     await install({

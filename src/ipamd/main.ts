@@ -80,8 +80,8 @@ function maxPodsCmd(args: string[]): number {
 }
 
 async function run(): Promise<number> {
-  const { runDaemon } = await import("./daemon_run.ts");
-  return await runDaemon(Deno.env.toObject());
+  const { runIpamd } = await import("./daemon_run.ts");
+  return await runIpamd(Deno.env.toObject());
 }
 
 /** Dispatches a command line; returns the exit code. */

@@ -7,156 +7,68 @@
  * Usage: deno run -A src/sim/daemon.ts --state-dir DIR
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { controlHandler } from "./daemon_control.ts";
-import { makeHandlers } from "./daemon_handlers.ts";
+import { type LabIpamds, superviseIpamds } from "./daemon_ipamds.ts";
+import { labStatusDoc } from "./daemon_status.ts";
+import { type LabHandlers, makeHandlers } from "./daemon_handlers.ts";
 import { startWhoami } from "./daemon_whoami.ts";
-import { buildWorld } from "./daemon_world.ts";
+import { buildWorld, type LabWorld } from "./daemon_world.ts";
 import { Fabric } from "./fabric.ts";
-import { withoutHostCredentials } from "./iam.ts";
-import { exists, readLabConfig } from "./lab_state.ts";
+import { type LabConfig, readLabConfig } from "./lab_state.ts";
 import { LAB_NET, LabNames } from "./naming.ts";
-import { Supervisor } from "./supervisor.ts";
 
 function log(line: string): void {
   console.error(`${new Date().toISOString()} ${line}`);
 }
 
-/** Starts the daemon; resolves when it has shut down. */
-export async function runDaemon(stateDir: string): Promise<void> {
-  const names = new LabNames(stateDir);
-  const cfg = readLabConfig(names);
-  Deno.writeTextFileSync(names.daemonPid, `${Deno.pid}\n`);
-  log(`daemon: lab ${names.id} in ${names.stateDir}, ${cfg.nodes} x ${cfg.instanceType}`);
+/** The lab's world, its servers and ipamds: what the control socket serves and stop() ends. */
+interface RunningLab {
+  names: LabNames;
+  cfg: LabConfig;
+  world: LabWorld;
+  h: LabHandlers;
+  ipamds: LabIpamds;
+  stop: () => Promise<void>;
+}
 
+/** The model, store and fabric, the kubeconfig, then the EC2, Kubernetes and IMDS servers and whoami. */
+async function startWorld(names: LabNames, cfg: LabConfig) {
   const fabric = new Fabric(names);
   fabric.setupRouter();
   const world = buildWorld(names, cfg, fabric, log);
   for (const n of world.nodes) log(`daemon: ${n.name} ${n.instanceId} ${n.primaryIp} (${n.netns})`);
   await writeKubeconfig(names.kubeconfig, { server: `http://${LAB_NET.kubeIp}:6443` });
-
   const h = makeHandlers(world, cfg);
-  const servers: Deno.HttpServer[] = [];
   const quiet = { onListen() {} };
-  servers.push(Deno.serve({ hostname: LAB_NET.ec2Ip, port: 80, ...quiet }, h.ec2));
-  servers.push(Deno.serve({ hostname: LAB_NET.kubeIp, port: 6443, ...quiet }, h.kube));
-  servers.push(Deno.serve({ hostname: LAB_NET.imdsIp, port: 80, ...quiet }, h.imds));
+  const servers = [
+    Deno.serve({ hostname: LAB_NET.ec2Ip, port: 80, ...quiet }, h.ec2),
+    Deno.serve({ hostname: LAB_NET.kubeIp, port: 6443, ...quiet }, h.kube),
+    Deno.serve({ hostname: LAB_NET.imdsIp, port: 80, ...quiet }, h.imds),
+  ];
   const whoami = startWhoami(names.inetNs, LAB_NET.whoamiPort);
   // Timed model transitions (detaching → available) settle on reads; tick so the fabric hears them.
   const ticker = setInterval(() => world.model.tick(), 200);
+  const close = async () => {
+    clearInterval(ticker);
+    h.close();
+    whoami.close();
+    await Promise.all(servers.map((s) => s.shutdown().catch(() => {})));
+  };
+  return { world, h, close };
+}
 
-  const supervisors: Supervisor[] = [];
-  const ipamdMain = join(cfg.repoDir, "src", "ipamd", "main.ts");
-  let ipamdNote = cfg.ipamd ? "" : "disabled (--no-ipamd)";
-  if (cfg.ipamd && !exists(ipamdMain)) ipamdNote = `not started: ${ipamdMain} does not exist yet`;
-  if (cfg.ipamd && !ipamdNote) {
-    for (const n of world.nodes) {
-      const env: Record<string, string> = {
-        ...withoutHostCredentials(Deno.env.toObject()),
-        MY_NODE_NAME: n.name,
-        AWS_EC2_ENDPOINT: `http://${LAB_NET.ec2Ip}`,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${LAB_NET.imdsIp}`,
-        KUBECONFIG: names.kubeconfig,
-        AWS_REGION: LAB_NET.region,
-        AWS_DEFAULT_REGION: LAB_NET.region,
-        AWS_EC2_METADATA_DISABLED: "false",
-        CLUSTER_NAME: "lab",
-        IPAMD_SOCKET: names.ipamdSocket(n.index),
-        AWS_VPC_K8S_CNI_BACKING_STORE: names.backingStore(n.index),
-        AWS_VPC_K8S_CNI_LOG_FILE: names.ipamdLog(n.index),
-        ...cfg.ipamdEnv,
-      };
-      const s = new Supervisor({
-        name: `ipamd[${n.name}]`,
-        argv: [
-          "nsenter",
-          `--net=${names.nsPath(n.netns)}`,
-          "--",
-          cfg.denoPath,
-          "run",
-          "-A",
-          "--config",
-          join(cfg.repoDir, "deno.json"),
-          ipamdMain,
-          "run",
-        ],
-        env,
-      }, { log });
-      s.start();
-      supervisors.push(s);
-    }
-  }
-  if (ipamdNote) log(`daemon: ipamd ${ipamdNote}`);
-
-  const status = () => ({
-    id: names.id,
-    stateDir: names.stateDir,
-    daemonPid: Deno.pid,
-    instanceType: cfg.instanceType,
-    latency: cfg.latency,
-    faults: h.getFaults(),
-    vpcNetns: names.vpcNs,
-    internetNetns: names.inetNs,
-    whoami: `${LAB_NET.inetHostIp}:${LAB_NET.whoamiPort}`,
-    ec2Endpoint: `http://${LAB_NET.ec2Ip}`,
-    kubeApiEndpoint: `http://${LAB_NET.kubeIp}:6443`,
-    imdsEndpoint: `http://${LAB_NET.imdsIp}`,
-    kubeconfig: names.kubeconfig,
-    labSocket: names.labSock,
-    subnetIds: world.subnetIds,
-    securityGroupId: world.securityGroupId,
-    ipamd: ipamdNote || "supervised",
-    nodes: world.nodes.map((n) => {
-      const s = supervisors[n.index];
-      return {
-        index: n.index,
-        name: n.name,
-        netns: n.netns,
-        primaryIp: n.primaryIp,
-        primaryMac: n.primaryMac,
-        instanceId: n.instanceId,
-        cniConfDir: names.cniConfDir(n.index),
-        cniBinDir: names.binDir,
-        ipamdSocket: names.ipamdSocket(n.index),
-        ipamdLog: names.ipamdLog(n.index),
-        imdsEndpoint: `http://${LAB_NET.imdsIp}`,
-        ec2Calls: h.ec2Counts.of(n.instanceId).calls,
-        ec2Rejected: h.ec2Counts.of(n.instanceId).rejected,
-        ipamdPid: s?.pid ?? null,
-        ipamdRestarts: s?.restarts ?? 0,
-        ipamdExits: s?.exits ?? [],
-      };
-    }),
-    ec2Calls: { ...world.model.calls },
-    ec2CallsByCaller: h.ec2Counts.toJSON(),
-    apiCounters: h.counters(),
-    fabricErrors: world.fabricErrors,
-  });
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    stopping ??= (async () => {
-      log("daemon: stopping");
-      await Promise.all(supervisors.map((s) => s.stop()));
-      clearInterval(ticker);
-      h.close();
-      whoami.close();
-      await Promise.all(servers.map((s) => s.shutdown().catch(() => {})));
-      for (const p of [names.labSock, names.daemonPid]) {
-        try {
-          Deno.removeSync(p);
-        } catch { /* gone */ }
-      }
-      log("daemon: stopped");
-    })();
-
+/** Serves `<state>/lab.sock` (mode 0660): the APIs as each node sees them, status, faults, pods, shutdown. */
+function serveControl(lab: RunningLab): Deno.HttpServer {
+  const { names, world, h, ipamds } = lab;
+  const supervisors = ipamds.supervisors;
+  const status = () => labStatusDoc(names, lab.cfg, world, h, ipamds);
   const nodeByRef = (ref: string) => world.nodes.find((n) => n.name === ref || String(n.index) === ref);
   try {
     Deno.removeSync(names.labSock);
   } catch { /* absent */ }
-  const control = Deno.serve(
-    { path: names.labSock, ...quiet },
+  const control: Deno.HttpServer = Deno.serve(
+    { path: names.labSock, onListen() {} },
     controlHandler({
       ec2: h.ec2Control,
       kube: h.kube,
@@ -179,10 +91,36 @@ export async function runDaemon(stateDir: string): Promise<void> {
         return { node: n.name, running, pid: s.pid ?? null };
       },
       endWatches: h.endWatches,
-      shutdown: () => void stop().then(() => control.shutdown()),
+      shutdown: () => void lab.stop().then(() => control.shutdown()),
     }),
   );
   Deno.chmodSync(names.labSock, 0o660);
+  return control;
+}
+
+/** Starts the lab daemon for `stateDir`; resolves when it has shut down (lab.sock shutdown or a signal). */
+export async function runLabDaemon(stateDir: string): Promise<void> {
+  const names = new LabNames(stateDir);
+  const cfg = readLabConfig(names);
+  Deno.writeTextFileSync(names.daemonPid, `${Deno.pid}\n`);
+  log(`daemon: lab ${names.id} in ${names.stateDir}, ${cfg.nodes} x ${cfg.instanceType}`);
+  const { world, h, close } = await startWorld(names, cfg);
+  const ipamds = superviseIpamds(names, cfg, world.nodes, log);
+  if (ipamds.note) log(`daemon: ipamd ${ipamds.note}`);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      log("daemon: stopping");
+      await Promise.all(ipamds.supervisors.map((s) => s.stop()));
+      await close();
+      for (const p of [names.labSock, names.daemonPid]) {
+        try {
+          Deno.removeSync(p);
+        } catch { /* gone */ }
+      }
+      log("daemon: stopped");
+    })();
+  const control = serveControl({ names, cfg, world, h, ipamds, stop });
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(sig, () => void stop().then(() => control.shutdown()));
   }
@@ -198,7 +136,7 @@ if (import.meta.main) {
     strict: true,
   });
   try {
-    await runDaemon(values["state-dir"] ?? "/run/vpc-cni-lab");
+    await runLabDaemon(values["state-dir"] ?? "/run/vpc-cni-lab");
     Deno.exit(0);
   } catch (e) {
     log(`daemon: fatal: ${(e as Error).stack ?? e}`);

@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { fetchStatus, LabDaemonUnreachableError, labJson } from "./daemon_client.ts";
-import { labDown, labUp } from "./daemon_launch.ts";
+import { labDown, labUp, type UpOptions } from "./daemon_launch.ts";
 import { readLabConfig } from "./lab_state.ts";
 import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
 import { parseFaults } from "./realism.ts";
@@ -105,15 +105,162 @@ function retryAddLikeKubelet<T>(add: () => Promise<T>, budgetMs = 60_000): Promi
   });
 }
 
-/** Runs the CLI; returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  let parsed;
+/** The parsed command line. */
+type Args = ReturnType<typeof parseCli>;
+
+/** Parses argv (strict: an unknown flag is a UsageError). */
+function parseCli(argv: string[]) {
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { values: v, positionals: pos } = parsed;
+}
+
+/** `up`'s flags, checked. */
+function upOptions(v: Args["values"], names: LabNames): UpOptions {
+  const nodes = intFlag("nodes", v.nodes, 1, 16);
+  const instanceType = v["instance-type"];
+  if (instanceType && !lookupInstanceType(instanceType)) {
+    throw new UsageError(`--instance-type ${instanceType} is not in the lab's catalogue`);
+  }
+  const latency = v.latency;
+  if (latency && latency !== "none" && latency !== "realistic") {
+    throw new UsageError(`--latency needs none or realistic, got "${latency}"`);
+  }
+  if (v.faults) {
+    try {
+      parseFaults(v.faults);
+    } catch (e) {
+      throw new UsageError(`--faults: ${(e as Error).message}`);
+    }
+  }
+  const ipamdEnv: Record<string, string> = {};
+  for (const kv of v["ipamd-env"] ?? []) {
+    const m = kv.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s);
+    if (!m) throw new UsageError(`--ipamd-env needs KEY=VALUE, got "${kv}"`);
+    ipamdEnv[m[1]] = m[2];
+  }
+  return {
+    stateDir: names.stateDir,
+    nodes,
+    instanceType,
+    latency: latency as "none" | "realistic" | undefined,
+    faults: v.faults,
+    ipamdEnv,
+    ipamd: !v["no-ipamd"],
+  };
+}
+
+/** `lab up`: brings the lab up (or says it already is). */
+async function up(names: LabNames, { values: v, positionals: pos }: Args): Promise<number> {
+  if (pos.length > 1) throw new UsageError(`up takes no arguments, got "${pos[1]}"`);
+  const opts = upOptions(v, names);
+  needRoot("up");
+  const r = await labUp(opts);
+  const s = r.status;
+  if (r.already && (opts.nodes ?? s.nodes.length) !== s.nodes.length) {
+    console.error(
+      `lab: already up with ${s.nodes.length} nodes; flags ignored (lab down first to change them)`,
+    );
+  }
+  console.log(
+    `${r.already ? "lab already up" : "lab up"}: ${s.id} (${s.stateDir}), ${s.nodes.length} nodes; ` +
+      `EC2 ${s.ec2Endpoint}, Kubernetes ${s.kubeApiEndpoint}, kubeconfig ${s.kubeconfig}; ipamd ${s.ipamd}`,
+  );
+  return 0;
+}
+
+/** `lab status [--json]`. */
+async function status(names: LabNames, json: boolean): Promise<number> {
+  readLabConfig(names); // a clear "no lab" before "daemon not answering"
+  const s = await fetchStatus(names).catch((e) => {
+    if (!(e instanceof LabDaemonUnreachableError)) throw e;
+    throw new Error(
+      `lab ${names.id} exists but its daemon is not answering (${e.message}); ` +
+        `\`lab up\` restarts it from scratch, \`lab down\` removes it`,
+    );
+  });
+  const lines = [
+    `lab ${s.id} in ${s.stateDir}: daemon pid ${s.daemonPid}; ipamd ${s.ipamd}`,
+    `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}`,
+    ...s.nodes.map((n) =>
+      `  ${n.name}  ${n.instanceId}  ${n.primaryIp}  netns ${n.netns}  ipamd pid ${n.ipamdPid ?? "-"} ` +
+      `restarts ${n.ipamdRestarts}  EC2 calls ${Object.values(n.ec2Calls).reduce((a, b) => a + b, 0)}`
+    ),
+    `EC2 calls: ${Object.entries(s.ec2Calls).map(([k, c]) => `${k}=${c}`).join(" ") || "none"}`,
+  ];
+  print(json, s, lines.join("\n"));
+  return 0;
+}
+
+/** `lab pod add|del|check NAME` and `lab pod list`. */
+async function pod(names: LabNames, { values: v, positionals: pos }: Args, json: boolean): Promise<number> {
+  const sub = pos[1];
+  const name = pos[2];
+  if (sub === "list") {
+    const pods = podList(names);
+    print(
+      json,
+      pods,
+      pods.map((p) => `${p.namespace}/${p.name}  node-${p.node}  ${p.podIp ?? "-"}  ${p.netns}`).join(
+        "\n",
+      ) ||
+        "no pods",
+    );
+    return 0;
+  }
+  if (!["add", "del", "check"].includes(sub ?? "")) {
+    throw new UsageError(`pod needs add, del, check or list`);
+  }
+  if (!name) throw new UsageError(`pod ${sub} needs a pod NAME`);
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`bad pod name "${name}"`);
+  needRoot("pod");
+  if (sub === "add") {
+    const opts = {
+      node: intFlag("node", v.node, 0, 15),
+      namespace: v.namespace,
+      portMappings: (v.publish ?? []).map(parsePublish),
+    };
+    const rec = await retryAddLikeKubelet(() => podAdd(names, name, opts));
+    print(
+      json,
+      rec,
+      `pod ${rec.namespace}/${rec.name} on node-${rec.node}: ${rec.podIp ?? "no IP"} (${rec.netns})`,
+    );
+  } else if (sub === "del") {
+    const rec = await podDel(names, name);
+    print(json, rec, `pod ${rec.namespace}/${rec.name} deleted`);
+  } else {
+    const rec = await podCheck(names, name);
+    print(json, rec, `pod ${rec.namespace}/${rec.name}: CHECK ok`);
+  }
+  return 0;
+}
+
+/** `lab faults [SPEC]`: shows or replaces the lab's faults. */
+async function faults(names: LabNames, spec: string | undefined): Promise<number> {
+  const r = spec === undefined
+    ? await labJson(names, "/lab/faults")
+    : await labJson(names, "/lab/faults", "PUT", { faults: spec });
+  console.log(JSON.stringify(r));
+  return 0;
+}
+
+/** `lab down`. */
+async function down(names: LabNames): Promise<number> {
+  needRoot("down");
+  const r = await labDown(names.stateDir);
+  console.log(
+    `lab down: ${names.id}: removed ${r.namespaces.length} namespaces, ended ${r.killed} processes`,
+  );
+  return 0;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseCli(argv);
+  const { values: v, positionals: pos } = args;
   const verb = pos[0];
   if (v.help || !verb) {
     console.log(USAGE);
@@ -128,130 +275,16 @@ export async function main(argv: string[]): Promise<number> {
   const names = new LabNames(v["state-dir"] ?? DEFAULT_STATE_DIR);
   const json = !!v.json;
   switch (verb) {
-    case "up": {
-      if (pos.length > 1) throw new UsageError(`up takes no arguments, got "${pos[1]}"`);
-      const nodes = intFlag("nodes", v.nodes, 1, 16);
-      const instanceType = v["instance-type"];
-      if (instanceType && !lookupInstanceType(instanceType)) {
-        throw new UsageError(`--instance-type ${instanceType} is not in the lab's catalogue`);
-      }
-      const latency = v.latency;
-      if (latency && latency !== "none" && latency !== "realistic") {
-        throw new UsageError(`--latency needs none or realistic, got "${latency}"`);
-      }
-      if (v.faults) {
-        try {
-          parseFaults(v.faults);
-        } catch (e) {
-          throw new UsageError(`--faults: ${(e as Error).message}`);
-        }
-      }
-      const ipamdEnv: Record<string, string> = {};
-      for (const kv of v["ipamd-env"] ?? []) {
-        const m = kv.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s);
-        if (!m) throw new UsageError(`--ipamd-env needs KEY=VALUE, got "${kv}"`);
-        ipamdEnv[m[1]] = m[2];
-      }
-      needRoot(verb);
-      const r = await labUp({
-        stateDir: names.stateDir,
-        nodes,
-        instanceType,
-        latency: latency as "none" | "realistic" | undefined,
-        faults: v.faults,
-        ipamdEnv,
-        ipamd: !v["no-ipamd"],
-      });
-      const s = r.status;
-      if (r.already && (nodes ?? s.nodes.length) !== s.nodes.length) {
-        console.error(
-          `lab: already up with ${s.nodes.length} nodes; flags ignored (lab down first to change them)`,
-        );
-      }
-      console.log(
-        `${r.already ? "lab already up" : "lab up"}: ${s.id} (${s.stateDir}), ${s.nodes.length} nodes; ` +
-          `EC2 ${s.ec2Endpoint}, Kubernetes ${s.kubeApiEndpoint}, kubeconfig ${s.kubeconfig}; ipamd ${s.ipamd}`,
-      );
-      return 0;
-    }
-    case "status": {
-      readLabConfig(names); // a clear "no lab" before "daemon not answering"
-      const s = await fetchStatus(names).catch((e) => {
-        if (!(e instanceof LabDaemonUnreachableError)) throw e;
-        throw new Error(
-          `lab ${names.id} exists but its daemon is not answering (${e.message}); ` +
-            `\`lab up\` restarts it from scratch, \`lab down\` removes it`,
-        );
-      });
-      const lines = [
-        `lab ${s.id} in ${s.stateDir}: daemon pid ${s.daemonPid}; ipamd ${s.ipamd}`,
-        `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}`,
-        ...s.nodes.map((n) =>
-          `  ${n.name}  ${n.instanceId}  ${n.primaryIp}  netns ${n.netns}  ipamd pid ${n.ipamdPid ?? "-"} ` +
-          `restarts ${n.ipamdRestarts}  EC2 calls ${Object.values(n.ec2Calls).reduce((a, b) => a + b, 0)}`
-        ),
-        `EC2 calls: ${Object.entries(s.ec2Calls).map(([k, c]) => `${k}=${c}`).join(" ") || "none"}`,
-      ];
-      print(json, s, lines.join("\n"));
-      return 0;
-    }
-    case "pod": {
-      const sub = pos[1];
-      const name = pos[2];
-      if (sub === "list") {
-        const pods = podList(names);
-        print(
-          json,
-          pods,
-          pods.map((p) => `${p.namespace}/${p.name}  node-${p.node}  ${p.podIp ?? "-"}  ${p.netns}`).join(
-            "\n",
-          ) ||
-            "no pods",
-        );
-        return 0;
-      }
-      if (!["add", "del", "check"].includes(sub ?? "")) {
-        throw new UsageError(`pod needs add, del, check or list`);
-      }
-      if (!name) throw new UsageError(`pod ${sub} needs a pod NAME`);
-      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`bad pod name "${name}"`);
-      needRoot(verb);
-      if (sub === "add") {
-        const opts = {
-          node: intFlag("node", v.node, 0, 15),
-          namespace: v.namespace,
-          portMappings: (v.publish ?? []).map(parsePublish),
-        };
-        const rec = await retryAddLikeKubelet(() => podAdd(names, name, opts));
-        print(
-          json,
-          rec,
-          `pod ${rec.namespace}/${rec.name} on node-${rec.node}: ${rec.podIp ?? "no IP"} (${rec.netns})`,
-        );
-      } else if (sub === "del") {
-        const rec = await podDel(names, name);
-        print(json, rec, `pod ${rec.namespace}/${rec.name} deleted`);
-      } else {
-        const rec = await podCheck(names, name);
-        print(json, rec, `pod ${rec.namespace}/${rec.name}: CHECK ok`);
-      }
-      return 0;
-    }
-    case "faults": {
-      const r = pos[1] === undefined
-        ? await labJson(names, "/lab/faults")
-        : await labJson(names, "/lab/faults", "PUT", { faults: pos[1] });
-      console.log(JSON.stringify(r));
-      return 0;
-    }
-    case "down": {
-      needRoot(verb);
-      const r = await labDown(names.stateDir);
-      console.log(
-        `lab down: ${names.id}: removed ${r.namespaces.length} namespaces, ended ${r.killed} processes`,
-      );
-      return 0;
-    }
+    case "up":
+      return await up(names, args);
+    case "status":
+      return await status(names, json);
+    case "pod":
+      return await pod(names, args, json);
+    case "faults":
+      return await faults(names, pos[1]);
+    case "down":
+      return await down(names);
   }
   return 2;
 }

@@ -1,0 +1,64 @@
+/**
+ * `GET /lab/status`: the lab daemon's status document (endpoints, faults, per node its addresses, files,
+ * EC2 calls and ipamd process, and the lab's counters). Its reader's type is `LabStatus` (daemon_client.ts).
+ * @module
+ */
+import type { LabIpamds } from "./daemon_ipamds.ts";
+import type { LabHandlers } from "./daemon_handlers.ts";
+import type { LabWorld } from "./daemon_world.ts";
+import type { LabConfig } from "./lab_state.ts";
+import { LAB_NET, type LabNames } from "./naming.ts";
+
+/** The status document now. */
+export function labStatusDoc(
+  names: LabNames,
+  cfg: LabConfig,
+  world: LabWorld,
+  h: LabHandlers,
+  ipamds: LabIpamds,
+) {
+  return {
+    id: names.id,
+    stateDir: names.stateDir,
+    daemonPid: Deno.pid,
+    instanceType: cfg.instanceType,
+    latency: cfg.latency,
+    faults: h.getFaults(),
+    vpcNetns: names.vpcNs,
+    internetNetns: names.inetNs,
+    whoami: `${LAB_NET.inetHostIp}:${LAB_NET.whoamiPort}`,
+    ec2Endpoint: `http://${LAB_NET.ec2Ip}`,
+    kubeApiEndpoint: `http://${LAB_NET.kubeIp}:6443`,
+    imdsEndpoint: `http://${LAB_NET.imdsIp}`,
+    kubeconfig: names.kubeconfig,
+    labSocket: names.labSock,
+    subnetIds: world.subnetIds,
+    securityGroupId: world.securityGroupId,
+    ipamd: ipamds.note || "supervised",
+    nodes: world.nodes.map((n) => {
+      const s = ipamds.supervisors[n.index];
+      return {
+        index: n.index,
+        name: n.name,
+        netns: n.netns,
+        primaryIp: n.primaryIp,
+        primaryMac: n.primaryMac,
+        instanceId: n.instanceId,
+        cniConfDir: names.cniConfDir(n.index),
+        cniBinDir: names.binDir,
+        ipamdSocket: names.ipamdSocket(n.index),
+        ipamdLog: names.ipamdLog(n.index),
+        imdsEndpoint: `http://${LAB_NET.imdsIp}`,
+        ec2Calls: h.ec2Counts.of(n.instanceId).calls,
+        ec2Rejected: h.ec2Counts.of(n.instanceId).rejected,
+        ipamdPid: s?.pid ?? null,
+        ipamdRestarts: s?.restarts ?? 0,
+        ipamdExits: s?.exits ?? [],
+      };
+    }),
+    ec2Calls: { ...world.model.calls },
+    ec2CallsByCaller: h.ec2Counts.toJSON(),
+    apiCounters: h.counters(),
+    fabricErrors: world.fabricErrors,
+  };
+}
