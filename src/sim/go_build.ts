@@ -42,7 +42,7 @@ export class GoBuildError extends Error {
   constructor(what: string, args: string[], output: string) {
     const proxy = Deno.env.get("GOPROXY") ?? "https://proxy.golang.org,direct";
     const offline =
-      /dial tcp|no such host|connection refused|i\/o timeout|TLS handshake|network is unreachable/
+      /dial tcp|no such host|connection refused|i\/o timeout|TLS handshake|network is unreachable|GOPROXY=off/
         .test(output);
     super(
       offline
