@@ -94,6 +94,13 @@ export interface IpamdConfig {
   enableBandwidthPlugin: boolean;
   /** ENABLE_IPv4, default true (upstream's manifest): IPv4 pods. */
   enableIpv4: boolean;
+  /**
+   * ENABLE_IPv6, default false: IPv6 pods, each a /128 from one /80 prefix on the primary ENI. Requires
+   * ENABLE_PREFIX_DELEGATION=true and ENABLE_IPv4=false; custom networking is refused (upstream's rules).
+   */
+  enableIpv6: boolean;
+  /** ENABLE_V4_EGRESS, default true: in IPv6 mode, egress-cni gives each pod a node-local IPv4 SNATed out. */
+  enableV4Egress: boolean;
 }
 
 /** A bad environment value; the message names the variable, its value and what it accepts. */
@@ -286,6 +293,10 @@ export function loadConfig(env: Env): IpamdConfig {
     "debug",
   );
   const warmPrefix = raw(env, "WARM_PREFIX_TARGET")?.trim();
+  const enableIpv4 = ipv4Mode(env);
+  const enablePrefixDelegation = bool(env, "ENABLE_PREFIX_DELEGATION", false);
+  const customNetworking = bool(env, "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", false);
+  if (!enableIpv4) ipv6Rules(env, enablePrefixDelegation, customNetworking);
   return {
     warmEniTarget: int(env, "WARM_ENI_TARGET", 0) ?? 1,
     warmIpTarget: ipTarget(env, "WARM_IP_TARGET"),
@@ -293,7 +304,7 @@ export function loadConfig(env: Env): IpamdConfig {
     warmPrefixTarget: warmPrefix !== undefined && /^-\d+$/.test(warmPrefix)
       ? 0
       : int(env, "WARM_PREFIX_TARGET", 0),
-    enablePrefixDelegation: bool(env, "ENABLE_PREFIX_DELEGATION", false),
+    enablePrefixDelegation,
     maxEni,
     ipCooldownMs: (int(env, "IP_COOLDOWN_PERIOD", 0) ?? 30) * 1000,
     eniMtu,
@@ -317,7 +328,7 @@ export function loadConfig(env: Env): IpamdConfig {
     nodeName: str(env, "MY_NODE_NAME", ""),
     ec2Endpoint: raw(env, "AWS_EC2_ENDPOINT")?.trim(),
     vethPrefix,
-    customNetworking: bool(env, "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", false),
+    customNetworking,
     eniConfigLabelDef: str(env, "ENI_CONFIG_LABEL_DEF", "k8s.amazonaws.com/eniConfig"),
     eniConfigAnnotationDef: str(env, "ENI_CONFIG_ANNOTATION_DEF", "k8s.amazonaws.com/eniConfig"),
     podLeakGraceMs: (int(env, "POD_LEAK_GRACE_PERIOD", 0) ?? 600) * 1000,
@@ -335,8 +346,31 @@ export function loadConfig(env: Env): IpamdConfig {
     annotatePodIp: bool(env, "ANNOTATE_POD_IP", false),
     clusterEndpoint: clusterEndpoint(env),
     enableBandwidthPlugin: bool(env, "ENABLE_BANDWIDTH_PLUGIN", false),
-    enableIpv4: ipv4Mode(env),
+    enableIpv4,
+    enableIpv6: !enableIpv4,
+    enableV4Egress: bool(env, "ENABLE_V4_EGRESS", true),
   };
+}
+
+/**
+ * IPv6 mode's rules (upstream's isConfigValid): pods' addresses come from a /80 prefix, so prefix delegation
+ * must be on; custom networking (pods on other subnets' ENIs) is not supported.
+ */
+function ipv6Rules(env: Env, prefixDelegation: boolean, customNetworking: boolean): void {
+  if (!prefixDelegation) {
+    throw new ConfigError(
+      "ENABLE_PREFIX_DELEGATION",
+      env.ENABLE_PREFIX_DELEGATION ?? "",
+      "true when ENABLE_IPv6=true: IPv6 pods come from a /80 prefix (IPv6 needs prefix delegation)",
+    );
+  }
+  if (customNetworking) {
+    throw new ConfigError(
+      "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG",
+      env.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG ?? "",
+      "false when ENABLE_IPv6=true: custom networking is not supported in IPv6 mode",
+    );
+  }
 }
 
 /**
@@ -411,5 +445,7 @@ export function configSettings(c: IpamdConfig): Record<string, string> {
     CLUSTER_ENDPOINT: c.clusterEndpoint ?? "",
     ENABLE_BANDWIDTH_PLUGIN: String(c.enableBandwidthPlugin),
     ENABLE_IPv4: String(c.enableIpv4),
+    ENABLE_IPv6: String(c.enableIpv6),
+    ENABLE_V4_EGRESS: String(c.enableV4Egress),
   };
 }

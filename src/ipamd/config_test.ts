@@ -56,6 +56,8 @@ Deno.test("loadConfig: upstream's defaults", () => {
     clusterEndpoint: undefined,
     enableBandwidthPlugin: false,
     enableIpv4: true,
+    enableIpv6: false,
+    enableV4Egress: true,
   };
   assert.deepEqual(c, want);
   // Empty strings are unset.
@@ -151,6 +153,8 @@ Deno.test("loadConfig: every variable is read", () => {
     clusterEndpoint: "https://ABCD.gr7.us-west-2.eks.amazonaws.com",
     enableBandwidthPlugin: true,
     enableIpv4: true,
+    enableIpv6: false,
+    enableV4Egress: true,
   });
 });
 
@@ -247,6 +251,28 @@ Deno.test("loadConfig: ENABLE_IPv4 and ENABLE_IPv6: exactly one", () => {
   throwsConfig({ ENABLE_IPv4: "true", ENABLE_IPv6: "true" }, "ENABLE_IPv4", "true", /dual stack/);
 });
 
+Deno.test("loadConfig: ENABLE_IPv6=true needs prefix delegation and ENABLE_IPv4=false, no custom networking", () => {
+  const v6 = { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true" };
+  const c = loadConfig(v6);
+  assert.deepEqual([c.enableIpv4, c.enableIpv6, c.enableV4Egress], [false, true, true]);
+  assert.equal(loadConfig({ ...v6, ENABLE_V4_EGRESS: "false" }).enableV4Egress, false);
+  throwsConfig({ ...v6, ENABLE_PREFIX_DELEGATION: "false" }, "ENABLE_PREFIX_DELEGATION", "false", /prefix/);
+  throwsConfig(
+    { ENABLE_IPv6: "true", ENABLE_IPv4: "false" },
+    "ENABLE_PREFIX_DELEGATION",
+    "",
+    /ENABLE_IPv6=true/,
+  );
+  throwsConfig({ ...v6, ENABLE_IPv4: "true" }, "ENABLE_IPv4", "true", /dual stack/);
+  throwsConfig(
+    { ...v6, AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true" },
+    "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG",
+    "true",
+    /not supported in IPv6 mode/,
+  );
+  assert.deepEqual(loadConfig(configSettings(c)), c);
+});
+
 Deno.test("loadConfig: booleans accept true/false/1/0, any case, nothing else", () => {
   for (
     const [v, b] of [
@@ -341,7 +367,7 @@ Deno.test("loadConfig: enumerations", () => {
 
 Deno.test("configSettings: names every variable and round-trips through loadConfig", () => {
   const names = Object.keys(configSettings(loadConfig({})));
-  assert.equal(names.length, 41);
+  assert.equal(names.length, 43);
   fc.assert(
     fc.property(
       fc.record({
