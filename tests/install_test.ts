@@ -199,7 +199,7 @@ Deno.test("renderConflist: aws-cni then portmap, settings from upstream's env na
   );
 });
 
-Deno.test("initSysctls: rp_filter=2 on the primary interface, ip_forward, early demux on request; no IPv6", () => {
+Deno.test("initSysctls: rp_filter=2 on the primary interface, ip_forward, early demux on request", () => {
   assert.deepEqual(initSysctls("ens5", {}), {
     "net/ipv4/conf/ens5/rp_filter": "2",
     "net/ipv4/ip_forward": "1",
@@ -210,7 +210,55 @@ Deno.test("initSysctls: rp_filter=2 on the primary interface, ip_forward, early 
     undefined,
   );
   assert.throws(() => initSysctls("eth0", { DISABLE_TCP_EARLY_DEMUX: "maybe" }), /DISABLE_TCP_EARLY_DEMUX/);
-  assert.throws(() => initSysctls("eth0", { ENABLE_IPv6: "true" }), /ENABLE_IPv6/);
+  assert.throws(() => initSysctls("eth0", { ENABLE_IPv6: "maybe" }), /ENABLE_IPv6/);
+});
+
+Deno.test("initSysctls: ENABLE_IPv6=true turns IPv6 on and forwarded, RAs still accepted on the primary", () => {
+  assert.deepEqual(initSysctls("ens5", { ENABLE_IPv6: "true" }), {
+    "net/ipv4/conf/ens5/rp_filter": "2",
+    "net/ipv4/ip_forward": "1",
+    "net/ipv6/conf/all/disable_ipv6": "0",
+    "net/ipv6/conf/all/forwarding": "1",
+    "net/ipv6/conf/ens5/accept_ra": "2",
+  });
+});
+
+Deno.test("renderConflist: IPv6 mode chains egress-cni after aws-cni, as upstream's conflist", () => {
+  const env = {
+    ENABLE_IPv6: "true",
+    ENABLE_IPv4: "false",
+    ENABLE_PREFIX_DELEGATION: "true",
+    AWS_VPC_K8S_CNI_RANDOMIZESNAT: "none",
+  };
+  const c = renderConflist(loadConfig(env), { withPortmap: true, env, nodeIp: "10.0.0.10" });
+  const plugins = c.plugins as Record<string, unknown>[];
+  assert.deepEqual(plugins.map((p) => p.type), ["aws-cni", "egress-cni", "portmap"]);
+  assert.deepEqual(plugins[1], {
+    name: "egress-cni",
+    type: "egress-cni",
+    mtu: "9001",
+    enabled: "true",
+    randomizeSNAT: "none",
+    nodeIP: "10.0.0.10",
+    ipam: {
+      type: "host-local",
+      ranges: [[{ subnet: "169.254.172.0/22" }]],
+      routes: [{ dst: "0.0.0.0/0" }],
+      dataDir: "/run/cni/v6pd/egress-v4-ipam",
+    },
+    pluginLogFile: "/var/log/aws-routed-eni/egress-v4-plugin.log",
+    pluginLogLevel: "DEBUG",
+  });
+  const off = { ...env, ENABLE_V4_EGRESS: "false", AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: "stderr" };
+  const d = renderConflist(loadConfig(off), { withPortmap: false, env: off, nodeIp: "10.0.0.10" });
+  assert.deepEqual(
+    [
+      (d.plugins as Record<string, unknown>[])[1].enabled,
+      (d.plugins as Record<string, unknown>[])[1].pluginLogFile,
+    ],
+    ["false", "stderr"],
+  );
+  assert.throws(() => renderConflist(loadConfig(env), { withPortmap: false, env }), /nodeIp/);
 });
 
 Deno.test("launcher and compiled detection", () => {

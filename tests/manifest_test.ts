@@ -391,6 +391,7 @@ Deno.test("image: the Containerfile lays out /app as the manifest and ipamd inst
       const f of [
         "ipamd",
         "aws-cni",
+        "egress-cni",
         "portmap",
         "aws-cni-lib/libnl-3.so.200",
         "aws-cni-lib/libnl-route-3.so.200",
@@ -400,6 +401,7 @@ Deno.test("image: the Containerfile lays out /app as the manifest and ipamd inst
     }
     assert.deepEqual(defaultSources("/opt/cni/bin", `${dir}/ipamd`), {
       plugin: { path: `${dir}/aws-cni` },
+      egress: { path: `${dir}/egress-cni` },
       portmap: `${dir}/portmap`,
       libnlFrom: `${dir}/aws-cni-lib`,
     });

@@ -9,6 +9,7 @@ import { routeTableOf } from "../common/routing.ts";
 import { assignOrWait } from "./api_assign.ts";
 import { ApiError, attachmentKey, ID, str } from "./api_request.ts";
 import type { Assignment } from "./datastore.ts";
+import { isIpv6 } from "../net/ipv6.ts";
 import type { ApiContext } from "./server.ts";
 
 /** A POST route: the request body in, the reply out (or an ApiError). */
@@ -22,6 +23,11 @@ function now(ctx: ApiContext): number {
 function tableOf(ctx: ApiContext, a: Assignment): { deviceNumber: number; routeTable: number } {
   const deviceNumber = ctx.ds.eni(a.eniId)?.deviceNumber ?? 0;
   return { deviceNumber, routeTable: routeTableOf(deviceNumber) };
+}
+
+/** The address fields of a reply: `ipv4`, or (IPv6 mode) `ipv6` with `ipv4` "" as upstream's AddNetworkReply. */
+function addressOf(ip: string): { ipv4: string; ipv6?: string } {
+  return isIpv6(ip) ? { ipv4: "", ipv6: ip } : { ipv4: ip };
 }
 
 /** `POST /v1/add-network`: an IP for the attachment (waiting for the pool to grow if need be). */
@@ -42,7 +48,7 @@ export async function addNetwork(ctx: ApiContext, b: Record<string, unknown>): P
   const pod = `${meta.k8sPodNamespace}/${meta.k8sPodName}`;
   ctx.log?.info("assigned", { ...key, ip: a.ip, eniId: a.eniId, pod });
   return {
-    ipv4: a.ip,
+    ...addressOf(a.ip),
     ...tableOf(ctx, a),
     eniId: a.eniId,
     subnetCidr: eni.subnetCidr,
@@ -63,13 +69,13 @@ export async function delNetwork(ctx: ApiContext, b: Record<string, unknown>): P
   await ctx.persist();
   void ctx.driver.trigger();
   ctx.log?.info("released", { ...key, ip: a.ip });
-  return { released: true, ipv4: a.ip, ...table };
+  return { released: true, ...addressOf(a.ip), ...table };
 }
 
 /** `POST /v1/check-network`: whether ipamd holds an IP for the attachment, and its table. */
 export function checkNetwork(ctx: ApiContext, b: Record<string, unknown>): CheckNetworkReply {
   const a = ctx.ds.get(attachmentKey(b));
-  return a ? { held: true, ipv4: a.ip, ...tableOf(ctx, a) } : { held: false };
+  return a ? { held: true, ...addressOf(a.ip), ...tableOf(ctx, a) } : { held: false };
 }
 
 /** The `valid` list of a GC request, as `[containerId, ifName]` JSON keys. */
@@ -92,7 +98,7 @@ export async function gcNetwork(ctx: ApiContext, b: Record<string, unknown>): Pr
   for (const a of ctx.ds.assignments()) {
     if (a.netName !== netName || valid.has(JSON.stringify([a.containerId, a.ifName]))) continue;
     if (ctx.ds.release(a, now(ctx))) {
-      released.push({ containerId: a.containerId, ifName: a.ifName, ipv4: a.ip });
+      released.push({ containerId: a.containerId, ifName: a.ifName, ...addressOf(a.ip) });
     }
   }
   if (released.length) {

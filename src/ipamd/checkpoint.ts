@@ -1,12 +1,14 @@
 /**
  * The IPAM checkpoint (upstream's `/var/run/aws-node/ipam.json` format, version `vpc-cni-ipam/1`) plus our
- * optional fields `eniId`, `netns` and `k8sPodUid`, which upstream's reader ignores.
+ * optional fields `eniId`, `netns` and `k8sPodUid`, which upstream's reader ignores. An allocation carries its
+ * address as `ipv4` or, in IPv6 mode, `ipv6` (upstream's CheckpointEntry: both `omitempty`, one set).
  *
  * Writes are atomic: a temp file in the same directory (`<name>.tmp-<pid>-<n>`), written, fsync'd, renamed over
  * the checkpoint, then the directory fsync'd where the platform allows. The file is mode 0600: it names every
  * pod on the node and only root (ipamd) reads it.
  */
 import type { Assignment } from "./datastore.ts";
+import { bigToIp6, ip6ToBig, isIpv6 } from "../net/ipv6.ts";
 
 /** The checkpoint format version. */
 export const CHECKPOINT_VERSION = "vpc-cni-ipam/1";
@@ -16,7 +18,10 @@ export interface CheckpointAllocation {
   networkName: string;
   containerID: string;
   ifName: string;
-  ipv4: string;
+  /** The pod's IPv4 address (IPv4 mode). */
+  ipv4?: string;
+  /** The pod's IPv6 address (IPv6 mode). */
+  ipv6?: string;
   allocationTimestamp: number;
   metadata: { k8sPodNamespace?: string; k8sPodName?: string };
   eniId?: string;
@@ -50,7 +55,7 @@ export function toCheckpoint(assignments: Assignment[]): CheckpointData {
         networkName: a.netName,
         containerID: a.containerId,
         ifName: a.ifName,
-        ipv4: a.ip,
+        ...(isIpv6(a.ip) ? { ipv6: a.ip } : { ipv4: a.ip }),
         allocationTimestamp: a.assignedAt,
         metadata,
       };
@@ -77,7 +82,7 @@ export function fromCheckpoint(data: unknown): Assignment[] {
       netName: c.networkName,
       containerId: c.containerID,
       ifName: c.ifName,
-      ip: c.ipv4,
+      ip: c.ipv6 ? bigToIp6(ip6ToBig(c.ipv6)) : c.ipv4!,
       eniId: c.eniId ?? "",
       assignedAt: c.allocationTimestamp,
       meta,
@@ -108,9 +113,18 @@ function validate(data: unknown): asserts data is CheckpointData {
         throw new CheckpointError(`${at}.${f} must be a non-empty string`);
       }
     }
-    if (typeof r.ipv4 !== "string" || !IPV4.test(r.ipv4)) {
-      throw new CheckpointError(`${at}.ipv4 ${JSON.stringify(r.ipv4)} is not an IPv4 address`);
+    const field = r.ipv6 !== undefined && r.ipv6 !== "" ? "ipv6" : "ipv4";
+    if (field === "ipv6" && r.ipv4 !== undefined && r.ipv4 !== "") {
+      throw new CheckpointError(`${at} has both ipv4 and ipv6; an allocation holds one address`);
     }
+    const ip = r[field];
+    if (field === "ipv4" && (typeof ip !== "string" || !IPV4.test(ip))) {
+      throw new CheckpointError(`${at}.ipv4 ${JSON.stringify(ip)} is not an IPv4 address`);
+    }
+    if (field === "ipv6" && (typeof ip !== "string" || !isIpv6(ip))) {
+      throw new CheckpointError(`${at}.ipv6 ${JSON.stringify(ip)} is not an IPv6 address`);
+    }
+    const addr = field === "ipv6" ? bigToIp6(ip6ToBig(ip as string)) : ip as string;
     if (typeof r.allocationTimestamp !== "number" || !Number.isFinite(r.allocationTimestamp)) {
       throw new CheckpointError(`${at}.allocationTimestamp must be a number`);
     }
@@ -128,11 +142,11 @@ function validate(data: unknown): asserts data is CheckpointData {
         throw new CheckpointError(`${at}.${f} must be a string`);
       }
     }
-    const prev = seen.get(r.ipv4);
+    const prev = seen.get(addr);
     if (prev !== undefined) {
-      throw new CheckpointError(`${at}.ipv4 ${r.ipv4} is also allocated by allocations[${prev}]`);
+      throw new CheckpointError(`${at}.${field} ${ip} is also allocated by allocations[${prev}]`);
     }
-    seen.set(r.ipv4, i);
+    seen.set(addr, i);
   });
 }
 

@@ -201,3 +201,27 @@ Deno.test("writeCheckpoint: a failed write leaves the old checkpoint and no temp
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("checkpoint: an IPv6 allocation is stored as ipv6 (no ipv4), as upstream's CheckpointEntry", () => {
+  const v6: Assignment = { ...a2, containerId: "v6pod", ip: "2600:1f14:6b0:d801:a4b2::3" };
+  const data = toCheckpoint([v6]);
+  const [c] = data.allocations;
+  assert.equal(c.ipv6, "2600:1f14:6b0:d801:a4b2::3");
+  assert.ok(!("ipv4" in c));
+  assert.deepEqual(fromCheckpoint(JSON.parse(JSON.stringify(data))), [v6]);
+  // Any text form reads back canonical; a duplicate in another form is caught.
+  const long = { ...c, ipv6: "2600:1f14:06b0:d801:a4b2:0:0:0003" };
+  assert.equal(fromCheckpoint({ version: CHECKPOINT_VERSION, allocations: [long] })[0].ip, v6.ip);
+  assert.throws(
+    () => fromCheckpoint({ version: CHECKPOINT_VERSION, allocations: [c, { ...long, containerID: "x" }] }),
+    /allocations\[1\]\.ipv6 .* is also allocated by allocations\[0\]/,
+  );
+  assert.throws(
+    () => fromCheckpoint({ version: CHECKPOINT_VERSION, allocations: [{ ...c, ipv6: "2600::g" }] }),
+    /allocations\[0\]\.ipv6 "2600::g" is not an IPv6 address/,
+  );
+  assert.throws(
+    () => fromCheckpoint({ version: CHECKPOINT_VERSION, allocations: [{ ...c, ipv4: "10.0.0.1" }] }),
+    /both ipv4 and ipv6/,
+  );
+});

@@ -90,6 +90,17 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   { name: "AWS_VPC_K8S_CNI_RANDOMIZESNAT", upstreamDefault: "prng", support: "implemented" },
   { name: "AWS_VPC_K8S_CNI_VETHPREFIX", upstreamDefault: "eni", support: "implemented" },
   {
+    name: "AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE",
+    upstreamDefault: "/var/log/aws-routed-eni/egress-v4-plugin.log",
+    support: "implemented",
+  },
+  {
+    name: "AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE",
+    upstreamDefault: "/var/log/aws-routed-eni/egress-v6-plugin.log",
+    support: "accepted",
+    note: "only used with ENABLE_V6_EGRESS=true, which is refused",
+  },
+  {
     name: "AWS_VPC_K8S_PLUGIN_LOG_FILE",
     upstreamDefault: "/var/log/aws-routed-eni/plugin.log",
     support: "implemented",
@@ -112,14 +123,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   { name: "ENABLE_BANDWIDTH_PLUGIN", upstreamDefault: "false", ...pending("false") },
   { name: "ENABLE_IMDS_ONLY_MODE", upstreamDefault: "false", ...pending("false") },
   { name: "ENABLE_IPv4", upstreamDefault: "true", support: "implemented" },
-  {
-    name: "ENABLE_IPv6",
-    upstreamDefault: "false",
-    support: "refused",
-    owner: "issue 17 (ipv6)",
-    note: "false: an IPv4 cluster, as upstream's default",
-    refuse: refusedWhenTrue("vpc-cni supports IPv4 only for now (IPv6 is issue 17)"),
-  },
+  { name: "ENABLE_IPv6", upstreamDefault: "false", support: "implemented" },
   {
     name: "ENABLE_MULTI_NIC",
     upstreamDefault: "false",
@@ -144,20 +148,15 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   },
   { name: "ENABLE_PREFIX_DELEGATION", upstreamDefault: "false", support: "implemented" },
   { name: "ENABLE_SUBNET_DISCOVERY", upstreamDefault: "true", support: "implemented" },
-  {
-    name: "ENABLE_V4_EGRESS",
-    upstreamDefault: "true",
-    support: "accepted",
-    owner: "issue 17 (ipv6)",
-    note: "only meaningful in IPv6 mode (IPv4 egress for IPv6 pods); vpc-cni runs IPv4 pods",
-  },
+  { name: "ENABLE_V4_EGRESS", upstreamDefault: "true", support: "implemented" },
   {
     name: "ENABLE_V6_EGRESS",
     upstreamDefault: "false",
     support: "refused",
-    owner: "issue 17 (ipv6)",
     note: "false: IPv4 pods get no IPv6 egress interface, as upstream's default",
-    refuse: refusedWhenTrue("IPv6 egress for IPv4 pods (the egress-cni plugin) is issue 17"),
+    refuse: refusedWhenTrue(
+      "IPv6 egress for IPv4 pods is not supported (egress-cni gives IPv6 clusters' pods IPv4 egress only)",
+    ),
   },
   {
     name: "ENI_CONFIG_ANNOTATION_DEF",

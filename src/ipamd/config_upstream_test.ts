@@ -41,8 +41,7 @@ Deno.test("upstream variables: values promising what vpc-cni lacks are refused, 
     "NETWORK_POLICY_ENFORCING_MODE",
     /standard, strict or none/,
   );
-  refused({ ENABLE_IPv6: "true" }, "ENABLE_IPv6", /IPv4 only/);
-  refused({ ENABLE_V6_EGRESS: "true" }, "ENABLE_V6_EGRESS", /egress-cni/);
+  refused({ ENABLE_V6_EGRESS: "true" }, "ENABLE_V6_EGRESS", /IPv6 egress for IPv4 pods/);
   refused({ DISABLE_POD_V6: "true" }, "DISABLE_POD_V6", /tuning plugin/);
   refused({ ENABLE_POD_ENI: "yes" }, "ENABLE_POD_ENI", /true or false/);
   assert.deepEqual(

@@ -32,6 +32,7 @@ import { EniConfigWatcher } from "./eni_config.ts";
 import { EniGc, type EniGcOptions, sweepOrphanedEnis, type SweepRun } from "./eni_gc.ts";
 import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
+import { applyIpv6HostRules, ensureIpv6Prefix, ipv6Planner } from "./ipv6_mode.ts";
 import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
@@ -149,9 +150,10 @@ export class Daemon {
     this.vpcCidrs = node.vpcCidrs;
     const sweep = this.#startSweep(node.instanceId, startedAt);
     setLimitGauges(this.metrics, node.limits, this.o.config);
-    const enis = await this.#readEnis(node);
+    let enis = await this.#readEnis(node);
     const primary = enis.find((e) => e.deviceNumber === 0)!.eni;
     this.eniManager = this.#eniManager(node.instanceId, primary, await this.#placement(primary));
+    if (this.o.config.enableIpv6) enis = await this.#ipv6Prefix(enis);
     await this.#setupHost(node, enis, primary);
     await this.#restoreAssignments(enis.length);
     if (sweep) logSweep(this.log, this.startupSweep = await sweep);
@@ -166,6 +168,7 @@ export class Daemon {
       metrics: this.metrics,
       log: this.log,
       clock: this.clock,
+      ...(this.o.config.enableIpv6 ? { planner: ipv6Planner } : {}),
     });
     await this.#serve();
     this.ready = true;
@@ -240,9 +243,27 @@ export class Daemon {
     return enis;
   }
 
+  /**
+   * IPv6 mode: the primary ENI alone, with its /80 (EC2's first, else one assigned now). Other ENIs are left
+   * alone: upstream's IPv6 mode has no secondary ENIs.
+   */
+  async #ipv6Prefix(enis: NodeEni[]): Promise<NodeEni[]> {
+    const primary = enis.find((e) => e.deviceNumber === 0)!;
+    const prefix = await ensureIpv6Prefix(this.eniManager, primary.eni, this.log).catch((e) => {
+      throw new StartupError(
+        `IPv6 mode: no IPv6 prefix on the primary ENI ${primary.eni.networkInterfaceId}: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    });
+    return [{ ...primary, eni: { ...primary.eni, ipv6Prefixes: [prefix] } }];
+  }
+
   /** Where new ENIs go: the node's ENIConfig (custom networking, watched), subnet discovery, or the primary's. */
   async #placement(primary: NetworkInterface): Promise<Placement | undefined> {
     const c = this.o.config;
+    if (c.enableIpv6) return undefined; // no new ENIs in IPv6 mode
     if (c.customNetworking) {
       const w = this.eniConfig = new EniConfigWatcher({
         kube: this.o.ports.kube,
@@ -290,15 +311,29 @@ export class Daemon {
   /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
   async #setupHost(node: NodeIdentity, enis: NodeEni[], primary: NetworkInterface): Promise<void> {
     const { config: c, ports } = this.o;
-    this.host?.setupNode({
-      primaryMac: node.primaryMac,
+    const v6 = c.enableIpv6;
+    this.host?.setupNode(
+      v6
+        // Upstream's IPv6 mode: the fwmark rule (IPv6) always, no external-service rules.
+        ? { primaryMac: node.primaryMac, mtu: c.eniMtu, fwmark: c.connmark, family: 6 }
+        : {
+          primaryMac: node.primaryMac,
+          mtu: c.eniMtu,
+          // Upstream keeps the fwmark rule while it does SNAT even without NodePort support (the veth restore rule).
+          fwmark: c.nodePortSupport || !c.externalSnat ? c.connmark : undefined,
+          externalServiceCidrs: c.externalServiceCidrs,
+        },
+    );
+    await loadEnis(this.ds, enis, {
+      host: this.host,
       mtu: c.eniMtu,
-      // Upstream keeps the fwmark rule while it does SNAT even without NodePort support (the veth restore rule).
-      fwmark: c.nodePortSupport || !c.externalSnat ? c.connmark : undefined,
-      externalServiceCidrs: c.externalServiceCidrs,
+      clock: this.clock,
+      log: this.log,
+      ipv6: v6,
     });
-    await loadEnis(this.ds, enis, { host: this.host, mtu: c.eniMtu, clock: this.clock, log: this.log });
     if (ports.iptables === false) return;
+    // IPv6 mode: no SNAT or connmark rules, only the block on pods' node-local IPv4 (ipv6_mode.ts).
+    if (v6) return await applyIpv6HostRules(ports.iptables ?? {});
     await applyRules(
       renderRules({
         primaryIp: primary.privateIpAddress,
@@ -333,7 +368,10 @@ export class Daemon {
   #startLoops(instanceId: string): void {
     const c = this.o.config;
     void this.driver.trigger();
-    this.driver.start({ planEveryMs: this.o.planEveryMs, reconcileEveryMs: this.o.reconcileEveryMs });
+    // IPv6 mode has no pool to keep and nothing to reconcile (upstream's pool manager returns at once).
+    if (!c.enableIpv6) {
+      this.driver.start({ planEveryMs: this.o.planEveryMs, reconcileEveryMs: this.o.reconcileEveryMs });
+    }
     if (c.disableLeakedEniCleanup) return;
     this.eniGc = new EniGc({
       ec2: this.ec2,

@@ -51,7 +51,7 @@ export async function nodeEnis(o: {
 export async function loadEnis(
   ds: Datastore,
   enis: NodeEni[],
-  o: { host?: HostNetwork; mtu: number; clock: Clock; log?: Logger; linkWaitMs?: number },
+  o: { host?: HostNetwork; mtu: number; clock: Clock; log?: Logger; linkWaitMs?: number; ipv6?: boolean },
 ): Promise<void> {
   for (const { eni: n, deviceNumber, subnetCidr } of enis) {
     const rec = eniRecordOf(
@@ -68,8 +68,13 @@ export async function loadEnis(
       });
       host.setupEni(rec, o.mtu);
     }
-    addAttachedEni(ds, rec, n);
-    o.log?.info("ENI loaded", { eniId: rec.eniId, deviceNumber, ips: n.privateIps.length - 1 });
+    addAttachedEni(ds, rec, n, { ipv6: o.ipv6 });
+    o.log?.info(
+      "ENI loaded",
+      o.ipv6
+        ? { eniId: rec.eniId, deviceNumber, ipv6Prefixes: n.ipv6Prefixes ?? [] }
+        : { eniId: rec.eniId, deviceNumber, ips: n.privateIps.length - 1 },
+    );
   }
 }
 

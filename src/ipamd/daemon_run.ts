@@ -30,7 +30,7 @@ export async function runIpamd(env: Record<string, string | undefined>): Promise
   }
   const log = new Logger(config.logLevel, config.logFile);
   for (const note of notes) log.info("upstream variable accepted", { note });
-  const imds = new ImdsClient();
+  const imds = new ImdsClient({ ipv6: config.enableIpv6 });
   let daemon: Daemon;
   try {
     const region = env.AWS_REGION ?? await imds.region();

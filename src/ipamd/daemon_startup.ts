@@ -14,6 +14,7 @@ import type { SweepRun } from "./eni_gc.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import { IPS_PER_PREFIX } from "./max_pods.ts";
+import { IPV6_PREFIX_ADDRESSES } from "./ipv6_mode.ts";
 import { checkPrefixDelegation } from "./prefix.ts";
 import { discoverSubnet } from "./subnet_select.ts";
 
@@ -32,7 +33,7 @@ export interface NodeIdentity {
   primaryMac: string;
   imdsIfs: ImdsInterface[];
   limits: InstanceTypeInfo;
-  /** The VPC's CIDRs (from the primary interface's IMDS entry). */
+  /** The VPC's CIDRs (from the primary interface's IMDS entry); IPv6 mode: its IPv6 blocks, as upstream's reply. */
   vpcCidrs: string[];
 }
 
@@ -52,11 +53,18 @@ export async function readNodeIdentity(
   if (!limits) throw new StartupError(`unknown instance type ${instanceType}`);
   checkPrefixDelegation(config.enablePrefixDelegation, { ...limits, instanceType });
   const primary = imdsIfs.find((i) => i.mac.toLowerCase() === primaryMac.toLowerCase());
-  return { instanceId, instanceType, primaryMac, imdsIfs, limits, vpcCidrs: primary?.vpcCidrs ?? [] };
+  const vpcCidrs = (config.enableIpv6 ? primary?.vpcIpv6Cidrs : primary?.vpcCidrs) ?? [];
+  return { instanceId, instanceType, primaryMac, imdsIfs, limits, vpcCidrs };
 }
 
 /** `awscni_eni_max` and `awscni_ip_max` for this instance and config. */
 export function setLimitGauges(metrics: IpamdMetrics, limits: InstanceTypeInfo, config: IpamdConfig): void {
+  if (config.enableIpv6) {
+    // IPv6 mode: the primary ENI and its one /80.
+    metrics.eniMax.set(1);
+    metrics.ipMax.set(IPV6_PREFIX_ADDRESSES);
+    return;
+  }
   const maxEnis = Math.min(limits.maxEnis, config.maxEni ?? Infinity);
   metrics.eniMax.set(maxEnis);
   // Pod addresses at most: the primary ENI carries none with custom networking; a slot is a /28 in prefix mode.

@@ -11,10 +11,14 @@
  * - An ENI's primary IP is never a pod IP: `addIps` ignores it.
  * - `EniRecord.ips` lists every pod-usable address: the secondary IPs from `addIps` and the 16 addresses of
  *   each /28 from `addPrefixes`. Prefix addresses are removed only with `removePrefixes`.
+ * - IPv6 mode: `addIpv6Prefixes` gives an ENI /80 prefixes (2^48 addresses each, never listed). A pod gets the
+ *   lowest address of the prefix that is neither assigned nor cooling, starting at the prefix's first address,
+ *   as upstream's datastore hands out IPv6 addresses. IPv6 text is kept in RFC 5952 form.
  */
 import type { AttachmentKey } from "../cni/api.ts";
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import { expandCidr, ipToInt, isIpv4, parseCidr } from "../net/ipv4.ts";
+import { bigToIp6, ip6ToBig, isIpv6, parseCidr6 } from "../net/ipv6.ts";
 
 export type { AttachmentKey };
 
@@ -47,6 +51,8 @@ export interface EniRecord {
   ips: string[];
   /** Delegated /28 prefixes. */
   prefixes: string[];
+  /** Delegated IPv6 prefixes (IPv6 mode's /80), when the ENI has any. */
+  ipv6Prefixes?: string[];
 }
 
 /** Address counts; total = assigned + cooling + free. */
@@ -77,14 +83,25 @@ export class DatastoreError extends Error {
 }
 
 interface EniState {
-  rec: Omit<EniRecord, "ips" | "prefixes">;
+  rec: Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes">;
   /** address → the prefix it came from, or "" for a secondary IP */
   ips: Map<string, string>;
   prefixes: Set<string>;
+  /** IPv6 prefix (canonical CIDR) → its first address and size */
+  v6: Map<string, { first: bigint; size: bigint }>;
 }
 
 const keyOf = (k: AttachmentKey) => JSON.stringify([k.netName, k.containerId, k.ifName]);
-const byAddr = (a: string, b: string) => ipToInt(a) - ipToInt(b);
+/** Address order for either family (IPv4 first). */
+const byAddr = (a: string, b: string) => {
+  const a6 = a.includes(":"), b6 = b.includes(":");
+  if (!a6 && !b6) return ipToInt(a) - ipToInt(b);
+  if (a6 !== b6) return a6 ? 1 : -1;
+  const x = ip6ToBig(a), y = ip6ToBig(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+/** IPv6 text in canonical form; IPv4 text as given. */
+const canon = (ip: string) => ip.includes(":") && isIpv6(ip) ? bigToIp6(ip6ToBig(ip)) : ip;
 
 /** ENIs, their pod IPs and the assignments on them. */
 export class Datastore {
@@ -104,16 +121,16 @@ export class Datastore {
   }
 
   /** Adds an ENI (no IPs yet); idempotent by eniId (a repeat updates nothing). */
-  addEni(e: Omit<EniRecord, "ips" | "prefixes">): void {
+  addEni(e: Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes">): void {
     if (this.#enis.has(e.eniId)) return;
-    this.#enis.set(e.eniId, { rec: { ...e }, ips: new Map(), prefixes: new Set() });
+    this.#enis.set(e.eniId, { rec: { ...e }, ips: new Map(), prefixes: new Set(), v6: new Map() });
   }
 
   /** Removes an ENI and its IPs; throws {@link DatastoreError} if any IP on it is assigned. Unknown: no-op. */
   removeEni(eniId: string): void {
     const s = this.#enis.get(eniId);
     if (!s) return;
-    const held = [...s.ips.keys()].filter((ip) => this.#byIp.has(ip));
+    const held = [...s.ips.keys(), ...this.#v6Held(s)].filter((ip) => this.#byIp.has(ip));
     if (held.length) {
       throw new DatastoreError(`ENI ${eniId} still has assigned IPs: ${held.sort(byAddr).join(", ")}`);
     }
@@ -188,6 +205,33 @@ export class Datastore {
   }
 
   /**
+   * Adds IPv6 prefixes (IPv6 mode's /80) to an ENI; idempotent. Their addresses are handed out lazily, lowest
+   * first. Throws {@link DatastoreError} when a prefix overlaps another ENI's.
+   */
+  addIpv6Prefixes(eniId: string, prefixes: string[]): void {
+    const s = this.#mustEni(eniId);
+    for (const p of prefixes) {
+      let c;
+      try {
+        c = parseCidr6(p);
+      } catch {
+        throw new DatastoreError(`not an IPv6 prefix: "${p}"`);
+      }
+      const norm = `${bigToIp6(c.network)}/${c.prefixLen}`;
+      if (s.v6.has(norm)) continue;
+      const size = 1n << BigInt(128 - c.prefixLen);
+      for (const o of this.#enis.values()) {
+        for (const [q, r] of o.v6) {
+          if (c.network < r.first + r.size && r.first < c.network + size) {
+            throw new DatastoreError(`prefix ${norm} overlaps ${q} of ${o.rec.eniId}; not added to ${eniId}`);
+          }
+        }
+      }
+      s.v6.set(norm, { first: c.network, size });
+    }
+  }
+
+  /**
    * Assigns an IP to `key`; the same key again returns the same assignment. Throws {@link NoFreeIpError} when
    * no IP is free and cooled down.
    */
@@ -221,10 +265,28 @@ export class Datastore {
         this.#coolUntil.delete(best);
         return structuredClone(a);
       }
+      const v6 = this.#freeV6(s, now);
+      if (v6 !== undefined) {
+        const a: Assignment = {
+          netName: key.netName,
+          containerId: key.containerId,
+          ifName: key.ifName,
+          ip: v6,
+          eniId: s.rec.eniId,
+          assignedAt: now,
+          meta: { ...meta },
+        };
+        this.#byKey.set(k, a);
+        this.#byIp.set(v6, k);
+        this.#coolUntil.delete(v6);
+        return structuredClone(a);
+      }
     }
     let soonest = Infinity;
     for (const [ip, until] of this.#coolUntil) {
-      if (this.#ipEni.has(ip) && !this.#byIp.has(ip) && until > now) soonest = Math.min(soonest, until);
+      if (this.#eniOf(ip) !== undefined && !this.#byIp.has(ip) && until > now) {
+        soonest = Math.min(soonest, until);
+      }
     }
     const retry = soonest === Infinity ? undefined : soonest - now;
     throw new NoFreeIpError(
@@ -254,8 +316,9 @@ export class Datastore {
    * an empty eniId is filled from the IP's ENI. Restoring the same assignment again is a no-op. Throws
    * {@link DatastoreError}.
    */
-  restore(a: Assignment): void {
-    const eniId = this.#ipEni.get(a.ip);
+  restore(assignment: Assignment): void {
+    const a = { ...assignment, ip: canon(assignment.ip) };
+    const eniId = this.#eniOf(a.ip);
     if (eniId === undefined) throw new DatastoreError(`cannot restore ${a.ip}: not a pod IP of any ENI`);
     if (a.eniId && a.eniId !== eniId) {
       throw new DatastoreError(`cannot restore ${a.ip}: it is on ${eniId}, not ${a.eniId}`);
@@ -282,7 +345,7 @@ export class Datastore {
 
   /** The assignment holding `ip`, if any. */
   findByIp(ip: string): Assignment | undefined {
-    const k = this.#byIp.get(ip);
+    const k = this.#byIp.get(canon(ip));
     return k === undefined ? undefined : structuredClone(this.#byKey.get(k));
   }
 
@@ -305,8 +368,9 @@ export class Datastore {
   }
 
   /** The state of one address at `now`; "unknown" when it is no ENI's pod IP. */
-  ipState(ip: string, now: number): "free" | "assigned" | "cooling" | "unknown" {
-    if (!this.#ipEni.has(ip)) return "unknown";
+  ipState(address: string, now: number): "free" | "assigned" | "cooling" | "unknown" {
+    const ip = canon(address);
+    if (this.#eniOf(ip) === undefined) return "unknown";
     if (this.#byIp.has(ip)) return "assigned";
     return this.#isCooling(ip, now) ? "cooling" : "free";
   }
@@ -324,6 +388,13 @@ export class Datastore {
     const s = this.#enis.get(eniId);
     if (s) this.#count(s, now, st);
     return st;
+  }
+
+  /** The IPv6 addresses of the ENI's prefixes that are assigned or cooling at `now`, ascending. */
+  ipv6InUse(eniId: string, now: number): string[] {
+    const s = this.#enis.get(eniId);
+    if (!s) return [];
+    return this.#v6Held(s).filter((ip) => this.#byIp.has(ip) || this.#isCooling(ip, now)).sort(byAddr);
   }
 
   /** The ENI's free, cooled-down secondary IPs (not prefix addresses), ascending: safe to unassign. */
@@ -350,6 +421,56 @@ export class Datastore {
       else if (this.#isCooling(ip, now)) st.cooling++;
       else st.free++;
     }
+    if (!s.v6.size) return;
+    let total = 0n, assigned = 0, cooling = 0;
+    for (const { size } of s.v6.values()) total += size;
+    for (const ip of this.#v6Held(s)) {
+      if (this.#byIp.has(ip)) assigned++;
+      else if (this.#isCooling(ip, now)) cooling++;
+    }
+    st.total += Number(total);
+    st.assigned += assigned;
+    st.cooling += cooling;
+    st.free += Number(total) - assigned - cooling;
+  }
+
+  /** The ENI owning `ip` (canonical text): a listed IPv4 pod IP, or an address inside an IPv6 prefix. */
+  #eniOf(ip: string): string | undefined {
+    const v4 = this.#ipEni.get(ip);
+    if (v4 !== undefined || !ip.includes(":")) return v4;
+    let n: bigint;
+    try {
+      n = ip6ToBig(ip);
+    } catch {
+      return undefined;
+    }
+    for (const s of this.#enis.values()) {
+      for (const { first, size } of s.v6.values()) if (n >= first && n < first + size) return s.rec.eniId;
+    }
+    return undefined;
+  }
+
+  /** IPv6 addresses of the ENI's prefixes that are assigned or were (cooling or cooled). */
+  #v6Held(s: EniState): string[] {
+    if (!s.v6.size) return [];
+    const out = new Set<string>();
+    for (const ip of [...this.#byIp.keys(), ...this.#coolUntil.keys()]) {
+      if (ip.includes(":") && this.#eniOf(ip) === s.rec.eniId) out.add(ip);
+    }
+    return [...out];
+  }
+
+  /** The lowest address of the ENI's IPv6 prefixes neither assigned nor cooling, if it has prefixes. */
+  #freeV6(s: EniState, now: number): string | undefined {
+    const prefixes = [...s.v6.values()].sort((a, b) => a.first < b.first ? -1 : 1);
+    for (const { first, size } of prefixes) {
+      // Each step passes an address in use, so this ends after at most (addresses in use + 1) steps.
+      for (let o = 0n; o < size; o++) {
+        const ip = bigToIp6(first + o);
+        if (!this.#byIp.has(ip) && !this.#isCooling(ip, now)) return ip;
+      }
+    }
+    return undefined;
   }
 
   #isCooling(ip: string, now: number): boolean {
@@ -373,11 +494,13 @@ export class Datastore {
   }
 
   #record(s: EniState): EniRecord {
-    return {
+    const r: EniRecord = {
       ...s.rec,
       ips: [...s.ips.keys()].sort(byAddr),
       prefixes: [...s.prefixes].sort((a, b) => byAddr(a.split("/")[0], b.split("/")[0])),
     };
+    if (s.v6.size) r.ipv6Prefixes = [...s.v6.keys()].sort((a, b) => byAddr(a.split("/")[0], b.split("/")[0]));
+    return r;
   }
 }
 
@@ -387,7 +510,7 @@ export function eniRecordOf(
   deviceNumber: number,
   subnetCidr: string,
   createdAt: number,
-): Omit<EniRecord, "ips" | "prefixes"> {
+): Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes"> {
   return {
     eniId: n.networkInterfaceId,
     deviceNumber,
@@ -399,13 +522,21 @@ export function eniRecordOf(
   };
 }
 
-/** Adds an attached ENI with its secondary IPs and /28 prefixes (its primary IP is never a pod's). */
+/**
+ * Adds an attached ENI with its secondary IPs and /28 prefixes (its primary IP is never a pod's); in IPv6 mode
+ * with its IPv6 prefixes only (pods get no IPv4 from an ENI then).
+ */
 export function addAttachedEni(
   ds: Datastore,
-  rec: Omit<EniRecord, "ips" | "prefixes">,
+  rec: Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes">,
   n: NetworkInterface,
+  o: { ipv6?: boolean } = {},
 ): void {
   ds.addEni(rec);
+  if (o.ipv6) {
+    if (n.ipv6Prefixes?.length) ds.addIpv6Prefixes(rec.eniId, n.ipv6Prefixes);
+    return;
+  }
   ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
   if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
 }

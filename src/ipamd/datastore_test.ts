@@ -335,3 +335,50 @@ function checkInvariants(ds: Datastore, now: number, primaries: Set<string>) {
   assert.deepEqual(ds.stats(now), total, "node stats are the sum of ENI stats");
   assert.equal(total.assigned, as.length);
 }
+
+const P80 = "2600:1f14:6b0:d801:a4b2::/80";
+const at = (n: number) => `2600:1f14:6b0:d801:a4b2::${n.toString(16)}`;
+
+Deno.test("Datastore IPv6: a /80 hands out its lowest free address, from the first; cooling is skipped", () => {
+  const ds = new Datastore({ cooldownMs: COOLDOWN });
+  ds.addEni(eniOf(0));
+  ds.addIpv6Prefixes("eni-0", ["2600:1f14:06b0:d801:a4b2:0:0:0/80", P80]); // any text form, idempotent
+  assert.deepEqual(ds.eni("eni-0")!.ipv6Prefixes, [P80]);
+  assert.deepEqual(ds.eni("eni-0")!.ips, []);
+  const got = [0, 1, 2].map((i) => ds.assign(key(i), {}, 0));
+  assert.deepEqual(got.map((a) => a.ip), ["2600:1f14:6b0:d801:a4b2::", at(1), at(2)]);
+  assert.ok(got.every((a) => a.eniId === "eni-0"));
+  assert.deepEqual(ds.stats(0), { total: 2 ** 48, assigned: 3, cooling: 0, free: 2 ** 48 - 3 });
+  ds.release(key(1), 1000);
+  assert.equal(ds.ipState(at(1), 1000), "cooling");
+  assert.equal(ds.ipState("2600:1f14:6b0:d801:a4b2:0:0:1", 1000), "cooling");
+  assert.equal(ds.assign(key(3), {}, 1000).ip, at(3));
+  assert.deepEqual(ds.stats(1000), { total: 2 ** 48, assigned: 3, cooling: 1, free: 2 ** 48 - 4 });
+  // Cooled down: the lowest free address again.
+  assert.equal(ds.assign(key(4), {}, 1000 + COOLDOWN).ip, at(1));
+  assert.equal(ds.ipState("2600:1f14:6b0:d802::1", 0), "unknown");
+  assert.equal(ds.findByIp("2600:1f14:6b0:d801:a4b2:0:0:2")?.containerId, "c2");
+  assert.throws(() => ds.removeEni("eni-0"), /still has assigned IPs: 2600:1f14:6b0:d801:a4b2::,/);
+});
+
+Deno.test("Datastore IPv6: restore puts checkpointed /128s back; outside the prefix is refused", () => {
+  const ds = new Datastore({ cooldownMs: COOLDOWN });
+  ds.addEni(eniOf(0));
+  ds.addIpv6Prefixes("eni-0", [P80]);
+  const a = { ...key(7), ip: "2600:1f14:6b0:d801:a4b2:0:0:5", eniId: "", assignedAt: 1, meta: {} };
+  ds.restore(a);
+  ds.restore(a);
+  assert.deepEqual(ds.assignments().map((x) => [x.ip, x.eniId]), [[at(5), "eni-0"]]);
+  assert.throws(() => ds.restore({ ...a, ...key(8), ip: "2600:1f14:6b0:d801:ffff::1" }), DatastoreError);
+  assert.equal(ds.assign(key(9), {}, 2).ip, "2600:1f14:6b0:d801:a4b2::");
+  assert.throws(() => ds.restore({ ...a, ...key(10) }), /already assigned/);
+});
+
+Deno.test("Datastore IPv6: overlapping prefixes on two ENIs are refused", () => {
+  const ds = new Datastore({ cooldownMs: COOLDOWN });
+  ds.addEni(eniOf(0));
+  ds.addEni(eniOf(1));
+  ds.addIpv6Prefixes("eni-0", [P80]);
+  assert.throws(() => ds.addIpv6Prefixes("eni-1", ["2600:1f14:6b0:d801::/64"]), /overlaps/);
+  assert.throws(() => ds.addIpv6Prefixes("eni-1", ["10.0.0.0/28"]), /not an IPv6 prefix/);
+});

@@ -332,6 +332,19 @@ export class EniManager {
     }
   }
 
+  /** Assigns `count` IPv6 prefixes (/80) to an ENI (IPv6 mode's AssignIpv6Addresses Ipv6PrefixCount). */
+  async assignIpv6Prefixes(eniId: string, count: number): Promise<string[]> {
+    try {
+      const r = await this.call(
+        "AssignIpv6Addresses",
+        () => this.o.ec2.assignIpv6Addresses({ networkInterfaceId: eniId, ipv6PrefixCount: count }),
+      );
+      return r.ipv6Prefixes;
+    } catch (e) {
+      throw classifyError(e);
+    }
+  }
+
   /** Returns secondary IPs (or prefixes) to EC2. */
   async unassign(eniId: string, o: { ips?: string[]; prefixes?: string[] }): Promise<void> {
     await this.call("UnassignPrivateIpAddresses", () =>

@@ -14,6 +14,7 @@ import {
   TO_RULE_PRIORITY,
 } from "../common/routing.ts";
 import { parseCidr, subnetGateway } from "../net/ipv4.ts";
+import { isIpv6 } from "../net/ipv6.ts";
 
 /** What host setup needs of a secondary ENI. */
 export interface HostEni {
@@ -68,15 +69,23 @@ export class HostNetwork {
    * Node-wide wiring: the primary interface's MTU (AWS_VPC_ENI_MTU, as upstream's SetupHostNetwork); rule
    * priority 1024 `fwmark <mark>/<mark> lookup main` (NodePort replies), or none when `fwmark` is undefined;
    * one rule priority 1535 `to <cidr> lookup main` per external service CIDR. Stale rules of ours at those
-   * priorities (another mark, a CIDR no longer listed) are removed.
+   * priorities (another mark, a CIDR no longer listed) are removed. With `family: 6` (IPv6 mode) the fwmark
+   * rule is an IPv6 rule, as upstream's SetupHostNetwork, and there are no external-service rules.
    */
   setupNode(
-    o: { primaryMac?: string; mtu?: number; fwmark?: number; externalServiceCidrs?: string[] } = {},
+    o: {
+      primaryMac?: string;
+      mtu?: number;
+      fwmark?: number;
+      externalServiceCidrs?: string[];
+      family?: 4 | 6;
+    } = {},
   ): void {
     const primary = o.primaryMac ? this.primaryInterface(o.primaryMac) : undefined;
     const link = primary ? this.nl.findLink(primary) : undefined;
     if (link && o.mtu && link.mtu !== o.mtu) this.nl.linkSetMtu(link.index, o.mtu);
-    const rules = this.nl.ruleList();
+    const family = o.family ?? 4;
+    const rules = this.nl.ruleList({ family });
     for (const r of rules) {
       if (
         r.priority === FWMARK_RULE_PRIORITY && r.table === MAIN_TABLE && r.fwmark !== undefined &&
@@ -87,6 +96,7 @@ export class HostNetwork {
           fwmark: r.fwmark,
           fwmask: r.fwmask,
           table: MAIN_TABLE,
+          family,
         };
         tolerate(() => this.nl.ruleDel(stale));
       }
@@ -97,9 +107,16 @@ export class HostNetwork {
     ) {
       const mark = o.fwmark;
       tolerate(() =>
-        this.nl.ruleAdd({ priority: FWMARK_RULE_PRIORITY, fwmark: mark, fwmask: mark, table: MAIN_TABLE })
+        this.nl.ruleAdd({
+          priority: FWMARK_RULE_PRIORITY,
+          fwmark: mark,
+          fwmask: mark,
+          table: MAIN_TABLE,
+          family,
+        })
       );
     }
+    if (family === 6) return;
     const want = new Set((o.externalServiceCidrs ?? []).map((c) => {
       const { network, prefixLen } = parseCidr(c);
       return `${network}/${prefixLen}`;
@@ -156,14 +173,16 @@ export class HostNetwork {
     }
   }
 
-  /** Removes what aws-cni set up on the host for a pod IP: its /32 route and its two rules. */
+  /** Removes what aws-cni set up on the host for a pod IP: its /32 (/128) route and its rules. */
   removePodWiring(ip: string, table: number): void {
-    tolerate(() => this.nl.ruleDel({ priority: TO_RULE_PRIORITY, dst: `${ip}/32`, table: MAIN_TABLE }));
+    const [family, len] = isIpv6(ip) ? [6 as const, 128] : [4 as const, 32];
+    const host = `${ip}/${len}`;
+    tolerate(() => this.nl.ruleDel({ priority: TO_RULE_PRIORITY, dst: host, table: MAIN_TABLE }));
     if (table !== MAIN_TABLE) {
-      tolerate(() => this.nl.ruleDel({ priority: FROM_RULE_PRIORITY, src: `${ip}/32`, table }));
+      tolerate(() => this.nl.ruleDel({ priority: FROM_RULE_PRIORITY, src: host, table }));
     }
-    for (const r of this.nl.routeList({ table: MAIN_TABLE })) {
-      if (r.dst === `${ip}/32`) {
+    for (const r of this.nl.routeList({ table: MAIN_TABLE, family })) {
+      if (r.dst === host) {
         tolerate(() => this.nl.routeDel({ dst: r.dst, ifindex: r.ifindex, table: MAIN_TABLE }));
       }
     }

@@ -1,11 +1,13 @@
 /**
  * `ipamd install`: puts vpc-cni onto a node, as the DaemonSet's two containers do.
  *
- * - `ipamd install --init` (init container): copies `aws-cni` (and `portmap` when shipped) into the CNI bin
- *   dir atomically, copies libnl beside the plugin into `<bin>/aws-cni-lib/`, and sets the node sysctls.
+ * - `ipamd install --init` (init container): copies `aws-cni`, `egress-cni` (and `portmap` when shipped) into
+ *   the CNI bin dir atomically, copies libnl beside the plugins into `<bin>/aws-cni-lib/`, and sets the node
+ *   sysctls (IPv6 forwarding too in IPv6 mode).
  * - `ipamd install --conflist-only [--run]` (the aws-node container): with `--run`, starts ipamd in this
  *   process; waits until ipamd answers healthy, then writes `10-aws.conflist` atomically, so the kubelet
- *   sees the network ready only once IPAM is; with `--run`, keeps running ipamd afterwards.
+ *   sees the network ready only once IPAM is; with `--run`, keeps running ipamd afterwards. In IPv6 mode the
+ *   conflist chains `egress-cni` after `aws-cni`, as upstream's, with the node's IPv4 (IMDS) as its SNAT source.
  * - `ipamd install` alone does both, for a node set up by hand.
  *
  * Every file lands by temp file in the same dir + fsync + chmod + rename: a kubelet never executes a
@@ -16,6 +18,7 @@ import { parseArgs } from "node:util";
 import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
 import { ConfigError, type IpamdConfig, loadConfig } from "./config.ts";
 import { checkUpstreamEnv } from "./config_upstream.ts";
+import { EGRESS_V4_SUBNET } from "./ipv6_mode.ts";
 
 /** The conflist file name (upstream's). */
 export const CONFLIST_NAME = "10-aws.conflist";
@@ -44,6 +47,7 @@ const USAGE = `usage: ipamd install [--init | --conflist-only] [options]
   --cni-bin-dir D        default /opt/cni/bin
   --cni-conf-dir D       default /etc/cni/net.d
   --plugin PATH          the aws-cni to install (default: aws-cni beside this binary; from source: a launcher)
+  --egress PATH          the egress-cni to install (default: egress-cni beside this binary; from source: a launcher)
   --portmap PATH         portmap to install (default: beside this binary, else ${DEBIAN_PORTMAP}, if present)
   --libnl-from DIR       where libnl-3.so.200 and libnl-route-3.so.200 are (default: beside, else the system)
   --primary-if NAME      the primary interface for rp_filter (default: the default route's)
@@ -62,6 +66,10 @@ export interface InstallOptions {
   cniConfDir?: string;
   /** The plugin to install; default {@link defaultSources}. */
   plugin?: PluginSource;
+  /** egress-cni to install; null: none. Default {@link defaultSources}. */
+  egress?: PluginSource | null;
+  /** IPv6 mode: egress-cni's SNAT source (the node's primary IPv4); default IMDS `local-ipv4`, as upstream. */
+  nodeIp?: string;
   /** portmap to install; null: none. Default {@link defaultSources}. */
   portmap?: string | null;
   /** Directory holding the libnl sonames; null: skip. Default {@link defaultSources}. */
@@ -212,13 +220,18 @@ export function isCompiled(execPath = Deno.execPath()): boolean {
  * the compiled plugin's permissions. It points `VPC_CNI_LIBNL_DIR` at `<bin>/aws-cni-lib` (unless set), as a
  * compiled plugin finds the libraries beside itself.
  */
-export function launcherScript(denoPath: string, repoDir: string, cniBinDir: string): string {
+export function launcherScript(
+  denoPath: string,
+  repoDir: string,
+  cniBinDir: string,
+  entry = "src/cni/main.ts",
+): string {
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const perms = "--allow-all"; // as compile.sh: FFI is unsandboxed, and /proc/*/ns needs it
   return `#!/bin/sh\n# vpc-cni: runs the aws-cni plugin from source (no compiled binary was built).\n` +
     `: "\${VPC_CNI_LIBNL_DIR:=${cniBinDir}/${LIBNL_SUBDIR}}"\nexport VPC_CNI_LIBNL_DIR\n` +
     `exec ${q(denoPath)} run ${perms} --no-check --config ${q(`${repoDir}/deno.json`)} ${
-      q(`${repoDir}/src/cni/main.ts`)
+      q(`${repoDir}/${entry}`)
     } "$@"\n`;
 }
 
@@ -234,19 +247,19 @@ export function findLibnlDir(preferred?: string): string | undefined {
 export function defaultSources(
   cniBinDir: string,
   execPath = Deno.execPath(),
-): { plugin: PluginSource; portmap: string | null; libnlFrom: string | null } {
+): { plugin: PluginSource; egress: PluginSource | null; portmap: string | null; libnlFrom: string | null } {
   const exeDir = dirOf(execPath);
   const compiled = isCompiled(execPath);
-  const plugin: PluginSource = compiled ? { path: `${exeDir}/aws-cni` } : {
-    script: launcherScript(
-      execPath,
-      new URL("../..", import.meta.url).pathname.replace(/\/$/, ""),
-      cniBinDir,
-    ),
-  };
+  const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+  const plugin: PluginSource = compiled
+    ? { path: `${exeDir}/aws-cni` }
+    : { script: launcherScript(execPath, repo, cniBinDir) };
+  const egress: PluginSource | null = compiled
+    ? (isFile(`${exeDir}/egress-cni`) ? { path: `${exeDir}/egress-cni` } : null)
+    : { script: launcherScript(execPath, repo, cniBinDir, "src/egress/main.ts") };
   const portmap = [...(compiled ? [`${exeDir}/portmap`] : []), DEBIAN_PORTMAP].find(isFile) ?? null;
   const libnlFrom = findLibnlDir(`${exeDir}/${LIBNL_SUBDIR}`) ?? null;
-  return { plugin, portmap, libnlFrom };
+  return { plugin, egress, portmap, libnlFrom };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -268,7 +281,9 @@ export async function primaryInterface(): Promise<string> {
 /**
  * The init sysctls: `rp_filter=2` (loose) on the primary interface, since replies to pods on secondary ENIs
  * leave through another interface than the one the request came in on; `ip_forward=1` (pods are routed by the
- * host); `tcp_early_demux=0` when `DISABLE_TCP_EARLY_DEMUX=true`.
+ * host); `tcp_early_demux=0` when `DISABLE_TCP_EARLY_DEMUX=true`. With `ENABLE_IPv6=true`, as upstream's init:
+ * IPv6 on (`all.disable_ipv6=0`), forwarded (`all.forwarding=1`), and router advertisements still accepted on
+ * the primary interface (`accept_ra=2`, which forwarding would otherwise turn off).
  */
 export function initSysctls(
   primaryIf: string,
@@ -285,7 +300,11 @@ export function initSysctls(
   }
   const v6 = (env.ENABLE_IPv6 ?? "").trim().toLowerCase();
   if (v6 === "true" || v6 === "1") {
-    throw new ConfigError("ENABLE_IPv6", env.ENABLE_IPv6 ?? "", "false: vpc-cni supports IPv4 only");
+    out["net/ipv6/conf/all/disable_ipv6"] = "0";
+    out["net/ipv6/conf/all/forwarding"] = "1";
+    out[`net/ipv6/conf/${primaryIf}/accept_ra`] = "2";
+  } else if (v6 !== "" && v6 !== "false" && v6 !== "0") {
+    throw new ConfigError("ENABLE_IPv6", env.ENABLE_IPv6 ?? "", "true or false");
   }
   return out;
 }
@@ -293,10 +312,16 @@ export function initSysctls(
 // ---------------------------------------------------------------------------------------------------------
 // Conflist
 
-/** The `10-aws.conflist` for these settings: aws-cni, then portmap when installed. */
+/** Where egress-cni keeps its host-local-style IPAM state in IPv6 mode (upstream's). */
+export const EGRESS_V4_DATA_DIR = "/run/cni/v6pd/egress-v4-ipam";
+
+/**
+ * The `10-aws.conflist` for these settings: aws-cni, then (IPv6 mode) egress-cni, then portmap when installed.
+ * IPv6 mode needs `nodeIp`, the node's primary IPv4, which egress-cni SNATs pods' IPv4 traffic to.
+ */
 export function renderConflist(
   c: IpamdConfig,
-  o: { cniVersion?: string; withPortmap: boolean; env: Record<string, string | undefined> },
+  o: { cniVersion?: string; withPortmap: boolean; env: Record<string, string | undefined>; nodeIp?: string },
 ): Record<string, unknown> {
   const level = o.env.AWS_VPC_K8S_PLUGIN_LOG_LEVEL?.trim() || "DEBUG";
   if (!["debug", "info", "warn", "warning", "error"].includes(level.toLowerCase())) {
@@ -311,6 +336,26 @@ export function renderConflist(
     pluginLogLevel: level,
     ...(c.ipamdSocket !== IPAMD_SOCKET_DEFAULT ? { ipamdSocket: c.ipamdSocket } : {}),
   }];
+  if (c.enableIpv6) {
+    if (!o.nodeIp) throw new Error("IPv6 mode: egress-cni needs the node's IPv4 address (nodeIp)");
+    plugins.push({
+      name: "egress-cni",
+      type: "egress-cni",
+      mtu: String(c.podMtu),
+      enabled: String(c.enableV4Egress),
+      randomizeSNAT: c.randomizeSnat,
+      nodeIP: o.nodeIp,
+      ipam: {
+        type: "host-local",
+        ranges: [[{ subnet: EGRESS_V4_SUBNET }]],
+        routes: [{ dst: "0.0.0.0/0" }],
+        dataDir: EGRESS_V4_DATA_DIR,
+      },
+      pluginLogFile: o.env.AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE?.trim() ||
+        "/var/log/aws-routed-eni/egress-v4-plugin.log",
+      pluginLogLevel: level,
+    });
+  }
   if (o.withPortmap) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
   return { cniVersion: o.cniVersion ?? "0.4.0", name: "aws-cni", plugins };
 }
@@ -391,10 +436,17 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
     const libnlFrom = o.libnlFrom === undefined ? dflt.libnlFrom : o.libnlFrom;
     await Deno.mkdir(binDir, { recursive: true });
     await removeStaleTemps(binDir);
-    const dest = `${binDir}/aws-cni`;
-    if ("path" in plugin) await atomicCopy(plugin.path, dest);
-    else await atomicWrite(dest, plugin.script, 0o755);
-    report.installed.push(dest);
+    const egress = o.egress === undefined ? dflt.egress : o.egress;
+    for (const [name, src] of [["aws-cni", plugin], ["egress-cni", egress]] as const) {
+      if (!src) {
+        log(`no ${name} to install`);
+        continue;
+      }
+      const dest = `${binDir}/${name}`;
+      if ("path" in src) await atomicCopy(src.path, dest);
+      else await atomicWrite(dest, src.script, 0o755);
+      report.installed.push(dest);
+    }
     if (portmap) {
       await atomicCopy(portmap, `${binDir}/portmap`);
       report.installed.push(`${binDir}/portmap`);
@@ -428,7 +480,13 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
     log(`waiting for ipamd at ${target} (up to ${timeoutMs / 1000} s) before writing the conflist`);
     await waitHealthy(target, { timeoutMs, pollMs: o.pollMs, signal: o.signal, log });
     const withPortmap = isFile(`${binDir}/portmap`);
-    const conf = renderConflist(config, { cniVersion: o.cniVersion, withPortmap, env });
+    let nodeIp = o.nodeIp;
+    if (config.enableIpv6 && !nodeIp) {
+      if (!isFile(`${binDir}/egress-cni`)) throw new Error(`IPv6 mode: no ${binDir}/egress-cni to chain`);
+      const { ImdsClient } = await import("../aws/imds.ts");
+      nodeIp = await new ImdsClient().localIpv4();
+    }
+    const conf = renderConflist(config, { cniVersion: o.cniVersion, withPortmap, env, nodeIp });
     await Deno.mkdir(confDir, { recursive: true });
     await removeStaleTemps(confDir);
     const path = `${confDir}/${CONFLIST_NAME}`;
@@ -447,6 +505,7 @@ export const INSTALL_OPTIONS = {
   "cni-bin-dir": { type: "string" },
   "cni-conf-dir": { type: "string" },
   plugin: { type: "string" },
+  egress: { type: "string" },
   portmap: { type: "string" },
   "libnl-from": { type: "string" },
   "primary-if": { type: "string" },
@@ -497,6 +556,7 @@ export async function installMain(args: string[]): Promise<number> {
       cniBinDir: values["cni-bin-dir"],
       cniConfDir: values["cni-conf-dir"],
       plugin: values.plugin ? { path: values.plugin } : undefined,
+      egress: values.egress ? { path: values.egress } : undefined,
       portmap: values.portmap,
       libnlFrom: values["libnl-from"],
       sysctls: !values["no-sysctls"],

@@ -37,6 +37,20 @@ export function enisView(ds: Datastore, now: number) {
           const a = ds.findByIp(ip);
           return { address: ip, state: ds.ipState(ip, now), ...(a ? { containerId: a.containerId } : {}) };
         }),
+        // IPv6 mode: the /80 and its addresses in use (the rest of the 2^48 are free).
+        ...(e.ipv6Prefixes
+          ? {
+            ipv6Prefixes: e.ipv6Prefixes,
+            ipv6s: ds.ipv6InUse(e.eniId, now).map((ip) => {
+              const a = ds.findByIp(ip);
+              return {
+                address: ip,
+                state: ds.ipState(ip, now),
+                ...(a ? { containerId: a.containerId } : {}),
+              };
+            }),
+          }
+          : {}),
       }]),
     ),
   };
@@ -48,7 +62,7 @@ export function podsView(ds: Datastore) {
     ds.assignments().map((a) => [
       `${a.meta.k8sPodNamespace ?? ""}_${a.meta.k8sPodName ?? ""}_${a.containerId}`,
       {
-        ipv4: a.ip,
+        ...(a.ip.includes(":") ? { ipv6: a.ip } : { ipv4: a.ip }),
         eniId: a.eniId,
         netName: a.netName,
         containerId: a.containerId,

@@ -1,6 +1,6 @@
 /**
  * `ipamd` CLI: `ipamd [run]` starts the daemon; `ipamd status [--socket PATH] [--json]` prints the pool;
- * `ipamd max-pods --instance-type T [--prefix-delegation] [--custom-networking]` prints the number alone.
+ * `ipamd max-pods --instance-type T [--prefix-delegation] [--custom-networking] [--ipv6]` prints the number alone.
  */
 import { parseArgs } from "node:util";
 import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
@@ -11,7 +11,7 @@ import { renderStatus } from "./status_table.ts";
 const USAGE = `usage:
   ipamd [run]
   ipamd status [--socket PATH] [--json]
-  ipamd max-pods --instance-type TYPE [--prefix-delegation] [--custom-networking] [--max-eni N]
+  ipamd max-pods --instance-type TYPE [--prefix-delegation] [--custom-networking] [--ipv6] [--max-eni N]
   ipamd install [--init | --conflist-only] [--run] [--cni-bin-dir D] [--cni-conf-dir D] ... (see --help)`;
 
 /** GET over a unix socket. */
@@ -53,6 +53,7 @@ function maxPodsCmd(args: string[]): number {
       "instance-type": { type: "string" },
       "prefix-delegation": { type: "boolean", default: false },
       "custom-networking": { type: "boolean", default: false },
+      ipv6: { type: "boolean", default: false },
       "max-eni": { type: "string" },
     },
   });
@@ -70,6 +71,7 @@ function maxPodsCmd(args: string[]): number {
     console.log(maxPods(t, {
       prefixDelegation: values["prefix-delegation"],
       customNetworking: values["custom-networking"],
+      ipv6: values.ipv6,
       maxEni: values["max-eni"] !== undefined ? Number(values["max-eni"]) : undefined,
     }));
     return 0;

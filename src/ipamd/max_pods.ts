@@ -6,6 +6,9 @@
  *   at most 30 vCPUs and at 250 above.
  * - Custom networking: the primary ENI carries no pods, so one ENI fewer.
  * - `maxEni` (MAX_ENI) caps the ENIs.
+ * - IPv6 (Nitro only): addresses are no limit (a /80 per node), so EKS's guidance is the prefix-delegation
+ *   figure with its caps (what the max-pods calculator gives with prefix delegation on): 110 or 250 on all but
+ *   the smallest instances. Custom networking does not exist in IPv6 mode.
  */
 
 /** The instance limits max pods depends on. */
@@ -20,6 +23,8 @@ export interface MaxPodsInstance {
 export interface MaxPodsOptions {
   prefixDelegation?: boolean;
   customNetworking?: boolean;
+  /** An IPv6 cluster (implies prefix delegation). */
+  ipv6?: boolean;
   maxEni?: number;
 }
 
@@ -27,7 +32,14 @@ export interface MaxPodsOptions {
 export const IPS_PER_PREFIX = 16;
 
 /** The max pods of an instance; throws RangeError for prefix delegation on a non-Nitro instance. */
-export function maxPods(t: MaxPodsInstance, o: MaxPodsOptions = {}): number {
+export function maxPods(t: MaxPodsInstance, opts: MaxPodsOptions = {}): number {
+  if (opts.ipv6 && opts.customNetworking) {
+    throw new RangeError("custom networking is not supported with IPv6");
+  }
+  if (opts.ipv6 && t.hypervisor.toLowerCase() !== "nitro") {
+    throw new RangeError(`IPv6 needs a Nitro instance; this one runs on "${t.hypervisor}"`);
+  }
+  const o = opts.ipv6 ? { ...opts, prefixDelegation: true } : opts;
   if (o.prefixDelegation && t.hypervisor.toLowerCase() !== "nitro") {
     throw new RangeError(
       `prefix delegation needs a Nitro instance; this one runs on "${t.hypervisor}"`,

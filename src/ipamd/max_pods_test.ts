@@ -69,3 +69,12 @@ Deno.test("maxPods: MAX_ENI caps the ENIs", () => {
   assert.equal(maxPods(small, { maxEni: 1, prefixDelegation: true }), 1 * 2 * 16 + 2);
   assert.equal(maxPods(small, { prefixDelegation: true }), 3 * 2 * 16 + 2);
 });
+
+Deno.test("maxPods: IPv6 is the prefix-delegation figure (EKS guidance), Nitro only, no custom networking", () => {
+  for (const [name, n] of Object.entries({ "m5.large": 110, "t3.medium": 110, "c5.18xlarge": 250 })) {
+    assert.equal(maxPods(it(name), { ipv6: true }), n, name);
+  }
+  assert.equal(maxPods({ maxEnis: 1, ipv4PerEni: 2, vcpus: 1, hypervisor: "nitro" }, { ipv6: true }), 18);
+  assert.throws(() => maxPods(it("t2.micro"), { ipv6: true }), /IPv6 needs a Nitro instance/);
+  assert.throws(() => maxPods(it("m5.large"), { ipv6: true, customNetworking: true }), /custom networking/);
+});

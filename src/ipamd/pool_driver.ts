@@ -7,6 +7,7 @@
  * planned for its whole demand (pods waiting in the socket API, `waitingPods`) while earlier ENIs attach.
  */
 import { cidrContains } from "../net/ipv4.ts";
+import { cidr6Contains, isIpv6 } from "../net/ipv6.ts";
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { type Clock, every, systemClock } from "../common/clock.ts";
@@ -371,12 +372,15 @@ export class PoolDriver {
     m.eniAllocated.set(enis.length);
     m.totalIps.set(s.total);
     m.assignedIps.set(s.assigned);
-    m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length, 0));
-    // Upstream's per-CIDR view: a /28 prefix, or a secondary IP as its own /32.
+    m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length + (e.ipv6Prefixes?.length ?? 0), 0));
+    // Upstream's per-CIDR view: a /28 (or IPv6 /80) prefix, or a secondary IP as its own /32.
     m.assignedPerCidr.clear();
     for (const a of this.#o.ds.assignments()) {
-      const prefix = this.#o.ds.eni(a.eniId)?.prefixes.find((p) => cidrContains(p, a.ip));
-      m.assignedPerCidr.inc({ cidr: prefix ?? `${a.ip}/32` });
+      const eni = this.#o.ds.eni(a.eniId);
+      const prefix = isIpv6(a.ip)
+        ? eni?.ipv6Prefixes?.find((p) => cidr6Contains(p, a.ip))
+        : eni?.prefixes.find((p) => cidrContains(p, a.ip));
+      m.assignedPerCidr.inc({ cidr: prefix ?? `${a.ip}/${isIpv6(a.ip) ? 128 : 32}` });
     }
   }
 }

@@ -16,6 +16,7 @@ export function poolSnapshot(ctx: { ds: Datastore; driver: PoolDriver }, now: nu
       primaryIp: e.primaryIp,
       subnetCidr: e.subnetCidr,
       prefixes: e.prefixes,
+      ...(e.ipv6Prefixes ? { ipv6Prefixes: e.ipv6Prefixes } : {}),
       ...ds.eniStats(e.eniId, now),
     })),
     totals: ds.stats(now),

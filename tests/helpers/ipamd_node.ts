@@ -25,7 +25,17 @@ export interface NodeOptions {
   subnetCidr?: string;
   /** EC2 realism (faults, throttling) for `Ec2ModelPort`. */
   realism?: Realism;
+  /**
+   * Dual stack: the VPC gets `VPC_IPV6` (/56), the node subnet `SUBNET_IPV6` (/64, auto-assign on), so the
+   * instance's primary ENI has an IPv6 address. `false` for the subnet: the VPC has IPv6, the subnet none.
+   */
+  ipv6?: boolean | { subnet: false };
 }
+
+/** The test VPC's IPv6 block (with `NodeOptions.ipv6`). */
+export const VPC_IPV6 = "2600:1f14:6b0:d800::/56";
+/** The test node subnet's IPv6 block. */
+export const SUBNET_IPV6 = "2600:1f14:6b0:d801::/64";
 
 async function sh(cmd: string, ...args: string[]): Promise<string> {
   const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -36,8 +46,8 @@ async function sh(cmd: string, ...args: string[]): Promise<string> {
 /** A node (namespace + EC2/IMDS/Kubernetes) for one test. */
 export class TestNode {
   readonly nodeName = "ip-10-0-0-10.us-west-2.compute.internal";
-  readonly model = new Ec2Model();
-  ec2 = new Ec2ModelPort(this.model);
+  model!: Ec2Model;
+  ec2!: Ec2ModelPort;
   readonly kubeStore = new KubeStore();
   readonly ns = `ipamd-t-${crypto.randomUUID().slice(0, 8)}`;
   readonly nsPath = `/var/run/netns/${this.ns}`;
@@ -70,8 +80,13 @@ export class TestNode {
     this.dir = await Deno.makeTempDir({ prefix: "ipamd-test-" });
     await sh("ip", "netns", "add", this.ns);
     this.nl = Netlink.open(this.nsPath);
-    if (o.realism) this.ec2 = new Ec2ModelPort(this.model, o.realism);
-    const subnet = this.model.addSubnet({ cidr: o.subnetCidr ?? "10.0.0.0/20" });
+    this.model = new Ec2Model(o.ipv6 ? { vpcIpv6Cidr: VPC_IPV6 } : {});
+    this.ec2 = new Ec2ModelPort(this.model, o.realism);
+    const v6Subnet = o.ipv6 === true;
+    const subnet = this.model.addSubnet({
+      cidr: o.subnetCidr ?? "10.0.0.0/20",
+      ...(v6Subnet ? { ipv6Cidr: SUBNET_IPV6, assignIpv6AddressOnCreation: true } : {}),
+    });
     this.subnetId = subnet.subnetId;
     const sg = this.model.addSecurityGroup("nodes");
     const inst = this.model.launchInstance({
@@ -121,7 +136,7 @@ export class TestNode {
       config,
       ports: {
         ec2: this.ec2,
-        imds: new ImdsClient({ endpoint: this.imdsUrl }),
+        imds: new ImdsClient({ endpoint: this.imdsUrl, ipv6: config.enableIpv6 }),
         kube: ClientNodeKube.fromKubeconfig(this.kubeconfig),
         kubeServer: this.kubeUrl,
         netlink: this.nl,
