@@ -250,37 +250,22 @@ export class Datastore {
         const n = ipToInt(ip);
         if (n < bestN) [best, bestN] = [ip, n];
       }
-      if (best !== undefined) {
-        const a: Assignment = {
-          netName: key.netName,
-          containerId: key.containerId,
-          ifName: key.ifName,
-          ip: best,
-          eniId: s.rec.eniId,
-          assignedAt: now,
-          meta: { ...meta },
-        };
-        this.#byKey.set(k, a);
-        this.#byIp.set(best, k);
-        this.#coolUntil.delete(best);
-        return structuredClone(a);
-      }
-      const v6 = this.#freeV6(s, now);
-      if (v6 !== undefined) {
-        const a: Assignment = {
-          netName: key.netName,
-          containerId: key.containerId,
-          ifName: key.ifName,
-          ip: v6,
-          eniId: s.rec.eniId,
-          assignedAt: now,
-          meta: { ...meta },
-        };
-        this.#byKey.set(k, a);
-        this.#byIp.set(v6, k);
-        this.#coolUntil.delete(v6);
-        return structuredClone(a);
-      }
+      // An ENI's IPv4 pod IPs first; in IPv6 mode its /80's lowest free address.
+      const ip = best ?? this.#freeV6(s, now);
+      if (ip === undefined) continue;
+      const a: Assignment = {
+        netName: key.netName,
+        containerId: key.containerId,
+        ifName: key.ifName,
+        ip,
+        eniId: s.rec.eniId,
+        assignedAt: now,
+        meta: { ...meta },
+      };
+      this.#byKey.set(k, a);
+      this.#byIp.set(ip, k);
+      this.#coolUntil.delete(ip);
+      return structuredClone(a);
     }
     let soonest = Infinity;
     for (const [ip, until] of this.#coolUntil) {
