@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds dist/aws-cni and dist/ipamd with `deno compile`, permissions baked in.
+# Builds dist/aws-cni, dist/egress-cni and dist/ipamd with `deno compile`, permissions baked in.
 #
 #   bash compile.sh            compile both (needs a denort base binary, see below)
 #   bash compile.sh --check    type-check both entry points only
@@ -9,9 +9,10 @@
 #   DENORT_BIN  path of the denort base binary matching DENO's version; passed through to deno compile.
 #               Without it deno compile downloads denort, which fails on machines without internet.
 #   DIST_DIR    output directory (default: dist/ next to this script)
-#   AWS_CNI_ENTRY, IPAMD_ENTRY   entry points (default src/cni/main.ts, src/ipamd/main.ts; for tests)
+#   AWS_CNI_ENTRY, EGRESS_CNI_ENTRY, IPAMD_ENTRY   entry points (default src/cni/main.ts,
+#               src/egress/main.ts, src/ipamd/main.ts; for tests)
 #
-# Permissions: both binaries get --allow-all, on purpose.
+# Permissions: every binary gets --allow-all, on purpose (egress-cni is a CNI plugin like aws-cni: same needs).
 #   - Both load libnl and libc through Deno.dlopen (--allow-ffi), and FFI code runs outside Deno's sandbox:
 #     with --allow-ffi no other flag is a real boundary any more.
 #   - Deno 2.x also refuses /proc/<pid>/ns/* (checking that CNI_NETNS is a namespace) and writes under
@@ -26,6 +27,7 @@ DENO="${DENO:-deno}"
 dist="${DIST_DIR:-$here/dist}"
 
 CNI_ENTRY="${AWS_CNI_ENTRY:-src/cni/main.ts}"
+EGRESS_ENTRY="${EGRESS_CNI_ENTRY:-src/egress/main.ts}"
 IPAMD_ENTRY="${IPAMD_ENTRY:-src/ipamd/main.ts}"
 CNI_PERMS=(--allow-all)
 IPAMD_PERMS=(--allow-all)
@@ -39,7 +41,7 @@ command -v "$DENO" >/dev/null 2>&1 || die "no deno binary '$DENO' (set DENO to a
 
 if [[ "${1:-}" == "--check" ]]; then
   status=0
-  for entry in "$CNI_ENTRY" "$IPAMD_ENTRY"; do
+  for entry in "$CNI_ENTRY" "$EGRESS_ENTRY" "$IPAMD_ENTRY"; do
     if [[ ! -f "$entry" ]]; then
       echo "compile.sh: skip: $entry does not exist yet"
       continue
@@ -60,7 +62,7 @@ if [[ -n "${DENORT_BIN:-}" && ! -x "$DENORT_BIN" ]]; then
   die "DENORT_BIN=$DENORT_BIN is not an executable file. $denort_help"
 fi
 
-for entry in "$CNI_ENTRY" "$IPAMD_ENTRY"; do
+for entry in "$CNI_ENTRY" "$EGRESS_ENTRY" "$IPAMD_ENTRY"; do
   [[ -f "$entry" ]] || die "$entry does not exist yet; nothing to compile"
 done
 
@@ -87,4 +89,5 @@ compile() {
 }
 
 compile "$CNI_ENTRY" aws-cni "${CNI_PERMS[@]}"
+compile "$EGRESS_ENTRY" egress-cni "${CNI_PERMS[@]}"
 compile "$IPAMD_ENTRY" ipamd "${IPAMD_PERMS[@]}"

@@ -56,6 +56,7 @@ Deno.test({
         DENO: Deno.execPath(),
         DIST_DIR: `${dir}/dist`,
         AWS_CNI_ENTRY: `${dir}/entry.ts`,
+        EGRESS_CNI_ENTRY: `${dir}/entry.ts`,
         IPAMD_ENTRY: `${dir}/entry.ts`,
       };
       const out = await new Deno.Command("nsenter", {
@@ -72,7 +73,7 @@ Deno.test({
         assert.deepEqual(built, [], "no partial binary left behind");
       } else {
         // A denort was cached: the result must be a real ELF executable that runs the entry point.
-        assert.deepEqual(built, ["aws-cni", "ipamd"]);
+        assert.deepEqual(built, ["aws-cni", "egress-cni", "ipamd"]);
         const head = Deno.readFileSync(`${dir}/dist/aws-cni`).subarray(0, 4);
         assert.deepEqual([...head], [0x7f, 0x45, 0x4c, 0x46]);
         const run = await new Deno.Command(`${dir}/dist/aws-cni`, { args: ["x"], stdout: "piped" }).output();

@@ -376,7 +376,7 @@ Deno.test("libcni loads the conflist ipamd install renders from the manifest's s
 Deno.test("image: the Containerfile lays out /app as the manifest and ipamd install's defaults expect", async () => {
   const cf = await Deno.readTextFile(`${ROOT}Containerfile`);
   assert.match(cf, /^FROM \S*debian:bookworm-slim$/m);
-  assert.match(cf, /^COPY dist\/ipamd dist\/aws-cni \/app\/$/m);
+  assert.match(cf, /^COPY dist\/ipamd dist\/aws-cni dist\/egress-cni \/app\/$/m);
   for (const pkg of ["iptables", "libnl-3-200", "libnl-route-3-200", "containernetworking-plugins"]) {
     assert.match(cf, new RegExp(`install[^\\n]*(\\n[^\\n]*)*\\b${pkg}\\b`), `installs ${pkg}`);
   }
