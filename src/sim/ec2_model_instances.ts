@@ -50,7 +50,7 @@ export function launchInstance(s: Ec2Store, o: LaunchInput): Instance {
     subnetId: subnet.id,
     availabilityZone: subnet.availabilityZone,
     primaryEniId: eni.id,
-    securityGroupIds: [...(o.securityGroupIds ?? [])],
+    securityGroupIds: s.groupsOrDefault(o.securityGroupIds),
     launchedAt: now,
     state: "running",
     tags: new Map((o.tags ?? []).map((t) => [t.key, t.value])),

@@ -58,6 +58,8 @@ export function countParam(value: number | undefined, name: string, action = "")
 export class Ec2Store {
   readonly region: string;
   readonly vpcId: string;
+  /** The VPC's `default` security group. */
+  readonly defaultGroupId: string;
   readonly vpcCidr: string;
   /** The VPC's IPv6 /56, if it has one. */
   readonly vpcIpv6Cidr?: string;
@@ -99,6 +101,15 @@ export class Ec2Store {
     this.lags = { consistencyLagMs: opts.consistencyLagMs ?? 0, attachLagMs: opts.attachLagMs ?? 0 };
     this.#lagRng = new Rng(((opts.seed ?? 1) ^ 0x5bd1e995) >>> 0);
     this.vpcId = this.newId("vpc");
+    // Every VPC has its "default" security group: EC2 gives it to ENIs and instances created without groups.
+    this.defaultGroupId = `sg-${this.vpcId.slice("vpc-".length)}`;
+    this.groups.set(this.defaultGroupId, { id: this.defaultGroupId, name: "default" });
+    this.ids.add(this.defaultGroupId);
+  }
+
+  /** `groups`, or the VPC's default security group when none are given (as EC2 does). */
+  groupsOrDefault(groups?: string[]): string[] {
+    return groups?.length ? [...groups] : [this.defaultGroupId];
   }
 
   /** When Describe* will show something made now: after a draw in [lag/2, lag] (now, without the fault). */
@@ -255,7 +266,7 @@ export class Ec2Store {
       availabilityZone: subnet.availabilityZone,
       mac: this.newMac(),
       description: o.description,
-      securityGroupIds: [...(o.securityGroupIds ?? [])],
+      securityGroupIds: this.groupsOrDefault(o.securityGroupIds),
       tags: new Map((o.tags ?? []).map((t) => [t.key, t.value])),
       sourceDestCheck: true,
       primaryIp: primary,
