@@ -4,6 +4,7 @@
  * code), and ipamd observed the way an operator would: introspection (:61679) and Prometheus metrics
  * (:61678) fetched with curl inside the node's namespace, EC2 through the lab's `/ec2/`.
  */
+import { flattenEnis } from "../src/ipamd/introspection.ts";
 import assert from "node:assert/strict";
 import { labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
@@ -19,17 +20,7 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface EnisView {
-  totalIPs: number;
-  assignedIPs: number;
-  coolingIPs: number;
-  enis: Record<string, {
-    id: string;
-    deviceNumber: number;
-    primaryIp: string;
-    ips: { address: string; state: string; containerId?: string }[];
-  }>;
-}
+type EnisView = ReturnType<typeof flattenEnis>;
 
 /** GET on node i's loopback (introspection or metrics), with curl inside the node namespace. */
 async function curlNode(lab: TestLab, node: number, url: string): Promise<string> {
@@ -38,8 +29,9 @@ async function curlNode(lab: TestLab, node: number, url: string): Promise<string
   return r.stdout;
 }
 
+/** Node i's introspection `/v1/enis` (upstream's shape), flattened. */
 const enisOf = async (lab: TestLab, node: number): Promise<EnisView> =>
-  JSON.parse(await curlNode(lab, node, "http://127.0.0.1:61679/v1/enis"));
+  flattenEnis(JSON.parse(await curlNode(lab, node, "http://127.0.0.1:61679/v1/enis")));
 
 /** The unlabelled `awscni_*` gauges and counters of node i's `/metrics`. */
 async function metricsOf(lab: TestLab, node: number): Promise<Record<string, number>> {

@@ -59,15 +59,15 @@ Deno.test(
         return r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
       };
       const enis = await get("/v1/enis");
-      assert.equal(enis.totalIPs, 18);
-      assert.equal(enis.assignedIPs, 1);
-      assert.equal(Object.keys(enis.enis).length, 2);
+      assert.equal(enis.TotalIPs, 18);
+      assert.equal(enis.AssignedIPs, 1);
+      assert.equal(Object.keys(enis.ENIs).length, 2);
       const pods = await get("/v1/pods");
       assert.equal(
         pods["ns1_p1_c1"].eniId,
-        Object.values(enis.enis as Record<string, { deviceNumber: number; id: string }>).find((e) =>
-          e.deviceNumber === 0
-        )!.id,
+        Object.values(enis.ENIs as Record<string, { DeviceNumber: number; ID: string }>).find((e) =>
+          e.DeviceNumber === 0
+        )!.ID,
       );
       assert.deepEqual(await get("/v1/eni-configs"), {});
       assert.equal((await get("/v1/ipamd-env-settings")).WARM_ENI_TARGET, "1");
@@ -76,8 +76,8 @@ Deno.test(
       assert.equal((await fetch(base + "/nope")).status, 404);
       // The same data on the socket.
       assert.deepEqual(
-        Object.keys((await node.call("/v1/enis")).body.enis).sort(),
-        Object.keys(enis.enis).sort(),
+        Object.keys((await node.call("/v1/enis")).body.ENIs).sort(),
+        Object.keys(enis.ENIs).sort(),
       );
       assert.ok((await node.call("/v1/pods")).body["ns1_p1_c1"]);
       // The log is JSON lines.

@@ -11,6 +11,7 @@
  * The logic is {@linkcode runDemo}; `tests/demo_test.ts` runs it small, broken and unbroken.
  * @module
  */
+import { type EnisView as UpstreamEnis, flattenEnis } from "../src/ipamd/introspection.ts";
 import { parseArgs } from "node:util";
 import { lookupInstanceType } from "../src/aws/instance_types.ts";
 import { labDown, labUp } from "../src/sim/daemon_launch.ts";
@@ -74,20 +75,7 @@ export interface DemoResult {
 // ---------------------------------------------------------------------------------------------------------
 // ipamd over its unix socket
 
-interface EniView {
-  id: string;
-  deviceNumber: number;
-  primaryIp: string;
-  subnetCidr: string;
-  createdAt: string;
-  ips: { address: string; state: string; containerId?: string }[];
-}
-interface EnisView {
-  totalIPs: number;
-  assignedIPs: number;
-  coolingIPs: number;
-  enis: Record<string, EniView>;
-}
+type EnisView = ReturnType<typeof flattenEnis>;
 interface PoolView {
   enis: {
     eniId: string;
@@ -328,7 +316,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       head(title);
       log("legend: ● assigned (pod)   ◐ cooling   ○ free");
       for (const n of status.nodes) {
-        const v = await ipamdGet<EnisView>(n.ipamdSocket, "/v1/enis");
+        const v = flattenEnis(await ipamdGet<UpstreamEnis>(n.ipamdSocket, "/v1/enis"));
         for (const l of drawNode(n.name, n.instanceId, n.primaryIp, v, podByContainer)) log(l);
         log("");
       }
@@ -446,7 +434,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       let introAssigned: string[] = [];
       let introEnis = 0;
       try {
-        const v = JSON.parse(en.stdout) as EnisView;
+        const v = flattenEnis(JSON.parse(en.stdout) as UpstreamEnis);
         introEnis = Object.keys(v.enis).length;
         introAssigned = Object.values(v.enis).flatMap((e) =>
           e.ips.filter((ip) => ip.state === "assigned").map((ip) => ip.address)
@@ -503,7 +491,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         const views = await Promise.all(status.nodes.map(async (n) => ({
           n,
           pool: await ipamdGet<PoolView>(n.ipamdSocket, "/v1/pool"),
-          enis: await ipamdGet<EnisView>(n.ipamdSocket, "/v1/enis"),
+          enis: flattenEnis(await ipamdGet<UpstreamEnis>(n.ipamdSocket, "/v1/enis")),
         })));
         done = views.every((v) =>
           v.pool.enis.length === 1 && v.pool.totals.total <= Number(DEMO_IPAMD_ENV.WARM_IP_TARGET)

@@ -62,6 +62,8 @@ export type IpamdErrorReason =
   | "subnet_exhausted"
   | "ec2_throttled"
   | "pool_growing"
+  /** The pool may not grow now: the node is cordoned, or ENI provisioning is disabled. */
+  | "growth_held"
   | "not_ready"
   | "bad_request"
   | "not_found"

@@ -62,7 +62,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   { name: "ANNOTATE_POD_IP", upstreamDefault: "false", ...pending("false") },
   { name: "AWS_EC2_ENDPOINT", upstreamDefault: "", support: "implemented" },
   { name: "AWS_EXTERNAL_SERVICE_CIDRS", upstreamDefault: "", support: "implemented" },
-  { name: "AWS_MANAGE_ENIS_NON_SCHEDULABLE", upstreamDefault: "false", ...pending("false") },
+  { name: "AWS_MANAGE_ENIS_NON_SCHEDULABLE", upstreamDefault: "false", support: "implemented" },
   { name: "AWS_VPC_CNI_NODE_PORT_SUPPORT", upstreamDefault: "true", support: "implemented" },
   { name: "AWS_VPC_ENI_MTU", upstreamDefault: "9001", support: "implemented" },
   {
@@ -111,7 +111,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   { name: "DISABLE_INTROSPECTION", upstreamDefault: "false", support: "implemented" },
   { name: "DISABLE_LEAKED_ENI_CLEANUP", upstreamDefault: "false", support: "implemented" },
   { name: "DISABLE_METRICS", upstreamDefault: "false", support: "implemented" },
-  { name: "DISABLE_NETWORK_RESOURCE_PROVISIONING", upstreamDefault: "false", ...pending("false") },
+  { name: "DISABLE_NETWORK_RESOURCE_PROVISIONING", upstreamDefault: "false", support: "implemented" },
   {
     name: "DISABLE_POD_V6",
     upstreamDefault: "false",
@@ -121,7 +121,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   },
   { name: "DISABLE_TCP_EARLY_DEMUX", upstreamDefault: "false", support: "implemented" },
   { name: "ENABLE_BANDWIDTH_PLUGIN", upstreamDefault: "false", ...pending("false") },
-  { name: "ENABLE_IMDS_ONLY_MODE", upstreamDefault: "false", ...pending("false") },
+  { name: "ENABLE_IMDS_ONLY_MODE", upstreamDefault: "false", support: "implemented" },
   { name: "ENABLE_IPv4", upstreamDefault: "true", support: "implemented" },
   { name: "ENABLE_IPv6", upstreamDefault: "false", support: "implemented" },
   {
@@ -172,7 +172,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   },
   { name: "INTROSPECTION_BIND_ADDRESS", upstreamDefault: "127.0.0.1:61679", support: "implemented" },
   { name: "IP_COOLDOWN_PERIOD", upstreamDefault: "30", support: "implemented" },
-  { name: "MANAGE_UNTAGGED_ENI", upstreamDefault: "true", ...pending("true") },
+  { name: "MANAGE_UNTAGGED_ENI", upstreamDefault: "true", support: "implemented" },
   { name: "MAX_ENI", upstreamDefault: "", support: "implemented" },
   { name: "MINIMUM_IP_TARGET", upstreamDefault: "", support: "implemented" },
   { name: "MY_NODE_NAME", upstreamDefault: "", support: "implemented" },

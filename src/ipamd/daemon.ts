@@ -33,6 +33,10 @@ import { EniGc, type EniGcOptions, sweepOrphanedEnis, type SweepRun } from "./en
 import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
 import { applyIpv6HostRules, ensureIpv6Prefix, ipv6Planner } from "./ipv6_mode.ts";
+import { type UnmanagedEni, unmanagedReason } from "./eni_policy.ts";
+import { ImdsOnlyEc2 } from "./imds_only_ec2.ts";
+import { CordonWatch, heldWhileCordoned } from "./node_cordon.ts";
+import type { PoolAction } from "./pool.ts";
 import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
@@ -106,6 +110,10 @@ export class Daemon {
   readonly #abort = new AbortController();
   readonly #checkpoint: CheckpointWriter;
   #eniConfigs: Record<string, EniConfigSpec> = {};
+  /** Cordon watch (AWS_MANAGE_ENIS_NON_SCHEDULABLE=false). */
+  cordon?: CordonWatch;
+  /** Attached ENIs left out of the pool, and why (MANAGE_UNTAGGED_ENI, no_manage), by ENI ID. */
+  readonly unmanaged = new Map<string, UnmanagedEni>();
 
   private constructor(readonly o: DaemonOptions) {
     this.ds = new Datastore({ cooldownMs: o.config.ipCooldownMs });
@@ -149,26 +157,30 @@ export class Daemon {
     this.instanceId = node.instanceId;
     this.vpcCidrs = node.vpcCidrs;
     const sweep = this.#startSweep(node.instanceId, startedAt);
-    setLimitGauges(this.metrics, node.limits, this.o.config);
     let enis = await this.#readEnis(node);
+    // ENIs left alone still hold device slots (upstream: maxENI - unmanaged).
+    const maxEnis = Math.min(node.limits.maxEnis, this.o.config.maxEni ?? Infinity) - this.unmanaged.size;
+    setLimitGauges(this.metrics, node.limits, this.o.config, this.unmanaged.size);
     const primary = enis.find((e) => e.deviceNumber === 0)!.eni;
     this.eniManager = this.#eniManager(node.instanceId, primary, await this.#placement(primary));
     if (this.o.config.enableIpv6) enis = await this.#ipv6Prefix(enis);
     await this.#setupHost(node, enis, primary);
     await this.#restoreAssignments(enis.length);
     if (sweep) logSweep(this.log, this.startupSweep = await sweep);
+    await this.#watchCordon();
     this.driver = new PoolDriver({
       ds: this.ds,
       eni: this.eniManager,
       imds: this.o.ports.imds,
       host: this.host,
       config: this.o.config,
-      limits: { maxEnis: node.limits.maxEnis, ipv4PerEni: node.limits.ipv4PerEni },
+      limits: { maxEnis, ipv4PerEni: node.limits.ipv4PerEni },
       primaryEniId: primary.networkInterfaceId,
       metrics: this.metrics,
       log: this.log,
       clock: this.clock,
       ...(this.o.config.enableIpv6 ? { planner: ipv6Planner } : {}),
+      hold: (a) => this.#hold(a),
     });
     await this.#serve();
     this.ready = true;
@@ -186,7 +198,8 @@ export class Daemon {
   /** Before any connection: the rate-limited EC2 port, build info, the host and its primary MTU. */
   #prepare(): void {
     const { config, ports } = this.o;
-    this.ec2 = this.#rateLimited(ports.ec2);
+    // ENABLE_IMDS_ONLY_MODE: ENIs from IMDS, and no EC2 call at all.
+    this.ec2 = this.#rateLimited(config.imdsOnly ? new ImdsOnlyEc2(ports.imds) : ports.ec2);
     this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
     if (ports.netlink) this.host = new HostNetwork(ports.netlink);
     // AWS_VPC_ENI_MTU on the primary interface before any connection is opened: a TCP connection set up at the
@@ -295,6 +308,7 @@ export class Daemon {
       securityGroupIds: primary?.securityGroupIds ?? [],
       placement,
       clusterName: c.clusterName,
+      unmanagedReason: (n) => this.#unmanagedReason(n, instanceId),
       ...(primary
         ? {
           additionalTags: c.additionalEniTags,
@@ -306,6 +320,47 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
     });
+  }
+
+  /**
+   * Why ipamd leaves an attached ENI alone (eni_policy.ts), recorded for introspection. In IMDS-only mode
+   * there are no tags to read, so every ENI is used, as upstream.
+   */
+  #unmanagedReason(n: NetworkInterface, instanceId: string): string | undefined {
+    const c = this.o.config;
+    const reason = c.imdsOnly
+      ? undefined
+      : unmanagedReason(n, { instanceId, manageUntagged: c.manageUntaggedEni });
+    const eniId = n.networkInterfaceId;
+    if (reason) this.unmanaged.set(eniId, { eniId, deviceNumber: n.attachment?.deviceIndex ?? -1, reason });
+    else this.unmanaged.delete(eniId);
+    return reason;
+  }
+
+  /** AWS_MANAGE_ENIS_NON_SCHEDULABLE=false: learn whether the node is cordoned, and watch it (node_cordon.ts). */
+  async #watchCordon(): Promise<void> {
+    const c = this.o.config;
+    if (c.manageEnisNonSchedulable || c.disableEniProvisioning) return;
+    this.cordon = new CordonWatch({
+      kube: this.o.ports.kube,
+      nodeName: c.nodeName,
+      onChange: () => void this.driver?.trigger(),
+      log: this.log,
+    });
+    await this.cordon.init();
+    this.cordon.watch(this.#abort.signal).catch((e) => this.log.warn("node watch ended", { err: e }));
+  }
+
+  /** The pool driver's hold rule: nothing while provisioning is disabled; no growth or ENI freeing while cordoned. */
+  #hold(a: PoolAction): string | undefined {
+    const c = this.o.config;
+    if (c.disableEniProvisioning) {
+      return `${
+        c.imdsOnly ? "ENABLE_IMDS_ONLY_MODE" : "DISABLE_NETWORK_RESOURCE_PROVISIONING"
+      }=true: ipamd ` +
+        "changes nothing in EC2 and uses only the addresses already on the node's ENIs";
+    }
+    return this.cordon?.cordoned ? heldWhileCordoned(a) : undefined;
   }
 
   /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
@@ -436,6 +491,7 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       eniConfigs: () => this.#eniConfigs,
+      unmanaged: () => [...this.unmanaged.values()],
       addWaitMs: this.o.addWaitMs,
       metricsHostname: this.o.metricsHostname,
       signal: this.#abort.signal,

@@ -21,7 +21,7 @@ export interface NodeEni {
 
 /**
  * Merges EC2's attached ENIs with IMDS: EC2 decides which ENIs exist and their IPs; IMDS (or
- * DescribeSubnets) gives the subnet CIDR. Unmanaged (no_manage=true) ENIs are skipped.
+ * DescribeSubnets) gives the subnet CIDR. ENIs ipamd must leave alone (eni_policy.ts) are skipped.
  */
 export async function nodeEnis(o: {
   eni: EniManager;
@@ -32,8 +32,9 @@ export async function nodeEnis(o: {
   const attached = await o.eni.describeAttached();
   const out: NodeEni[] = [];
   for (const n of attached) {
-    if (EniManager.unmanaged(n)) {
-      o.log?.info("ignoring an ENI tagged no_manage=true", { eniId: n.networkInterfaceId });
+    const unmanaged = o.eni.unmanagedReason(n);
+    if (unmanaged) {
+      o.log?.info("leaving an ENI out of the pool", { eniId: n.networkInterfaceId, why: unmanaged });
       continue;
     }
     if (!n.attachment || n.attachment.status === "detaching" || n.attachment.status === "detached") continue;

@@ -12,6 +12,7 @@ import type { IpamdMetrics } from "./metrics.ts";
 import type { PoolDriver } from "./pool_driver.ts";
 import { type ApiContext, apiHandler, serveUnix } from "./server.ts";
 import type { EniConfigSpec } from "../k8s/port.ts";
+import type { UnmanagedEni } from "./eni_policy.ts";
 
 /** What the listeners serve. */
 export interface ServeDeps {
@@ -25,6 +26,8 @@ export interface ServeDeps {
   log: Logger;
   clock: Clock;
   eniConfigs: () => Record<string, EniConfigSpec>;
+  /** Attached ENIs left out of the pool, and why (in `/v1/enis`). */
+  unmanaged?: () => UnmanagedEni[];
   addWaitMs?: number;
   /** Metrics listen address (default all interfaces, like upstream's :61678). */
   metricsHostname?: string;
@@ -45,13 +48,23 @@ export async function serveIpamd(deps: ServeDeps): Promise<Listeners> {
   const now = () => clock.now();
   const api: ApiContext = {
     ...deps,
-    extraGets: { "/v1/enis": () => enisView(ds, now()), "/v1/pods": () => podsView(ds) },
+    extraGets: {
+      "/v1/enis": () => enisView(ds, now(), deps.unmanaged?.()),
+      "/v1/pods": () => podsView(ds),
+    },
   };
   const out: Listeners = { servers: [await serveUnix(config.ipamdSocket, apiHandler(api))] };
   const quiet = { onListen: () => {}, signal: deps.signal };
   if (!config.disableIntrospection) {
     const bind = parseBind(config.introspectionBindAddress);
-    const handler = introspectionHandler({ ds, config, eniConfigs: deps.eniConfigs, ready: deps.ready, now });
+    const handler = introspectionHandler({
+      ds,
+      config,
+      eniConfigs: deps.eniConfigs,
+      ready: deps.ready,
+      now,
+      unmanaged: deps.unmanaged,
+    });
     if ("path" in bind) {
       await Deno.remove(bind.path).catch(() => {}); // a socket a previous run left behind
       out.servers.push(Deno.serve({ ...bind, ...quiet }, handler));

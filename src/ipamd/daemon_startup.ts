@@ -58,14 +58,20 @@ export async function readNodeIdentity(
 }
 
 /** `awscni_eni_max` and `awscni_ip_max` for this instance and config. */
-export function setLimitGauges(metrics: IpamdMetrics, limits: InstanceTypeInfo, config: IpamdConfig): void {
+export function setLimitGauges(
+  metrics: IpamdMetrics,
+  limits: InstanceTypeInfo,
+  config: IpamdConfig,
+  unmanagedEnis = 0,
+): void {
   if (config.enableIpv6) {
     // IPv6 mode: the primary ENI and its one /80.
     metrics.eniMax.set(1);
     metrics.ipMax.set(IPV6_PREFIX_ADDRESSES);
     return;
   }
-  const maxEnis = Math.min(limits.maxEnis, config.maxEni ?? Infinity);
+  // Upstream's eni_max "accounting for unmanaged ENIs": those still hold device slots.
+  const maxEnis = Math.min(limits.maxEnis, config.maxEni ?? Infinity) - unmanagedEnis;
   metrics.eniMax.set(maxEnis);
   // Pod addresses at most: the primary ENI carries none with custom networking; a slot is a /28 in prefix mode.
   metrics.ipMax.set(

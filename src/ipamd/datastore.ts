@@ -360,6 +360,12 @@ export class Datastore {
     return this.#isCooling(ip, now) ? "cooling" : "free";
   }
 
+  /** When `ip` was last released (its cooldown began), while ipamd still remembers it. */
+  releasedAt(ip: string): number | undefined {
+    const until = this.#coolUntil.get(ip);
+    return until === undefined ? undefined : until - this.#cooldownMs;
+  }
+
   /** Counts over the whole node. */
   stats(now: number): IpStats {
     const st = { total: 0, assigned: 0, cooling: 0, free: 0 };

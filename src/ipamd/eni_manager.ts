@@ -95,6 +95,8 @@ export interface EniManagerOptions {
   clusterName: string;
   /** ADDITIONAL_ENI_TAGS: more tags on every ENI created, in the same CreateNetworkInterface call. */
   additionalTags?: Record<string, string>;
+  /** Which attached ENIs ipamd leaves alone, and why (eni_policy.ts); default: those tagged no_manage=true. */
+  unmanagedReason?: (eni: NetworkInterface) => string | undefined;
   /**
    * Chooses subnet and security groups for each new ENI (subnet discovery, ENIConfig); omitted: `subnetId`
    * and `securityGroupIds` above.
@@ -155,9 +157,15 @@ export class EniManager {
       }));
   }
 
-  /** Whether ipamd must leave this ENI alone. */
+  /** Whether ipamd must leave this ENI alone: tagged `no_manage=true` (the default policy). */
   static unmanaged(eni: NetworkInterface): boolean {
     return eni.tags.some((t) => t.key === TAG_NO_MANAGE && t.value === "true");
+  }
+
+  /** Why ipamd must leave this attached ENI alone (eni_policy.ts, MANAGE_UNTAGGED_ENI), or undefined. */
+  unmanagedReason(eni: NetworkInterface): string | undefined {
+    if (this.o.unmanagedReason) return this.o.unmanagedReason(eni);
+    return EniManager.unmanaged(eni) ? `tagged ${TAG_NO_MANAGE}=true` : undefined;
   }
 
   async #freeDeviceIndex(maxEnis: number): Promise<number> {

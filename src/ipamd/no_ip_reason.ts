@@ -31,6 +31,8 @@ export interface NoIpState {
   growStartedAt: number;
   maxEnis: number;
   ipv4PerEni: number;
+  /** Why the pool may not grow now (cordoned node, provisioning disabled), if so. */
+  held?: string;
 }
 
 /** Why no IP is free; `coolingRetryMs` is the time until the first cooling IP frees, when one cools. */
@@ -58,6 +60,16 @@ export function reasonForNoIp(s: NoIpState, coolingRetryMs?: number): ErrorBody 
       message: `no free IP: ${err.err.message}`,
       retryable: err.err.retryable,
       ...(paused ? { retryAfterMs: paused } : err.err.retryable ? { retryAfterMs: 1000 } : {}),
+    };
+  }
+  if (s.held) {
+    const cooling = coolingRetryMs !== undefined ? s.ds.stats(now).cooling : 0;
+    return {
+      reason: "growth_held",
+      message: `no free IP and the pool may not grow: ${s.held}` +
+        (cooling > 0 ? `; ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms` : ""),
+      retryable: true,
+      retryAfterMs: cooling > 0 ? coolingRetryMs : 5_000,
     };
   }
   const { ds } = s;

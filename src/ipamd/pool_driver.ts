@@ -39,6 +39,11 @@ export interface PoolDriverOptions {
   clock?: Clock;
   /** The pure planner; default `planPool` (the fleet simulation's upstream-like policy wraps it). */
   planner?: (input: PoolInput) => PoolPlan;
+  /**
+   * Why a planned action may not run now (a cordoned node, provisioning disabled), or undefined when it may.
+   * Held actions are left out of the plan; the reason explains an ADD that gets no IP.
+   */
+  hold?: (a: PoolAction) => string | undefined;
 }
 
 /** Turns datastore state into EC2 actions, one plan at a time. */
@@ -65,6 +70,8 @@ export class PoolDriver {
   growthPausedUntil = 0;
   lastError?: { err: EniError; at: number };
   lastPlan?: PoolPlan;
+  /** Why the last plan's growth was held back (see `hold`), if it was. */
+  held?: string;
 
   constructor(o: PoolDriverOptions) {
     this.#o = o;
@@ -177,7 +184,7 @@ export class PoolDriver {
   }
 
   async #runPlan(): Promise<{ plan: PoolPlan; grown: Promise<unknown> }> {
-    const plan = (this.#o.planner ?? planPool)(this.input());
+    const plan = this.#withoutHeld((this.#o.planner ?? planPool)(this.input()));
     this.lastPlan = plan;
     if (plan.actions.length) this.#o.log?.info("pool plan", { reason: plan.reason, actions: plan.actions });
     // Grow actions touch different ENIs (or make new ones): start them all at once, so IPs assigned to an
@@ -192,6 +199,26 @@ export class PoolDriver {
     for (const a of plan.actions) if (!isGrowAction(a)) await this.#act(a);
     this.#updateGauges();
     return { plan, grown };
+  }
+
+  /** The plan without the actions `hold` holds back; `held` says why (logged when it changes). */
+  #withoutHeld(plan: PoolPlan): PoolPlan {
+    const hold = this.#o.hold;
+    if (!hold) return plan;
+    const reasons = plan.actions.map((a) => hold(a));
+    const why = reasons.find((r) => r !== undefined);
+    if (plan.actions.length) {
+      const growthHeld = plan.actions.some((a, i) => reasons[i] !== undefined && isGrowAction(a));
+      const next = growthHeld ? why : undefined;
+      if (next !== this.held && next) this.#o.log?.info("pool growth held", { why: next });
+      this.held = next;
+    }
+    if (why === undefined) return plan;
+    return {
+      ...plan,
+      actions: plan.actions.filter((_, i) => reasons[i] === undefined),
+      reason: `${plan.reason}; held: ${why}`,
+    };
   }
 
   /** Runs a grow action with its addresses counted as pending until it ends. */
@@ -361,6 +388,7 @@ export class PoolDriver {
       growStartedAt: this.#growStartedAt,
       maxEnis: this.maxEnis,
       ipv4PerEni: this.#o.limits.ipv4PerEni,
+      held: this.held,
     }, coolingRetryMs);
   }
 

@@ -34,5 +34,6 @@ export function poolSnapshot(ctx: { ds: Datastore; driver: PoolDriver }, now: nu
     waitingPods: driver.waitingPods,
     maxEnis: driver.maxEnis,
     lastPlan: driver.lastPlan?.reason,
+    ...(driver.held ? { held: driver.held } : {}),
   };
 }

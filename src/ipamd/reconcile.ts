@@ -30,7 +30,7 @@ export interface ReconcileDeps {
 /** Compares the datastore with EC2: adopts ENIs/IPs that appeared, drops unassigned ones that vanished. */
 export async function reconcileWithEc2(d: ReconcileDeps): Promise<void> {
   d.metrics?.reconcileCount.inc({ fn: "eniReconcile" });
-  const attached = (await d.eni.describeAttached()).filter((n) => !EniManager.unmanaged(n));
+  const attached = (await d.eni.describeAttached()).filter((n) => !d.eni.unmanagedReason(n));
   const byId = new Map(attached.map((n) => [n.networkInterfaceId, n]));
   for (const rec of d.ds.enis()) {
     const n = byId.get(rec.eniId);

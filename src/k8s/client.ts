@@ -240,6 +240,7 @@ export class ClientNodeKube implements KubePort {
         sortKeys(info.labels),
         sortKeys(info.annotations),
         info.providerId ?? null,
+        info.unschedulable,
       ]);
       if (key === last) return;
       last = key;
@@ -482,10 +483,13 @@ export function toPodInfo(p: Raw): PodInfo {
 
 /** Converts a Node (typed or raw JSON) to `NodeInfo`. */
 export function toNodeInfo(n: Raw): NodeInfo {
+  const taints: Raw[] = Array.isArray(n?.spec?.taints) ? n.spec.taints : [];
   const info: NodeInfo = {
     name: n?.metadata?.name ?? "",
     labels: { ...(n?.metadata?.labels ?? {}) },
     annotations: { ...(n?.metadata?.annotations ?? {}) },
+    unschedulable: n?.spec?.unschedulable === true ||
+      taints.some((t) => t?.key === "node.kubernetes.io/unschedulable" && t?.effect === "NoSchedule"),
   };
   if (n?.spec?.providerID) info.providerId = n.spec.providerID;
   return info;

@@ -55,8 +55,14 @@ Deno.test("toPodInfo / toNodeInfo read raw JSON and tolerate gaps", () => {
     name: "n",
     labels: {},
     annotations: {},
+    unschedulable: false,
     providerId: "aws:///az/i-1",
   });
+  // Cordoned: the flag (kubectl cordon) or the taint (the node controller's; upstream's test).
+  assert.equal(toNodeInfo({ spec: { unschedulable: true } }).unschedulable, true);
+  const taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
+  assert.equal(toNodeInfo({ spec: { taints: [taint] } }).unschedulable, true);
+  assert.equal(toNodeInfo({ spec: { taints: [{ ...taint, effect: "NoExecute" }] } }).unschedulable, false);
 });
 
 Deno.test("ClientNodeKube: an error Status becomes KubeApiError with code and reason", async () => {

@@ -8,6 +8,8 @@ export interface NodeInfo {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   providerId?: string;
+  /** Cordoned: `spec.unschedulable`, or the `node.kubernetes.io/unschedulable:NoSchedule` taint (upstream's test). */
+  unschedulable?: boolean;
 }
 
 export interface PodInfo {
@@ -45,8 +47,8 @@ export interface KubePort {
   /** Undefined when the ENIConfig does not exist (404). */
   getEniConfig(name: string): Promise<EniConfigSpec | undefined>;
   /**
-   * Watches one node (labels/annotations change); stops when `signal` aborts. The first call of
-   * `onChange` carries the current state; later calls come only when labels, annotations or providerId differ.
+   * Watches one node; stops when `signal` aborts. The first call of `onChange` carries the current state;
+   * later calls come only when labels, annotations, providerId or schedulability differ.
    */
   watchNode(name: string, onChange: (n: NodeInfo) => void, signal: AbortSignal): Promise<void>;
   /** Best effort: posts a core/v1 Event about this node. */
