@@ -58,7 +58,10 @@ Deno.test(
       assert.deepEqual(pool.enis.map((e: { ipv6Prefixes: string[] }) => e.ipv6Prefixes), [[prefix]]);
       assert.deepEqual(pool.totals, { total: 2 ** 48, assigned: 100, cooling: 0, free: 2 ** 48 - 100 });
       const enis = await (await fetch(`http://${hostPort(d.introspectionAddr!)}/v1/enis`)).json();
-      assert.equal(enis.enis[primary.networkInterfaceId].ipv6s.length, 100);
+      // Upstream's shape: the /80 under IPv6Cidrs, with the addresses in use.
+      const v6 = enis.ENIs[primary.networkInterfaceId].IPv6Cidrs[prefix];
+      assert.equal(v6.AddressFamily, "6");
+      assert.equal(Object.keys(v6.IPAddresses).length, 100);
       const pods = await (await fetch(`http://${hostPort(d.introspectionAddr!)}/v1/pods`)).json();
       assert.ok(Object.values(pods).every((p) => ips.has((p as { ipv6: string }).ipv6)));
       const metrics = await (await fetch(`http://${hostPort(d.metricsAddr!)}/metrics`)).text();
