@@ -10,9 +10,16 @@ import { PoolDriver } from "../src/ipamd/pool_driver.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";
 import { Ec2ModelPort } from "../src/sim/ec2_model_port.ts";
-import { Realism } from "../src/sim/realism.ts";
+import { parseFaults, Realism } from "../src/sim/realism.ts";
+import type { AttachmentKey } from "../src/cni/api.ts";
+import type { PodMeta } from "../src/ipamd/datastore.ts";
+import { poolSnapshot } from "../src/ipamd/pool_status.ts";
+import { apiHandler } from "../src/ipamd/server.ts";
+import { renderStatus } from "../src/ipamd/status_table.ts";
+import { until } from "./helpers/poll.ts";
 
-function setup(env: Record<string, string> = {}, realism?: Realism) {
+/** `ds`: the datastore (a test double may replace it); the returned `imds.down` makes IMDS answer 500. */
+function setup(env: Record<string, string> = {}, realism?: Realism, o: { ds?: Datastore } = {}) {
   let clock = Date.parse("2026-11-25T12:00:00Z");
   const now = () => clock;
   const model = new Ec2Model({ now });
@@ -20,7 +27,11 @@ function setup(env: Record<string, string> = {}, realism?: Realism) {
   const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
   const inst = model.launchInstance({ instanceType: "m5.large", subnetId: subnet.subnetId });
   const h = createImdsHandler(model, { instanceId: inst.instanceId, lagMs: 0 });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (r) => h(r));
+  const imdsState = { down: false };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (r) => imdsState.down ? new Response("injected IMDS failure", { status: 500 }) : h(r),
+  );
   const imds = new ImdsClient({ endpoint: `http://127.0.0.1:${server.addr.port}` });
   const config = loadConfig({
     MY_NODE_NAME: "n",
@@ -28,7 +39,7 @@ function setup(env: Record<string, string> = {}, realism?: Realism) {
     AWS_VPC_K8S_CNI_LOGLEVEL: "ERROR",
     ...env,
   });
-  const ds = new Datastore({ cooldownMs: config.ipCooldownMs });
+  const ds = o.ds ?? new Datastore({ cooldownMs: config.ipCooldownMs });
   const metrics = new IpamdMetrics();
   const eni = new EniManager({
     ec2,
@@ -62,6 +73,8 @@ function setup(env: Record<string, string> = {}, realism?: Realism) {
   return {
     model,
     ec2,
+    config,
+    imds: imdsState,
     ds,
     driver,
     metrics,
@@ -159,4 +172,92 @@ Deno.test("pool driver: several ENIs are created in parallel", async () => {
     .map((a) => t.metrics.awsLatency.sum({ api: a }) / Math.max(1, t.metrics.awsLatency.get({ api: a })))
     .reduce((x, y) => x + y, 0);
   assert.ok(ms < one * 1.6, `plan took ${Math.round(ms)} ms; one ENI ~${Math.round(one)} ms`);
+});
+
+Deno.test("pool driver: a failing periodic reconcile is logged, counted and listed until it works again", async () => {
+  const realism = new Realism({ latency: "none", buckets: false });
+  await using t = setup({}, realism);
+  await t.driver.trigger();
+  realism.setFaults(parseFaults("5xx=1"));
+  t.driver.start({ planEveryMs: 3_600_000, reconcileEveryMs: 20 });
+  const failing = await until(
+    "the reconcile failure to be listed",
+    () => t.driver.failures.list().find((f) => f.task === "eniReconcile"),
+  );
+  assert.match(failing.error, /InternalError|500|internal/i, failing.error);
+  assert.ok(t.metrics.ipamdErr.get({ fn: "eniReconcile" }) >= 1);
+  assert.deepEqual(poolSnapshot(t, t.now()).failures.map((f) => f.task), ["eniReconcile"]);
+  realism.setFaults(parseFaults(""));
+  await until("the reconcile failure to clear", () => t.driver.failures.list().length === 0);
+});
+
+Deno.test("pool driver: IMDS failing during a reconcile: adopts nothing, counted in aws_utils_error_count, listed", async () => {
+  await using t = setup();
+  await t.driver.trigger();
+  t.imds.down = true;
+  await t.driver.reconcile();
+  const [f] = t.driver.failures.list();
+  assert.equal(f?.task, "imdsInterfaces");
+  assert.match(f.error, /500|injected/, f.error);
+  assert.equal(
+    t.metrics.registry.render().split("\n").filter((l) => l.startsWith("awscni_aws_utils_error_count{"))
+      .length,
+    1,
+  );
+  t.imds.down = false;
+  await t.driver.reconcile();
+  assert.deepEqual(t.driver.failures.list(), []);
+});
+
+/** A datastore whose assign, after its first call, fails with something other than "no free IP". */
+class BrokenDatastore extends Datastore {
+  calls = 0;
+  override assign(key: AttachmentKey, meta: PodMeta, now: number) {
+    if (this.calls++ > 0) throw new TypeError("datastore index corrupted (injected)");
+    return super.assign(key, meta, now);
+  }
+}
+
+Deno.test("socket API: an unexpected error in assign is a 500 with its cause, never 'no free IP'", async () => {
+  const ds = new BrokenDatastore({ cooldownMs: 0 });
+  await using t = setup({}, undefined, { ds });
+  // Growth paused: the ADD finds no IP, the plan grows nothing, and the last attempt hits the broken datastore.
+  t.driver.growthPausedUntil = t.now() + 3_600_000;
+  const api = apiHandler({
+    ds,
+    driver: t.driver,
+    config: t.config,
+    vpcCidrs: [],
+    persist: () => Promise.resolve(),
+    ready: () => true,
+    metrics: t.metrics,
+    clock: { ...systemClock, now: t.now },
+  });
+  const r = await api(
+    new Request("http://ipamd/v1/add-network", { method: "POST", body: JSON.stringify(key(1)) }),
+  );
+  const body = await r.json();
+  assert.equal(r.status, 500, JSON.stringify(body));
+  assert.equal(body.error.reason, "internal");
+  assert.match(body.error.message, /datastore index corrupted/);
+  assert.equal(ds.calls, 2, "the first attempt found no IP, the second threw");
+  assert.equal(t.metrics.ipamdErr.get({ fn: "/v1/add-network" }), 1);
+});
+
+Deno.test("ipamd status: the plan shown is the current pool's, with the time it was computed", async () => {
+  await using t = setup({ WARM_IP_TARGET: "2" });
+  await t.driver.trigger();
+  assert.equal(t.ds.stats(t.now()).total, 2);
+  // The pool changes after the last plan ran (two pods take both IPs), and time passes.
+  t.ds.assign(key(1), {}, t.now());
+  t.ds.assign(key(2), {}, t.now());
+  t.advance(45_000);
+  const { plan } = poolSnapshot(t, t.now());
+  assert.match(plan.reason, /: 2 IPs, 0 available; short 2 IP\(s\)/, plan.reason);
+  assert.deepEqual(plan.actions, ["assign-ips"]);
+  assert.equal(plan.computedAt, new Date(t.now()).toISOString());
+  assert.match(
+    renderStatus(poolSnapshot(t, t.now())),
+    new RegExp(`plan \\(${plan.computedAt.replaceAll(".", "\\.")}\\): IP target`),
+  );
 });

@@ -88,7 +88,8 @@ interface PoolView {
   totals: { total: number; assigned: number; cooling: number; free: number };
   pods: { ip: string; eniId: string; containerId: string }[];
   pendingEnis?: number;
-  lastPlan?: string;
+  /** The plan for the pool as it is now. */
+  plan?: { reason: string; computedAt: string };
 }
 
 async function ipamdGet<T>(socket: string, path: string, timeoutMs = 5000): Promise<T> {
@@ -510,7 +511,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
               `  ${stamp()} ${v.n.name}: ${v.pool.enis.length} ENI(s), ${v.pool.totals.total} IPs ` +
                 `(${v.pool.totals.free} free, ${v.pool.totals.cooling} cooling)` +
                 (waiting ? `; waiting: ${waiting}` : "") +
-                (v.pool.lastPlan ? `; plan: ${v.pool.lastPlan}` : ""),
+                (v.pool.plan ? `; plan: ${v.pool.plan.reason}` : ""),
             );
           }
         }

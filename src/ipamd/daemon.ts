@@ -450,6 +450,7 @@ export class Daemon {
       graceMs: c.podLeakGraceMs,
       release: (a) => this.releaseLeaked(a),
       log: this.log,
+      failures: this.driver.failures,
       clock: this.clock,
     }).start(this.#abort.signal);
   }

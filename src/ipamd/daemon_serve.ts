@@ -10,6 +10,7 @@ import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } f
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import type { PoolDriver } from "./pool_driver.ts";
+import { poolSnapshot } from "./pool_status.ts";
 import { type ApiContext, apiHandler, serveUnix } from "./server.ts";
 import type { EniConfigSpec } from "../k8s/port.ts";
 import type { UnmanagedEni } from "./eni_policy.ts";
@@ -57,6 +58,7 @@ export async function serveIpamd(deps: ServeDeps): Promise<Listeners> {
   const quiet = { onListen: () => {}, signal: deps.signal };
   if (!config.disableIntrospection) {
     const bind = parseBind(config.introspectionBindAddress);
+    const pool = () => poolSnapshot(deps, now());
     const handler = introspectionHandler({
       ds,
       config,
@@ -64,6 +66,7 @@ export async function serveIpamd(deps: ServeDeps): Promise<Listeners> {
       ready: deps.ready,
       now,
       unmanaged: deps.unmanaged,
+      pool,
     });
     if ("path" in bind) {
       await Deno.remove(bind.path).catch(() => {}); // a socket a previous run left behind

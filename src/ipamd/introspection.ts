@@ -19,6 +19,8 @@ export interface IntrospectionContext {
   now?: () => number;
   /** Attached ENIs left out of the pool, and why. */
   unmanaged?: () => UnmanagedEni[];
+  /** Our extension `/v1/pool`: the socket API's pool snapshot (current plan, failing tasks). */
+  pool?: () => unknown;
 }
 
 /** One address in upstream's `/v1/enis` (datastore.AddressInfo), plus our `State`. */
@@ -231,11 +233,13 @@ export function introspectionHandler(ctx: IntrospectionContext): (req: Request) 
         return json(configSettings(ctx.config));
       case "/v1/networkutils-env-settings":
         return json(networkUtilsSettings(ctx.config));
+      case "/v1/pool":
+        if (!ctx.pool) break;
+        return json(ctx.pool());
       case "/healthz":
         return ctx.ready() ? new Response("ok\n") : new Response("starting\n", { status: 503 });
-      default:
-        return json({ error: "not found" }, 404);
     }
+    return json({ error: "not found" }, 404);
   };
 }
 

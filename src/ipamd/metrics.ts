@@ -120,6 +120,11 @@ export class IpamdMetrics {
   );
   readonly awsLatency = this.registry.summary("awscni_aws_api_latency_ms", "AWS API call latency in ms");
   readonly awsErr = this.registry.counter("awscni_aws_api_error_count", "The number of AWS API errors");
+  /** Upstream's `{fn, error}`: failures of AWS helper calls (IMDS reads) that ipamd carried on after. */
+  readonly awsUtilsErr = this.registry.counter(
+    "awscni_aws_utils_error_count",
+    "The number of errors not handled in awsutils library",
+  );
   readonly ipamdErr = this.registry.counter(
     "awscni_ipamd_error_count",
     "The number of errors encountered in ipamd",

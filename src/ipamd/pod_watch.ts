@@ -4,6 +4,7 @@
  */
 import { type Clock, every, systemClock } from "../common/clock.ts";
 import type { KubePort, PodEvent, PodInfo } from "../k8s/port.ts";
+import { BackgroundFailures } from "./background_failures.ts";
 import type { Assignment, Datastore } from "./datastore.ts";
 import type { Logger } from "./log.ts";
 
@@ -15,6 +16,8 @@ export interface PodWatchOptions {
   /** Releases one leaked assignment (datastore, checkpoint, replan). */
   release: (a: Assignment) => Promise<void>;
   log?: Logger;
+  /** Where a failed sweep is logged, counted and listed (task `podSweep`). */
+  failures?: BackgroundFailures;
   /** Default `systemClock`. */
   clock?: Clock;
 }
@@ -92,7 +95,12 @@ export class PodWatch {
     } catch (e) {
       this.o.log?.warn("could not list pods; leak protection waits for the watch", { err: e });
     }
-    const stop = every(this.o.clock ?? systemClock, sweepEveryMs, () => void this.sweep().catch(() => {}));
+    const failures = this.o.failures ?? new BackgroundFailures({ log: this.o.log, clock: this.o.clock });
+    const stop = every(
+      this.o.clock ?? systemClock,
+      sweepEveryMs,
+      () => void failures.run("podSweep", () => this.sweep()),
+    );
     signal.addEventListener("abort", stop);
     void this.o.kube.watchPodsOnNode(this.o.nodeName, (e) => this.onEvent(e), signal).catch((e) => {
       if (!signal.aborted) this.o.log?.error("pod watch ended", { err: e });

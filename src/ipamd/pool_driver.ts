@@ -21,6 +21,7 @@ import { IPS_PER_PREFIX } from "./max_pods.ts";
 import { type ErrorBody, reasonForNoIp } from "./no_ip_reason.ts";
 import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolInput, type PoolPlan } from "./pool.ts";
 import { reconcileWithEc2 } from "./reconcile.ts";
+import { BackgroundFailures } from "./background_failures.ts";
 
 /** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
 export const GROWTH_BACKOFF_MS = 2_000;
@@ -37,6 +38,8 @@ export interface PoolDriverOptions {
   log?: Logger;
   /** Default `systemClock`. */
   clock?: Clock;
+  /** Where background failures (plans, reconciles, IMDS reads) are logged, counted and listed. */
+  failures?: BackgroundFailures;
   /** The pure planner; default `planPool` (the fleet simulation's upstream-like policy wraps it). */
   planner?: (input: PoolInput) => PoolPlan;
   /**
@@ -72,9 +75,12 @@ export class PoolDriver {
   lastPlan?: PoolPlan;
   /** Why the last plan's growth was held back (see `hold`), if it was. */
   held?: string;
+  /** The failing background tasks (listed by `ipamd status`). */
+  readonly failures: BackgroundFailures;
 
   constructor(o: PoolDriverOptions) {
     this.#o = o;
+    this.failures = o.failures ?? new BackgroundFailures({ log: o.log, metrics: o.metrics, clock: o.clock });
   }
 
   get #now(): number {
@@ -110,10 +116,11 @@ export class PoolDriver {
     const p = this.#enqueue(async () => {
       this.#planQueued = undefined;
       try {
-        return await this.#runPlan();
+        const r = await this.#runPlan();
+        this.failures.succeeded("runPlan");
+        return r;
       } catch (e) {
-        this.#o.metrics?.ipamdErr.inc({ fn: "runPlan" });
-        this.#o.log?.error("pool plan failed", { err: e });
+        this.failures.failed("runPlan", e);
         return undefined;
       }
     });
@@ -147,7 +154,11 @@ export class PoolDriver {
     const clock = this.#o.clock ?? systemClock;
     this.#timers.push(every(clock, o.planEveryMs ?? 30_000, () => void this.trigger()));
     this.#timers.push(
-      every(clock, o.reconcileEveryMs ?? 60_000, () => void this.reconcile().catch(() => {})),
+      every(
+        clock,
+        o.reconcileEveryMs ?? 60_000,
+        () => void this.failures.run("eniReconcile", () => this.reconcile()),
+      ),
     );
   }
 
@@ -183,6 +194,15 @@ export class PoolDriver {
     };
   }
 
+  /**
+   * The plan for the pool as it is at this moment (pure: nothing is carried out), for `ipamd status`: a plan
+   * remembered from an earlier moment would describe a pool that no longer exists.
+   */
+  currentPlan(): PoolPlan & { computedAt: number } {
+    const input = this.input();
+    return { ...this.#applyHold((this.#o.planner ?? planPool)(input)).plan, computedAt: input.now };
+  }
+
   async #runPlan(): Promise<{ plan: PoolPlan; grown: Promise<unknown> }> {
     const plan = this.#withoutHeld((this.#o.planner ?? planPool)(this.input()));
     this.lastPlan = plan;
@@ -201,24 +221,34 @@ export class PoolDriver {
     return { plan, grown };
   }
 
-  /** The plan without the actions `hold` holds back; `held` says why (logged when it changes). */
-  #withoutHeld(plan: PoolPlan): PoolPlan {
+  /** The plan without the actions `hold` holds back, and why growth is held (pure). */
+  #applyHold(plan: PoolPlan): { plan: PoolPlan; growthHeld?: string } {
     const hold = this.#o.hold;
-    if (!hold) return plan;
+    if (!hold) return { plan };
     const reasons = plan.actions.map((a) => hold(a));
     const why = reasons.find((r) => r !== undefined);
-    if (plan.actions.length) {
-      const growthHeld = plan.actions.some((a, i) => reasons[i] !== undefined && isGrowAction(a));
-      const next = growthHeld ? why : undefined;
-      if (next !== this.held && next) this.#o.log?.info("pool growth held", { why: next });
-      this.held = next;
-    }
-    if (why === undefined) return plan;
+    if (why === undefined) return { plan };
+    const growthHeld = plan.actions.some((a, i) => reasons[i] !== undefined && isGrowAction(a));
     return {
-      ...plan,
-      actions: plan.actions.filter((_, i) => reasons[i] === undefined),
-      reason: `${plan.reason}; held: ${why}`,
+      plan: {
+        ...plan,
+        actions: plan.actions.filter((_, i) => reasons[i] === undefined),
+        reason: `${plan.reason}; held: ${why}`,
+      },
+      growthHeld: growthHeld ? why : undefined,
     };
+  }
+
+  /** The plan without the actions `hold` holds back; `held` says why (logged when it changes). */
+  #withoutHeld(plan: PoolPlan): PoolPlan {
+    const r = this.#applyHold(plan);
+    if (plan.actions.length) {
+      if (r.growthHeld !== this.held && r.growthHeld) {
+        this.#o.log?.info("pool growth held", { why: r.growthHeld });
+      }
+      this.held = r.growthHeld;
+    }
+    return r.plan;
   }
 
   /** Runs a grow action with its addresses counted as pending until it ends. */
@@ -368,6 +398,7 @@ export class PoolDriver {
         host,
         metrics,
         log,
+        failures: this.failures,
         now: this.#now,
         adopt: (n, deviceNumber, subnetCidr) => this.#adopt(n, deviceNumber, subnetCidr),
       });

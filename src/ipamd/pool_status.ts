@@ -1,10 +1,21 @@
 /**
  * The pool as `ipamd status` (and `GET /v1/pool`) shows it: per ENI its addresses by state, the totals, the
- * pods, what is in flight, and the last plan's reason.
+ * pods, what is in flight, the plan for the pool as it is now (computed at the time it names), and the
+ * background tasks failing now.
  * @module
  */
 import type { Datastore } from "./datastore.ts";
+import type { PoolPlan } from "./pool.ts";
 import type { PoolDriver } from "./pool_driver.ts";
+
+/** What the snapshot says of a plan: why, how many actions, and when it was computed (ISO 8601). */
+function planView(plan: PoolPlan & { computedAt: number }) {
+  return {
+    reason: plan.reason,
+    actions: plan.actions.map((a) => a.kind),
+    computedAt: new Date(plan.computedAt).toISOString(),
+  };
+}
 
 /** The pool snapshot at `now`. */
 export function poolSnapshot(ctx: { ds: Datastore; driver: PoolDriver }, now: number) {
@@ -33,7 +44,8 @@ export function poolSnapshot(ctx: { ds: Datastore; driver: PoolDriver }, now: nu
     pendingIps: driver.pendingIps,
     waitingPods: driver.waitingPods,
     maxEnis: driver.maxEnis,
-    lastPlan: driver.lastPlan?.reason,
     ...(driver.held ? { held: driver.held } : {}),
+    plan: planView(driver.currentPlan()),
+    failures: driver.failures.list(),
   };
 }

@@ -8,6 +8,7 @@
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { cidrContains } from "../net/ipv4.ts";
+import type { BackgroundFailures } from "./background_failures.ts";
 import type { Datastore, EniRecord } from "./datastore.ts";
 import { EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
@@ -22,6 +23,8 @@ export interface ReconcileDeps {
   host?: HostNetwork;
   metrics?: IpamdMetrics;
   log?: Logger;
+  /** Records an IMDS read that failed (this round adopts nothing) and clears it once one works. */
+  failures: BackgroundFailures;
   now: number;
   /** Wires an attached ENI on the host and adds it to the datastore. */
   adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void;
@@ -70,7 +73,15 @@ function syncIps(d: ReconcileDeps, rec: EniRecord, n: NetworkInterface): void {
 
 /** ENIs attached in EC2 that the datastore lacks, adopted once IMDS shows them (their subnet comes from IMDS). */
 async function adoptUnknown(d: ReconcileDeps, attached: NetworkInterface[]): Promise<void> {
-  const imds = await d.imds.interfaces().catch(() => []);
+  let imds;
+  try {
+    imds = await d.imds.interfaces();
+    d.failures.succeeded("imdsInterfaces");
+  } catch (e) {
+    // Without IMDS no new ENI can be placed in its subnet: adopt nothing this round, say so until it works.
+    d.failures.failed("imdsInterfaces", e, "awsUtils");
+    return;
+  }
   for (const n of attached) {
     if (d.ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
     const meta = imds.find((i) => i.interfaceId === n.networkInterfaceId);

@@ -23,7 +23,10 @@ export interface PoolView {
   }[];
   pendingEnis?: number;
   maxEnis?: number;
-  lastPlan?: string;
+  /** The plan for the pool as it is now, and when it was computed. */
+  plan?: { reason: string; actions: string[]; computedAt: string };
+  /** Background tasks failing now. */
+  failures?: { task: string; error: string; since: string; count: number }[];
 }
 
 function table(head: string[], rows: string[][]): string[] {
@@ -55,7 +58,10 @@ export function renderStatus(p: PoolView): string {
     }` +
       `  IPs ${t.total}: free ${t.free}, assigned ${t.assigned}, cooling ${t.cooling}`,
   );
-  if (p.lastPlan) out.push(`last plan: ${p.lastPlan}`);
+  if (p.plan) out.push(`plan (${p.plan.computedAt}): ${p.plan.reason}`);
+  for (const f of p.failures ?? []) {
+    out.push(`FAILING: ${f.task} since ${f.since} (${f.count} time(s)): ${f.error}`);
+  }
   out.push("");
   if (p.pods.length === 0) out.push("no pods");
   else {

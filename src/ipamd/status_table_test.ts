@@ -49,3 +49,15 @@ Deno.test("renderStatus: an empty node says so", () => {
   assert.match(text, /no pods/);
   assert.match(text, /ENIs 0 {2}IPs 0/);
 });
+
+Deno.test("renderStatus: the current plan with its time, and each failing background task", () => {
+  const text = renderStatus({
+    enis: [],
+    totals: { total: 0, assigned: 0, cooling: 0, free: 0 },
+    pods: [],
+    plan: { reason: "warm ENI: at target 1 ENIs", actions: [], computedAt: "2026-12-06T10:00:00.000Z" },
+    failures: [{ task: "eniReconcile", error: "HTTP 500", since: "2026-12-06T09:59:00.000Z", count: 3 }],
+  });
+  assert.match(text, /^plan \(2026-12-06T10:00:00\.000Z\): warm ENI: at target 1 ENIs$/m);
+  assert.match(text, /^FAILING: eniReconcile since 2026-12-06T09:59:00\.000Z \(3 time\(s\)\): HTTP 500$/m);
+});
