@@ -7,6 +7,7 @@
  * netns), shim sockets, cgroups and files.
  * @module
  */
+import { terminate } from "../../src/sim/fabric_netns.ts";
 import { ensureGoProgram } from "../../src/sim/go_build.ts";
 import { sh } from "./libcni.ts";
 import { until } from "./poll.ts";
@@ -212,17 +213,8 @@ export class LabContainerd {
   }
 
   async #stopDaemon(): Promise<void> {
-    const child = this.#child!;
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    const t = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 15_000);
-    await child.status;
-    clearTimeout(t);
+    await terminate([this.#child!.pid], 15_000);
+    await this.#child!.status;
   }
 
   /** Shims started for this containerd (their `-address` is our socket): their containers, then the shims. */
