@@ -15,6 +15,7 @@ import { type LabHandlers, makeHandlers } from "./daemon_handlers.ts";
 import { startWhoami } from "./daemon_whoami.ts";
 import { buildWorld, type LabWorld } from "./daemon_world.ts";
 import { Fabric } from "./fabric.ts";
+import { writeNodeConflists } from "./runtime_node.ts";
 import { type LabConfig, readLabConfig } from "./lab_state.ts";
 import { LAB_NET, LabNames } from "./naming.ts";
 
@@ -29,15 +30,24 @@ interface RunningLab {
   world: LabWorld;
   h: LabHandlers;
   ipamds: LabIpamds;
+  fabric: Fabric;
   stop: () => Promise<void>;
 }
 
 /** The model, store and fabric, the kubeconfig, then the EC2, Kubernetes and IMDS servers and whoami. */
 async function startWorld(names: LabNames, cfg: LabConfig) {
   const fabric = new Fabric(names);
-  fabric.setupRouter();
+  fabric.setupRouter(undefined, { ipv6: cfg.ipv6 });
   const world = buildWorld(names, cfg, fabric, log);
-  for (const n of world.nodes) log(`daemon: ${n.name} ${n.instanceId} ${n.primaryIp} (${n.netns})`);
+  for (const n of world.nodes) {
+    log(
+      `daemon: ${n.name} ${n.instanceId} ${n.primaryIp}${
+        n.primaryIpv6 ? ` ${n.primaryIpv6}` : ""
+      } (${n.netns})`,
+    );
+  }
+  // Dual stack: egress-cni SNATs pods' IPv4 to their node's address, which the conflist names.
+  if (cfg.ipv6) writeNodeConflists(names, cfg.nodes, world.nodes.map((n) => n.primaryIp));
   await writeKubeconfig(names.kubeconfig, { server: `http://${LAB_NET.kubeIp}:6443` });
   const h = makeHandlers(world, cfg);
   const quiet = { onListen() {} };
@@ -46,23 +56,27 @@ async function startWorld(names: LabNames, cfg: LabConfig) {
     Deno.serve({ hostname: LAB_NET.kubeIp, port: 6443, ...quiet }, h.kube),
     Deno.serve({ hostname: LAB_NET.imdsIp, port: 80, ...quiet }, h.imds),
   ];
-  const whoami = startWhoami(names.inetNs, LAB_NET.whoamiPort);
+  // The IPv4 whoami (0.0.0.0) and, in a dual-stack lab, the IPv6 one on the internet host's IPv6 address.
+  const whoamis = [
+    startWhoami(names.inetNs, LAB_NET.whoamiPort),
+    ...(cfg.ipv6 ? [startWhoami(names.inetNs, LAB_NET.whoamiPort, LAB_NET.inetHostIp6)] : []),
+  ];
   // Timed model transitions (detaching → available) settle on reads; tick so the fabric hears them.
   const ticker = setInterval(() => world.model.tick(), 200);
   const close = async () => {
     clearInterval(ticker);
     h.close();
-    whoami.close();
+    for (const w of whoamis) w.close();
     await Promise.all(servers.map((s) => s.shutdown().catch(() => {})));
   };
-  return { world, h, close };
+  return { world, h, fabric, close };
 }
 
 /** Serves `<state>/lab.sock` (mode 0660): the APIs as each node sees them, status, faults, pods, shutdown. */
 function serveControl(lab: RunningLab): Deno.HttpServer {
   const { names, world, h, ipamds } = lab;
   const supervisors = ipamds.supervisors;
-  const status = () => labStatusDoc(names, lab.cfg, world, h, ipamds);
+  const status = () => labStatusDoc(names, lab.cfg, world, h, ipamds, lab.fabric);
   const nodeByRef = (ref: string) => world.nodes.find((n) => n.name === ref || String(n.index) === ref);
   try {
     Deno.removeSync(names.labSock);
@@ -104,7 +118,7 @@ export async function runLabDaemon(stateDir: string): Promise<void> {
   const cfg = readLabConfig(names);
   Deno.writeTextFileSync(names.daemonPid, `${Deno.pid}\n`);
   log(`daemon: lab ${names.id} in ${names.stateDir}, ${cfg.nodes} x ${cfg.instanceType}`);
-  const { world, h, close } = await startWorld(names, cfg);
+  const { world, h, fabric, close } = await startWorld(names, cfg);
   const ipamds = superviseIpamds(names, cfg, world.nodes, log);
   if (ipamds.note) log(`daemon: ipamd ${ipamds.note}`);
   let stopping: Promise<void> | undefined;
@@ -120,7 +134,7 @@ export async function runLabDaemon(stateDir: string): Promise<void> {
       }
       log("daemon: stopped");
     })();
-  const control = serveControl({ names, cfg, world, h, ipamds, stop });
+  const control = serveControl({ names, cfg, world, h, ipamds, fabric, stop });
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(sig, () => void stop().then(() => control.shutdown()));
   }

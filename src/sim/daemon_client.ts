@@ -66,12 +66,19 @@ export interface LabStatus {
   imdsEndpoint: string;
   kubeconfig: string;
   whoami: string;
+  /** A dual-stack lab (`lab up --ipv6`). */
+  ipv6: boolean;
+  /** Dual stack: the IPv6 whoami (`[addr]:port`), the VPC's /56, the IPv6 source/destination check's drops. */
+  whoami6?: string;
+  vpcIpv6Cidr?: string;
+  srcDstDropsV6?: number;
   ipamd: string;
   nodes: Array<{
     index: number;
     name: string;
     netns: string;
     primaryIp: string;
+    primaryIpv6?: string;
     primaryMac: string;
     instanceId: string;
     cniConfDir: string;

@@ -31,6 +31,11 @@ export interface UpOptions {
   ipamdEnv?: Record<string, string>;
   /** Run ipamd on every node (default true). */
   ipamd?: boolean;
+  /**
+   * A dual-stack lab with ipamd in IPv6 mode (ENABLE_IPv6=true, ENABLE_IPv4=false, ENABLE_PREFIX_DELEGATION=true
+   * unless `ipamdEnv` says otherwise) and egress-cni chained after aws-cni.
+   */
+  ipv6?: boolean;
   /** How long to wait for the daemon (default 60 s). */
   timeoutMs?: number;
   /** The reference CNI plugins linked into `<state>/bin` (default: {@linkcode ensureCniPlugins}'s). */
@@ -84,8 +89,11 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     instanceType: o.instanceType ?? "m5.large",
     latency: o.latency ?? "none",
     faults: o.faults ?? "",
-    ipamdEnv: o.ipamdEnv ?? {},
+    ipamdEnv: o.ipv6
+      ? { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true", ...o.ipamdEnv }
+      : o.ipamdEnv ?? {},
     ipamd: o.ipamd ?? true,
+    ...(o.ipv6 ? { ipv6: true } : {}),
     repoDir: REPO_DIR,
     denoPath: Deno.execPath(),
     createdStateDir,
@@ -93,7 +101,8 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
   };
   try {
     writeLabConfig(names, cfg);
-    writeNodeConflists(names, cfg.nodes);
+    // A dual-stack lab's conflists name each node's IPv4 (egress-cni's SNAT source): the daemon writes them.
+    if (!cfg.ipv6) writeNodeConflists(names, cfg.nodes);
     writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir);
     for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
     Deno.mkdirSync(names.podsDir, { recursive: true });

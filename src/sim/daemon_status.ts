@@ -7,6 +7,7 @@ import type { LabIpamds } from "./daemon_ipamds.ts";
 import type { LabHandlers } from "./daemon_handlers.ts";
 import type { LabWorld } from "./daemon_world.ts";
 import type { LabConfig } from "./lab_state.ts";
+import type { Fabric } from "./fabric.ts";
 import { LAB_NET, type LabNames } from "./naming.ts";
 
 /** The status document now. */
@@ -16,6 +17,7 @@ export function labStatusDoc(
   world: LabWorld,
   h: LabHandlers,
   ipamds: LabIpamds,
+  fabric?: Fabric,
 ) {
   return {
     id: names.id,
@@ -27,6 +29,15 @@ export function labStatusDoc(
     vpcNetns: names.vpcNs,
     internetNetns: names.inetNs,
     whoami: `${LAB_NET.inetHostIp}:${LAB_NET.whoamiPort}`,
+    // Dual stack: the IPv6 whoami, the VPC's /56, and what the router's IPv6 source/destination check dropped.
+    ipv6: !!cfg.ipv6,
+    ...(cfg.ipv6
+      ? {
+        whoami6: `[${LAB_NET.inetHostIp6}]:${LAB_NET.whoamiPort}`,
+        vpcIpv6Cidr: LAB_NET.vpcIpv6Cidr,
+        srcDstDropsV6: fabric?.srcDstDropsV6() ?? 0,
+      }
+      : {}),
     ec2Endpoint: `http://${LAB_NET.ec2Ip}`,
     kubeApiEndpoint: `http://${LAB_NET.kubeIp}:6443`,
     imdsEndpoint: `http://${LAB_NET.imdsIp}`,
@@ -42,6 +53,7 @@ export function labStatusDoc(
         name: n.name,
         netns: n.netns,
         primaryIp: n.primaryIp,
+        ...(n.primaryIpv6 ? { primaryIpv6: n.primaryIpv6 } : {}),
         primaryMac: n.primaryMac,
         instanceId: n.instanceId,
         cniConfDir: names.cniConfDir(n.index),

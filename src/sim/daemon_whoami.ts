@@ -1,7 +1,8 @@
 /**
  * The internet namespace's "whoami" service: a TCP listener created inside that namespace (the socket stays
  * there), answering every connection with the peer address it saw, so SNAT is visible. It speaks HTTP/1.0
- * when the client sends a request line, else writes one plain line (`nc`).
+ * when the client sends a request line, else writes one plain line (`nc`). The IPv4 one listens on 0.0.0.0
+ * (IPv4 only); a dual-stack lab adds one on the internet host's IPv6 address.
  */
 import { Netns, withNetns } from "../../ffi/mod.ts";
 
@@ -34,12 +35,12 @@ async function answer(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
-/** Listens on 0.0.0.0:`port` inside the named namespace. */
-export function startWhoami(nsName: string, port: number): Whoami {
+/** Listens on `hostname`:`port` (default 0.0.0.0, IPv4 only) inside the named namespace. */
+export function startWhoami(nsName: string, port: number, hostname = "0.0.0.0"): Whoami {
   const ns = Netns.open(nsName);
   let listener: Deno.TcpListener;
   try {
-    listener = withNetns(ns, () => Deno.listen({ hostname: "0.0.0.0", port, transport: "tcp" }));
+    listener = withNetns(ns, () => Deno.listen({ hostname, port, transport: "tcp" }));
   } finally {
     ns.close();
   }

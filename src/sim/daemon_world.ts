@@ -21,6 +21,8 @@ export interface LabNode {
   instanceId: string;
   primaryIp: string;
   primaryMac: string;
+  /** The node's IPv6 address (its primary ENI's first; dual-stack labs only). */
+  primaryIpv6?: string;
 }
 
 /** What the daemon serves and drives. */
@@ -34,9 +36,21 @@ export interface LabWorld {
   fabricErrors: string[];
 }
 
-/** Addresses to route for an event: each /28 prefix once, plus the addresses outside every prefix. */
-export function routables(ips: string[], prefixes: string[]): string[] {
-  return [...prefixes, ...ips.filter((ip) => !prefixes.some((p) => cidrContains(p, ip)))];
+/**
+ * Addresses to route for an event: each /28 prefix once, plus the addresses outside every prefix; then the
+ * IPv6 addresses and /80 prefixes as they are.
+ */
+export function routables(
+  ips: string[],
+  prefixes: string[],
+  v6: { ipv6?: string[]; ipv6Prefixes?: string[] } = {},
+): string[] {
+  return [
+    ...prefixes,
+    ...ips.filter((ip) => !prefixes.some((p) => cidrContains(p, ip))),
+    ...(v6.ipv6 ?? []),
+    ...(v6.ipv6Prefixes ?? []),
+  ];
 }
 
 /**
@@ -44,13 +58,18 @@ export function routables(ips: string[], prefixes: string[]): string[] {
  * figure `ipamd max-pods` prints, with the prefix-delegation and custom-networking settings the lab's
  * ipamds run with) and the instance's vCPUs.
  */
-export function labNodeCapacity(cfg: Pick<LabConfig, "instanceType" | "ipamdEnv">): NodeCapacityInput {
+export function labNodeCapacity(
+  cfg: Pick<LabConfig, "instanceType" | "ipamdEnv" | "ipv6">,
+): NodeCapacityInput {
   const info = lookupInstanceType(cfg.instanceType);
   if (!info) throw new RangeError(`unknown instance type "${cfg.instanceType}"`);
   const on = (k: string) => ["true", "1"].includes((cfg.ipamdEnv[k] ?? "").trim().toLowerCase());
   const prefixDelegation = on("ENABLE_PREFIX_DELEGATION") && info.hypervisor === "nitro";
+  const ipv6 = on("ENABLE_IPv6") && info.hypervisor === "nitro";
   return {
-    maxPods: maxPods(info, { prefixDelegation, customNetworking: on("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG") }),
+    maxPods: ipv6
+      ? maxPods(info, { ipv6 })
+      : maxPods(info, { prefixDelegation, customNetworking: on("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG") }),
     vcpus: info.vcpus,
   };
 }
@@ -62,21 +81,26 @@ export function buildWorld(
   fabric: Fabric,
   log: (line: string) => void,
 ): LabWorld {
+  const v6 = !!cfg.ipv6;
   const model = new Ec2Model({
     region: LAB_NET.region,
     vpcCidr: LAB_NET.vpcCidr,
     detachLatencyMs: DETACH_LATENCY_MS[cfg.latency],
+    ...(v6 ? { vpcIpv6Cidr: LAB_NET.vpcIpv6Cidr } : {}),
   });
+  // Dual stack: each subnet a /64 of the VPC's /56; the node subnet gives new ENIs an IPv6 address.
   const nodeSubnet = model.addSubnet({
     cidr: LAB_NET.nodeSubnet,
     availabilityZone: LAB_NET.az,
     tags: [{ key: "kubernetes.io/role/cni", value: "1" }, { key: "Name", value: "lab-nodes" }],
+    ...(v6 ? { ipv6Cidr: LAB_NET.nodeSubnetIpv6, assignIpv6AddressOnCreation: true } : {}),
   });
   const extra = LAB_NET.extraSubnets.map((cidr, i) =>
     model.addSubnet({
       cidr,
       availabilityZone: LAB_NET.az,
       tags: [{ key: "Name", value: `lab-extra-${i + 1}` }],
+      ...(v6 ? { ipv6Cidr: LAB_NET.extraSubnetsIpv6[i] } : {}),
     })
   );
   const sg = model.addSecurityGroup("lab-nodes");
@@ -92,6 +116,7 @@ export function buildWorld(
     });
     const eni = inst.networkInterfaces.find((e) => e.attachment?.deviceIndex === 0) ??
       inst.networkInterfaces[0];
+    const primaryIpv6 = eni.ipv6Addresses?.[0];
     nodes.push({
       index: i,
       name: names.nodeName(i),
@@ -99,6 +124,7 @@ export function buildWorld(
       instanceId: inst.instanceId,
       primaryIp: inst.privateIpAddress,
       primaryMac: eni.macAddress,
+      ...(primaryIpv6 ? { primaryIpv6 } : {}),
     });
     store.addNode(names.nodeName(i), {
       providerID: `aws:///${inst.availabilityZone}/${inst.instanceId}`,
@@ -128,11 +154,12 @@ export function buildWorld(
   };
   // The primaries exist already: wire them from the model's records, then follow events.
   for (const n of nodes) {
-    fabric.setupNode(n.index);
+    fabric.setupNode(n.index, { ipv6: v6 });
     for (const e of model.attachedEnis(n.instanceId)) {
       const ips = [...e.secondary.keys()];
       const prefixes = [...e.prefixes.keys()];
-      fabric.assign(e.id, routables(ips, prefixes));
+      const ipv6 = [...e.ipv6.keys()];
+      fabric.assign(e.id, routables(ips, prefixes, { ipv6, ipv6Prefixes: [...e.ipv6Prefixes.keys()] }));
       fabric.attach({
         eniId: e.id,
         node: n.index,
@@ -140,6 +167,7 @@ export function buildWorld(
         mac: e.mac,
         primaryIp: e.primaryIp,
         subnetCidr: subnetCidr.get(e.subnetId)!,
+        ...(ipv6.length ? { primaryIpv6: ipv6[0] } : {}),
       });
     }
   }
@@ -149,7 +177,7 @@ export function buildWorld(
         const node = byInstance.get(ev.instanceId);
         if (node === undefined) return;
         apply(`attach ${ev.eniId}`, () => {
-          fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes));
+          fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes, ev));
           fabric.attach({
             eniId: ev.eniId,
             node,
@@ -157,6 +185,7 @@ export function buildWorld(
             mac: ev.mac,
             primaryIp: ev.primaryIp,
             subnetCidr: ev.subnetCidr,
+            ...(ev.ipv6?.length ? { primaryIpv6: ev.ipv6[0] } : {}),
           });
         });
         log(`fabric: ${ev.eniId} attached to ${names.nodeName(node)} as eth${ev.deviceIndex}`);
@@ -169,10 +198,10 @@ export function buildWorld(
         apply(`delete ${ev.eniId}`, () => fabric.forget(ev.eniId));
         return;
       case "ips-assigned":
-        apply(`assign ${ev.eniId}`, () => fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes)));
+        apply(`assign ${ev.eniId}`, () => fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes, ev)));
         return;
       case "ips-unassigned":
-        apply(`unassign ${ev.eniId}`, () => fabric.unassign(ev.eniId, routables(ev.ips, ev.prefixes)));
+        apply(`unassign ${ev.eniId}`, () => fabric.unassign(ev.eniId, routables(ev.ips, ev.prefixes, ev)));
         return;
     }
   });

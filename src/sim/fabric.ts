@@ -3,9 +3,17 @@
  * gateway and service address sits on its `lo`; each ENI is a veth whose node end carries the ENI's MAC and
  * whose router end (`<id>n<i>d<dev>`) has proxy_arp, strict rp_filter (the source/destination check) and a
  * route per address EC2 assigned to that ENI. An "internet" namespace sits behind the router.
+ *
+ * Dual stack (`setupRouter({ipv6: true})`): the router forwards IPv6 too; each ENI link's router end has
+ * `fe80::1` (the nodes' IPv6 default gateway) and a route per IPv6 address and /80 prefix EC2 assigned, via
+ * the ENI's first IPv6 address. rp_filter does not exist for IPv6, so the source/destination check is an
+ * ip6tables `rpfilter` rule in the router's raw table (its counter shows what it dropped).
  */
 import { Netlink, NetlinkError, Netns, sysctlWrite } from "../../ffi/mod.ts";
 import { LAB_NET, type LabNames } from "./naming.ts";
+
+/** The comment on the router's IPv6 source/destination check rule (ip6tables raw PREROUTING). */
+export const SRC_DST_CHECK_V6 = "lab: source/destination check (IPv6)";
 
 /** What the fabric needs to wire one ENI into a node. */
 export interface EniPlacement {
@@ -16,10 +24,12 @@ export interface EniPlacement {
   primaryIp: string;
   /** The ENI's subnet, "10.0.0.0/20". */
   subnetCidr: string;
+  /** The ENI's first IPv6 address (dual-stack subnets): the next hop of its other IPv6 addresses and prefixes. */
+  primaryIpv6?: string;
 }
 
 interface EniState {
-  /** Secondary addresses ("a.b.c.d") and delegated prefixes ("a.b.c.d/28") EC2 assigned. */
+  /** Secondary addresses ("a.b.c.d", "x::y") and delegated prefixes ("a.b.c.d/28", "x::/80") EC2 assigned. */
   ips: Set<string>;
   placement?: EniPlacement;
 }
@@ -75,8 +85,11 @@ export class Fabric {
     }
   }
 
-  /** Configures the router (vpc namespace) and the internet namespace. Idempotent. */
-  setupRouter(subnets: string[] = [LAB_NET.nodeSubnet, ...LAB_NET.extraSubnets]): void {
+  /** Configures the router (vpc namespace) and the internet namespace; dual stack with `ipv6`. Idempotent. */
+  setupRouter(
+    subnets: string[] = [LAB_NET.nodeSubnet, ...LAB_NET.extraSubnets],
+    o: { ipv6?: boolean } = {},
+  ): void {
     const n = this.#names;
     this.#with(n.vpcNs, (nl, vpc) => {
       const lo = nl.linkByName("lo").index;
@@ -105,15 +118,73 @@ export class Fabric {
         ignoreExists(() => inl.addrAdd(e, `${LAB_NET.inetHostIp}/24`));
         inl.linkSetUp(e);
         inl.routeReplace({ dst: LAB_NET.vpcCidr, gateway: LAB_NET.inetRouterIp, ifindex: e });
+        if (!o.ipv6) return;
+        sysctlWrite("net/ipv6/conf/all/forwarding", "1", vpc);
+        ignoreExists(() => nl.addrAdd(r, `${LAB_NET.inetRouterIp6}/64`, { noDad: true }));
+        nl.routeReplace({ dst: "default", gateway: LAB_NET.inetHostIp6, ifindex: r });
+        ignoreExists(() => inl.addrAdd(e, `${LAB_NET.inetHostIp6}/64`, { noDad: true }));
+        inl.routeReplace({ dst: LAB_NET.vpcIpv6Cidr, gateway: LAB_NET.inetRouterIp6, ifindex: e });
       });
     });
+    if (o.ipv6) this.#srcDstCheckV6();
+  }
+
+  /**
+   * The IPv6 source/destination check: a packet is dropped unless the router's route back to its source leaves
+   * through the link it came in on (ip6tables' strict `rpfilter`, what rp_filter=1 does for IPv4). An ENI's
+   * link has routes only to the addresses and prefixes EC2 assigned to that ENI, so a node (or pod) sending
+   * from any other address is dropped. Idempotent.
+   */
+  #srcDstCheckV6(): void {
+    const argv = (
+      ...a: string[]
+    ) => ["nsenter", `--net=${this.#names.nsPath(this.#names.vpcNs)}`, "--", ...a];
+    const run = (a: string[]) =>
+      new Deno.Command(a[0], { args: a.slice(1), stdout: "piped", stderr: "piped" }).outputSync();
+    const save = new TextDecoder().decode(run(argv("ip6tables-save", "-t", "raw")).stdout);
+    if (save.includes(SRC_DST_CHECK_V6)) return;
+    const r = run(
+      argv(
+        "ip6tables",
+        "-w",
+        "5",
+        "-t",
+        "raw",
+        "-A",
+        "PREROUTING",
+        "-m",
+        "rpfilter",
+        "--invert",
+        "-m",
+        "comment",
+        "--comment",
+        SRC_DST_CHECK_V6,
+        "-j",
+        "DROP",
+      ),
+    );
+    if (!r.success) {
+      throw new Error(`ip6tables (source/destination check): ${new TextDecoder().decode(r.stderr)}`);
+    }
+  }
+
+  /** Packets the IPv6 source/destination check dropped so far (its rule's counter). */
+  srcDstDropsV6(): number {
+    const r = new Deno.Command("nsenter", {
+      args: [`--net=${this.#names.nsPath(this.#names.vpcNs)}`, "--", "ip6tables-save", "-c", "-t", "raw"],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.includes(SRC_DST_CHECK_V6));
+    return Number(line?.match(/^\[(\d+):\d+\]/)?.[1] ?? 0);
   }
 
   /** Brings a node namespace's `lo` up and sets its forwarding sysctls (before its primary ENI lands). */
-  setupNode(node: number): void {
+  setupNode(node: number, o: { ipv6?: boolean } = {}): void {
     this.#with(this.#names.nodeNs(node), (nl, ns) => {
       nl.linkSetUp(nl.linkByName("lo").index);
       sysctlWrite("net/ipv4/ip_forward", "1", ns);
+      if (o.ipv6) sysctlWrite("net/ipv6/conf/all/forwarding", "1", ns);
     });
   }
 
@@ -154,6 +225,12 @@ export class Fabric {
         nl.linkSetUp(idx);
         nl.neighAdd({ ifindex: idx, ip: p.primaryIp, mac: p.mac });
         nl.routeReplace({ dst: `${p.primaryIp}/32`, ifindex: idx, scope: "link" });
+        if (p.primaryIpv6) {
+          // The VPC router's IPv6 side of this ENI: its link-local gateway and the ENI's first address.
+          ignoreExists(() => nl.addrAdd(idx, `${LAB_NET.routerLinkLocal}/64`, { noDad: true }));
+          nl.neighAdd({ ifindex: idx, ip: p.primaryIpv6, mac: p.mac });
+          nl.routeReplace({ dst: `${p.primaryIpv6}/128`, ifindex: idx });
+        }
       });
       if (p.deviceIndex === 0) {
         const e = nnl.linkByName(ifName).index;
@@ -163,6 +240,11 @@ export class Fabric {
         nnl.routeReplace({ dst: "default", gateway: LAB_NET.gateway, ifindex: e });
         sysctlWrite("net/ipv4/ip_forward", "1", nodeNs);
         sysctlWrite(`net/ipv4/conf/${ifName}/rp_filter`, "2", nodeNs);
+        if (p.primaryIpv6) {
+          // As an instance gets it from DHCPv6 and the router's RA: its /128 and a default route via the router.
+          ignoreExists(() => nnl.addrAdd(e, `${p.primaryIpv6}/128`, { noDad: true }));
+          nnl.routeReplace({ dst: "default", gateway: LAB_NET.routerLinkLocal, ifindex: e });
+        }
       }
     });
     this.#routeIps(p, [...st.ips], "add");
@@ -204,9 +286,13 @@ export class Fabric {
       const l = nl.findLink(link);
       if (!l) return;
       for (const ip of ips) {
-        if (ip === p.primaryIp) continue;
-        const dst = ip.includes("/") ? ip : `${ip}/32`;
-        const spec = { dst, gateway: p.primaryIp, ifindex: l.index, onlink: true };
+        if (ip === p.primaryIp || ip === p.primaryIpv6) continue;
+        const v6 = ip.includes(":");
+        // An IPv6 address or prefix goes via the ENI's first IPv6 address; without one it is not routed.
+        const gateway = v6 ? p.primaryIpv6 : p.primaryIp;
+        if (!gateway) continue;
+        const dst = ip.includes("/") ? ip : `${ip}/${v6 ? 128 : 32}`;
+        const spec = { dst, gateway, ifindex: l.index, onlink: true };
         if (op === "add") nl.routeReplace(spec);
         else ignoreGone(() => nl.routeDel(spec));
       }

@@ -16,6 +16,11 @@ export interface LabConfig {
   ipamdEnv: Record<string, string>;
   /** Whether the daemon runs ipamd on the nodes. */
   ipamd: boolean;
+  /**
+   * `lab up --ipv6`: a dual-stack VPC (an IPv6 /56, each subnet a /64, nodes with an IPv6 address), ipamd in
+   * IPv6 mode and egress-cni chained after aws-cni.
+   */
+  ipv6?: boolean;
   /** The repository the lab runs from (src/ipamd/main.ts, src/cni/main.ts live under it). */
   repoDir: string;
   /** The deno executable used for the daemon, ipamd and the aws-cni launcher. */

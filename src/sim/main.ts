@@ -2,6 +2,7 @@
  * `deno task lab <verb>`: the lab CLI.
  *
  *   up [--nodes N] [--instance-type T] [--latency none|realistic] [--faults SPEC] [--ipamd-env K=V ...] [--no-ipamd]
+ *      [--ipv6]
  *   status [--json]
  *   pod add NAME [--node I] [--namespace NS] [--publish HOST:CONTAINER[/tcp|udp] ...]
  *   pod del NAME | pod check NAME | pod list [--json]
@@ -31,7 +32,7 @@ export class UsageError extends Error {
 
 const USAGE = `usage: lab <verb> [--state-dir DIR]
   up [--nodes N] [--instance-type T] [--latency none|realistic] [--faults throttle=0.2,5xx=0.05,imds-lag=2s]
-     [--ipamd-env KEY=VALUE ...] [--no-ipamd]
+     [--ipamd-env KEY=VALUE ...] [--no-ipamd] [--ipv6]
   status [--json]
   pod add NAME [--node I] [--namespace NS] [--publish HOST:CONTAINER[/tcp|udp] ...]
   pod del NAME | pod check NAME | pod list [--json]
@@ -46,6 +47,7 @@ const OPTIONS = {
   faults: { type: "string" },
   "ipamd-env": { type: "string", multiple: true },
   "no-ipamd": { type: "boolean" },
+  ipv6: { type: "boolean" },
   json: { type: "boolean" },
   node: { type: "string" },
   namespace: { type: "string" },
@@ -55,7 +57,7 @@ const OPTIONS = {
 
 /** Allowed flags per verb (besides --state-dir and --help). */
 const VERB_FLAGS: Record<string, string[]> = {
-  up: ["nodes", "instance-type", "latency", "faults", "ipamd-env", "no-ipamd"],
+  up: ["nodes", "instance-type", "latency", "faults", "ipamd-env", "no-ipamd", "ipv6"],
   status: ["json"],
   pod: ["node", "namespace", "publish", "json"],
   faults: [],
@@ -149,6 +151,7 @@ function upOptions(v: Args["values"], names: LabNames): UpOptions {
     faults: v.faults,
     ipamdEnv,
     ipamd: !v["no-ipamd"],
+    ipv6: !!v.ipv6,
   };
 }
 
@@ -183,9 +186,12 @@ async function status(names: LabNames, json: boolean): Promise<number> {
   });
   const lines = [
     `lab ${s.id} in ${s.stateDir}: daemon pid ${s.daemonPid}; ipamd ${s.ipamd}`,
-    `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}`,
+    `EC2 ${s.ec2Endpoint}  Kubernetes ${s.kubeApiEndpoint}  IMDS ${s.imdsEndpoint}  whoami ${s.whoami}` +
+    (s.ipv6 ? `  whoami6 ${s.whoami6}  VPC IPv6 ${s.vpcIpv6Cidr}` : ""),
     ...s.nodes.map((n) =>
-      `  ${n.name}  ${n.instanceId}  ${n.primaryIp}  netns ${n.netns}  ipamd pid ${n.ipamdPid ?? "-"} ` +
+      `  ${n.name}  ${n.instanceId}  ${n.primaryIp}${
+        n.primaryIpv6 ? `  ${n.primaryIpv6}` : ""
+      }  netns ${n.netns}  ipamd pid ${n.ipamdPid ?? "-"} ` +
       `restarts ${n.ipamdRestarts}  EC2 calls ${Object.values(n.ec2Calls).reduce((a, b) => a + b, 0)}`
     ),
     `EC2 calls: ${Object.entries(s.ec2Calls).map(([k, c]) => `${k}=${c}`).join(" ") || "none"}`,

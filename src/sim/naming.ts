@@ -25,6 +25,16 @@ export const LAB_NET = {
   inetHostIp: "198.51.100.2",
   inetCidr: "198.51.100.0/24",
   whoamiPort: 8080,
+  /** Dual stack (`lab up --ipv6`): the VPC's /56, each subnet a /64 of it (node subnet first). */
+  vpcIpv6Cidr: "2001:db8:1000::/56",
+  nodeSubnetIpv6: "2001:db8:1000::/64",
+  extraSubnetsIpv6: ["2001:db8:1000:1::/64", "2001:db8:1000:2::/64"],
+  /** The VPC router's link-local address on every ENI link: the nodes' IPv6 default gateway. */
+  routerLinkLocal: "fe80::1",
+  /** The internet link's IPv6: the router's and the internet host's (the IPv6 whoami listens there). */
+  inetRouterIp6: "2001:db8:ffff::1",
+  inetHostIp6: "2001:db8:ffff::2",
+  inetCidr6: "2001:db8:ffff::/64",
   az: "us-west-2a",
   region: "us-west-2",
 } as const;
@@ -99,6 +109,13 @@ export class LabNames {
   }
   pluginLog(i: number): string {
     return join(this.nodeDir(i), "plugin.log");
+  }
+  /** Dual-stack labs: egress-cni's log and its host-local-style IPAM state (per node: nodes share a disk). */
+  egressPluginLog(i: number): string {
+    return join(this.nodeDir(i), "egress-v4-plugin.log");
+  }
+  egressDataDir(i: number): string {
+    return join(this.nodeDir(i), "egress-v4-ipam");
   }
   get binDir(): string {
     return join(this.stateDir, "bin");

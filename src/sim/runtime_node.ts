@@ -1,14 +1,34 @@
 /**
- * A lab node's CNI files: `<state>/bin/` (aws-cni, and the reference plugins: portmap, bandwidth, tuning,
- * loopback, …) and `nodes/<i>/net.d/10-aws.conflist`.
+ * A lab node's CNI files: `<state>/bin/` (aws-cni, egress-cni, and the reference plugins: portmap, bandwidth,
+ * tuning, loopback, …) and `nodes/<i>/net.d/10-aws.conflist`.
  */
 import { join } from "node:path";
+import { EGRESS_V4_SUBNET } from "../ipamd/ipv6_mode.ts";
 import { exists } from "./lab_state.ts";
 import type { LabNames } from "./naming.ts";
 import type { Conflist } from "./runtime.ts";
 
-/** The conflist a lab node's runtime reads. */
-export function nodeConflist(names: LabNames, node: number): Conflist {
+/**
+ * The conflist a lab node's runtime reads. With `egressNodeIp` (a dual-stack lab, ipamd in IPv6 mode) it
+ * chains egress-cni after aws-cni as `ipamd install` does, with its log and IPAM state in the node's dir.
+ */
+export function nodeConflist(names: LabNames, node: number, egressNodeIp?: string): Conflist {
+  const egress = egressNodeIp === undefined ? [] : [{
+    type: "egress-cni",
+    name: "egress-cni",
+    mtu: "9001",
+    enabled: "true",
+    randomizeSNAT: "prng",
+    nodeIP: egressNodeIp,
+    ipam: {
+      type: "host-local",
+      ranges: [[{ subnet: EGRESS_V4_SUBNET }]],
+      routes: [{ dst: "0.0.0.0/0" }],
+      dataDir: names.egressDataDir(node),
+    },
+    pluginLogFile: names.egressPluginLog(node),
+    pluginLogLevel: "DEBUG",
+  }];
   return {
     cniVersion: "0.4.0",
     name: "aws-cni",
@@ -22,46 +42,52 @@ export function nodeConflist(names: LabNames, node: number): Conflist {
         pluginLogFile: names.pluginLog(node),
         pluginLogLevel: "DEBUG",
       },
+      ...egress,
       { type: "portmap", capabilities: { portMappings: true }, snat: true },
     ],
   };
 }
 
-/** Writes every node's conflist. */
-export function writeNodeConflists(names: LabNames, nodes: number): void {
+/** Writes every node's conflist; `egressNodeIps[i]` chains egress-cni on node i (dual-stack labs). */
+export function writeNodeConflists(names: LabNames, nodes: number, egressNodeIps?: string[]): void {
   for (let i = 0; i < nodes; i++) {
     Deno.mkdirSync(names.cniConfDir(i), { recursive: true });
-    Deno.writeTextFileSync(names.conflistPath(i), JSON.stringify(nodeConflist(names, i), null, 2) + "\n");
+    const list = nodeConflist(names, i, egressNodeIps?.[i]);
+    Deno.writeTextFileSync(names.conflistPath(i), JSON.stringify(list, null, 2) + "\n");
   }
 }
 
+/** Our plugins and their entry points. */
+const OWN_PLUGINS = [["aws-cni", "src/cni/main.ts"], ["egress-cni", "src/egress/main.ts"]] as const;
+
 /**
- * Fills `<state>/bin`: aws-cni is `dist/aws-cni` when it was compiled, else an honest launcher script that
- * runs the plugin's source with deno; every plugin in `pluginsDir` (the reference plugins, see
- * src/sim/cni_plugins.ts) is linked beside it.
+ * Fills `<state>/bin`: aws-cni (and egress-cni) is `dist/<name>` when it was compiled, else an honest launcher
+ * script that runs the plugin's source with deno; every plugin in `pluginsDir` (the reference plugins, see
+ * src/sim/cni_plugins.ts) is linked beside them.
  */
 export function writeBinDir(names: LabNames, repoDir: string, denoPath: string, pluginsDir: string): void {
   Deno.mkdirSync(names.binDir, { recursive: true });
-  const awsCni = join(names.binDir, "aws-cni");
-  const compiled = join(repoDir, "dist", "aws-cni");
-  try {
-    Deno.removeSync(awsCni);
-  } catch { /* absent */ }
-  if (exists(compiled)) {
-    Deno.copyFileSync(compiled, awsCni);
-  } else {
-    const entry = join(repoDir, "src", "cni", "main.ts");
-    Deno.writeTextFileSync(
-      awsCni,
-      `#!/bin/sh\n# vpc-cni lab: runs the aws-cni plugin from source.\n` +
-        `exec ${shq(denoPath)} run -A --no-check --config ${shq(join(repoDir, "deno.json"))} ${
-          shq(entry)
-        } "$@"\n`,
-    );
+  for (const [name, entry] of OWN_PLUGINS) {
+    const dest = join(names.binDir, name);
+    const compiled = join(repoDir, "dist", name);
+    try {
+      Deno.removeSync(dest);
+    } catch { /* absent */ }
+    if (exists(compiled)) {
+      Deno.copyFileSync(compiled, dest);
+    } else {
+      Deno.writeTextFileSync(
+        dest,
+        `#!/bin/sh\n# vpc-cni lab: runs the ${name} plugin from source.\n` +
+          `exec ${shq(denoPath)} run -A --no-check --config ${shq(join(repoDir, "deno.json"))} ${
+            shq(join(repoDir, entry))
+          } "$@"\n`,
+      );
+    }
+    Deno.chmodSync(dest, 0o755);
   }
-  Deno.chmodSync(awsCni, 0o755);
   for (const e of Deno.readDirSync(pluginsDir)) {
-    if (e.name === "aws-cni") continue;
+    if (OWN_PLUGINS.some(([n]) => n === e.name)) continue;
     const link = join(names.binDir, e.name);
     try {
       Deno.removeSync(link);

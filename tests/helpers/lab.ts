@@ -96,11 +96,11 @@ export async function setIpamdRunning(lab: TestLab, node: number, running: boole
   if (running) await waitIpamdReady(lab, node);
 }
 
-/** containerId → IP, as node i's ipamd `/v1/pods` says. */
+/** containerId → IP (IPv4, or IPv6 in IPv6 mode), as node i's ipamd `/v1/pods` says. */
 export async function ipamdHeld(lab: TestLab, node: number): Promise<Map<string, string>> {
   const r = await ipamdGet(lab, node, "/v1/pods");
   assert.equal(r.status, 200);
-  return new Map(Object.values(r.body as Record<string, Json>).map((p) => [p.containerId, p.ipv4]));
+  return new Map(Object.values(r.body as Record<string, Json>).map((p) => [p.containerId, p.ipv4 ?? p.ipv6]));
 }
 
 /** The status of the lab in `stateDir` (its daemon must answer). */
