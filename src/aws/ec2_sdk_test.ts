@@ -119,43 +119,27 @@ Deno.test("toEc2Error keeps Ec2Errors and reads SDK service exceptions", () => {
   assert.equal(e.notFound, true);
 });
 
-Deno.test("SdkEc2 reads AWS_EC2_ENDPOINT", () =>
-  withCanned(() => xmlError("AuthFailure", 401), async (endpoint, seen) => {
-    const old = Deno.env.get("AWS_EC2_ENDPOINT");
-    Deno.env.set("AWS_EC2_ENDPOINT", endpoint);
-    const ec2 = new SdkEc2();
-    try {
-      await assert.rejects(
-        ec2.describeInstances(["i-1"]),
-        (e) => e instanceof Ec2Error && e.code === "AuthFailure",
-      );
-      assert.equal(seen.length, 1);
-    } finally {
-      ec2.destroy();
-      if (old === undefined) Deno.env.delete("AWS_EC2_ENDPOINT");
-      else Deno.env.set("AWS_EC2_ENDPOINT", old);
-    }
-  }));
-
-Deno.test("SdkEc2 reads AWS_ENDPOINT_URL_EC2 (the SDKs' standard variable) when AWS_EC2_ENDPOINT is unset", () =>
-  withCanned(() => xmlError("AuthFailure", 401), async (endpoint, seen) => {
-    const old = [Deno.env.get("AWS_EC2_ENDPOINT"), Deno.env.get("AWS_ENDPOINT_URL_EC2")];
-    Deno.env.delete("AWS_EC2_ENDPOINT");
-    Deno.env.set("AWS_ENDPOINT_URL_EC2", endpoint);
-    const ec2 = new SdkEc2();
-    try {
-      await assert.rejects(
-        ec2.describeInstances(["i-1"]),
-        (e) => e instanceof Ec2Error && e.code === "AuthFailure",
-      );
-      assert.equal(seen.length, 1);
-    } finally {
-      ec2.destroy();
-      for (const [k, v] of [["AWS_EC2_ENDPOINT", old[0]], ["AWS_ENDPOINT_URL_EC2", old[1]]] as const) {
-        v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+for (const variable of ["AWS_EC2_ENDPOINT", "AWS_ENDPOINT_URL_EC2"]) {
+  // AWS_EC2_ENDPOINT is upstream's; AWS_ENDPOINT_URL_EC2 the SDKs' standard one (read by the SDK itself).
+  Deno.test(`SdkEc2 reads ${variable}`, () =>
+    withCanned(() => xmlError("AuthFailure", 401), async (endpoint, seen) => {
+      const vars = ["AWS_EC2_ENDPOINT", "AWS_ENDPOINT_URL_EC2"];
+      const old = vars.map((k) => [k, Deno.env.get(k)] as const);
+      for (const k of vars) Deno.env.delete(k);
+      Deno.env.set(variable, endpoint);
+      const ec2 = new SdkEc2();
+      try {
+        await assert.rejects(
+          ec2.describeInstances(["i-1"]),
+          (e) => e instanceof Ec2Error && e.code === "AuthFailure",
+        );
+        assert.equal(seen.length, 1);
+      } finally {
+        ec2.destroy();
+        for (const [k, v] of old) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
       }
-    }
-  }));
+    }));
+}
 
 Deno.test("SdkEc2 invents no credentials: with an endpoint and no keys, the instance role from IMDS signs", async () => {
   const model = new Ec2Model({ seed: 3 });
