@@ -53,7 +53,7 @@ export interface Ec2Target {
   /** Behaviour title → why this target skips it (shown as the test's name). */
   gaps?: Readonly<Record<string, string>>;
   /** Extra `Deno.test` options (a target whose server outlives one test turns the sanitizers off). */
-  testOptions?: Pick<Deno.TestDefinition, "sanitizeOps" | "sanitizeResources">;
+  testOptions?: Pick<Deno.TestDefinition, "sanitizeOps" | "sanitizeResources" | "ignore">;
   setUp(o: FixtureOptions): Promise<Ec2Fixture>;
 }
 

@@ -14,6 +14,7 @@ import { useAwsCredentials } from "./helpers/aws_env.ts";
 import type { Ec2Port } from "../src/aws/ec2_port.ts";
 import { BEHAVIOURS, ec2Conformance, type Ec2Fixture, type FixtureOptions } from "./ec2_conformance_suite.ts";
 import { motoFixture } from "./clients/moto.ts";
+import { rootOnly } from "./helpers/root.ts";
 
 /** A model and realism for one behaviour, with the first subnet; `port` over them is the target's. */
 function modelFixture(
@@ -138,7 +139,8 @@ ec2Conformance({
   name: "moto",
   realism: false,
   gaps: MOTO_GAPS,
-  testOptions: { sanitizeOps: false, sanitizeResources: false },
+  // moto lives in the shared build cache's venv (written as root, like the Go programs).
+  testOptions: { sanitizeOps: false, sanitizeResources: false, ...rootOnly },
   setUp: (o) => motoFixture(o),
 });
 
