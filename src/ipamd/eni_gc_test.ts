@@ -17,6 +17,7 @@ import {
   TAG_NO_MANAGE,
 } from "./eni_gc.ts";
 import { IpamdMetrics } from "./metrics.ts";
+import { VirtualClock } from "../sim/fleet/virtual_clock.ts";
 
 const NOW = Date.parse("2026-11-25T12:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -242,15 +243,22 @@ Deno.test("EniGc: a failed delete is reported and counted, the others still go",
 Deno.test("EniGc.start: first run after firstDelayMs, then every everyMs; stop ends it", async () => {
   const w = world();
   await w.make(w.me, { age: 30 * 60_000 });
-  const gc = new EniGc({ ec2: w.ec2, instanceId: w.me, clusterName: "c1", firstDelayMs: 30, everyMs: 40 });
+  const clock = new VirtualClock(Date.now()); // the ENI's createdAt tag is wall time
+  const gc = new EniGc({
+    ec2: w.ec2,
+    instanceId: w.me,
+    clusterName: "c1",
+    firstDelayMs: 30,
+    everyMs: 40,
+    clock,
+  });
   gc.start();
   assert.equal(gc.runs, 0);
-  await new Promise((r) => setTimeout(r, 150));
+  await clock.run(clock.now() + 150);
+  assert.equal(gc.runs, 4, "runs at 30, 70, 110 and 150 ms");
   await gc.stop();
-  const runs = gc.runs;
-  assert.ok(runs >= 2 && runs <= 4, `runs ${runs}`);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(gc.runs, runs);
+  await clock.run(clock.now() + 1_000);
+  assert.equal(gc.runs, 4, "no run after stop");
   assert.equal(
     (await w.ec2.describeNetworkInterfaces({ filters: [{ name: "status", values: ["available"] }] })).length,
     0,
@@ -350,40 +358,43 @@ Deno.test("sweepOrphanedEnis: bounded by the deadline and the per-sweep limit", 
   const ids = [];
   for (let i = 0; i < 4; i++) ids.push(await w.make(w.me, { age: (10 - i) * 1_000 }));
   const startedAt = Date.now();
+  // Virtual time: the deadline and the slow deletes are measured on it, so machine load changes nothing.
+  const clock = new VirtualClock();
   // A hung EC2: the sweep gives up at the deadline.
   const hung = {
     describeNetworkInterfaces: () => new Promise<NetworkInterface[]>(() => {}),
     deleteNetworkInterface: () => Promise.resolve(),
   };
-  const t0 = performance.now();
-  const r = await sweepOrphanedEnis({
+  const sweep = sweepOrphanedEnis({
     ec2: hung,
     instanceId: w.me,
     clusterName: "c1",
     startedAt,
     deadlineMs: 50,
+    clock,
   });
-  assert.ok(performance.now() - t0 < 1_000);
-  assert.equal(r.incomplete, true);
-  // Slow deletes: the ones after the deadline are not started.
+  await clock.run(clock.now() + 50);
+  assert.equal((await sweep).incomplete, true);
+  // Slow deletes (40 ms each, deadline 60 ms): the one in flight at the deadline finishes, no new one starts.
   let deletes = 0;
   const slow = {
     describeNetworkInterfaces: w.ec2.describeNetworkInterfaces.bind(w.ec2),
     deleteNetworkInterface: async (id: string) => {
       deletes++;
-      await new Promise((res) => setTimeout(res, 40));
+      await clock.sleep(40);
       await w.ec2.deleteNetworkInterface(id);
     },
   };
-  const r2 = await sweepOrphanedEnis({
+  const sweep2 = sweepOrphanedEnis({
     ec2: slow,
     instanceId: w.me,
     clusterName: "c1",
     startedAt,
     deadlineMs: 60,
+    clock,
   });
-  assert.equal(r2.incomplete, true);
-  await new Promise((res) => setTimeout(res, 150));
+  await clock.run(clock.now() + 1_000);
+  assert.equal((await sweep2).incomplete, true);
   assert.equal(deletes, 2, "the delete in flight at the deadline finishes; no new one starts");
   // Stopping ends it at once.
   const ac = new AbortController();
