@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Netlink, Netns } from "../ffi/mod.ts";
 import { netnsAdd } from "../src/sim/fabric_netns.ts";
 import type { NetworkInterface } from "../src/aws/ec2_port.ts";
+import { until } from "./helpers/poll.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { ec2FromNode, type TestLab, withLab } from "./helpers/lab.ts";
 
@@ -239,11 +240,8 @@ Deno.test({
           attachmentId: d[0].attachment!.attachmentId,
         }]]))[0],
       );
-      const end = Date.now() + 5000;
-      while ((await linkJson(lab, 1)).some((l) => l.ifname === "eth1") && Date.now() < end) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(!(await linkJson(lab, 1)).some((l) => l.ifname === "eth1"), "eth1 gone after detach");
+      await until("eth1 gone after detach", async () =>
+        !(await linkJson(lab, 1)).some((l) => l.ifname === "eth1"));
       assert.equal(await ping(lab, pods[0], podIps[1]), false, "pod b unreachable after detach");
       const routes = await lab.inNetns(names.vpcNs, ["ip", "-j", "route", "show"]);
       assert.ok(!routes.stdout.includes(`"${podIps[1]}"`), "the router forgot pod b's route");

@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { podAdd } from "../../src/sim/runtime_pod.ts";
 import { withLab } from "../helpers/lab.ts";
+import { until } from "../helpers/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
 import { closeIpamdClients, ipamdCall, waitIpamdReady } from "./invariants.ts";
 
@@ -113,11 +114,13 @@ Deno.test({
         }).spawn();
         try {
           // Phase 1: the token request is refused. ipamd must keep trying for a token and never GET without.
-          const end = Date.now() + 6000;
-          while (Date.now() < end && readRecords(logPath).length < 3) {
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          await new Promise((r) => setTimeout(r, 1500));
+          // Three refused token requests: ipamd keeps asking (and, were it to fall back to IMDSv1, its tokenless
+          // GET would come right after the first refusal, so it would be in the log by now).
+          await until(
+            "ipamd to ask for an IMDS token three times",
+            () => readRecords(logPath).filter((r) => r.path === "/latest/api/token").length >= 3,
+            120_000,
+          );
           const refused = readRecords(logPath);
           assert.ok(
             refused.some((r) => r.path === "/latest/api/token"),
