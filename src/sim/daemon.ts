@@ -47,7 +47,7 @@ async function startWorld(names: LabNames, cfg: LabConfig) {
     );
   }
   // Dual stack: egress-cni SNATs pods' IPv4 to their node's address, which the conflist names.
-  if (cfg.ipv6) writeNodeConflists(names, cfg.nodes, world.nodes.map((n) => n.primaryIp));
+  if (cfg.ipv6) writeNodeConflists(names, cfg.nodes, world.nodes.map((n) => n.primaryIp), cfg.nodeAgents);
   await writeKubeconfig(names.kubeconfig, { server: `http://${LAB_NET.kubeIp}:6443` });
   const h = makeHandlers(world, cfg);
   const quiet = { onListen() {} };

@@ -84,6 +84,10 @@ export interface LabStatus {
     cniConfDir: string;
     cniBinDir: string;
     ipamdSocket: string;
+    /** The node's mount namespace file: enter with `nsenter --net=/run/netns/<netns> --mount=<this>`. */
+    mountNamespace: string;
+    /** "ipamd" (the lab's) or "custom" (a `NodeAgent`). */
+    agent: string;
     imdsEndpoint: string;
     ipamdPid: number | null;
     ipamdRestarts: number;

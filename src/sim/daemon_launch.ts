@@ -9,12 +9,14 @@ import { netnsAdd, netnsDel, netnsList, pidsInNetns, terminate } from "./fabric_
 import {
   type LabConfig,
   type LatencyPreset,
+  type NodeAgent,
   pidAlive,
   readJsonFile,
   readPid,
   writeLabConfig,
 } from "./lab_state.ts";
 import { LabNames } from "./naming.ts";
+import { createNodeMountNamespaces, removeNodeMountNamespaces } from "./node_mntns.ts";
 import { writeBinDir, writeNodeConflists } from "./runtime_node.ts";
 import { ensureCniPlugins } from "./cni_plugins.ts";
 
@@ -36,6 +38,8 @@ export interface UpOptions {
    * unless `ipamdEnv` says otherwise) and egress-cni chained after aws-cni.
    */
   ipv6?: boolean;
+  /** Per node index, another agent than the lab's ipamd (see `NodeAgent`). */
+  nodeAgents?: Record<string, NodeAgent>;
   /** How long to wait for the daemon (default 60 s). */
   timeoutMs?: number;
   /** The reference CNI plugins linked into `<state>/bin` (default: {@linkcode ensureCniPlugins}'s). */
@@ -94,6 +98,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
       : o.ipamdEnv ?? {},
     ipamd: o.ipamd ?? true,
     ...(o.ipv6 ? { ipv6: true } : {}),
+    nodeAgents: o.nodeAgents ?? {},
     repoDir: REPO_DIR,
     denoPath: Deno.execPath(),
     createdStateDir,
@@ -102,7 +107,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
   try {
     writeLabConfig(names, cfg);
     // A dual-stack lab's conflists name each node's IPv4 (egress-cni's SNAT source): the daemon writes them.
-    if (!cfg.ipv6) writeNodeConflists(names, cfg.nodes);
+    if (!cfg.ipv6) writeNodeConflists(names, cfg.nodes, undefined, cfg.nodeAgents);
     writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir);
     for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
     Deno.mkdirSync(names.podsDir, { recursive: true });
@@ -115,6 +120,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     ) {
       netnsAdd(ns);
     }
+    createNodeMountNamespaces(names, cfg.nodes);
     const child = new Deno.Command("setsid", {
       args: [
         "sh",
@@ -161,7 +167,17 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
   }
 }
 
-const LAB_FILES = ["lab.sock", "daemon.pid", "kubeconfig", "daemon.log", "nodes", "bin", "pods", "cni-cache"];
+const LAB_FILES = [
+  "lab.sock",
+  "daemon.pid",
+  "kubeconfig",
+  "daemon.log",
+  "nodes",
+  "bin",
+  "pods",
+  "cni-cache",
+  "mntns",
+];
 
 /** Removes every namespace, process and file of the lab. Idempotent; works without a live daemon. */
 export async function labDown(stateDir: string): Promise<{ namespaces: string[]; killed: number }> {
@@ -181,6 +197,7 @@ export async function labDown(stateDir: string): Promise<{ namespaces: string[];
   const pids = pidsInNetns(namespaces);
   await terminate(pids);
   for (const ns of namespaces) netnsDel(ns);
+  removeNodeMountNamespaces(names);
   for (const f of LAB_FILES) {
     try {
       Deno.removeSync(join(names.stateDir, f), { recursive: true });

@@ -60,6 +60,8 @@ export function labStatusDoc(
         cniBinDir: names.binDir,
         ipamdSocket: names.ipamdSocket(n.index),
         ipamdLog: names.ipamdLog(n.index),
+        mountNamespace: names.nodeMntns(n.index),
+        agent: cfg.nodeAgents?.[String(n.index)] ? "custom" : "ipamd",
         imdsEndpoint: `http://${LAB_NET.imdsIp}`,
         ec2Calls: h.ec2Counts.of(n.instanceId).calls,
         ec2Rejected: h.ec2Counts.of(n.instanceId).rejected,

@@ -24,7 +24,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_
 
 Deno.test({
   name:
-    "lab daemon: ipamd per node in its namespace with the lab's env and --ipamd-env, restarted when killed",
+    "lab daemon: ipamd per node in its namespaces with the lab's env and --ipamd-env, restarted when killed",
   ...rootOnly,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -35,12 +35,20 @@ Deno.test({
         (await labStatus(stateDir)).nodes[0].ipamdPid ?? undefined);
       const env = environ(pid);
       assert.equal(env.MY_NODE_NAME, "node-0");
-      assert.equal(env.AWS_EC2_ENDPOINT, "http://10.0.255.254");
+      // The standard variables, and no path overrides: ipamd runs on upstream's default paths.
+      assert.equal(env.AWS_ENDPOINT_URL_EC2, "http://10.0.255.254");
       assert.equal(env.AWS_EC2_METADATA_SERVICE_ENDPOINT, "http://169.254.169.254");
       assert.equal(env.KUBECONFIG, names.kubeconfig);
-      assert.equal(env.IPAMD_SOCKET, names.ipamdSocket(0));
-      assert.equal(env.AWS_VPC_K8S_CNI_BACKING_STORE, names.backingStore(0));
-      assert.equal(env.AWS_VPC_K8S_CNI_LOG_FILE, names.ipamdLog(0));
+      for (
+        const k of [
+          "IPAMD_SOCKET",
+          "AWS_VPC_K8S_CNI_BACKING_STORE",
+          "AWS_VPC_K8S_CNI_LOG_FILE",
+          "AWS_EC2_ENDPOINT",
+        ]
+      ) {
+        assert.equal(env[k], undefined, k);
+      }
       assert.equal(env.CLUSTER_NAME, "lab");
       assert.equal(env.WARM_IP_TARGET, "3");
       assert.equal(env.LAB_TEST_MARK, "yes");
@@ -48,6 +56,11 @@ Deno.test({
         Deno.statSync(`/proc/${pid}/ns/net`).ino,
         Deno.statSync(names.nsPath(names.nodeNs(0))).ino,
         "ipamd runs in the node's namespace",
+      );
+      assert.equal(
+        Deno.statSync(`/proc/${pid}/ns/mnt`).ino,
+        Deno.statSync(names.nodeMntns(0)).ino,
+        "ipamd runs in the node's mount namespace",
       );
       const before = (await labStatus(stateDir)).nodes[0].ipamdRestarts;
       Deno.kill(pid, "SIGKILL");

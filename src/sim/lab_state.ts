@@ -5,6 +5,20 @@ import type { LabNames } from "./naming.ts";
 /** Latency presets the daemon hands to the EC2/IMDS handlers. */
 export type LatencyPreset = "none" | "realistic";
 
+/**
+ * Another node agent for one node, instead of the lab's ipamd: its command line and environment (on top of
+ * what the lab hands every agent: `AWS_ENDPOINT_URL_EC2`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `KUBECONFIG`,
+ * `MY_NODE_NAME`, `AWS_REGION`), and the plugin directory and conflist the node's runtime uses with it.
+ */
+export interface NodeAgent {
+  argv: string[];
+  env?: Record<string, string>;
+  /** CNI_PATH for this node's pods (default `<state>/bin`). */
+  cniBinDir?: string;
+  /** The node's `10-aws.conflist` (default the lab's). */
+  conflist?: Record<string, unknown>;
+}
+
 /** What `up` was asked for; the daemon reads it back from `<state>/lab.json`. */
 export interface LabConfig {
   nodes: number;
@@ -21,6 +35,8 @@ export interface LabConfig {
    * IPv6 mode and egress-cni chained after aws-cni.
    */
   ipv6?: boolean;
+  /** Per node index, another agent than the lab's ipamd. */
+  nodeAgents?: Record<string, NodeAgent>;
   /** The repository the lab runs from (src/ipamd/main.ts, src/cni/main.ts live under it). */
   repoDir: string;
   /** The deno executable used for the daemon, ipamd and the aws-cni launcher. */

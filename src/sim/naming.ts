@@ -98,17 +98,37 @@ export class LabNames {
   conflistPath(i: number): string {
     return join(this.cniConfDir(i), "10-aws.conflist");
   }
+  /** What node i sees as `/var/run/aws-node` (bind-mounted there in its mount namespace). */
+  nodeRunDir(i: number): string {
+    return join(this.nodeDir(i), "run");
+  }
+  /** What node i sees as `/var/log/aws-routed-eni`. */
+  nodeLogDir(i: number): string {
+    return join(this.nodeDir(i), "log");
+  }
+  /** Node i's `/var/run/aws-node/ipamd.sock`, from the host. */
   ipamdSocket(i: number): string {
-    return join(this.nodeDir(i), "ipamd.sock");
+    return join(this.nodeRunDir(i), "ipamd.sock");
   }
+  /** Node i's `/var/run/aws-node/ipam.json`, from the host. */
   backingStore(i: number): string {
-    return join(this.nodeDir(i), "ipam.json");
+    return join(this.nodeRunDir(i), "ipam.json");
   }
+  /** Node i's `/var/log/aws-routed-eni/ipamd.log`, from the host. */
   ipamdLog(i: number): string {
-    return join(this.nodeDir(i), "ipamd.log");
+    return join(this.nodeLogDir(i), "ipamd.log");
   }
+  /** Node i's `/var/log/aws-routed-eni/plugin.log`, from the host. */
   pluginLog(i: number): string {
-    return join(this.nodeDir(i), "plugin.log");
+    return join(this.nodeLogDir(i), "plugin.log");
+  }
+  /** The directory holding the nodes' mount namespace files (a private bind mount of itself). */
+  get mntnsDir(): string {
+    return join(this.stateDir, "mntns");
+  }
+  /** Node i's mount namespace, bound to a file as `ip netns` binds network namespaces. */
+  nodeMntns(i: number): string {
+    return join(this.mntnsDir, `node-${i}`);
   }
   /** Dual-stack labs: egress-cni's log and its host-local-style IPAM state (per node: nodes share a disk). */
   egressPluginLog(i: number): string {

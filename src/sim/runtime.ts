@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   binDir: string;
   /** Named namespace the plugins run in (the node); undefined runs them in the caller's namespace. */
   nodeNs?: string;
+  /** The node's mount namespace file (src/sim/node_mntns.ts), entered with `nodeNs`. */
+  nodeMntns?: string;
   /** Kill a plugin that runs longer (containerd's deadline is ~2 min). */
   timeoutMs?: number;
 }
@@ -97,7 +99,8 @@ export async function execPlugin(
   } catch {
     throw new CniPluginError(type, command, 0, `failed to find plugin "${type}" in path [${opts.binDir}]`);
   }
-  const argv = opts.nodeNs ? ["nsenter", `--net=${NETNS_DIR}/${opts.nodeNs}`, "--", bin] : [bin];
+  const mnt = opts.nodeMntns ? [`--mount=${opts.nodeMntns}`] : [];
+  const argv = opts.nodeNs ? ["nsenter", `--net=${NETNS_DIR}/${opts.nodeNs}`, ...mnt, "--", bin] : [bin];
   const env: Record<string, string> = {
     ...Deno.env.toObject(),
     CNI_COMMAND: command,

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { EGRESS_V4_SUBNET } from "../ipamd/ipv6_mode.ts";
-import { exists } from "./lab_state.ts";
+import { exists, type LabConfig } from "./lab_state.ts";
 import type { LabNames } from "./naming.ts";
 import type { Conflist } from "./runtime.ts";
 
@@ -48,11 +48,19 @@ export function nodeConflist(names: LabNames, node: number, egressNodeIp?: strin
   };
 }
 
-/** Writes every node's conflist; `egressNodeIps[i]` chains egress-cni on node i (dual-stack labs). */
-export function writeNodeConflists(names: LabNames, nodes: number, egressNodeIps?: string[]): void {
+/**
+ * Writes every node's conflist: its agent's when it has one, else the lab's; `egressNodeIps[i]` chains
+ * egress-cni on node i (dual-stack labs).
+ */
+export function writeNodeConflists(
+  names: LabNames,
+  nodes: number,
+  egressNodeIps?: string[],
+  agents: LabConfig["nodeAgents"] = {},
+): void {
   for (let i = 0; i < nodes; i++) {
     Deno.mkdirSync(names.cniConfDir(i), { recursive: true });
-    const list = nodeConflist(names, i, egressNodeIps?.[i]);
+    const list = agents[String(i)]?.conflist ?? nodeConflist(names, i, egressNodeIps?.[i]);
     Deno.writeTextFileSync(names.conflistPath(i), JSON.stringify(list, null, 2) + "\n");
   }
 }

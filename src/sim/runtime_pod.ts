@@ -6,8 +6,10 @@ import { Netlink } from "../../ffi/mod.ts";
 import { labJson } from "./daemon_client.ts";
 import { netnsAdd, netnsDel, netnsExists } from "./fabric_netns.ts";
 import {
+  type LabConfig,
   listPodRecords,
   type PodRecord,
+  readJsonFile,
   readLabConfig,
   readPodRecord,
   removePodRecord,
@@ -54,8 +56,14 @@ function attachmentOf(names: LabNames, rec: PodRecord): Attachment {
   };
 }
 
+/** How node i's runtime runs plugins: in its network and mount namespaces, from its agent's plugin dir. */
 function runtimeOptions(names: LabNames, node: number): RuntimeOptions {
-  return { binDir: names.binDir, nodeNs: names.nodeNs(node) };
+  const agent = readJsonFile<LabConfig>(names.labJson)?.nodeAgents?.[String(node)];
+  return {
+    binDir: agent?.cniBinDir ?? names.binDir,
+    nodeNs: names.nodeNs(node),
+    nodeMntns: names.nodeMntns(node),
+  };
 }
 
 function randomContainerId(): string {
