@@ -3,6 +3,7 @@
  *
  *   up [--nodes N] [--instance-type T] [--latency none|realistic] [--faults SPEC] [--ipamd-env K=V ...] [--no-ipamd]
  *      [--ipv6]
+ *      [--node-agent I=FILE ...]   (FILE: JSON {argv, env?, cniBinDir?, conflist?}, node I's agent instead of ipamd)
  *   status [--json]
  *   pod add NAME [--node I] [--namespace NS] [--publish HOST:CONTAINER[/tcp|udp] ...]
  *   pod del NAME | pod check NAME | pod list [--json]
@@ -15,7 +16,7 @@ import { parseArgs } from "node:util";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { fetchStatus, LabDaemonUnreachableError, labJson } from "./daemon_client.ts";
 import { labDown, labUp, type UpOptions } from "./daemon_launch.ts";
-import { readLabConfig } from "./lab_state.ts";
+import { type NodeAgent, readLabConfig } from "./lab_state.ts";
 import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
 import { parseFaults } from "./realism.ts";
 import { podAdd, podCheck, podDel, podList } from "./runtime_pod.ts";
@@ -32,7 +33,7 @@ export class UsageError extends Error {
 
 const USAGE = `usage: lab <verb> [--state-dir DIR]
   up [--nodes N] [--instance-type T] [--latency none|realistic] [--faults throttle=0.2,5xx=0.05,imds-lag=2s]
-     [--ipamd-env KEY=VALUE ...] [--no-ipamd] [--ipv6]
+     [--ipamd-env KEY=VALUE ...] [--no-ipamd] [--ipv6] [--node-agent I=FILE.json ...]
   status [--json]
   pod add NAME [--node I] [--namespace NS] [--publish HOST:CONTAINER[/tcp|udp] ...]
   pod del NAME | pod check NAME | pod list [--json]
@@ -48,6 +49,7 @@ const OPTIONS = {
   "ipamd-env": { type: "string", multiple: true },
   "no-ipamd": { type: "boolean" },
   ipv6: { type: "boolean" },
+  "node-agent": { type: "string", multiple: true },
   json: { type: "boolean" },
   node: { type: "string" },
   namespace: { type: "string" },
@@ -57,7 +59,7 @@ const OPTIONS = {
 
 /** Allowed flags per verb (besides --state-dir and --help). */
 const VERB_FLAGS: Record<string, string[]> = {
-  up: ["nodes", "instance-type", "latency", "faults", "ipamd-env", "no-ipamd", "ipv6"],
+  up: ["nodes", "instance-type", "latency", "faults", "ipamd-env", "no-ipamd", "ipv6", "node-agent"],
   status: ["json"],
   pod: ["node", "namespace", "publish", "json"],
   faults: [],
@@ -152,7 +154,30 @@ function upOptions(v: Args["values"], names: LabNames): UpOptions {
     ipamdEnv,
     ipamd: !v["no-ipamd"],
     ipv6: !!v.ipv6,
+    nodeAgents: nodeAgentFlags(v["node-agent"] ?? [], nodes ?? 2),
   };
+}
+
+/** `--node-agent I=FILE`: node I runs the agent FILE describes (JSON `NodeAgent`). */
+function nodeAgentFlags(flags: string[], nodes: number): Record<string, NodeAgent> {
+  const out: Record<string, NodeAgent> = {};
+  for (const f of flags) {
+    const m = f.match(/^(\d+)=(.+)$/s);
+    if (!m || Number(m[1]) >= nodes) {
+      throw new UsageError(`--node-agent needs I=FILE with I < ${nodes}, got "${f}"`);
+    }
+    let agent: NodeAgent;
+    try {
+      agent = JSON.parse(Deno.readTextFileSync(m[2]));
+    } catch (e) {
+      throw new UsageError(`--node-agent ${f}: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(agent.argv) || !agent.argv.length || agent.argv.some((a) => typeof a !== "string")) {
+      throw new UsageError(`--node-agent ${f}: "argv" must be a non-empty array of strings`);
+    }
+    out[m[1]] = agent;
+  }
+  return out;
 }
 
 /** `lab up`: brings the lab up (or says it already is). */

@@ -27,8 +27,12 @@ Deno.test("LabNames: namespaces, links and paths follow the contract", () => {
   assert.match(n.podNs("web"), new RegExp(`^${id}-p[0-9a-f]{6}$`));
   assert.notEqual(n.podNs("web"), n.podNs("web", "kube-system"));
   assert.equal(n.conflistPath(0), "/run/vpc-cni-lab/nodes/0/net.d/10-aws.conflist");
-  assert.equal(n.ipamdSocket(1), "/run/vpc-cni-lab/nodes/1/ipamd.sock");
-  assert.equal(n.backingStore(1), "/run/vpc-cni-lab/nodes/1/ipam.json");
+  // Node 1's /var/run/aws-node and /var/log/aws-routed-eni, as the host reaches them.
+  assert.equal(n.ipamdSocket(1), "/run/vpc-cni-lab/nodes/1/run/ipamd.sock");
+  assert.equal(n.backingStore(1), "/run/vpc-cni-lab/nodes/1/run/ipam.json");
+  assert.equal(n.ipamdLog(1), "/run/vpc-cni-lab/nodes/1/log/ipamd.log");
+  assert.equal(n.pluginLog(1), "/run/vpc-cni-lab/nodes/1/log/plugin.log");
+  assert.equal(n.nodeMntns(1), "/run/vpc-cni-lab/mntns/node-1");
   assert.equal(n.labSock, "/run/vpc-cni-lab/lab.sock");
   assert.equal(n.podRecord("web"), "/run/vpc-cni-lab/pods/web.json");
   assert.equal(n.binDir, "/run/vpc-cni-lab/bin");
