@@ -1,6 +1,6 @@
 /**
  * Verifies an AWS Signature Version 4 request, as EC2 does, against the keys the lab issued: the
- * `Authorization: AWS4-HMAC-SHA256 …` header or the presigned `X-Amz-*` query parameters. Answers EC2's
+ * `Authorization: AWS4-HMAC-SHA256 …` header (every SDK signs EC2 calls so). Answers EC2's
  * error codes: `MissingAuthenticationToken` (unsigned), `IncompleteSignature` (malformed), `AuthFailure`
  * (unknown key, wrong session token, wrong scope), `RequestExpired` (clock skew over 15 minutes, or expired
  * temporary credentials) and `SignatureDoesNotMatch`.
@@ -57,69 +57,50 @@ interface Claimed {
   signature: string;
   amzDate: string;
   token: string | null;
-  presigned: boolean;
 }
 
 function parseClaim(req: SignedRequest): Claimed | AuthError {
-  const q = req.url.searchParams;
   const header = req.headers.get("authorization");
-  let credential: string | undefined, signed: string | undefined, signature: string | undefined;
-  let amzDate: string | null;
-  const presigned = !header && q.has("X-Amz-Algorithm");
-  if (presigned) {
-    if (q.get("X-Amz-Algorithm") !== ALGORITHM) {
-      return fail("IncompleteSignature", "Unsupported algorithm", 400);
-    }
-    credential = q.get("X-Amz-Credential") ?? undefined;
-    signed = q.get("X-Amz-SignedHeaders") ?? undefined;
-    signature = q.get("X-Amz-Signature") ?? undefined;
-    amzDate = q.get("X-Amz-Date");
-  } else if (header) {
-    if (!header.startsWith(ALGORITHM + " ")) {
-      return fail("IncompleteSignature", `Unsupported authorization type: ${header.split(" ")[0]}`, 400);
-    }
-    const fields = new Map(
-      header.slice(ALGORITHM.length + 1).split(",").map((f) => {
-        const [k, ...v] = f.trim().split("=");
-        return [k, v.join("=")] as const;
-      }),
-    );
-    credential = fields.get("Credential");
-    signed = fields.get("SignedHeaders");
-    signature = fields.get("Signature");
-    amzDate = req.headers.get("x-amz-date");
-  } else {
-    return fail("MissingAuthenticationToken", "Request is missing Authentication Token", 401);
+  if (!header) return fail("MissingAuthenticationToken", "Request is missing Authentication Token", 401);
+  if (!header.startsWith(ALGORITHM + " ")) {
+    return fail("IncompleteSignature", `Unsupported authorization type: ${header.split(" ")[0]}`, 400);
   }
+  const fields = new Map(
+    header.slice(ALGORITHM.length + 1).split(",").map((f) => {
+      const [k, ...v] = f.trim().split("=");
+      return [k, v.join("=")] as const;
+    }),
+  );
+  const credential = fields.get("Credential");
+  const signed = fields.get("SignedHeaders");
+  const signature = fields.get("Signature");
+  const amzDate = req.headers.get("x-amz-date");
   if (!credential || !signed || !signature || !amzDate) {
     return fail(
       "IncompleteSignature",
-      "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and a date",
+      "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and X-Amz-Date",
       400,
     );
   }
   const [accessKeyId, date, region, service, terminator] = credential.split("/");
   if (!terminator) return fail("IncompleteSignature", `Malformed Credential: ${credential}`, 400);
-  const token = presigned ? q.get("X-Amz-Security-Token") : req.headers.get("x-amz-security-token");
-  const signedHeaders = signed.split(";");
   return {
     accessKeyId,
     date,
     region,
     service,
     terminator,
-    signedHeaders,
+    signedHeaders: signed.split(";"),
     signature,
     amzDate,
-    token,
-    presigned,
+    token: req.headers.get("x-amz-security-token"),
   };
 }
 
 function canonicalRequest(req: SignedRequest, c: Claimed): string {
-  const path = req.url.pathname.split("/").map((seg) => uriEncode(decodeURIComponent(seg))).join("/");
-  const pairs = [...req.url.searchParams].filter(([k]) => !(c.presigned && k === "X-Amz-Signature"))
-    .map(([k, v]) => [uriEncode(k), uriEncode(v)])
+  // Services other than S3 encode the (already encoded) path once more.
+  const path = req.url.pathname.split("/").map(uriEncode).join("/");
+  const pairs = [...req.url.searchParams].map(([k, v]) => [uriEncode(k), uriEncode(v)])
     .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
   const headers = c.signedHeaders.map((h) =>
     `${h}:${(req.headers.get(h) ?? "").trim().replace(/\s+/g, " ")}\n`
