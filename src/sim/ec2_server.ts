@@ -24,7 +24,7 @@ import {
 import { Realism } from "./realism.ts";
 import type { Ec2CallCounts } from "./ec2_call_counts.ts";
 import type { LabIam } from "./iam.ts";
-import { verifySigV4 } from "./sigv4.ts";
+import { type AuthError, type SignedRequest, verifySigV4 } from "./sigv4.ts";
 
 /** The caller's address: a plain host string, or `Deno.serve`'s `info.remoteAddr`. */
 export interface RemoteInfo {
@@ -256,6 +256,26 @@ function truncatedResponse(body: string, requestId: string): Response {
   );
 }
 
+/**
+ * Who sent a request: the instance behind the source address, else the one the signing key belongs to, else
+ * the address (`lab.sock` for the operator); and, when the IAM checks signatures, EC2's refusal if any.
+ */
+function identify(
+  req: SignedRequest,
+  info: RemoteInfo | undefined,
+  opts: Ec2ServerOptions,
+  region: string,
+): { caller: string; refusal?: AuthError } {
+  const host = remoteHost(info);
+  if (info?.operator) return { caller: "lab.sock" };
+  const byAddress = opts.instanceForRemote?.(host);
+  const fallback = byAddress ?? (host || "unknown");
+  if (!opts.iam) return { caller: fallback };
+  const key = verifySigV4(req, opts.iam, { region, service: "ec2" });
+  if ("code" in key) return { caller: fallback, refusal: key };
+  return { caller: byAddress ?? key.instanceId ?? fallback };
+}
+
 /** Creates the EC2 Query API handler over `model`, with `realism` (default: none, no faults, EC2's buckets). */
 export function createEc2Handler(
   model: Ec2Model,
@@ -278,21 +298,11 @@ export function createEc2Handler(
       return fail("MalformedQueryString", "The query string is malformed", 400);
     }
     const action = params.get("Action");
-    const host = remoteHost(info);
-    // The caller: the instance behind the source address, else the one the signing key belongs to.
-    let caller = info?.operator ? "lab.sock" : opts.instanceForRemote?.(host);
-    const count = (outcome: "calls" | "rejected") =>
-      action && opts.counts?.add(caller ?? (host || "unknown"), action, outcome);
-    if (opts.iam && !info?.operator) {
-      const key = verifySigV4({ method: req.method, url, headers: req.headers, body }, opts.iam, {
-        region: model.region,
-        service: "ec2",
-      });
-      if ("code" in key) {
-        count("rejected");
-        return fail(key.code, key.message, key.status);
-      }
-      caller ??= key.instanceId;
+    const who = identify({ method: req.method, url, headers: req.headers, body }, info, opts, model.region);
+    const count = (outcome: "calls" | "rejected") => action && opts.counts?.add(who.caller, action, outcome);
+    if (who.refusal) {
+      count("rejected");
+      return fail(who.refusal.code, who.refusal.message, who.refusal.status);
     }
     if (!action) return fail("MissingAction", "The request must contain the parameter Action", 400);
     const fn = ACTIONS[action];
