@@ -300,16 +300,22 @@ Deno.test("ipamd install: flag and environment errors exit non-zero before touch
 /** ipamd's real socket API handler with a switchable start-up state. */
 async function ipamdSocket(path: string) {
   let ready = false;
+  let asked = 0;
   const ctx = {
     ds: new Datastore({ cooldownMs: 30_000 }),
     driver: {},
     config: loadConfig({}),
     vpcCidrs: [],
     persist: () => Promise.resolve(),
-    ready: () => ready,
+    ready: () => (asked++, ready),
   } as unknown as ApiContext;
   const server = await serveUnix(path, apiHandler(ctx));
-  return { setReady: (v: boolean) => (ready = v), close: () => server.shutdown() };
+  return {
+    setReady: (v: boolean) => (ready = v),
+    /** How often the socket was asked whether ipamd is ready. */
+    asked: () => asked,
+    close: () => server.shutdown(),
+  };
 }
 
 /** A test namespace with a veth whose end `n0` carries the default route. */
@@ -382,7 +388,9 @@ Deno.test({
           stdout: "null",
           stderr: "piped",
         }).spawn();
-        await new Promise((res) => setTimeout(res, 1500));
+        // Condition, not a clock: install has asked twice and been told "not ready" both times.
+        const asked = sock.asked();
+        await until("install to ask ipamd twice", () => sock.asked() >= asked + 2, 120_000, 50);
         assert.equal(await exists(`${conf}/${CONFLIST_NAME}`), false, "no conflist before ipamd is ready");
         sock.setReady(true);
         const st = await child.output();

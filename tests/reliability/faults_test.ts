@@ -137,14 +137,14 @@ Deno.test({
           }
           await Promise.all(jobs);
           attachFailures += ((await counters()).AttachNetworkInterface?.errors ?? 0) - before;
-          assert.deepEqual(await settle(names, nodes, 60_000), [], `round ${round}: after adds`);
+          assert.deepEqual(await settle(names, nodes, 90_000), [], `round ${round}: after adds`);
           // Delete half (DEL never needs a retry, faults or not).
           const recs = listPodRecords(names);
           for (const r of recs.slice(0, Math.ceil(recs.length / 2))) {
             await podDel(names, r.name);
             deleted++;
           }
-          assert.deepEqual(await settle(names, nodes, 60_000), [], `round ${round}: after deletes`);
+          assert.deepEqual(await settle(names, nodes, 90_000), [], `round ${round}: after deletes`);
         }
         await fill(1);
         assert.ok(attachFailures > 0, "no attach failed");
