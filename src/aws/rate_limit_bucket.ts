@@ -40,27 +40,49 @@ export function actionClass(action: string): ActionClass {
   return "other";
 }
 
-/** A token bucket driven by an explicit clock (epoch ms, e.g. a `Clock`'s `now`). Starts full. */
+/**
+ * A token bucket driven by an explicit clock (epoch ms, e.g. a `Clock`'s `now`). Starts full, refilling at
+ * the shape's rate unless {@link setRate} changed it (the client side adapts it to EC2's throttling).
+ */
 export class TokenBucket {
   #tokens: number;
   #last: number;
+  #rate: number;
 
   constructor(readonly shape: BucketShape, readonly now: () => number) {
     this.#tokens = shape.capacity;
     this.#last = now();
+    this.#rate = shape.refillPerSec;
   }
 
   #refill(): void {
     const t = this.now();
     const dt = Math.max(0, t - this.#last) / 1000;
     this.#last = t;
-    this.#tokens = Math.min(this.shape.capacity, this.#tokens + dt * this.shape.refillPerSec);
+    this.#tokens = Math.min(this.shape.capacity, this.#tokens + dt * this.#rate);
   }
 
   /** Tokens available now (fractional). */
   get tokens(): number {
     this.#refill();
     return this.#tokens;
+  }
+
+  /** Tokens added per second now. */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Changes the refill rate from now on (tokens earned so far are kept). */
+  setRate(perSec: number): void {
+    this.#refill();
+    this.#rate = perSec;
+  }
+
+  /** Empties the bucket. */
+  drain(): void {
+    this.#refill();
+    this.#tokens = 0;
   }
 
   /** Takes one token if available. */
@@ -75,7 +97,7 @@ export class TokenBucket {
   msUntilToken(): number {
     this.#refill();
     if (this.#tokens >= 1) return 0;
-    if (this.shape.refillPerSec <= 0) return Infinity;
-    return Math.ceil(((1 - this.#tokens) / this.shape.refillPerSec) * 1000);
+    if (this.#rate <= 0) return Infinity;
+    return Math.ceil(((1 - this.#tokens) / this.#rate) * 1000);
   }
 }

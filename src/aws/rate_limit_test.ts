@@ -4,6 +4,7 @@ import type { Clock } from "../common/clock.ts";
 import { Ec2Error, type Ec2Port } from "./ec2_port.ts";
 import {
   actionClass,
+  ADAPTIVE,
   CLIENT_BUCKETS,
   RateLimitedEc2,
   type RateLimitOptions,
@@ -110,6 +111,7 @@ Deno.test("bounded attempts and full-jitter exponential backoff", async () => {
     baseDelayMs: 100,
     maxDelayMs: 1000,
     random: () => 0.999,
+    adaptive: false, // only the backoff waits, no token waits
   });
   await assert.rejects(
     ec2.describeSubnets({}),
@@ -172,4 +174,50 @@ Deno.test("property: calls ≤ maxAttempts; success iff a success came within th
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("adaptive: a lone throttle empties the class bucket but keeps its rate", async () => {
+  const s = scripted([throttle(), undefined]);
+  const { ec2, v } = limited(s.port, {
+    buckets: { describe: { capacity: 10, refillPerSec: 4 } },
+    random: () => 0,
+  });
+  await ec2.describeSubnets({});
+  assert.deepEqual(v.t.sleeps.filter((ms) => ms > 0), [250]); // one token at 4/s
+});
+
+Deno.test("adaptive: throttles in a row halve, then cut the rate by ADAPTIVE.cut, not below the floor; time wins it back", async () => {
+  const s = scripted([...Array.from({ length: 8 }, throttle), undefined, undefined]);
+  const shape = { capacity: 10, refillPerSec: 4 };
+  const { ec2, v } = limited(s.port, { buckets: { describe: shape }, maxAttempts: 20, random: () => 0 });
+  await ec2.describeSubnets({});
+  const waits = v.t.sleeps.filter((ms) => ms > 0);
+  assert.equal(waits.length, 8);
+  assert.deepEqual(waits.slice(0, 2), [250, 500]); // emptied at 4/s, then halved
+  for (let i = 2; i < 4; i++) {
+    const ratio = waits[i] / waits[i - 1];
+    assert.ok(ratio > ADAPTIVE.cut * 0.75 && ratio <= ADAPTIVE.cut, `waits ${waits}`);
+  }
+  const floorWait = 1000 / (shape.refillPerSec * ADAPTIVE.floor);
+  assert.ok(Math.max(...waits) <= floorWait, `no wait beyond the floor's ${floorWait} ms: ${waits}`);
+  // Ten doubling periods later the rate is back to the shape's and tokens refilled: no wait at all.
+  v.t.now += 10 * ADAPTIVE.doublingMs;
+  const before = v.t.sleeps.length;
+  await ec2.describeSubnets({});
+  assert.deepEqual(v.t.sleeps.slice(before).filter((ms) => ms > 0), []);
+  assert.equal(s.calls(), 10);
+});
+
+Deno.test("waiting for client tokens costs no EC2 call and has its own budget (maxTokenWaitMs)", async () => {
+  const slow = { capacity: 1, refillPerSec: 0.01 }; // a token per 100 s
+  const s = scripted([]);
+  const { ec2, v } = limited(s.port, { buckets: { tags: slow }, maxTotalMs: 30_000 });
+  await ec2.createTags(["eni-1"], []);
+  await ec2.createTags(["eni-1"], []); // waits 100 s: beyond maxTotalMs, within maxTokenWaitMs
+  assert.equal(v.t.now, 100_000);
+  const s2 = scripted([]);
+  const { ec2: short } = limited(s2.port, { buckets: { tags: slow }, maxTokenWaitMs: 50_000 });
+  await short.createTags(["eni-1"], []);
+  await assert.rejects(short.createTags(["eni-1"], []), /client-side rate limit: no token within 50000 ms/);
+  assert.equal(s2.calls(), 1, "the refused call never reached EC2");
 });
