@@ -6,7 +6,7 @@ import { loadConfig } from "../src/ipamd/config.ts";
 import { Datastore } from "../src/ipamd/datastore.ts";
 import { EniManager } from "../src/ipamd/eni_manager.ts";
 import { IpamdMetrics } from "../src/ipamd/metrics.ts";
-import { PoolDriver } from "../src/ipamd/pool_driver.ts";
+import { EC2_RECONCILE_EVERY, PoolDriver } from "../src/ipamd/pool_driver.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";
 import { Ec2ModelPort } from "../src/sim/ec2_model_port.ts";
@@ -144,6 +144,25 @@ Deno.test("pool driver: reconcile drops IPs and ENIs that vanished from EC2 and 
   await t.driver.reconcile();
   assert.equal(t.ds.eni(second.eniId), undefined);
   assert.equal(t.metrics.forceRemovedEnis.get(), 1);
+});
+
+Deno.test("pool driver: reconcile asks EC2 only when IMDS disagrees with the datastore, or every 10th time", async () => {
+  await using t = setup();
+  await t.driver.trigger();
+  const describes = () => t.model.calls["DescribeNetworkInterfaces"] ?? 0;
+  const before = describes();
+  for (let i = 0; i < EC2_RECONCILE_EVERY - 1; i++) await t.driver.reconcile();
+  assert.equal(describes(), before, "IMDS agrees: no EC2 call");
+  await t.driver.reconcile();
+  assert.equal(describes(), before + 1, "the 10th reconcile asks EC2 anyway");
+  const [, second] = t.ds.enis();
+  await t.ec2.unassignPrivateIpAddresses({
+    networkInterfaceId: second.eniId,
+    privateIpAddresses: [second.ips[0]],
+  });
+  await t.driver.reconcile();
+  assert.equal(describes(), before + 2, "IMDS shows a change: EC2 is asked");
+  assert.equal(t.ds.eni(second.eniId)!.ips.length, 8);
 });
 
 Deno.test("pool driver: reasons for no free IP", async () => {

@@ -23,6 +23,9 @@ import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolInput, type
 import { reconcileWithEc2 } from "./reconcile.ts";
 import { BackgroundFailures } from "./background_failures.ts";
 
+/** Every this many reconciles, EC2 is asked even when IMDS agrees with the datastore (a safety net). */
+export const EC2_RECONCILE_EVERY = 10;
+
 /** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
 export const GROWTH_BACKOFF_MS = 2_000;
 
@@ -385,7 +388,12 @@ export class PoolDriver {
     addAttachedEni(ds, rec, n);
   }
 
-  /** Compares the datastore with EC2 (see reconcile.ts); never while grow actions are in flight. */
+  #reconciles = 0;
+
+  /**
+   * Compares the datastore with IMDS, and with EC2 when they differ or every {@link EC2_RECONCILE_EVERY}th
+   * time (see reconcile.ts); never while grow actions are in flight.
+   */
   reconcile(): Promise<void> {
     return this.#enqueue(async () => {
       // Not while ENIs attach or IPs are assigned: EC2 would show them before the datastore does.
@@ -400,6 +408,7 @@ export class PoolDriver {
         log,
         failures: this.failures,
         now: this.#now,
+        force: this.#reconciles++ % EC2_RECONCILE_EVERY === EC2_RECONCILE_EVERY - 1,
         adopt: (n, deviceNumber, subnetCidr) => this.#adopt(n, deviceNumber, subnetCidr),
       });
       this.#updateGauges();
