@@ -10,7 +10,6 @@
  */
 import type { Ec2Port } from "../../aws/ec2_port.ts";
 import type { ImdsPort } from "../../aws/imds_port.ts";
-import { lookupInstanceType } from "../../aws/instance_types.ts";
 import { RateLimitedEc2 } from "../../aws/rate_limit.ts";
 import { type Clock, every } from "../../common/clock.ts";
 import type { IpamdConfig } from "../../ipamd/config.ts";
@@ -19,11 +18,14 @@ import { Datastore } from "../../ipamd/datastore.ts";
 import { EniGc, GC_FIRST_JITTER_MS, sweepOrphanedEnis } from "../../ipamd/eni_gc.ts";
 import { EniManager } from "../../ipamd/eni_manager.ts";
 import { planPool, type PoolInput, type PoolPlan } from "../../ipamd/pool.ts";
-import { checkPrefixDelegation } from "../../ipamd/prefix.ts";
 import { PoolDriver } from "../../ipamd/pool_driver.ts";
 import { apiHandler } from "../../ipamd/server.ts";
-import { discoverSubnet } from "../../ipamd/subnet_select.ts";
+import { readNodeIdentity, subnetDiscoveryPlacement } from "../../ipamd/daemon_startup.ts";
+import { Logger } from "../../ipamd/log.ts";
 import { Rng } from "../realism_rng.ts";
+
+/** ipamd's warnings would drown the report; errors go to stderr. */
+const QUIET_LOG = new Logger("error", "stderr");
 
 /** How the pool is driven. */
 export type Policy = "ours" | "upstream-like";
@@ -72,29 +74,20 @@ export class FleetNode {
       onCall: (action, ms, err) => this.o.onCall?.(action, ms, err?.code),
     });
     const ec2 = upstream ? withWaitAfterAttach(limited, clock, UPSTREAM_LIKE.afterAttachMs) : limited;
-    const [instanceId, instanceType, , imdsIfs] = await Promise.all([
-      imds.instanceId(),
-      imds.instanceType(),
-      imds.primaryMac(),
-      imds.interfaces(),
-    ]);
+    const { instanceId, imdsIfs, limits } = await readNodeIdentity(imds, ec2, c);
     const sweep = c.disableLeakedEniCleanup
       ? undefined
       : sweepOrphanedEnis({ ec2, instanceId, clusterName: c.clusterName, startedAt, clock });
-    const limits = lookupInstanceType(instanceType) ?? (await ec2.describeInstanceTypes([instanceType]))[0];
-    if (!limits) throw new Error(`unknown instance type ${instanceType}`);
-    checkPrefixDelegation(c.enablePrefixDelegation, { ...limits, instanceType });
     const base = { ec2, imds, instanceId, clusterName: c.clusterName, clock };
     const bootstrap = new EniManager({ ...base, subnetId: "", securityGroupIds: [] });
     const describeSubnet = (id: string) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]);
     const enis = await nodeEnis({ eni: bootstrap, imdsIfs, describeSubnet });
     const primary = enis.find((e) => e.deviceNumber === 0);
     if (!primary) throw new Error(`EC2 lists no primary ENI on ${instanceId}`);
-    const { subnetId, securityGroupIds, vpcId, availabilityZone } = primary.eni;
-    const placement = this.o.subnetDiscovery === false ? undefined : async () => {
-      const r = await discoverSubnet(ec2, { vpcId, availabilityZone, primarySubnetId: subnetId });
-      return { subnetId: r.subnetId, securityGroupIds };
-    };
+    const { subnetId, securityGroupIds } = primary.eni;
+    const placement = this.o.subnetDiscovery === false
+      ? undefined
+      : subnetDiscoveryPlacement(ec2, primary.eni, QUIET_LOG);
     const eni = new EniManager({ ...base, subnetId, securityGroupIds, placement });
     await loadEnis(this.ds, enis, { mtu: c.eniMtu, clock });
     await sweep;
