@@ -8,6 +8,7 @@ import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 import { buildCacheDir, ensureGoProgram } from "../src/sim/go_build.ts";
 import { buildDriver } from "../tests/helpers/libcni.ts";
 import { buildClientGo } from "../tests/clients/client_go.ts";
+import { ensureKubeProtobuf } from "../src/sim/k8s_protobuf.ts";
 import { AWS_SDK_GO_V2 } from "../tests/clients/aws_scenario.ts";
 import { buildCriClient } from "../tests/helpers/containerd.ts";
 
@@ -23,6 +24,8 @@ export async function prepareGoPrograms(): Promise<boolean> {
     say("libcni driver", driver.built, driver.path);
     const cri = await buildCriClient();
     say("CRI client", cri.built, cri.path);
+    const protobuf = await ensureKubeProtobuf();
+    say("lab protobuf decoder", protobuf.built, protobuf.path);
     const clientGo = await buildClientGo();
     say("client-go conformance", clientGo.built, clientGo.path);
     const awsGo = await ensureGoProgram(AWS_SDK_GO_V2);

@@ -3,6 +3,7 @@ import { Ec2CallCounts } from "./ec2_call_counts.ts";
 import { createEc2Handler } from "./ec2_server.ts";
 import { LabIam } from "./iam.ts";
 import { createImdsHandler } from "./imds_server.ts";
+import { KubeProtobufDecoder } from "./k8s_protobuf.ts";
 import { createKubeHandler } from "./k8s_server.ts";
 import type { Handler } from "./daemon_control.ts";
 import type { LabWorld } from "./daemon_world.ts";
@@ -39,7 +40,8 @@ export function makeHandlers(world: LabWorld, cfg: LabConfig): LabHandlers {
   const byRemote = (addr: string) => world.model.instanceByPrivateIp(addr);
   const ec2Counts = new Ec2CallCounts();
   const ec2 = createEc2Handler(world.model, realism, { iam, counts: ec2Counts, instanceForRemote: byRemote });
-  const kube = createKubeHandler(world.store);
+  const protobuf = cfg.kubeProtobuf ? new KubeProtobufDecoder(cfg.kubeProtobuf) : undefined;
+  const kube = createKubeHandler(world.store, { decodeProtobuf: protobuf?.decode });
   const imds = createImdsHandler(world.model, { instanceForRemote: byRemote, iam }, realism);
   const host = (info: Deno.ServeHandlerInfo) =>
     (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? "";
@@ -58,6 +60,9 @@ export function makeHandlers(world: LabWorld, cfg: LabConfig): LabHandlers {
     },
     counters: () => realism.stats(),
     endWatches: () => kube.close(),
-    close: () => kube.close(),
+    close: () => {
+      kube.close();
+      void protobuf?.close();
+    },
   };
 }

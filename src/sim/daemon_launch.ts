@@ -19,6 +19,7 @@ import { LabNames } from "./naming.ts";
 import { createNodeMountNamespaces, removeNodeMountNamespaces } from "./node_mntns.ts";
 import { writeBinDir, writeNodeConflists } from "./runtime_node.ts";
 import { ensureCniPlugins } from "./cni_plugins.ts";
+import { ensureKubeProtobuf } from "./k8s_protobuf.ts";
 
 /** The repository this lab runs from. */
 export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -81,6 +82,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     await labDown(names.stateDir);
   }
   const pluginsDir = o.cniPluginsDir ?? (await ensureCniPlugins((l) => console.error(`lab: ${l}`))).dir;
+  const kubeProtobuf = (await ensureKubeProtobuf()).path;
   let createdStateDir = false;
   try {
     Deno.statSync(names.stateDir);
@@ -99,6 +101,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     ipamd: o.ipamd ?? true,
     ...(o.ipv6 ? { ipv6: true } : {}),
     nodeAgents: o.nodeAgents ?? {},
+    kubeProtobuf,
     repoDir: REPO_DIR,
     denoPath: Deno.execPath(),
     createdStateDir,

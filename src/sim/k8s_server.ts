@@ -9,6 +9,7 @@ import { COLLECTIONS } from "./k8s_collections.ts";
 import { type Resource, RESOURCES } from "./k8s_api_resources.ts";
 import { discoveryDoc } from "./k8s_server_discovery.ts";
 import { json, methodNotAllowed, statusResponse } from "./k8s_server_http.ts";
+import type { ProtobufDecode } from "./k8s_protobuf.ts";
 import { PatchError } from "./k8s_server_patch.ts";
 import { serveResource, type Target } from "./k8s_server_verbs.ts";
 import { KubeStatusError } from "./k8s_status.ts";
@@ -31,6 +32,8 @@ export interface KubeHandlerOptions {
   gitVersion?: string;
   /** Events queued for a client that does not read before its watch is ended (default 10000). */
   maxQueuedEvents?: number;
+  /** Decodes protobuf bodies (src/sim/k8s_protobuf.ts); without it they get 415. */
+  decodeProtobuf?: ProtobufDecode;
   /** When it aborts, every open watch ends (as `close()`); later requests are still served. */
   signal?: AbortSignal;
 }

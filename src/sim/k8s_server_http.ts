@@ -1,5 +1,6 @@
 /** HTTP pieces of the lab's API server: JSON bodies in and out, and `Status` failure responses. */
 
+import { PROTOBUF_MEDIA_TYPE, type ProtobufDecode } from "./k8s_protobuf.ts";
 import { badRequest, KubeStatusError } from "./k8s_status.ts";
 
 /** The request body media types the lab decodes (no protobuf, CBOR or YAML). */
@@ -19,9 +20,23 @@ export function checkMediaType(req: Request, accepted: readonly string[] = BODY_
   );
 }
 
-/** Reads a JSON request body (415 for another media type, 400 BadRequest when empty or not JSON). */
-export async function readBody(req: Request, accepted?: readonly string[]): Promise<unknown> {
-  checkMediaType(req, accepted);
+/**
+ * Reads a request body: JSON, or protobuf when a decoder is given (415 for another media type, 400 BadRequest
+ * when empty, not JSON or not decodable).
+ */
+export async function readBody(
+  req: Request,
+  o: { accepted?: readonly string[]; protobuf?: ProtobufDecode } = {},
+): Promise<unknown> {
+  const accepted = o.accepted ?? BODY_MEDIA_TYPES;
+  const type = checkMediaType(req, o.protobuf ? [...accepted, PROTOBUF_MEDIA_TYPE] : accepted);
+  if (type === PROTOBUF_MEDIA_TYPE && o.protobuf) {
+    try {
+      return await o.protobuf(new Uint8Array(await req.arrayBuffer()));
+    } catch (e) {
+      throw badRequest(`the protobuf body could not be decoded: ${(e as Error).message}`);
+    }
+  }
   const text = await req.text();
   if (text.trim() === "") throw badRequest("the request body is empty");
   try {

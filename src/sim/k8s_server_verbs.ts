@@ -6,6 +6,7 @@
 import { COLLECTIONS, type KubeObject } from "./k8s_collections.ts";
 import { accept, convertSelector, present, type Resource } from "./k8s_api_resources.ts";
 import type { KubeServerContext } from "./k8s_server.ts";
+import type { ProtobufDecode } from "./k8s_protobuf.ts";
 import { checkMediaType, json, methodNotAllowed, readBody } from "./k8s_server_http.ts";
 import { applyPatch } from "./k8s_server_patch.ts";
 import { renderTable, wantsTable } from "./k8s_server_table.ts";
@@ -90,7 +91,7 @@ function serveList({ ctx, req, url, res, target, watchPath }: ResourceRequest): 
 async function serveCreate({ ctx, req, res, target }: ResourceRequest): Promise<Response> {
   const info = COLLECTIONS[res.collection];
   if (info.namespaced && target.namespace === undefined) return methodNotAllowed();
-  const obj = accept(res, await readBody(req));
+  const obj = accept(res, await readBody(req, { protobuf: ctx.opts.decodeProtobuf }));
   const meta = (obj.metadata ?? {}) as Record<string, unknown>;
   if (info.namespaced) {
     checkNamespace(meta, target);
@@ -110,7 +111,7 @@ function serveGet({ ctx, req, res, target }: ResourceRequest, name: string): Res
 
 async function serveReplace({ ctx, req, res, target }: ResourceRequest, name: string): Promise<Response> {
   const info = COLLECTIONS[res.collection];
-  const body = accept(res, await readBody(req));
+  const body = accept(res, await readBody(req, { protobuf: ctx.opts.decodeProtobuf }));
   const meta = (body.metadata ?? {}) as Record<string, unknown>;
   if (meta.name !== undefined && meta.name !== name) {
     throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
@@ -123,7 +124,7 @@ async function serveReplace({ ctx, req, res, target }: ResourceRequest, name: st
 
 async function servePatch({ ctx, req, res, target }: ResourceRequest, name: string): Promise<Response> {
   const type = checkMediaType(req, PATCH_MEDIA_TYPES);
-  const body = await readBody(req, PATCH_MEDIA_TYPES);
+  const body = await readBody(req, { accepted: PATCH_MEDIA_TYPES });
   const out = ctx.store.patch(res.collection, target.namespace, name, (cur) => {
     const patched = applyPatch(type, present(res, cur), body);
     if (typeof patched !== "object" || patched === null || Array.isArray(patched)) {
@@ -136,7 +137,7 @@ async function servePatch({ ctx, req, res, target }: ResourceRequest, name: stri
 
 async function serveDelete({ ctx, req, url, res, target }: ResourceRequest, name: string): Promise<Response> {
   if (target.subresource) return methodNotAllowed();
-  const body = await readDeleteOptions(req);
+  const body = await readDeleteOptions(req, ctx.opts.decodeProtobuf);
   const graceText = url.searchParams.get("gracePeriodSeconds");
   const grace = graceText !== null ? Number(graceText) : (body.gracePeriodSeconds as number | undefined);
   const pre = (body.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
@@ -166,15 +167,24 @@ async function serveDelete({ ctx, req, url, res, target }: ResourceRequest, name
   });
 }
 
-async function readDeleteOptions(req: Request): Promise<Record<string, unknown>> {
-  if (req.headers.has("content-type")) checkMediaType(req);
-  const text = await req.text();
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text);
-  } catch {
+/** DeleteOptions from the body: none, JSON, or protobuf when the lab decodes it. */
+async function readDeleteOptions(req: Request, protobuf?: ProtobufDecode): Promise<Record<string, unknown>> {
+  if (!req.headers.has("content-type")) {
+    const text = await req.text();
+    if (text.trim() === "") return {};
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw badRequest("invalid DeleteOptions body");
+    }
+  }
+  const body = await req.clone().arrayBuffer();
+  if (body.byteLength === 0) return {};
+  const opts = await readBody(req, { protobuf });
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) {
     throw badRequest("invalid DeleteOptions body");
   }
+  return opts as Record<string, unknown>;
 }
 
 function checkNamespace(meta: Record<string, unknown>, target: Target): void {

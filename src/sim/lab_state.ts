@@ -35,6 +35,8 @@ export interface LabConfig {
    * IPv6 mode and egress-cni chained after aws-cni.
    */
   ipv6?: boolean;
+  /** The protobuf decoder for the Kubernetes API (src/sim/k8s_protobuf.ts); without it protobuf gets 415. */
+  kubeProtobuf?: string;
   /** Per node index, another agent than the lab's ipamd. */
   nodeAgents?: Record<string, NodeAgent>;
   /** The repository the lab runs from (src/ipamd/main.ts, src/cni/main.ts live under it). */

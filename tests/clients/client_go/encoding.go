@@ -24,9 +24,8 @@ func newEvent(name, node string) *corev1.Event {
 }
 
 // runProtobuf: client-go v0.35's typed clients send protobuf bodies for built-in types unless the config
-// names a content type. The lab cannot decode them: the create must fail with 415 UnsupportedMediaType as a
-// Status; reads still work (the answer is JSON, which client-go accepts). A second create shows whether
-// client-go falls back to JSON (it does so only after a CBOR 415).
+// names a content type; the lab decodes them (src/sim/kube_protobuf) and answers JSON, which client-go
+// accepts. Both creates must succeed, and the node read too.
 func runProtobuf(ctx context.Context, o opts) error {
 	log := newRequestLog()
 	cfg, err := restConfig(o, log)
@@ -49,7 +48,8 @@ func runProtobuf(ctx context.Context, o opts) error {
 }
 
 // runCbor: the dynamic client with the feature gates ClientsAllowCBOR and ClientsPreferCBOR (from the
-// environment) sends CBOR; after the lab's 415 client-go falls back to JSON for later requests.
+// environment) sends CBOR, which the lab does not decode; after its 415 client-go falls back to JSON for later
+// requests.
 func runCbor(ctx context.Context, o opts) error {
 	log := newRequestLog()
 	cfg, err := restConfig(o, log)

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -78,8 +77,8 @@ func (s *podSet) has(name string) bool {
 // with allowWatchBookmarks decodes the server's BOOKMARK.
 func runInformer(ctx context.Context, o opts) error {
 	log := newRequestLog()
-	// The pods it creates go as JSON: the lab cannot decode protobuf bodies (see runProtobuf).
-	cfg, err := restConfigAs(o, log, runtime.ContentTypeJSON)
+	// client-go's defaults: the pods it creates and deletes go as protobuf (see runProtobuf).
+	cfg, err := restConfig(o, log)
 	if err != nil {
 		return err
 	}

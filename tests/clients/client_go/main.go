@@ -86,18 +86,11 @@ func fail(msg string) {
 
 // restConfig loads the kubeconfig and records every request the client sends in log.
 func restConfig(o opts, log *requestLog) (*rest.Config, error) {
-	return restConfigAs(o, log, "")
-}
-
-// restConfigAs is restConfig with the body content type set (JSON makes typed clients send JSON bodies
-// instead of client-go v0.35's default protobuf for built-in types).
-func restConfigAs(o opts, log *requestLog, contentType string) (*rest.Config, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 	if err != nil {
 		return nil, err
 	}
 	cfg.UserAgent = "client-go-conformance"
-	cfg.ContentType = contentType
 	if log != nil {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &loggingTransport{rt: rt, log: log} })
 	}
