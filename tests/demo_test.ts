@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { netnsList } from "../src/sim/fabric_netns.ts";
 import { LabNames } from "../src/sim/naming.ts";
-import { type DemoResult, placement, runDemo } from "../tools/demo.ts";
+import { type DemoResult, runDemo } from "../tools/demo.ts";
+import { placement } from "../tools/demo_draw.ts";
 import { rootOnly } from "./helpers/root.ts";
 
 Deno.test("demo placement: node 0 gets enough pods for a second ENI, node 1 the rest", () => {

@@ -7,6 +7,7 @@ import { unixFetch } from "../../src/common/unix_fetch.ts";
 import { fetchStatus, labFetch, type LabStatus } from "../../src/sim/daemon_client.ts";
 import { labDown, labUp, REPO_DIR, type UpOptions } from "../../src/sim/daemon_launch.ts";
 import { LabNames } from "../../src/sim/naming.ts";
+import { execInNetns, type ExecOptions, type ExecResult } from "../../src/sim/netns_exec.ts";
 
 /** A lab under test. */
 export interface TestLab {
@@ -20,46 +21,6 @@ export interface TestLab {
   inNetns(ns: string, argv: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** fetch on lab.sock (`/ec2/...`, `/imds/<node>/...`, `/k8s/...`, `/lab/...`). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
-}
-
-export interface ExecOptions {
-  env?: Record<string, string>;
-  stdin?: string;
-  timeoutMs?: number;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs argv inside the named network namespace (nsenter); never throws on a non-zero exit. */
-export async function execInNetns(ns: string, argv: string[], o: ExecOptions = {}): Promise<ExecResult> {
-  const child = new Deno.Command("nsenter", {
-    args: [`--net=/run/netns/${ns}`, "--", ...argv],
-    env: o.env,
-    stdin: o.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, o.timeoutMs ?? 60_000);
-  try {
-    if (o.stdin !== undefined) {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(o.stdin));
-      await w.close();
-    }
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // deno-lint-ignore no-explicit-any -- ipamd answers are JSON, checked field by field by the tests
