@@ -1,6 +1,6 @@
 /**
  * containerd's CRI, the path kubelet uses on EKS: Debian's containerd 1.6 (its CRI plugin, go-cni/libcni inside)
- * runs on each lab node, in the node's namespace, reading the node's `10-aws.conflist` (aws-cni → portmap) and
+ * runs on each lab node, in the node's network and mount namespaces, reading the node's `10-aws.conflist` (aws-cni → portmap) and
  * plugin dir, and our CRI client (k8s.io/cri-api, runtime v1) asks it for pod sandboxes as kubelet would.
  * - 10 sandboxes on two nodes, started at once (containerd runs the ADDs in parallel), get VPC IPs and ping
  *   each other across nodes; ipamd recorded each pod's namespace, name and UID (containerd's CNI_ARGS).
@@ -21,13 +21,14 @@ interface Sandbox {
   name: string;
   uid: string;
   ip: string;
-  netnsPath: string;
+  /** The sandbox's pid: its network namespace is /proc/<pid>/ns/net (the netns mount is in the node's). */
+  pid: number;
 }
 
 interface SandboxStatus {
   state: string;
   ip?: string;
-  netnsPath?: string;
+  pid?: number;
   metadata: { name: string; namespace: string; uid: string };
   cniResult?: { Interfaces?: Record<string, { IPConfigs?: { IP: string }[] }> };
 }
@@ -42,7 +43,8 @@ async function startSandbox(c: LabContainerd, node: number, name: string, uid: s
   assert.deepEqual(st.metadata, { name, namespace: NAMESPACE, uid });
   assert.match(st.ip ?? "", /^10\.0\.\d+\.\d+$/, `a VPC IP for ${name}: ${JSON.stringify(st)}`);
   assert.equal(st.cniResult?.Interfaces?.eth0?.IPConfigs?.[0]?.IP, st.ip, "containerd's CNI result");
-  return { id, node, name, uid, ip: st.ip!, netnsPath: st.netnsPath! };
+  assert.ok(st.pid, `a sandbox process: ${JSON.stringify(st)}`);
+  return { id, node, name, uid, ip: st.ip!, pid: st.pid };
 }
 
 /** ipamd's `/v1/pods` on a node: containerId → {namespace, name, uid, ipv4}. */
@@ -54,7 +56,7 @@ async function ipamdPods(lab: TestLab, node: number) {
 }
 
 async function ping(from: Sandbox, to: Sandbox): Promise<void> {
-  const out = await inNetns(from.netnsPath, ["busybox", "ping", "-c", "1", "-W", "5", to.ip]);
+  const out = await inNetns(`/proc/${from.pid}/ns/net`, ["busybox", "ping", "-c", "1", "-W", "5", to.ip]);
   assert.match(out, / 0% packet loss/, `${from.name} → ${to.name}`);
 }
 
@@ -79,6 +81,13 @@ Deno.test({
       const ctrds: LabContainerd[] = [];
       try {
         for (const n of lab.status.nodes) ctrds.push(await LabContainerd.start(n));
+        for (const [i, c] of ctrds.entries()) {
+          // containerd is in the node's namespaces: the same network and mount namespace inodes.
+          const n = lab.status.nodes[i];
+          const ns = (kind: string) => Deno.statSync(`/proc/${c.pid}/ns/${kind}`).ino;
+          assert.equal(ns("net"), Deno.statSync(`/var/run/netns/${n.netns}`).ino);
+          assert.equal(ns("mnt"), Deno.statSync(n.mountNamespace).ino);
+        }
         const id = randomSuffix();
         // 10 RunPodSandbox calls at once, 5 per node.
         const sandboxes = await Promise.all(

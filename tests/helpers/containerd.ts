@@ -1,10 +1,11 @@
 /**
  * A private containerd (Debian's 1.6, with its CRI plugin) for one lab node, driven over CRI by our Go client
- * (`tests/cri/client`, k8s.io/cri-api from its go.mod) as kubelet drives it. It runs in the node's network
- * namespace with its own root, state, socket, runc root, cgroup parent and config; its CNI conf and bin dirs are
- * the lab node's (`10-aws.conflist`, aws-cni and the reference plugins). {@linkcode LabContainerd.stop} undoes
- * everything, also after a failure: sandboxes, containerd, its shims and their containers, mounts (shm, rootfs,
- * netns), shim sockets, cgroups and files.
+ * (`tests/cri/client`, k8s.io/cri-api from its go.mod) as kubelet drives it. It runs as the node does, in the
+ * node's network and mount namespaces, with its own root, state, socket, runc root, cgroup parent and config;
+ * its CNI conf and bin dirs are the lab node's (`10-aws.conflist`, aws-cni and the reference plugins). The
+ * mounts it makes (shm, rootfs, sandbox netns) live in the node's mount namespace. {@linkcode LabContainerd.stop}
+ * undoes everything, also after a failure: sandboxes, containerd, its shims and their containers, mounts, shim
+ * sockets, cgroups and files.
  * @module
  */
 import { terminate } from "../../src/sim/fabric_netns.ts";
@@ -29,12 +30,20 @@ export class CriError extends Error {
   }
 }
 
-/** Where the lab node's CNI files are, and the node's namespace. */
+/** Where the lab node's CNI files are, and the node's namespaces. */
 export interface ContainerdNode {
   /** The node's network namespace (name under /var/run/netns). */
   netns: string;
+  /** The node's mount namespace (a bind-mounted nsfs file), when the lab gives nodes one. */
+  mountNamespace?: string;
   cniConfDir: string;
   cniBinDir: string;
+}
+
+/** argv prefix entering the node's network (and mount) namespace. */
+function enterNode(node: ContainerdNode): string[] {
+  const mnt = node.mountNamespace ? [`--mount=${node.mountNamespace}`] : [];
+  return ["nsenter", `--net=/var/run/netns/${node.netns}`, ...mnt, "--"];
 }
 
 function configToml(dir: string, node: ContainerdNode): string {
@@ -89,6 +98,10 @@ export class LabContainerd {
     readonly cgroupParent: string,
   ) {}
 
+  /** containerd's pid (it is exec'd by nsenter, so the pid is the daemon's). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
   get socket(): string {
     return `${this.dir}/containerd.sock`;
   }
@@ -109,9 +122,7 @@ export class LabContainerd {
           "-c",
           'exec "$@" >>"$0" 2>&1',
           c.log,
-          "nsenter",
-          `--net=/var/run/netns/${node.netns}`,
-          "--",
+          ...enterNode(node),
           "containerd",
           "--config",
           `${dir}/config.toml`,
@@ -230,10 +241,16 @@ export class LabContainerd {
     }
   }
 
+  /** Unmounts what containerd mounted under its dir, in the node's mount namespace and in ours. */
   async #unmountAll(): Promise<void> {
-    const mounts = (await sh(["findmnt", "-rn", "-o", "TARGET"]).catch(() => "")).split("\n")
-      .filter((m) => m.startsWith(`${this.dir}/`)).sort().reverse();
-    for (const m of mounts) await sh(["umount", "-l", m]).catch(() => {});
+    const where = this.node.mountNamespace
+      ? [["nsenter", `--mount=${this.node.mountNamespace}`, "--"], []]
+      : [[]];
+    for (const pre of where) {
+      const mounts = (await sh([...pre, "findmnt", "-rn", "-o", "TARGET"]).catch(() => "")).split("\n")
+        .filter((m) => m.startsWith(`${this.dir}/`)).sort().reverse();
+      for (const m of mounts) await sh([...pre, "umount", "-l", m]).catch(() => {});
+    }
   }
 
   /** The shims' sockets live under /run/containerd/s/; each task's `address` file names its own. */
