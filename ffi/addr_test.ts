@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "../tests/helpers/root.ts";
-import { until } from "../tests/helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { Netlink } from "./netlink.ts";
 import { ipJson, nlErr, wired, withTempNetns } from "./_test_util.ts";
 

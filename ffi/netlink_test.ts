@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "../tests/helpers/root.ts";
 import { Netns } from "./netns.ts";
-import { until } from "../tests/helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { Netlink } from "./netlink.ts";
 import { ping, uniq, withTempNetns } from "./_test_util.ts";
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
-import { addNetns, delNetns, randomSuffix, sh } from "./helpers/libcni.ts";
+import { addNetns, delNetns, randomSuffix, sh } from "../harness/libcni.ts";
 import { measureBaseline, ptpConflist } from "../tools/baseline.ts";
 
 Deno.test({

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { sysctlRead } from "../ffi/mod.ts";
 import { Netns } from "../ffi/mod.ts";
-import type { TestNetns } from "./helpers/netns.ts";
+import type { TestNetns } from "../harness/netns.ts";
 import {
   assertErr,
   assertHostVethSysctls,

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { run, TestNetns } from "./helpers/netns.ts";
+import { run, TestNetns } from "../harness/netns.ts";
 import {
   assertErr,
   assertHostVethSysctls,
@@ -20,7 +20,7 @@ import {
   withLab,
 } from "./helpers/plugin_node.ts";
 import { rootOnly } from "./helpers/root.ts";
-import { CniError as LibcniError, libcni } from "./helpers/libcni.ts";
+import { CniError as LibcniError, libcni } from "../harness/libcni.ts";
 import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 
 /** Everything on the node that mentions `ip` or the veth. */

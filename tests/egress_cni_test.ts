@@ -10,7 +10,7 @@ import { Netlink } from "../ffi/mod.ts";
 import { iptablesSave } from "../src/net/iptables.ts";
 import { snatChain } from "../src/egress/snat.ts";
 import { startWhoami } from "../src/sim/daemon_whoami.ts";
-import { TestNetns } from "./helpers/netns.ts";
+import { TestNetns } from "../harness/netns.ts";
 import {
   assertErr,
   assertOk,

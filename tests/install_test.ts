@@ -21,9 +21,9 @@ import {
   renderConflist,
 } from "../src/ipamd/install.ts";
 import { type ApiContext, apiHandler, serveUnix } from "../src/ipamd/server.ts";
-import { libcni } from "./helpers/libcni.ts";
+import { libcni } from "../harness/libcni.ts";
 import { rootOnly } from "./helpers/root.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 
 const MAIN = new URL("../src/ipamd/main.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -537,7 +537,7 @@ Deno.test({
   async fn() {
     const { withLab } = await import("./helpers/lab.ts");
     const { LAB_NET } = await import("../src/sim/naming.ts");
-    const { addNetns, delNetns } = await import("./helpers/libcni.ts");
+    const { addNetns, delNetns } = await import("../harness/libcni.ts");
     await withLab({ nodes: 1, ipamd: false }, async (lab) => {
       const dir = await Deno.makeTempDir({ prefix: "vpc-cni-install-lab-" });
       const nodeNs = lab.names.nodeNs(0);

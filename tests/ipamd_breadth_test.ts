@@ -12,7 +12,7 @@ import { LAB_NET } from "../src/sim/naming.ts";
 import { podAdd } from "../src/sim/runtime_pod.ts";
 import { ec2FromNode, labStatus, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
 import { IpamdSocket, testPod } from "./helpers/ipamd_client.ts";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { IpamdSocket } from "./helpers/ipamd_client.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 
 const pod = (i: number) => ({
   netName: "aws-cni",

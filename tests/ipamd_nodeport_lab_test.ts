@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { IpamdSocket } from "./helpers/ipamd_client.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 import { podAdd, podDel } from "../src/sim/runtime_pod.ts";
 

@@ -16,7 +16,7 @@ import type { PodMeta } from "../src/ipamd/datastore.ts";
 import { poolSnapshot } from "../src/ipamd/pool_status.ts";
 import { apiHandler } from "../src/ipamd/server.ts";
 import { renderStatus } from "../src/ipamd/status_table.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 
 /** `ds`: the datastore (a test double may replace it); the returned `imds.down` makes IMDS answer 500. */
 function setup(env: Record<string, string> = {}, realism?: Realism, o: { ds?: Datastore } = {}) {

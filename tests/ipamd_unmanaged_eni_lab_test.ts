@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { ec2FromNode, setIpamdRunning, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { IpamdSocket } from "./helpers/ipamd_client.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 
 // deno-lint-ignore no-explicit-any -- JSON answers, checked field by field
 type Json = any;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { ec2FromNode, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { IpamdSocket } from "./helpers/ipamd_client.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 
 const EXTRA_TAGS = { team: "net", "cost-center": "cc-42" };
 

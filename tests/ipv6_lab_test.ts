@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
-import { inNetns, libcni, randomSuffix, sh } from "./helpers/libcni.ts";
+import { inNetns, libcni, randomSuffix, sh } from "../harness/libcni.ts";
 import { PodmanEnv } from "./helpers/podman.ts";
 import {
   ipamdGet,

@@ -3,7 +3,7 @@
  * `@kubernetes/client-node` and by `ClientNodeKube`.
  */
 
-import { until as pollUntil } from "./helpers/poll.ts";
+import { until as pollUntil } from "../harness/poll.ts";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import type { KubeStoreOptions } from "../src/sim/k8s_object_store.ts";

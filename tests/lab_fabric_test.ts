@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Netlink, Netns } from "../ffi/mod.ts";
 import { netnsAdd } from "../src/sim/fabric_netns.ts";
 import type { NetworkInterface } from "../src/aws/ec2_port.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { ec2FromNode, type TestLab, withLab } from "./helpers/lab.ts";
 

@@ -10,7 +10,7 @@ import { REPO_DIR } from "../src/sim/daemon_launch.ts";
 import { mountsUnder, nodeEnterArgv } from "../src/sim/node_mntns.ts";
 import { podAdd, resultIp } from "../src/sim/runtime_pod.ts";
 import { type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { rootOnly } from "./helpers/root.ts";
 
 /** Runs argv as node i (its network and mount namespaces). */

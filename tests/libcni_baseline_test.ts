@@ -17,7 +17,7 @@ import {
   type PortMapping,
   randomSuffix,
   sh,
-} from "./helpers/libcni.ts";
+} from "../harness/libcni.ts";
 import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
 import { cniPluginsDir, ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 

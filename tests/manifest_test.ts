@@ -16,7 +16,7 @@ import {
   launcherScript,
   renderConflist,
 } from "../src/ipamd/install.ts";
-import { libcni } from "./helpers/libcni.ts";
+import { libcni } from "../harness/libcni.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 // deno-lint-ignore no-explicit-any -- parsed YAML

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
-import { CniError, inNetns, libcni, netnsPath } from "./helpers/libcni.ts";
+import { CniError, inNetns, libcni, netnsPath } from "../harness/libcni.ts";
 import { type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
 import { attachmentLeftovers, type LabPod, LabPods } from "./helpers/libcni_lab.ts";
 

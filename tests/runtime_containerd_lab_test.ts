@@ -11,9 +11,9 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
 import { ipamdGet, setIpamdRunning, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
-import { CriError, LabContainerd } from "./helpers/containerd.ts";
+import { CriError, LabContainerd } from "../harness/containerd.ts";
 import { nodeLeftovers } from "./helpers/libcni_lab.ts";
-import { inNetns, randomSuffix } from "./helpers/libcni.ts";
+import { inNetns, randomSuffix } from "../harness/libcni.ts";
 
 interface Sandbox {
   id: string;

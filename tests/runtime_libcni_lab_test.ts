@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
-import { CniError, libcni, sh } from "./helpers/libcni.ts";
+import { CniError, libcni, sh } from "../harness/libcni.ts";
 import { ipamdHeld, setIpamdRunning, waitIpamdReady, withLab } from "./helpers/lab.ts";
 import { attachmentLeftovers as leftovers, LabPods, mentions } from "./helpers/libcni_lab.ts";
 import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";

@@ -14,11 +14,11 @@ import {
   netnsPath,
   randomSuffix,
   sh,
-} from "./helpers/libcni.ts";
+} from "../harness/libcni.ts";
 import { ipamdGet, ipamdHeld, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
-import { until } from "./helpers/poll.ts";
+import { until } from "../harness/poll.ts";
 import { podServer, tcpFetch } from "./helpers/pod_tcp.ts";
-import { type Summary, summary } from "./helpers/stats.ts";
+import { type Summary, summary } from "../harness/stats.ts";
 import { measureBaseline, ptpConflist } from "../tools/baseline.ts";
 
 // deno-lint-ignore no-explicit-any -- CNI results and ipamd answers are JSON, checked field by field

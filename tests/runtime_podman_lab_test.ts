@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
-import { randomSuffix, sh } from "./helpers/libcni.ts";
+import { randomSuffix, sh } from "../harness/libcni.ts";
 import { PodmanEnv } from "./helpers/podman.ts";
 import { ipamdGet, ipamdHeld, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
 import { hostVethName } from "../src/common/veth_name.ts";

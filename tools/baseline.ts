@@ -9,8 +9,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { addNetns, delNetns, libcni, netnsPath, randomSuffix } from "../tests/helpers/libcni.ts";
-import { type Summary, summary } from "../tests/helpers/stats.ts";
+import { addNetns, delNetns, libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
+import { type Summary, summary } from "../harness/stats.ts";
 import { CNI_PLUGINS_VERSION, ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 
 /** What to measure. */

@@ -14,9 +14,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { FakeIpamd } from "../tests/helpers/fake_ipamd.ts";
-import { TestNetns } from "../tests/helpers/netns.ts";
-import { percentile as pct } from "../tests/helpers/stats.ts";
+import { FakeIpamd } from "../harness/fake_ipamd.ts";
+import { TestNetns } from "../harness/netns.ts";
+import { percentile as pct } from "../harness/stats.ts";
 import { type TimedRun, timedRun } from "./timed_run.ts";
 
 const libc = Deno.dlopen(

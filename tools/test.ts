@@ -16,7 +16,7 @@ if (isRoot() && !await prepareGoPrograms()) {
   Deno.exit(1);
 }
 
-const args = Deno.args.length ? Deno.args : ["ffi/", "src/", "tests/"];
+const args = Deno.args.length ? Deno.args : ["ffi/", "src/", "harness/", "tests/"];
 const { code, counts } = await runDenoTest(args);
 if (counts) console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
 Deno.exit(code);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { rejection } from "../../tests/helpers/errors.ts";
-import { FakeIpamd } from "../../tests/helpers/fake_ipamd.ts";
+import { FakeIpamd } from "../../harness/fake_ipamd.ts";
 import { IpamdClient, IpamdError, IpamdUnavailableError } from "./ipamd_client.ts";
 import { CniError } from "./spec.ts";
 

@@ -167,7 +167,7 @@ Deno.test("the plugin's module graph holds only our own files (no npm, no remote
 
 Deno.test("VERSION and STATUS (real dispatch) do not load libnl", async () => {
   const { libnlLoaded } = await import("../../ffi/mod.ts");
-  const { FakeIpamd } = await import("../../tests/helpers/fake_ipamd.ts");
+  const { FakeIpamd } = await import("../../harness/fake_ipamd.ts");
   const fake = FakeIpamd.start({ ips: [] });
   try {
     assert.equal((await run({ CNI_COMMAND: "VERSION" }, enc({ cniVersion: "1.1.0" }))).exitCode, 0);

@@ -5,7 +5,7 @@ import { type Assignment, Datastore } from "./datastore.ts";
 import { PodWatch } from "./pod_watch.ts";
 import { BackgroundFailures } from "./background_failures.ts";
 import { IpamdMetrics } from "./metrics.ts";
-import { until } from "../../tests/helpers/poll.ts";
+import { until } from "../../harness/poll.ts";
 
 const podInfo = (name: string, uid = `uid-${name}`): PodInfo => ({
   namespace: "default",

@@ -3,7 +3,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { ClientNodeKube, toNodeInfo, toPodInfo, waitForApiServer } from "./client.ts";
 import { renderKubeconfig } from "../sim/kubeconfig.ts";
 import { KubeApiError, type KubePort, KubeUnreachableError, type PodEvent } from "./port.ts";
-import { until } from "../../tests/helpers/poll.ts";
+import { until } from "../../harness/poll.ts";
 
 /** Serves `handler` on 127.0.0.1 and gives `fn` a ClientNodeKube for it. */
 async function withServer(

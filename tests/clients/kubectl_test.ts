@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type TestLab, withLab } from "../helpers/lab.ts";
-import { until } from "../helpers/poll.ts";
+import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
 import { ensureKubectl } from "./kubectl.ts";
 

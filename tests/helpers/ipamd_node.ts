@@ -17,7 +17,7 @@ import { KubeStore } from "../../src/sim/k8s_store.ts";
 import { Ec2ModelPort } from "../../src/sim/ec2_model_port.ts";
 import type { Realism } from "../../src/sim/realism.ts";
 import { unixFetch } from "../../src/common/unix_fetch.ts";
-import { until } from "./poll.ts";
+import { until } from "../../harness/poll.ts";
 
 export interface NodeOptions {
   instanceType?: string;

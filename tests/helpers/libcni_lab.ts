@@ -3,7 +3,7 @@
  * behind on the node ({@linkcode nodeLeftovers}, {@linkcode attachmentLeftovers}).
  * @module
  */
-import { addNetns, delNetns, type LibcniOptions, randomSuffix, sh } from "./libcni.ts";
+import { addNetns, delNetns, type LibcniOptions, randomSuffix, sh } from "../../harness/libcni.ts";
 import { ipamdHeld, type TestLab } from "./lab.ts";
 
 const tokens = (s: string) => s.split(/\s+/);

@@ -1,13 +1,13 @@
 /**
- * A plugin test bench: a node namespace with the fake ipamd (tests/helpers/fake_ipamd.ts), pods, and aws-cni
+ * A plugin test bench: a node namespace with the fake ipamd (harness/fake_ipamd.ts), pods, and aws-cni
  * run in the node as a runtime runs it (env vars + stdin, a subprocess). Shared by the IPv4 and IPv6 plugin
  * tests. Root only.
  * @module
  */
 import assert from "node:assert/strict";
 import { Netlink, Netns, sysctlRead } from "../../ffi/mod.ts";
-import { type FakeIp, FakeIpamd } from "./fake_ipamd.ts";
-import { randomSuffix, TestNetns } from "./netns.ts";
+import { type FakeIp, FakeIpamd } from "../../harness/fake_ipamd.ts";
+import { randomSuffix, TestNetns } from "../../harness/netns.ts";
 import { hostVethName } from "../../src/common/veth_name.ts";
 
 export const MAIN = new URL("../../src/cni/main.ts", import.meta.url).pathname;

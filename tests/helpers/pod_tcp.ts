@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { inNetns, netnsPath } from "./libcni.ts";
+import { inNetns, netnsPath } from "../../harness/libcni.ts";
 
 /** Starts a TCP server in `ns` that answers `reply` to every connection; resolves once it listens. */
 export async function podServer(ns: string, port: number, reply: string): Promise<{ stop(): Promise<void> }> {

@@ -11,7 +11,7 @@
  * @module
  */
 import { cniPluginsDir } from "../../src/sim/cni_plugins.ts";
-import { sh } from "./libcni.ts";
+import { sh } from "../../harness/libcni.ts";
 
 const dec = new TextDecoder();
 

@@ -11,8 +11,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CniError, libcni } from "../helpers/libcni.ts";
-import { randomSuffix } from "../helpers/netns.ts";
+import { CniError, libcni } from "../../harness/libcni.ts";
+import { randomSuffix } from "../../harness/netns.ts";
 import { withLab } from "../helpers/lab.ts";
 import { rootOnly } from "../helpers/root.ts";
 import {

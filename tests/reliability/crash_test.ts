@@ -18,7 +18,7 @@ import type { LabNames } from "../../src/sim/naming.ts";
 import { CniPluginError } from "../../src/sim/runtime.ts";
 import { podAdd, podDel } from "../../src/sim/runtime_pod.ts";
 import { type TestLab, withLab } from "../helpers/lab.ts";
-import { until } from "../helpers/poll.ts";
+import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
 import { type Rng, withSeed } from "../helpers/seed.ts";
 import { closeIpamdClients, poolOf, settle, waitIpamdReady } from "./invariants.ts";

@@ -17,7 +17,7 @@ import { listPodRecords } from "../../src/sim/lab_state.ts";
 import { CniPluginError } from "../../src/sim/runtime.ts";
 import { podAdd, podDel } from "../../src/sim/runtime_pod.ts";
 import { withLab } from "../helpers/lab.ts";
-import { until } from "../helpers/poll.ts";
+import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
 import { closeIpamdClients, poolOf, settle, testEc2Calls, waitIpamdReady } from "./invariants.ts";
 

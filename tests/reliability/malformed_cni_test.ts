@@ -10,8 +10,8 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { FakeIpamd } from "../helpers/fake_ipamd.ts";
-import { TestNetns } from "../helpers/netns.ts";
+import { FakeIpamd } from "../../harness/fake_ipamd.ts";
+import { TestNetns } from "../../harness/netns.ts";
 import { rootOnly } from "../helpers/root.ts";
 
 const MAIN = new URL("../../src/cni/main.ts", import.meta.url).pathname;

@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { podAdd } from "../../src/sim/runtime_pod.ts";
 import { withLab } from "../helpers/lab.ts";
-import { until } from "../helpers/poll.ts";
+import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
 import { closeIpamdClients, ipamdCall, waitIpamdReady } from "./invariants.ts";
 

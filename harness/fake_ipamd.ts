@@ -4,7 +4,7 @@
  * injectable errors. It is the plugin's peer in plugin tests, not a stub of our code.
  * @module
  */
-import { MAIN_TABLE } from "../../src/common/routing.ts";
+import { MAIN_TABLE } from "../src/common/routing.ts";
 import type {
   AddNetworkReply,
   AddNetworkRequest,
@@ -12,7 +12,7 @@ import type {
   GcRequest,
   IpamdErrorBody,
   IpamdErrorReason,
-} from "../../src/cni/api.ts";
+} from "../src/cni/api.ts";
 
 /** One address the fake hands out: an IPv4 one, or (IPv6 mode) an IPv6 one in `ipv6` with `ipv4` "". */
 export interface FakeIp {

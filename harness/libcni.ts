@@ -6,11 +6,11 @@
  * @module
  */
 
-import { cniPluginsDir } from "../../src/sim/cni_plugins.ts";
-import { ensureGoProgram } from "../../src/sim/go_build.ts";
+import { cniPluginsDir } from "../src/sim/cni_plugins.ts";
+import { ensureGoProgram } from "../src/sim/go_build.ts";
 
 /** The driver's Go module (main.go, go.mod, go.sum). */
-export const DRIVER_DIR: string = new URL("../libcni/driver/", import.meta.url).pathname;
+export const DRIVER_DIR: string = new URL("../tests/libcni/driver/", import.meta.url).pathname;
 const dec = new TextDecoder();
 
 /** Verbs the driver knows: each is one libcni call (`gc` → GCNetworkList, `status` → GetStatusNetworkList). */

@@ -8,13 +8,13 @@
  * sockets, cgroups and files.
  * @module
  */
-import { terminate } from "../../src/sim/fabric_netns.ts";
-import { ensureGoProgram } from "../../src/sim/go_build.ts";
+import { terminate } from "../src/sim/fabric_netns.ts";
+import { ensureGoProgram } from "../src/sim/go_build.ts";
 import { sh } from "./libcni.ts";
 import { until } from "./poll.ts";
 import { PAUSE_IMAGE, writePauseImage } from "./pause_image.ts";
 
-const CLIENT_DIR = new URL("../cri/client/", import.meta.url).pathname;
+const CLIENT_DIR = new URL("../tests/cri/client/", import.meta.url).pathname;
 const dec = new TextDecoder();
 
 /** Builds the CRI client into the shared build cache (once); `built` says whether it was built now. */
