@@ -210,7 +210,11 @@ Deno.test({
     "none twice, no ENI leaked (an ENI orphaned in create → attach is deleted at start-up)",
   ...rootOnly,
 }, async () => {
-  await withLab({ nodes: 1, instanceType: "m5.large", latency: "realistic" }, async (lab) => {
+  // An ADD whose answer the SIGKILL cut off, or a DEL run while ipamd was down (aws-cni then tears down the
+  // host side and succeeds), leaves an IP assigned to a pod that is gone: the pod watch releases it once the
+  // pod has been gone for POD_LEAK_GRACE_PERIOD (600 s by default; 5 s here).
+  const ipamdEnv = { POD_LEAK_GRACE_PERIOD: "5" };
+  await withLab({ nodes: 1, instanceType: "m5.large", latency: "realistic", ipamdEnv }, async (lab) => {
     const { names } = lab;
     const nodes = [{ index: 0, instanceId: lab.status.nodes[0].instanceId }];
     try {
@@ -282,13 +286,22 @@ Deno.test({
       const records = listPodRecords(names);
       // 12 − 12 deleted + 12 added (some on retry) + 3.
       assert.equal(records.length, 15, `${records.length} live pods`);
+      // Leaked IPs (see ipamdEnv) are released by the pod watch: wait until ipamd holds one per live pod.
+      const introspected = await until("ipamd to hold exactly the live pods' IPs", async () => {
+        const v = JSON.parse(await curlNode(lab, 0, "http://127.0.0.1:61679/v1/pods")) as Record<
+          string,
+          { ipv4: string; containerId: string; name?: string }
+        >;
+        return Object.keys(v).length === records.length ? v : undefined;
+      }, 120_000).catch(async (e) => {
+        throw new Error(
+          `${(e as Error).message}; ipamd holds ${await curlNode(lab, 0, "http://127.0.0.1:61679/v1/pods")}`,
+        );
+      });
       const pods = (await ipamdCall(names.ipamdSocket(0), "/v1/pool")).body.pods as {
         ip: string;
         containerId: string;
       }[];
-      const introspected = JSON.parse(
-        await curlNode(lab, 0, "http://127.0.0.1:61679/v1/pods"),
-      ) as Record<string, { ipv4: string; containerId: string; name?: string }>;
       const held = new Map(Object.values(introspected).map((p) => [p.containerId, p.ipv4]));
       for (const r of records) assert.equal(held.get(r.containerId), r.podIp, `pod ${r.name}`);
       assert.equal(held.size, records.length, "ipamd holds nothing for a pod that is gone");
