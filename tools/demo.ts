@@ -6,6 +6,7 @@
  * tears everything down. Exit 0 only when every check passed.
  *
  *   deno task demo [--pods N] [--latency none|realistic] [--state-dir DIR] [--keep] [--no-shrink]
+ *   deno task demo --ipv6 [--pods N] [--latency …] [--state-dir DIR] [--keep]   an IPv6 cluster (demo_ipv6.ts)
  *   (dev) --break route|rule   delete one pod's host route or its `from` rule before the checks
  *
  * The logic is {@linkcode runDemo}, a sequence of named steps (demo_steps.ts, demo_checks.ts, demo_draw.ts);
@@ -19,6 +20,7 @@ import { LabNames } from "../src/sim/naming.ts";
 import { breakWiring, metricsAndIntrospection, pingMatrix, snatToInternet } from "./demo_checks.ts";
 import type { CheckResult, DemoContext, DemoPod } from "./demo_context.ts";
 import { drawPools } from "./demo_draw.ts";
+import { bringUpIpv6, ipv6Body } from "./demo_ipv6.ts";
 import { addPods, bringUp, deletePods, type DemoLab, printKeep, waitForShrink } from "./demo_steps.ts";
 import { ensureDebianPackages, isRoot } from "./deps.ts";
 
@@ -49,6 +51,11 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Set by the CLI: called with the teardown, so a signal can run it. */
   onTeardown?: (fn: () => Promise<void>) => void;
+  /**
+   * An IPv6 cluster instead (tools/demo_ipv6.ts): a dual-stack lab, 6 pods by default, its own checks;
+   * `breakWhat` may only be `route`, `shrink` does not apply.
+   */
+  ipv6?: boolean;
 }
 
 export interface DemoResult {
@@ -67,7 +74,7 @@ function demoLab(o: DemoOptions): DemoLab {
     stateDir,
     instanceType,
     latency: o.latency ?? "realistic",
-    pods: o.pods ?? 12,
+    pods: o.pods ?? (o.ipv6 ? 6 : 12),
     maxEnis: it.maxEnis,
     usable: it.ipv4PerEni - 1,
   };
@@ -122,7 +129,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   o.onTeardown?.(teardown);
   let result: DemoResult;
   try {
-    const status = await bringUp(lab, log, head, stamp);
+    const status = o.ipv6 ? await bringUpIpv6(lab, log, head, stamp) : await bringUp(lab, log, head, stamp);
     const ctx: DemoContext = {
       log,
       stamp,
@@ -134,7 +141,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       checks,
       usable: lab.usable,
     };
-    await demoBody(ctx, lab, o);
+    await (o.ipv6 ? ipv6Body(ctx, lab, o) : demoBody(ctx, lab, o));
   } catch (e) {
     log(`demo: ${(e as Error).message}`);
     checks.push({ name: "demo ran", ok: false, detail: (e as Error).message.split("\n")[0] });
@@ -159,18 +166,19 @@ if (import.meta.main) {
   const { values: v } = parseArgs({
     args: Deno.args,
     options: {
-      pods: { type: "string", default: "12" },
+      pods: { type: "string" },
       latency: { type: "string", default: "realistic" },
       "state-dir": { type: "string", default: "/run/vpc-cni-demo" },
       keep: { type: "boolean", default: false },
       "no-shrink": { type: "boolean", default: false },
       break: { type: "string" },
+      ipv6: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
   if (v.help) {
     console.log(
-      "usage: deno task demo [--pods N] [--latency none|realistic] [--state-dir DIR] [--keep] [--no-shrink]",
+      "usage: deno task demo [--ipv6] [--pods N] [--latency none|realistic] [--state-dir DIR] [--keep] [--no-shrink]",
     );
     Deno.exit(0);
   }
@@ -181,7 +189,7 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
-  const pods = Number(v.pods);
+  const pods = Number(v.pods ?? (v.ipv6 ? 6 : 12));
   if (!Number.isInteger(pods) || pods < 2 || pods > 40) {
     console.error(`demo: --pods needs an integer 2..40, got "${v.pods}"`);
     Deno.exit(2);
@@ -190,8 +198,8 @@ if (import.meta.main) {
     console.error(`demo: --latency needs none or realistic`);
     Deno.exit(2);
   }
-  if (v.break !== undefined && v.break !== "route" && v.break !== "rule") {
-    console.error(`demo: --break needs route or rule`);
+  if (v.break !== undefined && v.break !== "route" && (v.ipv6 || v.break !== "rule")) {
+    console.error(`demo: --break needs route${v.ipv6 ? "" : " or rule"}`);
     Deno.exit(2);
   }
   let teardown: (() => Promise<void>) | undefined;
@@ -211,6 +219,7 @@ if (import.meta.main) {
     keep: v.keep,
     shrink: !v["no-shrink"],
     breakWhat: v.break as "route" | "rule" | undefined,
+    ipv6: v.ipv6,
     onTeardown: (fn) => teardown = fn,
   });
   Deno.exit(r.ok ? 0 : 1);
