@@ -21,6 +21,8 @@ import {
   renderConflist,
 } from "../src/ipamd/install.ts";
 import { type ApiContext, apiHandler, serveUnix } from "../src/ipamd/server.ts";
+import { Ec2Model } from "../src/sim/ec2_model.ts";
+import { createImdsHandler } from "../src/sim/imds_server.ts";
 import { libcni } from "../harness/libcni.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { until } from "../harness/poll.ts";
@@ -413,6 +415,100 @@ Deno.test({
         assert.ok((v.plugins["aws-cni"] as string[]).includes("0.4.0"));
         assert.ok(Array.isArray(v.plugins["portmap"]), JSON.stringify(v.plugins["portmap"]));
       } finally {
+        await sock.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "ipamd install in IPv6 mode: IPv6 sysctls and egress-cni at --init; the conflist chains egress-cni " +
+    "with the node's IPv4 from IMDS",
+  ...rootOnly,
+  async fn() {
+    await withNode(async (ns) => {
+      const dir = await Deno.makeTempDir({ prefix: "vpc-cni-install6-" });
+      const sock = await ipamdSocket(`${dir}/ipamd.sock`);
+      // IMDS as the node sees it: an instance whose primary IPv4 is 10.0.0.10 (egress-cni's SNAT source).
+      const model = new Ec2Model();
+      const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
+      const inst = model.launchInstance({
+        instanceType: "m5.large",
+        subnetId: subnet.subnetId,
+        privateIpAddress: "10.0.0.10",
+      });
+      const imds = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        createImdsHandler(model, { instanceId: inst.instanceId, lagMs: 0 }),
+      );
+      try {
+        const bin = `${dir}/bin`, conf = `${dir}/net.d`;
+        const env = {
+          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+          IPAMD_SOCKET: `${dir}/ipamd.sock`,
+          ENABLE_IPv6: "true",
+          ENABLE_IPv4: "false",
+          ENABLE_PREFIX_DELEGATION: "true",
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${imds.addr.port}`,
+        };
+        const init = await run(
+          [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            Deno.execPath(),
+            "run",
+            "-A",
+            MAIN,
+            "install",
+            "--init",
+            "--cni-bin-dir",
+            bin,
+          ],
+          env,
+        );
+        assert.equal(init.code, 0, init.stderr);
+        assert.match(await Deno.readTextFile(`${bin}/egress-cni`), /src\/egress\/main\.ts/);
+        const sysctl = async (k: string) =>
+          (await run(["ip", "netns", "exec", ns, "cat", `/proc/sys/${k}`])).stdout.trim();
+        assert.equal(await sysctl("net/ipv6/conf/all/forwarding"), "1");
+        assert.equal(await sysctl("net/ipv6/conf/all/disable_ipv6"), "0");
+        assert.equal(await sysctl("net/ipv6/conf/n0/accept_ra"), "2", "RAs still accepted on the primary");
+
+        sock.setReady(true);
+        const r = await run(
+          [
+            Deno.execPath(),
+            "run",
+            "-A",
+            MAIN,
+            "install",
+            "--conflist-only",
+            "--cni-bin-dir",
+            bin,
+            "--cni-conf-dir",
+            conf,
+          ],
+          env,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const list = JSON.parse(await Deno.readTextFile(`${conf}/${CONFLIST_NAME}`));
+        assert.deepEqual(list.plugins.map((p: { type: string }) => p.type), [
+          "aws-cni",
+          "egress-cni",
+          "portmap",
+        ]);
+        assert.equal(list.plugins[1].nodeIP, "10.0.0.10");
+        assert.equal(list.plugins[1].enabled, "true");
+        const v = await libcni<{ plugins: Record<string, unknown> }>("version", {
+          conflist: `${conf}/${CONFLIST_NAME}`,
+          binDir: bin,
+        });
+        assert.ok((v.plugins["egress-cni"] as string[]).includes("1.1.0"), JSON.stringify(v.plugins));
+      } finally {
+        await imds.shutdown();
         await sock.close();
         await Deno.remove(dir, { recursive: true });
       }
