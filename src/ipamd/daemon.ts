@@ -55,8 +55,8 @@ export interface DaemonPorts {
   kubeServer: string;
   /** Netlink bound to the node's namespace; without it no host wiring is done. */
   netlink?: Netlink;
-  /** Where iptables runs; `false` skips iptables entirely. */
-  iptables?: IptablesRunner | false;
+  /** Where iptables runs (default: this namespace). */
+  iptables?: IptablesRunner;
 }
 
 export interface DaemonOptions {
@@ -80,8 +80,11 @@ export interface DaemonOptions {
   eniGc?: Partial<Pick<EniGcOptions, "firstDelayMs" | "everyMs" | "minAgeMs" | "maxDeletesPerRun">>;
   /** Bound on the start-up sweep of ENIs orphaned by a previous run (default 10 s); see eni_gc.ts. */
   startupSweepDeadlineMs?: number;
-  /** Client-side EC2 rate limiting (default on, `CLIENT_BUCKETS`); `false` only for tests. */
-  rateLimit?: RateLimitOptions | false;
+  /**
+   * Client-side EC2 rate limiting (default `CLIENT_BUCKETS`). `ports.ec2` is always wrapped in it, unless it is
+   * a `RateLimitedEc2` already (then it is used as it is).
+   */
+  rateLimit?: RateLimitOptions;
   /** Time for the pool, the ENI manager, the rate limiter, the GC and the socket API. Default `systemClock`. */
   clock?: Clock;
 }
@@ -386,7 +389,6 @@ export class Daemon {
       log: this.log,
       ipv6: v6,
     });
-    if (ports.iptables === false) return;
     // IPv6 mode: no SNAT or connmark rules, only the block on pods' node-local IPv4 (ipv6_mode.ts).
     if (v6) return await applyIpv6HostRules(ports.iptables ?? {});
     await applyRules(
@@ -457,7 +459,7 @@ export class Daemon {
 
   /** `ec2` behind the client-side token buckets with jittered retries; throttled calls are counted. */
   #rateLimited(ec2: Ec2Port): Ec2Port {
-    if (this.o.rateLimit === false || ec2 instanceof RateLimitedEc2) return ec2;
+    if (ec2 instanceof RateLimitedEc2) return ec2;
     const throttled = this.metrics.registry.counter(
       "awscni_ec2api_throttled_count",
       "The number of EC2 API calls answered RequestLimitExceeded",
@@ -467,7 +469,7 @@ export class Daemon {
       ...this.o.rateLimit,
       onThrottle: (action) => {
         throttled.inc({ fn: action });
-        this.o.rateLimit && this.o.rateLimit.onThrottle?.(action);
+        this.o.rateLimit?.onThrottle?.(action);
       },
     });
   }
