@@ -9,13 +9,7 @@ import { type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { podAdd, podDel } from "../src/sim/runtime_pod.ts";
 import type { LabNames } from "../src/sim/naming.ts";
-import {
-  closeIpamdClients,
-  poolOf,
-  type PoolSnapshot,
-  settle,
-  waitIpamdReady,
-} from "./reliability/invariants.ts";
+import { poolOf, type PoolSnapshot, settle, waitIpamdReady } from "./reliability/invariants.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,12 +60,8 @@ function onTargetsNode(
   fn: (lab: TestLab, names: LabNames) => Promise<void>,
 ): Promise<void> {
   return withLab({ nodes: 1, instanceType: "m5.large", latency: "none", ipamdEnv }, async (lab) => {
-    try {
-      await waitIpamdReady(lab.names, 0);
-      await fn(lab, lab.names);
-    } finally {
-      closeIpamdClients();
-    }
+    await waitIpamdReady(lab.names, 0);
+    await fn(lab, lab.names);
   });
 }
 

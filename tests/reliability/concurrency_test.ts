@@ -17,7 +17,6 @@ import { withLab } from "../helpers/lab.ts";
 import { rootOnly } from "../helpers/root.ts";
 import {
   checkpointMatches,
-  closeIpamdClients,
   describeEnis,
   doubleAssignments,
   eniLeaks,
@@ -190,7 +189,6 @@ Deno.test({
               (msgs.size ? `\n  retried: ${JSON.stringify(Object.fromEntries(msgs))}` : ""),
           );
         } finally {
-          closeIpamdClients();
           for (const ns of made) await sh(["ip", "netns", "del", ns]).catch(() => {});
           await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
         }

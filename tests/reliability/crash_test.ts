@@ -21,7 +21,7 @@ import { type TestLab, withLab } from "../helpers/lab.ts";
 import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
 import { type Rng, withSeed } from "../helpers/seed.ts";
-import { closeIpamdClients, poolOf, settle, waitIpamdReady } from "./invariants.ts";
+import { poolOf, settle, waitIpamdReady } from "./invariants.ts";
 
 const SOAK = Deno.env.get("VPC_CNI_SOAK") === "1";
 const OPS = SOAK ? 200 : 36;
@@ -220,11 +220,7 @@ Deno.test({
   fn: () =>
     withSeed("crash churn", (rng) =>
       withLab({ nodes: 1, instanceType: "m5.xlarge" }, async (lab) => {
-        try {
-          await crashChurn(lab, rng);
-        } finally {
-          closeIpamdClients();
-        }
+        await crashChurn(lab, rng);
       })),
 });
 
@@ -235,39 +231,35 @@ Deno.test({
     await withLab({ nodes: 1 }, async (lab) => {
       const { names } = lab;
       const nodes = [{ index: 0, instanceId: lab.status.nodes[0].instanceId }];
-      try {
-        await waitIpamdReady(names, 0);
-        const pods = [];
-        for (let i = 0; i < 4; i++) pods.push(await podAdd(names, `k${i}`));
-        const good = await Deno.readTextFile(names.backingStore(0));
-        // Damage (as a disk would: writes themselves are atomic), then crash.
-        await Deno.writeTextFile(names.backingStore(0), good.slice(0, Math.floor(good.length / 2)));
-        Deno.kill((await fetchStatus(names)).nodes[0].ipamdPid!, "SIGKILL");
-        await until(
-          "ipamd to say it refuses the damaged checkpoint",
-          async () => (await Deno.readTextFile(names.ipamdLog(0))).includes("refusing to start"),
-          120_000,
-          200,
-        );
-        // ADDs fail retryably; nothing hands out the live pods' addresses.
-        for (let i = 0; i < 3; i++) {
-          const err = await podAdd(names, `z${i}`).then(() => undefined, (e) => e);
-          assert.ok(err instanceof CniPluginError, `ADD z${i} succeeded with a damaged checkpoint`);
-          assert.equal(err.code, 11, err.message);
-        }
-        // The operator repairs the file: ipamd comes back with every live pod.
-        await Deno.writeTextFile(names.backingStore(0), good);
-        await waitIpamdReady(names, 0, 120_000);
-        assert.deepEqual(await settle(names, nodes, 90_000), []);
-        const fresh = await podAdd(names, "after");
-        assert.ok(!pods.some((p) => p.podIp === fresh.podIp), `${fresh.podIp} handed out twice`);
-        assert.deepEqual(await settle(names, nodes, 90_000), []);
-        console.log(
-          `corrupt checkpoint: 4 live pods kept, 3 ADDs refused with code 11, repaired, 0 violations`,
-        );
-      } finally {
-        closeIpamdClients();
+      await waitIpamdReady(names, 0);
+      const pods = [];
+      for (let i = 0; i < 4; i++) pods.push(await podAdd(names, `k${i}`));
+      const good = await Deno.readTextFile(names.backingStore(0));
+      // Damage (as a disk would: writes themselves are atomic), then crash.
+      await Deno.writeTextFile(names.backingStore(0), good.slice(0, Math.floor(good.length / 2)));
+      Deno.kill((await fetchStatus(names)).nodes[0].ipamdPid!, "SIGKILL");
+      await until(
+        "ipamd to say it refuses the damaged checkpoint",
+        async () => (await Deno.readTextFile(names.ipamdLog(0))).includes("refusing to start"),
+        120_000,
+        200,
+      );
+      // ADDs fail retryably; nothing hands out the live pods' addresses.
+      for (let i = 0; i < 3; i++) {
+        const err = await podAdd(names, `z${i}`).then(() => undefined, (e) => e);
+        assert.ok(err instanceof CniPluginError, `ADD z${i} succeeded with a damaged checkpoint`);
+        assert.equal(err.code, 11, err.message);
       }
+      // The operator repairs the file: ipamd comes back with every live pod.
+      await Deno.writeTextFile(names.backingStore(0), good);
+      await waitIpamdReady(names, 0, 120_000);
+      assert.deepEqual(await settle(names, nodes, 90_000), []);
+      const fresh = await podAdd(names, "after");
+      assert.ok(!pods.some((p) => p.podIp === fresh.podIp), `${fresh.podIp} handed out twice`);
+      assert.deepEqual(await settle(names, nodes, 90_000), []);
+      console.log(
+        `corrupt checkpoint: 4 live pods kept, 3 ADDs refused with code 11, repaired, 0 violations`,
+      );
     });
   },
 });

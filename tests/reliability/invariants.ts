@@ -66,9 +66,6 @@ export async function ipamdCall(
   return { status: r.status, body, text };
 }
 
-/** Kept for the tests' finally blocks: each call has its own connection, so there is nothing to close. */
-export function closeIpamdClients(): void {}
-
 /** ipamd's pool on lab node `node`. Throws when ipamd does not answer 200. */
 export async function poolOf(names: LabNames, node: number): Promise<PoolSnapshot> {
   const r = await ipamdCall(names.ipamdSocket(node), "/v1/pool");

@@ -16,7 +16,7 @@ import { podAdd } from "../../src/sim/runtime_pod.ts";
 import { withLab } from "../helpers/lab.ts";
 import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
-import { closeIpamdClients, ipamdCall, waitIpamdReady } from "./invariants.ts";
+import { ipamdCall, waitIpamdReady } from "./invariants.ts";
 
 const PROXY_PORT = 18080;
 
@@ -245,7 +245,6 @@ Deno.test({
               `with a token; ${secrets.length} secret values absent from ${logs.length} logs`,
           );
         } finally {
-          closeIpamdClients();
           try {
             proxy.kill("SIGKILL");
           } catch { /* gone */ }
