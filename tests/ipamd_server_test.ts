@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
+import { IpamdClient } from "../src/cni/ipamd_client.ts";
 
 /** One raw HTTP/1.1 exchange on the socket (chunked body), returning the status code. */
 async function rawChunked(socket: string, path: string, chunks: string[]): Promise<number> {
@@ -78,6 +79,29 @@ Deno.test({
     assert.match(badGc.body.error.message, /"valid"/);
     const saved = JSON.parse(await Deno.readTextFile(`${node.dir}/ipam.json`));
     assert.deepEqual(saved.allocations.map((a: { containerID: string }) => a.containerID).sort(), ["a", "z"]);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test({
+  name:
+    "ipamd server: add-network and del-network time their own steps in Server-Timing (the plugin's trace)",
+  ...rootOnly,
+}, async () => {
+  const node = await TestNode.create();
+  try {
+    await node.start();
+    await node.until("warm pool", async () => (await node.call("/v1/pool")).body.totals.free > 0);
+    const client = new IpamdClient(`${node.dir}/ipamd.sock`);
+    const key = { netName: "aws-cni", containerId: "st", ifName: "eth0" };
+    await client.addNetwork(key);
+    assert.deepEqual(Object.keys(client.serverTiming).sort(), ["assign", "checkpoint"]);
+    for (const ms of Object.values(client.serverTiming)) assert.ok(ms >= 0 && ms < 60_000, `${ms}`);
+    await client.delNetwork(key);
+    assert.deepEqual(Object.keys(client.serverTiming), ["checkpoint"]);
+    await client.checkNetwork(key);
+    assert.deepEqual(client.serverTiming, {}, "a step-less route sends no header");
   } finally {
     await node.close();
   }

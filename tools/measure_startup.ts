@@ -1,23 +1,28 @@
 /**
- * Measures aws-cni's cost per invocation, run as a runtime runs it: wall time (spawn to exit), CPU time
- * and peak RSS (GNU time's %U/%S/%M, from wait4's rusage) for VERSION, and for ADD/DEL (root: a throwaway
- * node and pod namespaces and the fake ipamd). A benchmark, not a test.
+ * Measures aws-cni's cost per invocation, run as a runtime runs it: wall time (spawn to exit), CPU time and
+ * peak RSS for VERSION, and for ADD/DEL (root: a throwaway node and pod namespaces and the fake ipamd, so
+ * ipamd's own time is not in it). A benchmark, not a test.
  *
- *   deno run -A tools/measure_startup.ts [--runs 10] [--parallel 30]
+ *   deno run -A tools/measure_startup.ts [--runs 10] [--parallel 30] [--trace]
+ *       [--variant NAME='DENO RUN ARGS' ...]
  *
- * `--parallel N` also runs N ADDs at once (as containerd does), then N DELs, and prints p50/p99.
- * `--main PATH` measures another tree's `src/cni/main.ts` (A/B against a checkout of an older commit).
+ * Each `--variant` is how deno runs the plugin (flags, then the entry), e.g.
+ * `--variant src='--config deno.json src/cni/main.ts' --variant bundle='--no-config --no-lock B/main.js'`
+ * (default: the source as the lab's launcher ran it). Variants are interleaved call by call, so machine load
+ * hits them alike; compare them within one run. `--parallel N` also runs N ADDs at once (as containerd does),
+ * then N DELs, per variant. `--trace` sets `VPC_CNI_TRACE=1` and prints each variant's phase table
+ * (tools/phase_table.ts); `KEEP_LOG=<dir>` keeps the plugin logs.
  *
- * CPU: GNU time prints it in 10 ms steps, so "CPU p50" is coarse; "CPU avg" is exact (getrusage
- * RUSAGE_CHILDREN before and after, through FFI; it includes the ~1 ms of nsenter and time themselves).
- * `KEEP_LOG=<file>` keeps the plugin log (it has a `start` line with the ms since process start).
+ * CPU is exact per call (getrusage RUSAGE_CHILDREN before and after, through FFI; it includes the ~1 ms of
+ * nsenter and GNU time, which also reports the peak RSS).
  * @module
  */
 import { parseArgs } from "node:util";
 import { FakeIpamd } from "../harness/fake_ipamd.ts";
 import { TestNetns } from "../harness/netns.ts";
 import { percentile as pct } from "../harness/stats.ts";
-import { type TimedRun, timedRun } from "./timed_run.ts";
+import { phaseLines, type PhaseSummary, phaseTable, summarisePhases } from "./phase_table.ts";
+import { timedRun } from "./timed_run.ts";
 
 const libc = Deno.dlopen(
   "libc.so.6",
@@ -30,18 +35,19 @@ function childrenCpuMs(): number {
   return Number(ru[0] + ru[2]) * 1000 + Number(ru[1] + ru[3]) / 1000;
 }
 
-type Sample = TimedRun;
-
-function measure(prefix: string[], env: Record<string, string>, stdin: string): Promise<Sample> {
-  return timedRun([Deno.execPath(), "run", "-A", MAIN], env, stdin, prefix);
+/** One measured call. */
+interface Sample {
+  ms: number;
+  cpuMs: number;
+  rssKiB: number;
 }
 
-function summary(name: string, s: Sample[], cpuTotalMs: number): string {
-  const ms = s.map((x) => x.ms);
-  return `${name.padEnd(14)} n=${String(s.length).padEnd(3)} wall p50 ${pct(ms, 50).toFixed(0)} ms  ` +
-    `p99 ${pct(ms, 99).toFixed(0)} ms  CPU p50 ${pct(s.map((x) => x.cpuMs), 50).toFixed(0)} ms  ` +
-    `avg ${(cpuTotalMs / s.length).toFixed(1)} ms  ` +
-    `peak RSS max ${(Math.max(...s.map((x) => x.rssKiB)) / 1024).toFixed(1)} MiB`;
+/** How one variant runs the plugin, its log, and its samples per command. */
+interface Variant {
+  name: string;
+  args: string[];
+  log: string;
+  samples: Record<string, Sample[]>;
 }
 
 const { values } = parseArgs({
@@ -49,42 +55,66 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "10" },
     parallel: { type: "string", default: "0" },
-    main: { type: "string", default: new URL("../src/cni/main.ts", import.meta.url).pathname },
+    trace: { type: "boolean", default: false },
+    variant: { type: "string", multiple: true },
   },
 });
-const MAIN = values.main;
 const runs = Number(values.runs);
 const parallel = Number(values.parallel);
+const dir = Deno.makeTempDirSync({ prefix: "vpc-cni-startup-" });
+const variants: Variant[] = (values.variant ?? [`source=--no-check --config deno.json src/cni/main.ts`]).map(
+  (v) => {
+    const i = v.indexOf("=");
+    const name = v.slice(0, i);
+    return { name, args: v.slice(i + 1).split(" ").filter(Boolean), log: `${dir}/${name}.log`, samples: {} };
+  },
+);
 
-const version: Sample[] = [];
-let c0 = childrenCpuMs();
-for (let i = 0; i < runs; i++) {
-  version.push(await measure([], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.1.0"}'));
+/** One call of `v` (prefix e.g. nsenter); a non-zero exit throws with the plugin's stdout. */
+async function call(
+  v: Variant,
+  cmd: string,
+  prefix: string[],
+  env: Record<string, string>,
+  stdin: string,
+  label = cmd,
+): Promise<Sample> {
+  const trace: Record<string, string> = values.trace ? { VPC_CNI_TRACE: "1" } : {};
+  const c0 = childrenCpuMs();
+  const r = await timedRun(
+    [Deno.execPath(), "run", "-A", ...v.args],
+    { ...trace, ...env, CNI_COMMAND: cmd },
+    stdin,
+    prefix,
+  );
+  if (r.code !== 0) throw new Error(`${v.name} ${cmd} failed: ${r.stdout}`);
+  const s = { ms: r.ms, cpuMs: childrenCpuMs() - c0, rssKiB: r.rssKiB };
+  (v.samples[label] ??= []).push(s);
+  return s;
 }
-if (version.some((s) => s.code !== 0)) throw new Error(`VERSION failed: ${version[0].stdout}`);
-console.log(summary("VERSION", version, childrenCpuMs() - c0));
 
-if (Deno.uid() !== 0) {
-  console.log("ADD/DEL: skipped (needs root for namespaces)");
-  Deno.exit(0);
+function summary(v: Variant, cmd: string): string {
+  const s = v.samples[cmd] ?? [];
+  if (!s.length) return "";
+  const ms = s.map((x) => x.ms);
+  const cpu = s.map((x) => x.cpuMs);
+  return `${v.name.padEnd(10)} ${cmd.padEnd(9)} n=${String(s.length).padEnd(3)} wall p50 ${
+    pct(ms, 50).toFixed(1)
+  } ` +
+    `p99 ${pct(ms, 99).toFixed(1)} ms  CPU p25 ${pct(cpu, 25).toFixed(1)} p50 ${
+      pct(cpu, 50).toFixed(1)
+    } ms  ` +
+    `peak RSS max ${(Math.max(...s.map((x) => x.rssKiB)) / 1024).toFixed(1)} MiB`;
 }
 
-const node = await TestNetns.create("mn");
-const fake = FakeIpamd.start({
-  ips: Array.from(
-    { length: Math.max(1, parallel) },
-    (_, i) => ({ ipv4: `10.0.16.${i + 10}`, routeTable: 3 }),
-  ),
-});
-const dir = Deno.makeTempDirSync();
-const nsenter = ["nsenter", `--net=${node.path}`, "--"];
-const conf = JSON.stringify({
-  cniVersion: "1.0.0",
-  name: "aws-cni",
-  type: "aws-cni",
-  ipamdSocket: fake.socketPath,
-  pluginLogFile: `${dir}/plugin.log`,
-});
+const confFor = (v: Variant, socket: string) =>
+  JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "aws-cni",
+    type: "aws-cni",
+    ipamdSocket: socket,
+    pluginLogFile: v.log,
+  });
 const envFor = (pod: TestNetns, id: string) => ({
   CNI_CONTAINERID: id,
   CNI_NETNS: pod.path,
@@ -92,51 +122,72 @@ const envFor = (pod: TestNetns, id: string) => ({
   CNI_PATH: "/opt/cni/bin",
   CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id}`,
 });
+
+for (let i = 0; i < runs; i++) {
+  for (const v of variants) await call(v, "VERSION", [], {}, '{"cniVersion":"1.1.0"}');
+}
+if (Deno.uid() !== 0) {
+  for (const v of variants) console.log(summary(v, "VERSION"));
+  console.log("ADD/DEL: skipped (needs root for namespaces)");
+  Deno.exit(0);
+}
+
+const node = await TestNetns.create("mn");
+const fake = FakeIpamd.start({
+  ips: Array.from({ length: Math.max(1, parallel) * variants.length }, (_, i) => ({
+    ipv4: `10.0.${16 + (i >> 8)}.${i & 255}`,
+    routeTable: 3,
+  })),
+});
+const nsenter = ["nsenter", `--net=${node.path}`, "--"];
 try {
-  const add: Sample[] = [];
-  const del: Sample[] = [];
-  let addCpu = 0, delCpu = 0;
   for (let i = 0; i < runs; i++) {
-    const pod = await TestNetns.create("mp");
-    try {
-      const env = envFor(pod, `m${i}`);
-      c0 = childrenCpuMs();
-      const a = await measure(nsenter, { ...env, CNI_COMMAND: "ADD" }, conf);
-      addCpu += childrenCpuMs() - c0;
-      if (a.code !== 0) throw new Error(`ADD failed: ${a.stdout}`);
-      add.push(a);
-      c0 = childrenCpuMs();
-      const d = await measure(nsenter, { ...env, CNI_COMMAND: "DEL" }, conf);
-      delCpu += childrenCpuMs() - c0;
-      if (d.code !== 0) throw new Error(`DEL failed: ${d.stdout}`);
-      del.push(d);
-    } finally {
-      await pod.delete();
+    for (const [k, v] of variants.entries()) {
+      const pod = await TestNetns.create("mp");
+      try {
+        const env = envFor(pod, `m${k}-${i}`);
+        await call(v, "ADD", nsenter, env, confFor(v, fake.socketPath));
+        await call(v, "DEL", nsenter, env, confFor(v, fake.socketPath));
+      } finally {
+        await pod.delete();
+      }
     }
   }
-  console.log(summary("ADD", add, addCpu));
-  console.log(summary("DEL", del, delCpu));
-  if (parallel > 0) {
+  for (const v of parallel > 0 ? variants : []) {
     const pods = await Promise.all(Array.from({ length: parallel }, () => TestNetns.create("mq")));
     try {
       for (const cmd of ["ADD", "DEL"]) {
-        c0 = childrenCpuMs();
+        const c0 = childrenCpuMs();
         const s = await Promise.all(
-          pods.map((p, i) => measure(nsenter, { ...envFor(p, `q${i}`), CNI_COMMAND: cmd }, conf)),
+          pods.map((p, i) =>
+            call(v, cmd, nsenter, envFor(p, `q${i}`), confFor(v, fake.socketPath), `${parallel}x${cmd}`)
+          ),
         );
-        const cpu = childrenCpuMs() - c0;
-        const bad = s.find((x) => x.code !== 0);
-        if (bad) throw new Error(`parallel ${cmd} failed: ${bad.stdout}`);
-        console.log(summary(`${parallel}x ${cmd}`, s, cpu));
+        // Per-call CPU is not separable when calls overlap: each sample gets the batch's average.
+        const avg = (childrenCpuMs() - c0) / s.length;
+        for (const x of s) x.cpuMs = avg;
       }
     } finally {
       for (const p of pods) await p.delete();
+    }
+  }
+  for (const cmd of ["VERSION", "ADD", "DEL", `${parallel}xADD`, `${parallel}xDEL`]) {
+    for (const v of variants) if (v.samples[cmd]) console.log(summary(v, cmd));
+  }
+  if (values.trace) {
+    for (const cmd of ["ADD", "DEL"]) {
+      const cols: Record<string, PhaseSummary> = {};
+      for (const v of variants) {
+        const lines = phaseLines(await Deno.readTextFile(v.log)).filter((l) => l.cmd === cmd);
+        cols[v.name] = summarisePhases(lines);
+      }
+      console.log(`\n${cmd}, phases (p50; CPU = the process's, VPC_CNI_TRACE=1)\n${phaseTable(cols)}`);
     }
   }
 } finally {
   await fake.stop();
   await node.delete();
   const keep = Deno.env.get("KEEP_LOG");
-  if (keep) Deno.copyFileSync(`${dir}/plugin.log`, keep);
+  if (keep) { for (const v of variants) await Deno.copyFile(v.log, `${keep}/${v.name}.log`).catch(() => {}); }
   Deno.removeSync(dir, { recursive: true });
 }

@@ -9,6 +9,7 @@ import { CniError, Code } from "./spec.ts";
 import { hostVethName } from "../common/veth_name.ts";
 import { assertNoPodInterface, wirePod } from "./wiring.ts";
 import { isIp4, isIp6 } from "./result.ts";
+import { trace } from "../common/phase_trace.ts";
 
 /** The pod MTU: the config's, else ipamd's, else 9001. */
 export function podMtu(confMtu: number | undefined, ipamdMtu: unknown): number {
@@ -37,8 +38,11 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<R
   const client = new IpamdClient(conf.ipamdSocket);
   try {
     const reply = await client.addNetwork(req);
+    trace.mark("ipamd");
+    for (const [k, ms] of Object.entries(client.serverTiming)) trace.add(`ipamd/${k}`, ms);
     const ip = reply.ipv6 || reply.ipv4;
     log.info("ipamd assigned", { ip, routeTable: reply.routeTable, eni: reply.eniId, hostVeth });
+    trace.mark("log");
     try {
       if (reply.ipv6 ? !isIp6(reply.ipv6) : !isIp4(reply.ipv4)) {
         throw new CniError(Code.IPAMD_PROTOCOL, `ipamd gave a bad address "${ip}"`);
@@ -62,6 +66,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<R
         }
       }
       log.info("pod wired", { ip, hostVeth, hostMac: att.hostVeth.mac, mtu });
+      trace.mark("log");
       return formatResult(att, conf.cniVersion);
     } catch (e) {
       log.error("wiring failed, releasing the IP", { ip, err: (e as Error).message });

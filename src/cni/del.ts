@@ -6,6 +6,7 @@ import type { Logger } from "./log.ts";
 import { findAttachment } from "./result.ts";
 import { hostVethName } from "../common/veth_name.ts";
 import { teardownHost } from "./teardown.ts";
+import { trace } from "../common/phase_trace.ts";
 
 /** DEL. Returns nothing (the spec's DEL prints nothing on success). */
 export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
@@ -21,8 +22,11 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
   const client = new IpamdClient(conf.ipamdSocket);
   try {
     const r = await client.delNetwork(key);
+    trace.mark("ipamd");
+    for (const [k, ms] of Object.entries(client.serverTiming)) trace.add(`ipamd/${k}`, ms);
     const released = r.ipv6 || r.ipv4;
     log.info("ipamd release", { released: r.released, ip: released });
+    trace.mark("log");
     if (r.released && released) ip = released;
   } catch (e) {
     if (e instanceof IpamdUnavailableError || (e instanceof IpamdError && e.reason === "not_ready")) {
@@ -35,6 +39,7 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
   }
   const t = teardownHost(hostVeth, ip, log);
   log.info("host side removed", { hostVeth, ...t });
+  trace.mark("log");
   // ipamd answered with a real error: the runtime must retry so the IP does not leak.
   if (failure) throw failure;
 }

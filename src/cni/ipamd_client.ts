@@ -69,6 +69,18 @@ function bareHttpError(status: number, path: string, text: string): IpamdError {
   return new IpamdError(status, busy ? "not_ready" : "internal", msg, busy);
 }
 
+/** The durations (ms) of a `Server-Timing` header (`name;dur=1.2, …`); entries without `dur` are skipped. */
+export function parseServerTiming(h: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (h ?? "").split(",")) {
+    const [name, ...params] = part.split(";").map((x) => x.trim());
+    const dur = params.find((p) => p.startsWith("dur="));
+    const ms = dur === undefined ? NaN : Number(dur.slice(4));
+    if (name && Number.isFinite(ms)) out[name] = ms;
+  }
+  return out;
+}
+
 /**
  * One client per plugin run; `close()` when done. Each call is one HTTP/1.1 exchange on a fresh connection
  * (src/cni/http_unix.ts: `fetch` through a `Deno.HttpClient` cost 10–20 ms of CPU per run).
@@ -76,6 +88,8 @@ function bareHttpError(status: number, path: string, text: string): IpamdError {
 export class IpamdClient {
   #socket: string;
   #timeouts: IpamdTimeouts;
+  /** ipamd's own step durations for the last answer (its `Server-Timing`), for the phase trace. */
+  serverTiming: Record<string, number> = {};
 
   constructor(socket: string, timeouts: Partial<IpamdTimeouts> = {}) {
     this.#socket = socket;
@@ -103,6 +117,7 @@ export class IpamdClient {
         : `${this.#socket}: ${err?.message ?? String(e)}`;
       throw new IpamdUnavailableError(why, e, timedOut);
     }
+    this.serverTiming = parseServerTiming(res.headers["server-timing"]);
     const text = res.text();
     let json: unknown;
     try {

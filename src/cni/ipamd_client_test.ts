@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { rejection } from "../../tests/helpers/errors.ts";
 import { FakeIpamd } from "../../harness/fake_ipamd.ts";
-import { IpamdClient, IpamdError, IpamdUnavailableError } from "./ipamd_client.ts";
+import { IpamdClient, IpamdError, IpamdUnavailableError, parseServerTiming } from "./ipamd_client.ts";
 import { CniError } from "./spec.ts";
 
 const key = { netName: "aws-cni", containerId: "c1", ifName: "eth0" };
@@ -112,4 +112,13 @@ Deno.test("ipamd client: a hung server times out; garbage answers are code 103",
     await server.shutdown();
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("parseServerTiming reads name;dur=ms entries and skips the rest", () => {
+  assert.deepEqual(parseServerTiming('assign;dur=0.25, checkpoint;desc="x";dur=3'), {
+    assign: 0.25,
+    checkpoint: 3,
+  });
+  assert.deepEqual(parseServerTiming("cache;desc=hit, bad;dur=x, ;dur=1"), {});
+  assert.deepEqual(parseServerTiming(undefined), {});
 });

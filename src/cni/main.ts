@@ -4,6 +4,7 @@
  * plugin log file. Command modules (and so libnl) are loaded only for the command that needs them.
  * @module
  */
+import { trace } from "../common/phase_trace.ts";
 import { type CniEnv, parseEnv } from "./args.ts";
 import { decodeStdin, type NetConf, parseConf } from "./conf.ts";
 import { Logger } from "./log.ts";
@@ -31,10 +32,16 @@ export interface LoggedConf {
 /** The real dispatcher: imports the command's module on demand. */
 export const dispatch: Dispatch = async (env, conf, log) => {
   switch (env.command) {
-    case "ADD":
-      return (await import("./add.ts")).cmdAdd(env, conf, log);
-    case "DEL":
-      return (await import("./del.ts")).cmdDel(env, conf, log);
+    case "ADD": {
+      const { cmdAdd } = await import("./add.ts");
+      trace.mark("load");
+      return cmdAdd(env, conf, log);
+    }
+    case "DEL": {
+      const { cmdDel } = await import("./del.ts");
+      trace.mark("load");
+      return cmdDel(env, conf, log);
+    }
     case "CHECK":
       return (await import("./check.ts")).cmdCheck(env, conf, log);
     case "GC":
@@ -45,6 +52,11 @@ export const dispatch: Dispatch = async (env, conf, log) => {
       throw new CniError(Code.INVALID_ENV, `CNI_COMMAND "${env.command}" is unknown`);
   }
 };
+
+/** The run's `phases` line (src/common/phase_trace.ts): at debug level, or always with VPC_CNI_TRACE=1. */
+function logPhases(log: Logger): void {
+  log.log(trace.cpu ? "info" : "debug", "phases", trace.fields());
+}
 
 function peekVersion(stdin: Uint8Array): string | undefined {
   try {
@@ -94,12 +106,17 @@ export async function runPlugin<C extends LoggedConf>(
     });
     const t0 = performance.now();
     log.debug("start", { sinceProcessStart: Math.round(t0) });
+    trace.mark("parse");
     const out = await run(env, conf, log);
     log.info("done", { ms: Math.round(performance.now() - t0) });
-    return { stdout: out ? JSON.stringify(out) : "", exitCode: 0 };
+    const stdout = out ? JSON.stringify(out) : "";
+    trace.mark("result");
+    logPhases(log);
+    return { stdout, exitCode: 0 };
   } catch (e) {
     const j = errorJson(e, reqVersion ?? LATEST_VERSION);
     log?.error("failed", { code: j.code, msg: j.msg, details: j.details, stack: (e as Error)?.stack });
+    if (log) logPhases(log);
     return { stdout: JSON.stringify(j), exitCode: 1 };
   }
 }
@@ -134,6 +151,7 @@ export async function pluginMain(
   } catch (e) {
     ioError = e;
   }
+  trace.mark("stdin");
   const o = ioError
     ? {
       stdout: JSON.stringify(errorJson(new CniError(Code.IO, `reading stdin: ${ioError}`), LATEST_VERSION)),

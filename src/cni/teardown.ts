@@ -8,6 +8,7 @@ import type { Logger } from "./log.ts";
 import { wiringOf } from "./result.ts";
 import { MAIN_TABLE } from "../common/routing.ts";
 import { delRulesFor, openHost, step } from "./wiring.ts";
+import { trace } from "../common/phase_trace.ts";
 
 /** What teardown did. */
 export interface Teardown {
@@ -36,10 +37,11 @@ function ipRoutedBy(nl: Netlink, ifindex: number): string | undefined {
  */
 export function teardownHost(hostVeth: string | undefined, ip: string | undefined, log: Logger): Teardown {
   const nl = openHost();
+  trace.mark("libnl");
   try {
     const out: Teardown = { vethDeleted: false, rulesDeleted: 0, ipInUseElsewhere: false };
     if (hostVeth) {
-      const l = nl.findLink(hostVeth);
+      const l = step(`find ${hostVeth}`, () => nl.findLink(hostVeth), "nl.find");
       // No prevResult and no ipamd: the veth's host route names the pod's IP.
       if (l && !ip) ip = ipRoutedBy(nl, l.index);
       if (l) {
@@ -49,7 +51,7 @@ export function teardownHost(hostVeth: string | undefined, ip: string | undefine
           } catch (e) {
             if (!(e instanceof NetlinkError && e.notFound)) throw e;
           }
-        });
+        }, "nl.veth-del");
         out.vethDeleted = true;
       }
     }
@@ -57,14 +59,17 @@ export function teardownHost(hostVeth: string | undefined, ip: string | undefine
     if (ip) {
       const w = wiringOf(ip);
       const cidr = `${ip}/${w.hostLen}`;
-      const other = step("list routes", () => nl.routeList({ table: MAIN_TABLE, family: w.family }))
-        .find((r) => r.dst === cidr);
+      const other = step(
+        "list routes",
+        () => nl.routeList({ table: MAIN_TABLE, family: w.family }),
+        "nl.route-list",
+      ).find((r) => r.dst === cidr);
       if (other) {
         out.ipInUseElsewhere = true;
         log.info("IP routed by another link, leaving its rules", { ip, ifindex: other.ifindex });
       } else {
         const pod = ip;
-        out.rulesDeleted = step(`delete rules for ${ip}`, () => delRulesFor(nl, pod));
+        out.rulesDeleted = step(`delete rules for ${ip}`, () => delRulesFor(nl, pod), "nl.rule-del");
       }
     }
     return out;

@@ -5,6 +5,7 @@
  * @module
  */
 import { Netlink, NetlinkError, Netns, sysctlWrite } from "../../ffi/mod.ts";
+import { trace } from "../common/phase_trace.ts";
 import { FROM_RULE_PRIORITY, MAIN_TABLE, TO_RULE_PRIORITY } from "../common/routing.ts";
 import { type FamilyWiring, type PodAttachment, wiringOf } from "./result.ts";
 import { CniError, Code } from "./spec.ts";
@@ -17,10 +18,15 @@ export function randomMac(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-/** Runs one netlink step, turning failures into code 104 naming the step. */
-export function step<T>(what: string, fn: () => T): T {
+/**
+ * Runs one netlink step, turning failures into code 104 naming the step; `phase` names it in the call's
+ * phase trace (src/common/phase_trace.ts).
+ */
+export function step<T>(what: string, fn: () => T, phase?: string): T {
   try {
-    return fn();
+    const r = fn();
+    if (phase) trace.mark(phase);
+    return r;
   } catch (e) {
     if (e instanceof CniError) throw e;
     const m = e instanceof NetlinkError ? `${e.errName}: ${e.message}` : (e as Error).message;
@@ -65,11 +71,13 @@ export function openPodNs(path: string): Netns {
 /** Throws 101 when `ifName` already exists in the pod namespace (checked before asking ipamd). */
 export function assertNoPodInterface(netnsPath: string, ifName: string): void {
   const ns = openPodNs(netnsPath);
+  trace.mark("netns");
   try {
     openHost().close(); // loads libnl with the right error code
-    const nl = step(`netlink in ${netnsPath}`, () => Netlink.open(ns));
+    trace.mark("libnl");
+    const nl = step(`netlink in ${netnsPath}`, () => Netlink.open(ns), "nl.open");
     try {
-      if (nl.findLink(ifName)) {
+      if (step(`find ${ifName}`, () => nl.findLink(ifName), "nl.find")) {
         throw new CniError(Code.IFACE_EXISTS, `interface ${ifName} already exists in ${netnsPath}`);
       }
     } finally {
@@ -129,10 +137,10 @@ type Undo = [string, () => void][];
 
 /** Deletes a stale host veth of this name, then creates the pair (peer in the pod) and brings the host end up. */
 function makeVeth(host: Netlink, podNl: Netlink, ns: Netns, spec: WireSpec, log: Logger, undo: Undo) {
-  if (podNl.findLink(spec.ifName)) {
+  if (step(`find ${spec.ifName}`, () => podNl.findLink(spec.ifName), "nl.find")) {
     throw new CniError(Code.IFACE_EXISTS, `interface ${spec.ifName} already exists in ${spec.netnsPath}`);
   }
-  const stale = host.findLink(spec.hostVeth);
+  const stale = step(`find ${spec.hostVeth}`, () => host.findLink(spec.hostVeth), "nl.find");
   if (stale) {
     if (stale.kind !== "veth") {
       throw new CniError(
@@ -141,21 +149,23 @@ function makeVeth(host: Netlink, podNl: Netlink, ns: Netns, spec: WireSpec, log:
       );
     }
     log.info("deleting stale host veth", { veth: spec.hostVeth });
-    step(`delete stale ${spec.hostVeth}`, () => host.linkDel(stale.index));
+    step(`delete stale ${spec.hostVeth}`, () => host.linkDel(stale.index), "nl.stale-veth");
   }
   const hostMac = randomMac();
   step(
     `create veth ${spec.hostVeth}/${spec.ifName}`,
     () =>
       host.vethAdd({ name: spec.hostVeth, peerName: spec.ifName, peerNs: ns, mtu: spec.mtu, mac: hostMac }),
+    "nl.veth-add",
   );
   undo.push([`delete ${spec.hostVeth}`, () => {
     const l = host.findLink(spec.hostVeth);
     if (l) host.linkDel(l.index);
   }]);
-  const hostLink = step(`find ${spec.hostVeth}`, () => host.linkByName(spec.hostVeth));
+  const hostLink = step(`find ${spec.hostVeth}`, () => host.linkByName(spec.hostVeth), "nl.find");
   writeHostSysctls(spec.hostVeth, log);
-  step(`set ${spec.hostVeth} up`, () => host.linkSetUp(hostLink.index));
+  trace.mark("sysctl");
+  step(`set ${spec.hostVeth} up`, () => host.linkSetUp(hostLink.index), "nl.link-up");
   return { hostLink, hostMac };
 }
 
@@ -178,24 +188,32 @@ function wirePodSide(podNl: Netlink, ns: Netns, spec: WireSpec, hostMac: string,
   if (w.family === 6) {
     podSysctl(ns, `net/ipv6/conf/${spec.ifName}/disable_ipv6`, "0");
     podSysctl(ns, "net/ipv6/conf/lo/disable_ipv6", "0");
+    trace.mark("sysctl");
   }
-  const podLink = step(`find ${spec.ifName} in pod`, () => podNl.linkByName(spec.ifName));
-  const lo = podNl.findLink("lo");
-  if (lo) step("set lo up", () => podNl.linkSetUp(lo.index));
-  step(`set ${spec.ifName} up`, () => podNl.linkSetUp(podLink.index));
+  const podLink = step(`find ${spec.ifName} in pod`, () => podNl.linkByName(spec.ifName), "nl.find");
+  const lo = step("find lo", () => podNl.findLink("lo"), "nl.find");
+  if (lo) step("set lo up", () => podNl.linkSetUp(lo.index), "nl.link-up");
+  step(`set ${spec.ifName} up`, () => podNl.linkSetUp(podLink.index), "nl.link-up");
   const gw = `${w.gateway}/${w.hostLen}`;
-  step(`pod route ${gw}`, () => podNl.routeAdd({ dst: gw, ifindex: podLink.index, scope: "link" }));
+  step(
+    `pod route ${gw}`,
+    () => podNl.routeAdd({ dst: gw, ifindex: podLink.index, scope: "link" }),
+    "nl.route-add",
+  );
   step(
     "pod default route",
     () => podNl.routeAdd({ dst: "default", gateway: w.gateway, ifindex: podLink.index }),
+    "nl.route-add",
   );
   step(
     `add ${spec.ip}/${w.hostLen} to ${spec.ifName}`,
     () => podNl.addrAdd(podLink.index, `${spec.ip}/${w.hostLen}`),
+    "nl.addr-add",
   );
   step(
     `pod neighbour ${w.gateway}`,
     () => podNl.neighAdd({ ifindex: podLink.index, ip: w.gateway, mac: hostMac }),
+    "nl.neigh-add",
   );
 }
 
@@ -212,15 +230,16 @@ function wireHostSide(
   step(
     `host route ${cidr}`,
     () => host.routeReplace({ dst: cidr, ifindex: hostIndex, scope: "link", table: MAIN_TABLE }),
+    "nl.route-add",
   );
-  const removed = step(`stale rules for ${spec.ip}`, () => delRulesFor(host, spec.ip));
+  const removed = step(`stale rules for ${spec.ip}`, () => delRulesFor(host, spec.ip), "nl.rule-list");
   if (removed) log.info("deleted stale rules", { ip: spec.ip, count: removed });
   const to = { priority: TO_RULE_PRIORITY, dst: cidr, table: MAIN_TABLE };
-  step(`rule ${TO_RULE_PRIORITY} to ${cidr}`, () => host.ruleAdd(to));
+  step(`rule ${TO_RULE_PRIORITY} to ${cidr}`, () => host.ruleAdd(to), "nl.rule-add");
   undo.push([`delete rule ${TO_RULE_PRIORITY}`, () => host.ruleDel(to)]);
   if (spec.routeTable !== MAIN_TABLE) {
     const from = { priority: FROM_RULE_PRIORITY, src: cidr, table: spec.routeTable };
-    step(`rule ${FROM_RULE_PRIORITY} from ${cidr}`, () => host.ruleAdd(from));
+    step(`rule ${FROM_RULE_PRIORITY} from ${cidr}`, () => host.ruleAdd(from), "nl.rule-add");
     undo.push([`delete rule ${FROM_RULE_PRIORITY}`, () => host.ruleDel(from)]);
   }
 }
@@ -233,15 +252,16 @@ export function wirePod(spec: WireSpec, log: Logger): PodAttachment {
   const undo: Undo = [];
   const w = wiringOf(spec.ip);
   const ns = openPodNs(spec.netnsPath);
+  trace.mark("netns");
   const host = openHost();
   let pod: Netlink | undefined;
   try {
-    pod = step(`netlink in ${spec.netnsPath}`, () => Netlink.open(ns));
+    pod = step(`netlink in ${spec.netnsPath}`, () => Netlink.open(ns), "nl.open");
     const podNl = pod;
     const { hostLink, hostMac } = makeVeth(host, podNl, ns, spec, log, undo);
     wirePodSide(podNl, ns, spec, hostMac, w);
     wireHostSide(host, spec, hostLink.index, w, log, undo);
-    const podMac = step(`read ${spec.ifName}`, () => podNl.linkByName(spec.ifName)).mac;
+    const podMac = step(`read ${spec.ifName}`, () => podNl.linkByName(spec.ifName), "nl.find").mac;
     return {
       hostVeth: { name: spec.hostVeth, mac: hostMac, mtu: spec.mtu },
       pod: { name: spec.ifName, mac: podMac, sandbox: spec.netnsPath, mtu: spec.mtu },

@@ -26,8 +26,13 @@ export class ApiError extends Error {
 }
 
 /** A JSON answer. */
-export const json = (status: number, body: unknown): Response =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+/** A `Server-Timing` header value (`name;dur=ms, …`) for step durations in ms. */
+export function serverTiming(timing: Record<string, number>): string {
+  return Object.entries(timing).map(([k, ms]) => `${k};dur=${Math.round(ms * 1000) / 1000}`).join(", ");
+}
 
 /** The error body for `e`, with its status. */
 export function errorResponse(e: ApiError): Response {

@@ -12,8 +12,24 @@ import type { Assignment } from "./datastore.ts";
 import { isIpv6 } from "../net/ipv6.ts";
 import type { ApiContext } from "./server.ts";
 
-/** A POST route: the request body in, the reply out (or an ApiError). */
-export type PostRoute = (ctx: ApiContext, body: Record<string, unknown>) => unknown;
+/**
+ * A POST route: the request body in, the reply out (or an ApiError). `timing` collects the durations (ms) of
+ * the route's own steps; the server sends them as the reply's `Server-Timing` header (the plugin's trace).
+ */
+export type PostRoute = (ctx: ApiContext, body: Record<string, unknown>, timing: RouteTiming) => unknown;
+
+/** Step name → milliseconds (a diagnostic: measured with `performance.now`, never used for decisions). */
+export type RouteTiming = Record<string, number>;
+
+/** Awaits `p` and records how long it took as `timing[name]`. */
+async function timed<T>(timing: RouteTiming | undefined, name: string, p: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await p();
+  } finally {
+    if (timing) timing[name] = performance.now() - t0;
+  }
+}
 
 function now(ctx: ApiContext): number {
   return (ctx.clock ?? systemClock).now();
@@ -31,7 +47,11 @@ function addressOf(ip: string): { ipv4: string; ipv6?: string } {
 }
 
 /** `POST /v1/add-network`: an IP for the attachment (waiting for the pool to grow if need be). */
-export async function addNetwork(ctx: ApiContext, b: Record<string, unknown>): Promise<AddNetworkReply> {
+export async function addNetwork(
+  ctx: ApiContext,
+  b: Record<string, unknown>,
+  timing?: RouteTiming,
+): Promise<AddNetworkReply> {
   const key = attachmentKey(b);
   const optional = (field: string) => str(b, field, { optional: true }) || undefined;
   const meta = {
@@ -41,8 +61,8 @@ export async function addNetwork(ctx: ApiContext, b: Record<string, unknown>): P
     k8sPodUid: optional("k8sPodUid"),
   };
   ctx.metrics?.addIpReq.inc();
-  const a = await assignOrWait(ctx, key, meta);
-  await ctx.persist();
+  const a = await timed(timing, "assign", () => assignOrWait(ctx, key, meta));
+  await timed(timing, "checkpoint", () => ctx.persist());
   void ctx.driver.trigger();
   const eni = ctx.ds.eni(a.eniId)!;
   const pod = `${meta.k8sPodNamespace}/${meta.k8sPodName}`;
@@ -59,14 +79,18 @@ export async function addNetwork(ctx: ApiContext, b: Record<string, unknown>): P
 }
 
 /** `POST /v1/del-network`: releases the attachment's IP (into cooldown); `released: false` if none. */
-export async function delNetwork(ctx: ApiContext, b: Record<string, unknown>): Promise<DelNetworkReply> {
+export async function delNetwork(
+  ctx: ApiContext,
+  b: Record<string, unknown>,
+  timing?: RouteTiming,
+): Promise<DelNetworkReply> {
   const key = attachmentKey(b);
   ctx.metrics?.delIpReq.inc();
   const held = ctx.ds.get(key);
   const table = held && tableOf(ctx, held);
   const a = ctx.ds.release(key, now(ctx));
   if (!a) return { released: false };
-  await ctx.persist();
+  await timed(timing, "checkpoint", () => ctx.persist());
   void ctx.driver.trigger();
   ctx.log?.info("released", { ...key, ip: a.ip });
   return { released: true, ...addressOf(a.ip), ...table };

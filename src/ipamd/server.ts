@@ -7,8 +7,8 @@
  */
 import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
-import { ApiError, errorResponse, json, readBody } from "./api_request.ts";
-import { POST_ROUTES } from "./api_routes.ts";
+import { ApiError, errorResponse, json, readBody, serverTiming } from "./api_request.ts";
+import { POST_ROUTES, type RouteTiming } from "./api_routes.ts";
 import type { IpamdConfig } from "./config.ts";
 import type { Datastore } from "./datastore.ts";
 import type { Logger } from "./log.ts";
@@ -63,9 +63,10 @@ async function answerPost(ctx: ApiContext, req: Request, path: string): Promise<
   if (!ctx.ready()) throw notReady();
   const body = await readBody(req);
   const t1 = now();
-  const reply = await route(ctx, body);
+  const timing: RouteTiming = {};
+  const reply = await route(ctx, body, timing);
   if (now() - t0 > 1000) ctx.log?.warn("slow request", { path, readMs: t1 - t0, totalMs: now() - t0 });
-  return json(200, reply);
+  return json(200, reply, Object.keys(timing).length ? { "server-timing": serverTiming(timing) } : {});
 }
 
 /** The answer to a request that threw: its ApiError, or a 500 with the cause (logged and counted). */
