@@ -6,10 +6,11 @@
  *
  * Symbols are bound lazily, one by one. `Deno.dlopen` costs ~0.15 ms per bound symbol (binding all ~120
  * took ~22 ms of every aws-cni run), while a `Deno.UnsafeFnPointer` costs nothing to make and ~3 µs per
- * call. So loading only resolves every symbol's address (`dlsym`: a library lacking one is skipped like
- * one that does not load); the first use of a symbol makes an UnsafeFnPointer wrapper, and a symbol
- * called {@linkcode HOT_CALLS} times is bound for real with its own `Deno.dlopen` of the same library
- * (a fast call from then on). A plugin run binds next to nothing; ipamd's hot symbols end up fast.
+ * call. So loading only checks one symbol per library (`dlsym` of {@linkcode SENTINELS}: a library lacking
+ * it is skipped like one that does not load; resolving all ~135 up front cost ~1.3 ms of every aws-cni
+ * run); the first use of a symbol resolves its address and makes an UnsafeFnPointer wrapper, and a symbol
+ * called {@linkcode HOT_CALLS} times is bound for real with its own `Deno.dlopen` of the same library (a
+ * fast call from then on). A plugin run binds next to nothing; ipamd's hot symbols end up fast.
  *
  * @module
  */
@@ -162,6 +163,9 @@ export interface Libnl {
   from: string;
 }
 
+/** The symbol checked when a library loads (the rest are resolved at their first call). */
+export const SENTINELS = { nl: "nl_socket_alloc", route: "rtnl_link_veth_alloc" } as const;
+
 const SONAME_NL = "libnl-3.so.200";
 const SONAME_ROUTE = "libnl-route-3.so.200";
 
@@ -228,27 +232,28 @@ function cz(s: string): Uint8Array<ArrayBuffer> {
 
 type Defs = Record<string, Deno.ForeignFunction>;
 
+/** A symbol's address in the library `handle`; throws the error `Deno.dlopen` would for a missing one. */
+function symbolAddress(path: string, handle: Deno.PointerObject, name: string): Deno.PointerObject {
+  const a = libdl().dlsym(handle, cz(name));
+  if (!a) throw new Error(`Failed to register symbol ${name}: ${path}: undefined symbol: ${name}`);
+  return a;
+}
+
 /**
- * Opens `path` (so a failure reads exactly like `Deno.dlopen`'s) and resolves every symbol's address;
- * throws when the library does not load or lacks a symbol.
+ * Opens `path` (so a failure reads exactly like `Deno.dlopen`'s) and checks its sentinel symbol; throws when
+ * the library does not load or lacks it. Returns the library and its dlopen handle.
  */
 function resolve(
   path: string,
-  defs: Defs,
-): { lib: Deno.DynamicLibrary<Record<never, never>>; addrs: Map<string, Deno.PointerObject> } {
+  sentinel: string,
+): { lib: Deno.DynamicLibrary<Record<never, never>>; handle: Deno.PointerObject } {
   const lib = Deno.dlopen(path, {});
   try {
-    const d = libdl();
     // The library is loaded now: RTLD_NOLOAD only returns its handle (refcounted; kept for the process).
-    const h = d.dlopen(cz(path), RTLD_NOW | RTLD_NOLOAD);
-    if (!h) throw new Error(`Could not open library: ${path}: dlopen(RTLD_NOLOAD) failed`);
-    const addrs = new Map<string, Deno.PointerObject>();
-    for (const name of Object.keys(defs)) {
-      const a = d.dlsym(h, cz(name));
-      if (!a) throw new Error(`Failed to register symbol ${name}: ${path}: undefined symbol: ${name}`);
-      addrs.set(name, a);
-    }
-    return { lib, addrs };
+    const handle = libdl().dlopen(cz(path), RTLD_NOW | RTLD_NOLOAD);
+    if (!handle) throw new Error(`Could not open library: ${path}: dlopen(RTLD_NOLOAD) failed`);
+    symbolAddress(path, handle, sentinel);
+    return { lib, handle };
   } catch (e) {
     lib.close();
     throw e;
@@ -256,10 +261,11 @@ function resolve(
 }
 
 /**
- * The symbols object: each property starts as a stub calling through an UnsafeFnPointer (made on the first
- * call); on its {@linkcode HOT_CALLS}th call the stub replaces itself with a fast `Deno.dlopen` binding.
+ * The symbols object: each property starts as a stub calling through an UnsafeFnPointer (the address resolved
+ * and the pointer made on the first call); on its {@linkcode HOT_CALLS}th call the stub replaces itself with a
+ * fast `Deno.dlopen` binding.
  */
-function lazySymbols(path: string, defs: Defs, addrs: Map<string, Deno.PointerObject>, hot: number): object {
+function lazySymbols(path: string, defs: Defs, handle: Deno.PointerObject, hot: number): object {
   type Fn = (...args: unknown[]) => unknown;
   const table: Record<string, Fn> = {};
   for (const name of Object.keys(defs)) {
@@ -274,7 +280,9 @@ function lazySymbols(path: string, defs: Defs, addrs: Map<string, Deno.PointerOb
         return f(...args);
       }
       // deno-lint-ignore no-explicit-any
-      ptr ??= new Deno.UnsafeFnPointer(addrs.get(name)! as any, def) as unknown as { call: Fn };
+      ptr ??= new Deno.UnsafeFnPointer(symbolAddress(path, handle, name) as any, def) as unknown as {
+        call: Fn;
+      };
       return ptr.call(...args);
     };
   }
@@ -290,11 +298,11 @@ export function loadLibnl(candidates: Array<[string, string, string]>, hot = HOT
   for (const [from, pNl, pRoute] of candidates) {
     let nl: ReturnType<typeof resolve> | undefined;
     try {
-      nl = resolve(pNl, NL);
-      const rt = resolve(pRoute, ROUTE);
+      nl = resolve(pNl, SENTINELS.nl);
+      const rt = resolve(pRoute, SENTINELS.route);
       return {
-        nl: lazySymbols(pNl, NL, nl.addrs, hot) as NlSymbols,
-        rt: lazySymbols(pRoute, ROUTE, rt.addrs, hot) as RouteSymbols,
+        nl: lazySymbols(pNl, NL, nl.handle, hot) as NlSymbols,
+        rt: lazySymbols(pRoute, ROUTE, rt.handle, hot) as RouteSymbols,
         from,
       };
     } catch (e) {
