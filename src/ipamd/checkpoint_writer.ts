@@ -1,6 +1,6 @@
 /**
  * Writes the datastore's assignments to the checkpoint file in order: each write sees every change made
- * before it, and callers arriving while a write waits to start share it (one fsync for a burst of ADDs). A
+ * before it, and callers arriving while a write waits to start share it (one write for a burst of ADDs). A
  * failed write is logged and counted (`awscni_ipamd_error_count{fn="checkpoint"}`) and rejects its callers.
  * @module
  */

@@ -144,7 +144,7 @@ export class Daemon {
 
   /**
    * Writes the assignments to the checkpoint. Writes are serialised and each sees every earlier change;
-   * callers arriving while a write waits to start share it (one fsync for a burst of ADDs).
+   * callers arriving while a write waits to start share it (one write for a burst of ADDs).
    */
   persist(): Promise<void> {
     return this.#checkpoint.write();
