@@ -17,7 +17,7 @@ import {
 } from "./lab_state.ts";
 import { LabNames } from "./naming.ts";
 import { createNodeMountNamespaces, removeNodeMountNamespaces } from "./node_mntns.ts";
-import { writeBinDir, writeNodeConflists } from "./runtime_node.ts";
+import { pluginBundles, writeBinDir, writeNodeConflists } from "./runtime_node.ts";
 import { ensureCniPlugins } from "./cni_plugins.ts";
 import { ensureKubeProtobuf } from "./k8s_protobuf.ts";
 
@@ -111,7 +111,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     writeLabConfig(names, cfg);
     // A dual-stack lab's conflists name each node's IPv4 (egress-cni's SNAT source): the daemon writes them.
     if (!cfg.ipv6) writeNodeConflists(names, cfg.nodes, undefined, cfg.nodeAgents);
-    writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir);
+    writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir, await pluginBundles(cfg.repoDir, cfg.denoPath));
     for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
     Deno.mkdirSync(names.podsDir, { recursive: true });
     for (

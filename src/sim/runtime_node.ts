@@ -7,6 +7,7 @@ import { EGRESS_V4_SUBNET } from "../ipamd/ipv6_mode.ts";
 import { exists, type LabConfig } from "./lab_state.ts";
 import type { LabNames } from "./naming.ts";
 import type { Conflist } from "./runtime.ts";
+import { BUNDLE_ENTRY, BUNDLE_RUN_FLAGS, ensurePluginBundle } from "./plugin_bundle.ts";
 
 /**
  * The conflist a lab node's runtime reads. With `egressNodeIp` (a dual-stack lab, ipamd in IPv6 mode) it
@@ -69,11 +70,38 @@ export function writeNodeConflists(
 const OWN_PLUGINS = [["aws-cni", "src/cni/main.ts"], ["egress-cni", "src/egress/main.ts"]] as const;
 
 /**
- * Fills `<state>/bin`: aws-cni (and egress-cni) is `dist/<name>` when it was compiled, else an honest launcher
- * script that runs the plugin's source with deno; every plugin in `pluginsDir` (the reference plugins, see
- * src/sim/cni_plugins.ts) is linked beside them.
+ * Bundles of our plugins for {@linkcode writeBinDir} (made once per source change, in the build cache). A
+ * plugin that cannot be bundled runs from source, and `onError` says why.
  */
-export function writeBinDir(names: LabNames, repoDir: string, denoPath: string, pluginsDir: string): void {
+export async function pluginBundles(
+  repoDir: string,
+  deno: string,
+  onError: (line: string) => void = (l) => console.error(l),
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, entry] of OWN_PLUGINS) {
+    try {
+      out[name] = await ensurePluginBundle({ name, entry, repoDir, deno });
+    } catch (e) {
+      onError(`lab: ${name} runs from source: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Fills `<state>/bin`: aws-cni (and egress-cni) is `dist/<name>` when it was compiled, else an honest launcher
+ * script that runs the plugin with deno: its bundle when `bundles` names one (src/sim/plugin_bundle.ts), else
+ * its source; every plugin in `pluginsDir` (the reference plugins, see src/sim/cni_plugins.ts) is linked
+ * beside them.
+ */
+export function writeBinDir(
+  names: LabNames,
+  repoDir: string,
+  denoPath: string,
+  pluginsDir: string,
+  bundles: Record<string, string> = {},
+): void {
   Deno.mkdirSync(names.binDir, { recursive: true });
   for (const [name, entry] of OWN_PLUGINS) {
     const dest = join(names.binDir, name);
@@ -83,6 +111,14 @@ export function writeBinDir(names: LabNames, repoDir: string, denoPath: string, 
     } catch { /* absent */ }
     if (exists(compiled)) {
       Deno.copyFileSync(compiled, dest);
+    } else if (bundles[name]) {
+      Deno.writeTextFileSync(
+        dest,
+        `#!/bin/sh\n# vpc-cni lab: runs the ${name} plugin, bundled from ${entry} (src/sim/plugin_bundle.ts).\n` +
+          `exec ${shq(denoPath)} run -A ${BUNDLE_RUN_FLAGS.join(" ")} ${
+            shq(join(bundles[name], BUNDLE_ENTRY))
+          } "$@"\n`,
+      );
     } else {
       Deno.writeTextFileSync(
         dest,
