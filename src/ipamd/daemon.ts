@@ -5,18 +5,15 @@
  * listeners in daemon_serve.ts.
  * @module
  */
-import type { Netlink } from "../../ffi/mod.ts";
 import type { Ec2Port, NetworkInterface } from "../aws/ec2_port.ts";
-import type { ImdsPort } from "../aws/imds_port.ts";
-import { RateLimitedEc2, type RateLimitOptions } from "../aws/rate_limit.ts";
 import { type Clock, systemClock } from "../common/clock.ts";
 import { waitForApiServer } from "../k8s/client.ts";
-import type { EniConfigSpec, KubePort } from "../k8s/port.ts";
-import { applyRules, type IptablesRunner, renderRules } from "../net/iptables.ts";
+import type { EniConfigSpec } from "../k8s/port.ts";
 import { CheckpointWriter } from "./checkpoint_writer.ts";
-import type { IpamdConfig } from "./config.ts";
+import type { DaemonOptions } from "./daemon_options.ts";
+import { rateLimited, setupHost } from "./daemon_host.ts";
 import { type Assignment, Datastore } from "./datastore.ts";
-import { loadEnis, type NodeEni, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
+import { type NodeEni, nodeEnis, restoreAssignments } from "./daemon_restore.ts";
 import { serveIpamd } from "./daemon_serve.ts";
 import {
   logSweep,
@@ -29,10 +26,10 @@ import {
   subnetDiscoveryPlacement,
 } from "./daemon_startup.ts";
 import { EniConfigWatcher } from "./eni_config.ts";
-import { EniGc, type EniGcOptions, sweepOrphanedEnis, type SweepRun } from "./eni_gc.ts";
+import { EniGc, sweepOrphanedEnis, type SweepRun } from "./eni_gc.ts";
 import { EniManager } from "./eni_manager.ts";
 import { HostNetwork } from "./host_network.ts";
-import { applyIpv6HostRules, ensureIpv6Prefix, ipv6Planner } from "./ipv6_mode.ts";
+import { ensureIpv6Prefix, ipv6Planner } from "./ipv6_mode.ts";
 import { type UnmanagedEni, unmanagedReason } from "./eni_policy.ts";
 import { ImdsOnlyEc2 } from "./imds_only_ec2.ts";
 import { CordonWatch, heldWhileCordoned } from "./node_cordon.ts";
@@ -43,51 +40,9 @@ import { PodWatch } from "./pod_watch.ts";
 import { PoolDriver } from "./pool_driver.ts";
 
 export { StartupError } from "./daemon_startup.ts";
+export type { DaemonOptions, DaemonPorts } from "./daemon_options.ts";
 
 export const VERSION = "0.1.0";
-
-/** The outside world, through the ports. */
-export interface DaemonPorts {
-  ec2: Ec2Port;
-  imds: ImdsPort;
-  kube: KubePort;
-  /** The API server's address, for messages. */
-  kubeServer: string;
-  /** Netlink bound to the node's namespace; without it no host wiring is done. */
-  netlink?: Netlink;
-  /** Where iptables runs (default: this namespace). */
-  iptables?: IptablesRunner;
-}
-
-export interface DaemonOptions {
-  config: IpamdConfig;
-  ports: DaemonPorts;
-  log?: Logger;
-  /** Bounded wait for the Kubernetes API (default 60 s). */
-  kubeWaitMs?: number;
-  /** How long ADD waits for the pool to grow (default 5 s). */
-  addWaitMs?: number;
-  planEveryMs?: number;
-  reconcileEveryMs?: number;
-  attachWaitMs?: number;
-  /** Primary interface name for the NodePort connmark rule (default eth0). */
-  primaryIf?: string;
-  /** Metrics listen address (default all interfaces, like upstream's :61678); tests use 127.0.0.1. */
-  metricsHostname?: string;
-  /** ENABLE_SUBNET_DISCOVERY (default true); see subnet_select.ts. */
-  subnetDiscovery?: boolean;
-  /** Leaked-ENI GC timing and limits (tests); off with DISABLE_LEAKED_ENI_CLEANUP. */
-  eniGc?: Partial<Pick<EniGcOptions, "firstDelayMs" | "everyMs" | "minAgeMs" | "maxDeletesPerRun">>;
-  /** Bound on the start-up sweep of ENIs orphaned by a previous run (default 10 s); see eni_gc.ts. */
-  startupSweepDeadlineMs?: number;
-  /**
-   * Client-side EC2 rate limiting (default `CLIENT_BUCKETS`). `ports.ec2` is always wrapped in it, unless it is
-   * a `RateLimitedEc2` already (then it is used as it is).
-   */
-  rateLimit?: RateLimitOptions;
-  /** Time for the pool, the ENI manager, the rate limiter, the GC and the socket API. Default `systemClock`. */
-  clock?: Clock;
-}
 
 /** A running ipamd. */
 export class Daemon {
@@ -366,45 +321,22 @@ export class Daemon {
     return this.cordon?.cordoned ? heldWhileCordoned(a) : undefined;
   }
 
-  /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
+  /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables (daemon_host.ts). */
   async #setupHost(node: NodeIdentity, enis: NodeEni[], primary: NetworkInterface): Promise<void> {
-    const { config: c, ports } = this.o;
-    const v6 = c.enableIpv6;
-    this.host?.setupNode(
-      v6
-        // Upstream's IPv6 mode: the fwmark rule (IPv6) always, no external-service rules.
-        ? { primaryMac: node.primaryMac, mtu: c.eniMtu, fwmark: c.connmark, family: 6 }
-        : {
-          primaryMac: node.primaryMac,
-          mtu: c.eniMtu,
-          // Upstream keeps the fwmark rule while it does SNAT even without NodePort support (the veth restore rule).
-          fwmark: c.nodePortSupport || !c.externalSnat ? c.connmark : undefined,
-          externalServiceCidrs: c.externalServiceCidrs,
-        },
-    );
-    await loadEnis(this.ds, enis, {
-      host: this.host,
-      mtu: c.eniMtu,
-      clock: this.clock,
-      log: this.log,
-      ipv6: v6,
-    });
-    // IPv6 mode: no SNAT or connmark rules, only the block on pods' node-local IPv4 (ipv6_mode.ts).
-    if (v6) return await applyIpv6HostRules(ports.iptables ?? {});
-    await applyRules(
-      renderRules({
-        primaryIp: primary.privateIpAddress,
-        // The primary ENI's interface, found by its MAC as upstream does (eth0, ens5, ...).
-        primaryIf: this.o.primaryIf ?? this.host?.primaryInterface(node.primaryMac) ?? "eth0",
+    await setupHost(
+      {
+        host: this.host,
+        ds: this.ds,
+        config: this.o.config,
+        iptables: this.o.ports.iptables ?? {},
+        primaryIf: this.o.primaryIf,
         vpcCidrs: this.vpcCidrs,
-        excludeCidrs: c.excludeSnatCidrs,
-        externalSnat: c.externalSnat,
-        randomizeSnat: c.randomizeSnat,
-        vethPrefix: c.vethPrefix,
-        nodePortSupport: c.nodePortSupport,
-        connmark: c.connmark,
-      }),
-      ports.iptables ?? {},
+        clock: this.clock,
+        log: this.log,
+      },
+      node,
+      enis,
+      primary,
     );
   }
 
@@ -459,19 +391,7 @@ export class Daemon {
 
   /** `ec2` behind the client-side token buckets with jittered retries; throttled calls are counted. */
   #rateLimited(ec2: Ec2Port): Ec2Port {
-    if (ec2 instanceof RateLimitedEc2) return ec2;
-    const throttled = this.metrics.registry.counter(
-      "awscni_ec2api_throttled_count",
-      "The number of EC2 API calls answered RequestLimitExceeded",
-    );
-    return new RateLimitedEc2(ec2, {
-      clock: this.clock,
-      ...this.o.rateLimit,
-      onThrottle: (action) => {
-        throttled.inc({ fn: action });
-        this.o.rateLimit?.onThrottle?.(action);
-      },
-    });
+    return rateLimited(ec2, this.metrics, { clock: this.clock, ...this.o.rateLimit });
   }
 
   /** Releases an assignment found leaked (pod gone). */

@@ -37,55 +37,61 @@ export interface NoIpState {
 
 /** Why no IP is free; `coolingRetryMs` is the time until the first cooling IP frees, when one cools. */
 export function reasonForNoIp(s: NoIpState, coolingRetryMs?: number): ErrorBody {
-  const { now } = s;
   const err = s.lastError;
-  const fresh = err && now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
+  const fresh = err && s.now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
   // Backing off after a failure: growth still in flight was started before it and says less than the error.
-  const backingOff = fresh && s.growthPausedUntil > now;
-  if ((s.pendingEnis > 0 || s.growing) && !backingOff) {
-    const left = s.pendingEnis > 0 ? Math.max(250, s.growStartedAt + EXPECTED_ENI_MS - now) : 250;
-    return {
-      reason: "pool_growing",
-      message: s.pendingEnis > 0
-        ? `no free IP: ${s.pendingEnis} ENI(s) being attached, expected within ${left} ms`
-        : `no free IP: ${s.pendingIps} IP(s) being assigned`,
-      retryable: true,
-      retryAfterMs: left,
-    };
-  }
-  if (err && fresh) {
-    const paused = s.growthPausedUntil > now ? s.growthPausedUntil - now : undefined;
-    return {
-      reason: err.err.reason,
-      message: `no free IP: ${err.err.message}`,
-      retryable: err.err.retryable,
-      ...(paused ? { retryAfterMs: paused } : err.err.retryable ? { retryAfterMs: 1000 } : {}),
-    };
-  }
-  if (s.held) {
-    const cooling = coolingRetryMs !== undefined ? s.ds.stats(now).cooling : 0;
-    return {
-      reason: "growth_held",
-      message: `no free IP and the pool may not grow: ${s.held}` +
-        (cooling > 0 ? `; ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms` : ""),
-      retryable: true,
-      retryAfterMs: cooling > 0 ? coolingRetryMs : 5_000,
-    };
-  }
-  const { ds } = s;
-  const enis = ds.enis();
+  const backingOff = fresh && s.growthPausedUntil > s.now;
+  if ((s.pendingEnis > 0 || s.growing) && !backingOff) return growing(s);
+  if (err && fresh) return failed(s, err.err);
+  if (s.held) return held(s, s.held, coolingRetryMs);
+  return fullOrCooling(s, coolingRetryMs);
+}
+
+/** Growth is in flight: ENIs attaching (with the time they usually take) or IPs being assigned. */
+function growing(s: NoIpState): ErrorBody {
+  const left = s.pendingEnis > 0 ? Math.max(250, s.growStartedAt + EXPECTED_ENI_MS - s.now) : 250;
+  return {
+    reason: "pool_growing",
+    message: s.pendingEnis > 0
+      ? `no free IP: ${s.pendingEnis} ENI(s) being attached, expected within ${left} ms`
+      : `no free IP: ${s.pendingIps} IP(s) being assigned`,
+    retryable: true,
+    retryAfterMs: left,
+  };
+}
+
+/** The last growth failed (recently): its reason, retryable or not, with the pause left. */
+function failed(s: NoIpState, err: EniError): ErrorBody {
+  const paused = s.growthPausedUntil > s.now ? s.growthPausedUntil - s.now : undefined;
+  return {
+    reason: err.reason,
+    message: `no free IP: ${err.message}`,
+    retryable: err.retryable,
+    ...(paused ? { retryAfterMs: paused } : err.retryable ? { retryAfterMs: 1000 } : {}),
+  };
+}
+
+/** The pool may not grow now (a cordoned node, provisioning disabled): say why, and when an IP cools. */
+function held(s: NoIpState, why: string, coolingRetryMs?: number): ErrorBody {
+  const cooling = coolingRetryMs !== undefined ? s.ds.stats(s.now).cooling : 0;
+  return {
+    reason: "growth_held",
+    message: `no free IP and the pool may not grow: ${why}` +
+      (cooling > 0 ? `; ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms` : ""),
+    retryable: true,
+    retryAfterMs: cooling > 0 ? coolingRetryMs : 5_000,
+  };
+}
+
+/** Every ENI attached and full (`max_enis_reached` unless one cools), or at target with IPs cooling. */
+function fullOrCooling(s: NoIpState, coolingRetryMs?: number): ErrorBody {
+  const enis = s.ds.enis();
   const usable = s.ipv4PerEni - 1;
   const full = enis.every((e) => e.ips.length >= usable || e.prefixes.length > 0);
-  if (enis.length >= s.maxEnis && full) {
-    const stats = ds.stats(now);
-    if (coolingRetryMs !== undefined && stats.cooling > 0) {
-      return {
-        reason: "pool_growing",
-        message: `no free IP: ${stats.cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`,
-        retryable: true,
-        retryAfterMs: coolingRetryMs,
-      };
-    }
+  const stats = s.ds.stats(s.now);
+  const cooling = coolingRetryMs !== undefined ? stats.cooling : 0;
+  const coolingMessage = `no free IP: ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`;
+  if (enis.length >= s.maxEnis && full && cooling === 0) {
     return {
       reason: "max_enis_reached",
       message:
@@ -93,13 +99,10 @@ export function reasonForNoIp(s: NoIpState, coolingRetryMs?: number): ErrorBody 
       retryable: false,
     };
   }
-  // At its IP target with the rest cooling down, the pool is not growing: say what frees an IP.
-  const cooling = coolingRetryMs !== undefined ? ds.stats(now).cooling : 0;
+  // Full but cooling, or at its IP target with the rest cooling down: the pool is not growing; say what frees.
   return {
     reason: "pool_growing",
-    message: cooling > 0
-      ? `no free IP: ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`
-      : "no free IP: the pool is growing",
+    message: cooling > 0 ? coolingMessage : "no free IP: the pool is growing",
     retryable: true,
     retryAfterMs: coolingRetryMs ?? 1000,
   };

@@ -6,8 +6,6 @@
  * (`pendingEnis`, `pendingIps`, per-ENI in-flight assigns) so nothing is planned twice. A burst is thus
  * planned for its whole demand (pods waiting in the socket API, `waitingPods`) while earlier ENIs attach.
  */
-import { cidrContains } from "../net/ipv4.ts";
-import { cidr6Contains, isIpv6 } from "../net/ipv6.ts";
 import type { NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { type Clock, every, systemClock } from "../common/clock.ts";
@@ -21,6 +19,7 @@ import { IPS_PER_PREFIX } from "./max_pods.ts";
 import { type ErrorBody, reasonForNoIp } from "./no_ip_reason.ts";
 import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolInput, type PoolPlan } from "./pool.ts";
 import { reconcileWithEc2 } from "./reconcile.ts";
+import { setPoolGauges } from "./pool_gauges.ts";
 import { BackgroundFailures } from "./background_failures.ts";
 
 /** Every this many reconciles, EC2 is asked even when IMDS agrees with the datastore (a safety net). */
@@ -433,22 +432,6 @@ export class PoolDriver {
   }
 
   #updateGauges(): void {
-    const m = this.#o.metrics;
-    if (!m) return;
-    const s = this.#o.ds.stats(this.#now);
-    const enis = this.#o.ds.enis();
-    m.eniAllocated.set(enis.length);
-    m.totalIps.set(s.total);
-    m.assignedIps.set(s.assigned);
-    m.totalPrefixes.set(enis.reduce((n, e) => n + e.prefixes.length + (e.ipv6Prefixes?.length ?? 0), 0));
-    // Upstream's per-CIDR view: a /28 (or IPv6 /80) prefix, or a secondary IP as its own /32.
-    m.assignedPerCidr.clear();
-    for (const a of this.#o.ds.assignments()) {
-      const eni = this.#o.ds.eni(a.eniId);
-      const prefix = isIpv6(a.ip)
-        ? eni?.ipv6Prefixes?.find((p) => cidr6Contains(p, a.ip))
-        : eni?.prefixes.find((p) => cidrContains(p, a.ip));
-      m.assignedPerCidr.inc({ cidr: prefix ?? `${a.ip}/${isIpv6(a.ip) ? 128 : 32}` });
-    }
+    if (this.#o.metrics) setPoolGauges(this.#o.metrics, this.#o.ds, this.#now);
   }
 }
