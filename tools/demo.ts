@@ -65,16 +65,16 @@ export interface DemoResult {
 }
 
 /** The lab the demo asks for: 2 × m5.large. */
-function demoLab(o: DemoOptions): DemoLab {
-  const stateDir = o.stateDir ?? "/run/vpc-cni-demo";
+function demoLab(opts: DemoOptions): DemoLab {
+  const stateDir = opts.stateDir ?? "/run/vpc-cni-demo";
   const instanceType = "m5.large";
   const it = lookupInstanceType(instanceType)!;
   return {
     names: new LabNames(stateDir),
     stateDir,
     instanceType,
-    latency: o.latency ?? "realistic",
-    pods: o.pods ?? (o.ipv6 ? 6 : 12),
+    latency: opts.latency ?? "realistic",
+    pods: opts.pods ?? (opts.ipv6 ? 6 : 12),
     maxEnis: it.maxEnis,
     usable: it.ipv4PerEni - 1,
   };
@@ -89,30 +89,30 @@ function ensureDeps(log: (l: string) => void): boolean {
 }
 
 /** The pods, the picture, the checks; then (unless kept) the pods deleted and the shrink awaited. */
-async function demoBody(ctx: DemoContext, lab: DemoLab, o: DemoOptions): Promise<void> {
+async function demoBody(ctx: DemoContext, lab: DemoLab, opts: DemoOptions): Promise<void> {
   await addPods(ctx, lab.pods);
   const podByContainer = new Map(ctx.pods.map((p) => [p.rec.containerId, p.rec.name]));
   await drawPools(ctx, "the pool now", podByContainer);
-  const broken: DemoPod | undefined = o.breakWhat ? await breakWiring(ctx, o.breakWhat) : undefined;
+  const broken: DemoPod | undefined = opts.breakWhat ? await breakWiring(ctx, opts.breakWhat) : undefined;
   await pingMatrix(ctx, broken);
   await snatToInternet(ctx, broken);
   await metricsAndIntrospection(ctx);
-  if (o.keep) return printKeep(ctx);
+  if (opts.keep) return printKeep(ctx);
   await deletePods(ctx);
-  if (o.shrink === false) return;
+  if (opts.shrink === false) return;
   await waitForShrink(ctx);
   await drawPools(ctx, "the pool after the pods left", new Map());
 }
 
 /** Runs the demo; never throws for a failed check (see `ok`), always tears down unless `keep`. */
-export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
-  const log = o.log ?? ((l: string) => console.log(l));
-  const lab = demoLab(o);
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const lab = demoLab(opts);
   const checks: CheckResult[] = [];
   const t0 = Date.now();
   const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s]`;
   const head = (s: string) => log(`\n${stamp()} ── ${s} ${"─".repeat(Math.max(0, 90 - s.length))}`);
-  if (o.deps !== false && !ensureDeps(log)) {
+  if (opts.deps !== false && !ensureDeps(log)) {
     return {
       ok: false,
       checks: [{ name: "deps", ok: false, detail: "apt-get could not install" }],
@@ -126,10 +126,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     const r = await labDown(lab.stateDir);
     log(`${stamp()} lab down: ${r.namespaces.length} namespaces removed, ${r.killed} processes ended`);
   };
-  o.onTeardown?.(teardown);
+  opts.onTeardown?.(teardown);
   let result: DemoResult;
   try {
-    const status = o.ipv6 ? await bringUpIpv6(lab, log, head, stamp) : await bringUp(lab, log, head, stamp);
+    const status = opts.ipv6
+      ? await bringUpIpv6(lab, log, head, stamp)
+      : await bringUp(lab, log, head, stamp);
     const ctx: DemoContext = {
       log,
       stamp,
@@ -141,14 +143,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       checks,
       usable: lab.usable,
     };
-    await (o.ipv6 ? ipv6Body(ctx, lab, o) : demoBody(ctx, lab, o));
+    await (opts.ipv6 ? ipv6Body(ctx, lab, opts) : demoBody(ctx, lab, opts));
   } catch (e) {
     log(`demo: ${(e as Error).message}`);
     checks.push({ name: "demo ran", ok: false, detail: (e as Error).message.split("\n")[0] });
   } finally {
     // The result first, then the teardown and the total (as before the split).
     result = summarize(log, checks, lab.stateDir);
-    if (!o.keep) await teardown();
+    if (!opts.keep) await teardown();
     log(`${stamp()} total`);
   }
   return result;

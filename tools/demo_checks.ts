@@ -11,8 +11,8 @@ import { execInNetns } from "../src/sim/netns_exec.ts";
 import type { DemoContext, DemoPod } from "./demo_context.ts";
 
 /** "1 pod", "2 pods". */
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
 }
 
 /** Runs `fn` over `xs`, at most `limit` at a time, keeping the order. */

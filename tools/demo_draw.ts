@@ -6,12 +6,12 @@ import { type EnisView as UpstreamEnis, flattenEnis } from "../src/ipamd/introsp
 import { type DemoContext, type EnisView, ipamdGet } from "./demo_context.ts";
 
 /** Where each of n pods goes: node 1 gets a few, node 0 enough to need a second ENI (usable + 1). */
-export function placement(n: number, usablePerEni: number, nodes = 2): number[] {
-  if (nodes < 2 || n < 2) return Array(n).fill(0);
-  const n0 = Math.max(Math.ceil(n / 2), Math.min(n - 1, usablePerEni + 1));
-  const n1 = n - n0;
-  const out = Array(n).fill(0);
-  for (let k = 0; k < n1; k++) out[Math.floor(((k + 0.5) * n) / n1)] = 1;
+export function placement(count: number, usablePerEni: number, nodes = 2): number[] {
+  if (nodes < 2 || count < 2) return Array(count).fill(0);
+  const n0 = Math.max(Math.ceil(count / 2), Math.min(count - 1, usablePerEni + 1));
+  const n1 = count - n0;
+  const out = Array(count).fill(0);
+  for (let k = 0; k < n1; k++) out[Math.floor(((k + 0.5) * count) / n1)] = 1;
   return out;
 }
 

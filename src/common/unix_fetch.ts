@@ -29,8 +29,8 @@ export class UnixFetchError extends Error {
   }
 }
 
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** `RequestInit` plus the deadline for the whole exchange. */

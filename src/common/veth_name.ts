@@ -5,8 +5,8 @@
  */
 
 /** SHA-1 of a UTF-8 string, as 40 lowercase hex digits. */
-export function sha1Hex(s: string): string {
-  const msg = new TextEncoder().encode(s);
+export function sha1Hex(text: string): string {
+  const msg = new TextEncoder().encode(text);
   const len = ((msg.length + 8) >> 6) + 1 << 6; // padded length: a multiple of 64 with room for 0x80 + length
   const buf = new Uint8Array(len);
   buf.set(msg);

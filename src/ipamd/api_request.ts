@@ -35,16 +35,16 @@ export function serverTiming(timing: Record<string, number>): string {
 }
 
 /** The error body for `e`, with its status. */
-export function errorResponse(e: ApiError): Response {
+export function errorResponse(err: ApiError): Response {
   const body: IpamdErrorBody = {
     error: {
-      reason: e.reason,
-      message: e.message,
-      retryable: e.retryable,
-      ...(e.retryAfterMs !== undefined ? { retryAfterMs: Math.round(e.retryAfterMs) } : {}),
+      reason: err.reason,
+      message: err.message,
+      retryable: err.retryable,
+      ...(err.retryAfterMs !== undefined ? { retryAfterMs: Math.round(err.retryAfterMs) } : {}),
     },
   };
-  return json(e.status, body);
+  return json(err.status, body);
 }
 
 /** The body as a JSON object; 413 over the size limit, 400 when it is not a JSON object. */
@@ -81,24 +81,24 @@ export async function readBody(req: Request): Promise<Record<string, unknown>> {
 
 /** A string field; 400 naming the field when it is missing, empty (unless optional) or off `pattern`. */
 export function str(
-  b: Record<string, unknown>,
+  body: Record<string, unknown>,
   field: string,
-  o: { optional?: boolean; pattern?: RegExp } = {},
+  opts: { optional?: boolean; pattern?: RegExp } = {},
 ): string {
-  const v = b[field];
-  if (v === undefined && o.optional) return "";
-  if (typeof v !== "string" || (!o.optional && v === "")) {
+  const v = body[field];
+  if (v === undefined && opts.optional) return "";
+  if (typeof v !== "string" || (!opts.optional && v === "")) {
     throw new ApiError(400, "bad_request", `field "${field}" must be a non-empty string`);
   }
-  if (o.pattern && v !== "" && !o.pattern.test(v)) {
+  if (opts.pattern && v !== "" && !opts.pattern.test(v)) {
     throw new ApiError(400, "bad_request", `field "${field}" is invalid: "${v.slice(0, 80)}"`);
   }
   return v;
 }
 
 /** `ifName`: a Linux interface name (at most 15 bytes, no `/`, `:` or whitespace). */
-export function ifName(b: Record<string, unknown>): string {
-  const v = str(b, "ifName");
+export function ifName(body: Record<string, unknown>): string {
+  const v = str(body, "ifName");
   if (new TextEncoder().encode(v).length > 15 || v === "." || v === ".." || /[/:\s]/.test(v)) {
     throw new ApiError(400, "bad_request", `field "ifName" is invalid: "${v.slice(0, 80)}"`);
   }
@@ -106,10 +106,10 @@ export function ifName(b: Record<string, unknown>): string {
 }
 
 /** The `(netName, containerId, ifName)` key of a request. */
-export function attachmentKey(b: Record<string, unknown>): AttachmentKey {
+export function attachmentKey(body: Record<string, unknown>): AttachmentKey {
   return {
-    netName: str(b, "netName", { pattern: ID }),
-    containerId: str(b, "containerId", { pattern: ID }),
-    ifName: ifName(b),
+    netName: str(body, "netName", { pattern: ID }),
+    containerId: str(body, "containerId", { pattern: ID }),
+    ifName: ifName(body),
   };
 }

@@ -22,10 +22,10 @@ export type PostRoute = (ctx: ApiContext, body: Record<string, unknown>, timing:
 export type RouteTiming = Record<string, number>;
 
 /** Awaits `p` and records how long it took as `timing[name]`. */
-async function timed<T>(timing: RouteTiming | undefined, name: string, p: () => Promise<T>): Promise<T> {
+async function timed<T>(timing: RouteTiming | undefined, name: string, work: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
-    return await p();
+    return await work();
   } finally {
     if (timing) timing[name] = performance.now() - t0;
   }
@@ -36,8 +36,8 @@ function now(ctx: ApiContext): number {
 }
 
 /** The device and route table of an assignment's ENI. */
-function tableOf(ctx: ApiContext, a: Assignment): { deviceNumber: number; routeTable: number } {
-  const deviceNumber = ctx.ds.eni(a.eniId)?.deviceNumber ?? 0;
+function tableOf(ctx: ApiContext, assignment: Assignment): { deviceNumber: number; routeTable: number } {
+  const deviceNumber = ctx.ds.eni(assignment.eniId)?.deviceNumber ?? 0;
   return { deviceNumber, routeTable: routeTableOf(deviceNumber) };
 }
 
@@ -49,11 +49,11 @@ function addressOf(ip: string): { ipv4: string; ipv6?: string } {
 /** `POST /v1/add-network`: an IP for the attachment (waiting for the pool to grow if need be). */
 export async function addNetwork(
   ctx: ApiContext,
-  b: Record<string, unknown>,
+  body: Record<string, unknown>,
   timing?: RouteTiming,
 ): Promise<AddNetworkReply> {
-  const key = attachmentKey(b);
-  const optional = (field: string) => str(b, field, { optional: true }) || undefined;
+  const key = attachmentKey(body);
+  const optional = (field: string) => str(body, field, { optional: true }) || undefined;
   const meta = {
     netns: optional("netns"),
     k8sPodNamespace: optional("k8sPodNamespace"),
@@ -81,10 +81,10 @@ export async function addNetwork(
 /** `POST /v1/del-network`: releases the attachment's IP (into cooldown); `released: false` if none. */
 export async function delNetwork(
   ctx: ApiContext,
-  b: Record<string, unknown>,
+  body: Record<string, unknown>,
   timing?: RouteTiming,
 ): Promise<DelNetworkReply> {
-  const key = attachmentKey(b);
+  const key = attachmentKey(body);
   ctx.metrics?.delIpReq.inc();
   const held = ctx.ds.get(key);
   const table = held && tableOf(ctx, held);
@@ -97,15 +97,15 @@ export async function delNetwork(
 }
 
 /** `POST /v1/check-network`: whether ipamd holds an IP for the attachment, and its table. */
-export function checkNetwork(ctx: ApiContext, b: Record<string, unknown>): CheckNetworkReply {
-  const a = ctx.ds.get(attachmentKey(b));
+export function checkNetwork(ctx: ApiContext, body: Record<string, unknown>): CheckNetworkReply {
+  const a = ctx.ds.get(attachmentKey(body));
   return a ? { held: true, ...addressOf(a.ip), ...tableOf(ctx, a) } : { held: false };
 }
 
 /** The `valid` list of a GC request, as `[containerId, ifName]` JSON keys. */
-function validKeys(b: Record<string, unknown>): Set<string> {
-  if (!Array.isArray(b.valid)) throw new ApiError(400, "bad_request", `field "valid" must be an array`);
-  return new Set(b.valid.map((v, i) => {
+function validKeys(body: Record<string, unknown>): Set<string> {
+  if (!Array.isArray(body.valid)) throw new ApiError(400, "bad_request", `field "valid" must be an array`);
+  return new Set(body.valid.map((v, i) => {
     if (typeof v !== "object" || v === null) {
       throw new ApiError(400, "bad_request", `field "valid[${i}]" must be an object`);
     }
@@ -115,9 +115,9 @@ function validKeys(b: Record<string, unknown>): Set<string> {
 }
 
 /** `POST /v1/gc`: releases every attachment of `netName` not in `valid`. */
-export async function gcNetwork(ctx: ApiContext, b: Record<string, unknown>): Promise<GcReply> {
-  const netName = str(b, "netName", { pattern: ID });
-  const valid = validKeys(b);
+export async function gcNetwork(ctx: ApiContext, body: Record<string, unknown>): Promise<GcReply> {
+  const netName = str(body, "netName", { pattern: ID });
+  const valid = validKeys(body);
   const released: GcReply["released"] = [];
   for (const a of ctx.ds.assignments()) {
     if (a.netName !== netName || valid.has(JSON.stringify([a.containerId, a.ifName]))) continue;

@@ -38,8 +38,8 @@ export class BackgroundFailures {
   readonly #failing = new Map<string, BackgroundFailure>();
   readonly #clock: Clock;
 
-  constructor(readonly o: { log?: Logger; metrics?: IpamdMetrics; clock?: Clock }) {
-    this.#clock = o.clock ?? systemClock;
+  constructor(readonly opts: { log?: Logger; metrics?: IpamdMetrics; clock?: Clock }) {
+    this.#clock = opts.clock ?? systemClock;
   }
 
   /** Records a failure of `task`: logged with its cause, counted, and listed until the task succeeds. */
@@ -55,12 +55,12 @@ export class BackgroundFailures {
       count: (prev?.count ?? 0) + 1,
     });
     if (counter === "awsUtils") {
-      this.o.metrics?.awsUtilsErr.inc({
+      this.opts.metrics?.awsUtilsErr.inc({
         fn: task,
         error: (err as { code?: string })?.code ?? (err as Error)?.name,
       });
-    } else this.o.metrics?.ipamdErr.inc({ fn: task });
-    this.o.log?.error(`${task} failed`, { err: error, failingSince: this.#failing.get(task)!.since });
+    } else this.opts.metrics?.ipamdErr.inc({ fn: task });
+    this.opts.log?.error(`${task} failed`, { err: error, failingSince: this.#failing.get(task)!.since });
   }
 
   /** `task` succeeded: a failure it had is over (logged once). */
@@ -68,7 +68,7 @@ export class BackgroundFailures {
     const prev = this.#failing.get(task);
     if (!prev) return;
     this.#failing.delete(task);
-    this.o.log?.info(`${task} works again`, { failedTimes: prev.count, failingSince: prev.since });
+    this.opts.log?.info(`${task} works again`, { failedTimes: prev.count, failingSince: prev.since });
   }
 
   /** Runs `fn` as `task`: a success clears its failure, a failure is recorded. Never rejects. */

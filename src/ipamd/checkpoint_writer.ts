@@ -17,7 +17,7 @@ export class CheckpointWriter {
   constructor(
     readonly path: string,
     readonly ds: Datastore,
-    readonly o: { metrics: IpamdMetrics; log: Logger },
+    readonly opts: { metrics: IpamdMetrics; log: Logger },
   ) {}
 
   /** Writes the current assignments (or joins the write waiting to start); resolves once written. */
@@ -29,8 +29,8 @@ export class CheckpointWriter {
     });
     this.#queued = p;
     this.#last = p.catch((e) => {
-      this.o.metrics.ipamdErr.inc({ fn: "checkpoint" });
-      this.o.log.error("checkpoint write failed", { err: e });
+      this.opts.metrics.ipamdErr.inc({ fn: "checkpoint" });
+      this.opts.log.error("checkpoint write failed", { err: e });
     });
     return p;
   }

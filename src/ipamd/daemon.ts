@@ -73,19 +73,19 @@ export class Daemon {
   /** Attached ENIs left out of the pool, and why (MANAGE_UNTAGGED_ENI, no_manage), by ENI ID. */
   readonly unmanaged = new Map<string, UnmanagedEni>();
 
-  private constructor(readonly o: DaemonOptions) {
-    this.ds = new Datastore({ cooldownMs: o.config.ipCooldownMs });
-    this.clock = o.clock ?? systemClock;
-    this.log = o.log ?? new Logger(o.config.logLevel, o.config.logFile);
-    this.#checkpoint = new CheckpointWriter(o.config.backingStore, this.ds, {
+  private constructor(readonly opts: DaemonOptions) {
+    this.ds = new Datastore({ cooldownMs: opts.config.ipCooldownMs });
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? new Logger(opts.config.logLevel, opts.config.logFile);
+    this.#checkpoint = new CheckpointWriter(opts.config.backingStore, this.ds, {
       metrics: this.metrics,
       log: this.log,
     });
   }
 
   /** Runs start-up and begins serving; throws {@link StartupError} when it cannot. */
-  static async start(o: DaemonOptions): Promise<Daemon> {
-    const d = new Daemon(o);
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const d = new Daemon(opts);
     try {
       await d.#startup();
     } catch (e) {
@@ -110,18 +110,18 @@ export class Daemon {
     const startedAt = this.clock.now();
     this.#prepare();
     await this.#waitForKube();
-    this.log.info("Kubernetes API reachable", { server: this.o.ports.kubeServer });
-    const node = await readNodeIdentity(this.o.ports.imds, this.ec2, this.o.config);
+    this.log.info("Kubernetes API reachable", { server: this.opts.ports.kubeServer });
+    const node = await readNodeIdentity(this.opts.ports.imds, this.ec2, this.opts.config);
     this.instanceId = node.instanceId;
     this.vpcCidrs = node.vpcCidrs;
     const sweep = this.#startSweep(node.instanceId, startedAt);
     let enis = await this.#readEnis(node);
     // ENIs left alone still hold device slots (upstream: maxENI - unmanaged).
-    const maxEnis = Math.min(node.limits.maxEnis, this.o.config.maxEni ?? Infinity) - this.unmanaged.size;
-    setLimitGauges(this.metrics, node.limits, this.o.config, this.unmanaged.size);
+    const maxEnis = Math.min(node.limits.maxEnis, this.opts.config.maxEni ?? Infinity) - this.unmanaged.size;
+    setLimitGauges(this.metrics, node.limits, this.opts.config, this.unmanaged.size);
     const primary = enis.find((e) => e.deviceNumber === 0)!.eni;
     this.eniManager = this.#eniManager(node.instanceId, primary, await this.#placement(primary));
-    if (this.o.config.enableIpv6) enis = await this.#ipv6Prefix(enis);
+    if (this.opts.config.enableIpv6) enis = await this.#ipv6Prefix(enis);
     await this.#setupHost(node, enis, primary);
     await this.#restoreAssignments(enis.length);
     if (sweep) logSweep(this.log, this.startupSweep = await sweep);
@@ -129,15 +129,15 @@ export class Daemon {
     this.driver = new PoolDriver({
       ds: this.ds,
       eni: this.eniManager,
-      imds: this.o.ports.imds,
+      imds: this.opts.ports.imds,
       host: this.host,
-      config: this.o.config,
+      config: this.opts.config,
       limits: { maxEnis, ipv4PerEni: node.limits.ipv4PerEni },
       primaryEniId: primary.networkInterfaceId,
       metrics: this.metrics,
       log: this.log,
       clock: this.clock,
-      ...(this.o.config.enableIpv6 ? { planner: ipv6Planner } : {}),
+      ...(this.opts.config.enableIpv6 ? { planner: ipv6Planner } : {}),
       hold: (a) => this.#hold(a),
     });
     await this.#serve();
@@ -155,7 +155,7 @@ export class Daemon {
 
   /** Before any connection: the rate-limited EC2 port, build info, the host and its primary MTU. */
   #prepare(): void {
-    const { config, ports } = this.o;
+    const { config, ports } = this.opts;
     // ENABLE_IMDS_ONLY_MODE: ENIs from IMDS, and no EC2 call at all.
     this.ec2 = this.#rateLimited(config.imdsOnly ? new ImdsOnlyEc2(ports.imds) : ports.ec2);
     this.metrics.buildInfo.set(1, { version: VERSION, runtime: `deno-${Deno.version.deno}` });
@@ -166,8 +166,8 @@ export class Daemon {
   }
 
   async #waitForKube(): Promise<void> {
-    const { kube, kubeServer } = this.o.ports;
-    const timeoutMs = this.o.kubeWaitMs ?? 60_000;
+    const { kube, kubeServer } = this.opts.ports;
+    const timeoutMs = this.opts.kubeWaitMs ?? 60_000;
     try {
       await waitForApiServer(kube, { timeoutMs, signal: this.#abort.signal });
     } catch (e) {
@@ -184,7 +184,7 @@ export class Daemon {
    * parallel with the rest of start-up, and awaited (bounded) before the pool can grow.
    */
   #startSweep(instanceId: string, startedAt: number): Promise<SweepRun> | undefined {
-    const c = this.o.config;
+    const c = this.opts.config;
     if (c.disableLeakedEniCleanup) return undefined;
     return sweepOrphanedEnis({
       ec2: this.ec2,
@@ -193,7 +193,7 @@ export class Daemon {
       startedAt,
       metrics: this.metrics,
       log: this.log,
-      deadlineMs: this.o.startupSweepDeadlineMs,
+      deadlineMs: this.opts.startupSweepDeadlineMs,
       signal: this.#abort.signal,
       clock: this.clock,
     });
@@ -233,11 +233,11 @@ export class Daemon {
 
   /** Where new ENIs go: the node's ENIConfig (custom networking, watched), subnet discovery, or the primary's. */
   async #placement(primary: NetworkInterface): Promise<Placement | undefined> {
-    const c = this.o.config;
+    const c = this.opts.config;
     if (c.enableIpv6) return undefined; // no new ENIs in IPv6 mode
     if (c.customNetworking) {
       const w = this.eniConfig = new EniConfigWatcher({
-        kube: this.o.ports.kube,
+        kube: this.opts.ports.kube,
         nodeName: c.nodeName,
         keys: c,
         fallbackGroups: primary.securityGroupIds,
@@ -250,17 +250,17 @@ export class Daemon {
       w.watch(this.#abort.signal).catch((e) => this.log.warn("node watch ended", { err: e }));
       return () => w.placement();
     }
-    return (this.o.subnetDiscovery ?? true)
+    return (this.opts.subnetDiscovery ?? true)
       ? subnetDiscoveryPlacement(this.ec2, primary, this.log)
       : undefined;
   }
 
   /** The ENI manager; without `primary` a bootstrap one that can only describe (for reading the ENIs). */
   #eniManager(instanceId: string, primary?: NetworkInterface, placement?: Placement): EniManager {
-    const c = this.o.config;
+    const c = this.opts.config;
     return new EniManager({
       ec2: this.ec2,
-      imds: this.o.ports.imds,
+      imds: this.opts.ports.imds,
       instanceId,
       subnetId: primary?.subnetId ?? "",
       securityGroupIds: primary?.securityGroupIds ?? [],
@@ -271,7 +271,7 @@ export class Daemon {
         ? {
           additionalTags: c.additionalEniTags,
           linkPresent: this.host ? (mac: string) => this.host!.linkPresent(mac) : undefined,
-          attachWaitMs: this.o.attachWaitMs,
+          attachWaitMs: this.opts.attachWaitMs,
         }
         : {}),
       metrics: this.metrics,
@@ -284,23 +284,23 @@ export class Daemon {
    * Why ipamd leaves an attached ENI alone (eni_policy.ts), recorded for introspection. In IMDS-only mode
    * there are no tags to read, so every ENI is used, as upstream.
    */
-  #unmanagedReason(n: NetworkInterface, instanceId: string): string | undefined {
-    const c = this.o.config;
+  #unmanagedReason(eni: NetworkInterface, instanceId: string): string | undefined {
+    const c = this.opts.config;
     const reason = c.imdsOnly
       ? undefined
-      : unmanagedReason(n, { instanceId, manageUntagged: c.manageUntaggedEni });
-    const eniId = n.networkInterfaceId;
-    if (reason) this.unmanaged.set(eniId, { eniId, deviceNumber: n.attachment?.deviceIndex ?? -1, reason });
+      : unmanagedReason(eni, { instanceId, manageUntagged: c.manageUntaggedEni });
+    const eniId = eni.networkInterfaceId;
+    if (reason) this.unmanaged.set(eniId, { eniId, deviceNumber: eni.attachment?.deviceIndex ?? -1, reason });
     else this.unmanaged.delete(eniId);
     return reason;
   }
 
   /** AWS_MANAGE_ENIS_NON_SCHEDULABLE=false: learn whether the node is cordoned, and watch it (node_cordon.ts). */
   async #watchCordon(): Promise<void> {
-    const c = this.o.config;
+    const c = this.opts.config;
     if (c.manageEnisNonSchedulable || c.disableEniProvisioning) return;
     this.cordon = new CordonWatch({
-      kube: this.o.ports.kube,
+      kube: this.opts.ports.kube,
       nodeName: c.nodeName,
       onChange: () => void this.driver?.trigger(),
       log: this.log,
@@ -310,15 +310,15 @@ export class Daemon {
   }
 
   /** The pool driver's hold rule: nothing while provisioning is disabled; no growth or ENI freeing while cordoned. */
-  #hold(a: PoolAction): string | undefined {
-    const c = this.o.config;
+  #hold(action: PoolAction): string | undefined {
+    const c = this.opts.config;
     if (c.disableEniProvisioning) {
       return `${
         c.imdsOnly ? "ENABLE_IMDS_ONLY_MODE" : "DISABLE_NETWORK_RESOURCE_PROVISIONING"
       }=true: ipamd ` +
         "changes nothing in EC2 and uses only the addresses already on the node's ENIs";
     }
-    return this.cordon?.cordoned ? heldWhileCordoned(a) : undefined;
+    return this.cordon?.cordoned ? heldWhileCordoned(action) : undefined;
   }
 
   /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables (daemon_host.ts). */
@@ -327,9 +327,9 @@ export class Daemon {
       {
         host: this.host,
         ds: this.ds,
-        config: this.o.config,
-        iptables: this.o.ports.iptables ?? {},
-        primaryIf: this.o.primaryIf,
+        config: this.opts.config,
+        iptables: this.opts.ports.iptables ?? {},
+        primaryIf: this.opts.primaryIf,
         vpcCidrs: this.vpcCidrs,
         clock: this.clock,
         log: this.log,
@@ -342,7 +342,7 @@ export class Daemon {
 
   /** The checkpoint's assignments back into the datastore (dropping those whose pod veth is gone). */
   async #restoreAssignments(eniCount: number): Promise<void> {
-    const c = this.o.config;
+    const c = this.opts.config;
     const { saved, assignments } = await readSavedAssignments(c.backingStore, this.log);
     const { restored, dropped } = restoreAssignments(this.ds, assignments, {
       host: this.host,
@@ -355,11 +355,11 @@ export class Daemon {
 
   /** The first plan, the driver's timers and the leaked-ENI GC. */
   #startLoops(instanceId: string): void {
-    const c = this.o.config;
+    const c = this.opts.config;
     void this.driver.trigger();
     // IPv6 mode has no pool to keep and nothing to reconcile (upstream's pool manager returns at once).
     if (!c.enableIpv6) {
-      this.driver.start({ planEveryMs: this.o.planEveryMs, reconcileEveryMs: this.o.reconcileEveryMs });
+      this.driver.start({ planEveryMs: this.opts.planEveryMs, reconcileEveryMs: this.opts.reconcileEveryMs });
     }
     if (c.disableLeakedEniCleanup) return;
     this.eniGc = new EniGc({
@@ -369,16 +369,16 @@ export class Daemon {
       metrics: this.metrics,
       log: this.log,
       clock: this.clock,
-      ...this.o.eniGc,
+      ...this.opts.eniGc,
     });
     this.eniGc.start();
   }
 
   /** Watches this node's pods: an assignment whose pod is gone (past the grace period) is released. */
   async #watchPods(): Promise<void> {
-    const c = this.o.config;
+    const c = this.opts.config;
     await new PodWatch({
-      kube: this.o.ports.kube,
+      kube: this.opts.ports.kube,
       nodeName: c.nodeName,
       ds: this.ds,
       graceMs: c.podLeakGraceMs,
@@ -391,12 +391,12 @@ export class Daemon {
 
   /** `ec2` behind the client-side token buckets with jittered retries; throttled calls are counted. */
   #rateLimited(ec2: Ec2Port): Ec2Port {
-    return rateLimited(ec2, this.metrics, { clock: this.clock, ...this.o.rateLimit });
+    return rateLimited(ec2, this.metrics, { clock: this.clock, ...this.opts.rateLimit });
   }
 
   /** Releases an assignment found leaked (pod gone). */
-  async releaseLeaked(a: Assignment): Promise<void> {
-    if (!this.ds.release(a, this.clock.now())) return;
+  async releaseLeaked(assignment: Assignment): Promise<void> {
+    if (!this.ds.release(assignment, this.clock.now())) return;
     this.metrics.forceRemovedIps.inc({ reason: "pod_gone" });
     await this.persist();
     void this.driver.trigger();
@@ -406,7 +406,7 @@ export class Daemon {
     const listeners = await serveIpamd({
       ds: this.ds,
       driver: this.driver,
-      config: this.o.config,
+      config: this.opts.config,
       vpcCidrs: this.vpcCidrs,
       persist: () => this.persist(),
       ready: () => this.ready,
@@ -415,8 +415,8 @@ export class Daemon {
       clock: this.clock,
       eniConfigs: () => this.#eniConfigs,
       unmanaged: () => [...this.unmanaged.values()],
-      addWaitMs: this.o.addWaitMs,
-      metricsHostname: this.o.metricsHostname,
+      addWaitMs: this.opts.addWaitMs,
+      metricsHostname: this.opts.metricsHostname,
       signal: this.#abort.signal,
     });
     this.#servers.push(...listeners.servers);

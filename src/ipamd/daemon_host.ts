@@ -33,14 +33,14 @@ export interface HostSetupDeps {
 
 /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
 export async function setupHost(
-  d: HostSetupDeps,
+  deps: HostSetupDeps,
   node: NodeIdentity,
   enis: NodeEni[],
   primary: NetworkInterface,
 ): Promise<void> {
-  const { config: c } = d;
+  const { config: c } = deps;
   const v6 = c.enableIpv6;
-  d.host?.setupNode(
+  deps.host?.setupNode(
     v6
       // Upstream's IPv6 mode: the fwmark rule (IPv6) always, no external-service rules.
       ? { primaryMac: node.primaryMac, mtu: c.eniMtu, fwmark: c.connmark, family: 6 }
@@ -52,21 +52,21 @@ export async function setupHost(
         externalServiceCidrs: c.externalServiceCidrs,
       },
   );
-  await loadEnis(d.ds, enis, {
-    host: d.host,
+  await loadEnis(deps.ds, enis, {
+    host: deps.host,
     mtu: c.eniMtu,
-    clock: d.clock,
-    log: d.log,
+    clock: deps.clock,
+    log: deps.log,
     ipv6: v6,
   });
   // IPv6 mode: no SNAT or connmark rules, only the block on pods' node-local IPv4 (ipv6_mode.ts).
-  if (v6) return await applyIpv6HostRules(d.iptables);
+  if (v6) return await applyIpv6HostRules(deps.iptables);
   await applyRules(
     renderRules({
       primaryIp: primary.privateIpAddress,
       // The primary ENI's interface, found by its MAC as upstream does (eth0, ens5, ...).
-      primaryIf: d.primaryIf ?? d.host?.primaryInterface(node.primaryMac) ?? "eth0",
-      vpcCidrs: d.vpcCidrs,
+      primaryIf: deps.primaryIf ?? deps.host?.primaryInterface(node.primaryMac) ?? "eth0",
+      vpcCidrs: deps.vpcCidrs,
       excludeCidrs: c.excludeSnatCidrs,
       externalSnat: c.externalSnat,
       randomizeSnat: c.randomizeSnat,
@@ -74,7 +74,7 @@ export async function setupHost(
       nodePortSupport: c.nodePortSupport,
       connmark: c.connmark,
     }),
-    d.iptables,
+    deps.iptables,
   );
 }
 
@@ -82,17 +82,17 @@ export async function setupHost(
  * `ec2` behind the client-side token buckets with jittered retries (unless it is rate-limited already);
  * throttled calls count in `awscni_ec2api_throttled_count{fn}`.
  */
-export function rateLimited(ec2: Ec2Port, metrics: IpamdMetrics, o: RateLimitOptions): Ec2Port {
+export function rateLimited(ec2: Ec2Port, metrics: IpamdMetrics, opts: RateLimitOptions): Ec2Port {
   if (ec2 instanceof RateLimitedEc2) return ec2;
   const throttled = metrics.registry.counter(
     "awscni_ec2api_throttled_count",
     "The number of EC2 API calls answered RequestLimitExceeded",
   );
   return new RateLimitedEc2(ec2, {
-    ...o,
+    ...opts,
     onThrottle: (action) => {
       throttled.inc({ fn: action });
-      o.onThrottle?.(action);
+      opts.onThrottle?.(action);
     },
   });
 }

@@ -23,25 +23,25 @@ export interface NodeEni {
  * Merges EC2's attached ENIs with IMDS: EC2 decides which ENIs exist and their IPs; IMDS (or
  * DescribeSubnets) gives the subnet CIDR. ENIs ipamd must leave alone (eni_policy.ts) are skipped.
  */
-export async function nodeEnis(o: {
+export async function nodeEnis(opts: {
   eni: EniManager;
   imdsIfs: ImdsInterface[];
   describeSubnet: (id: string) => Promise<Subnet | undefined>;
   log?: Logger;
 }): Promise<NodeEni[]> {
-  const attached = await o.eni.describeAttached();
+  const attached = await opts.eni.describeAttached();
   const out: NodeEni[] = [];
   for (const n of attached) {
-    const unmanaged = o.eni.unmanagedReason(n);
+    const unmanaged = opts.eni.unmanagedReason(n);
     if (unmanaged) {
-      o.log?.info("leaving an ENI out of the pool", { eniId: n.networkInterfaceId, why: unmanaged });
+      opts.log?.info("leaving an ENI out of the pool", { eniId: n.networkInterfaceId, why: unmanaged });
       continue;
     }
     if (!n.attachment || n.attachment.status === "detaching" || n.attachment.status === "detached") continue;
-    const meta = o.imdsIfs.find((i) =>
+    const meta = opts.imdsIfs.find((i) =>
       i.interfaceId === n.networkInterfaceId || i.mac === n.macAddress.toLowerCase()
     );
-    const subnetCidr = meta?.subnetCidr ?? (await o.describeSubnet(n.subnetId))?.cidrBlock;
+    const subnetCidr = meta?.subnetCidr ?? (await opts.describeSubnet(n.subnetId))?.cidrBlock;
     if (!subnetCidr) throw new Error(`no subnet CIDR for ${n.networkInterfaceId} (${n.subnetId})`);
     out.push({ eni: n, deviceNumber: n.attachment.deviceIndex, subnetCidr });
   }
@@ -52,27 +52,27 @@ export async function nodeEnis(o: {
 export async function loadEnis(
   ds: Datastore,
   enis: NodeEni[],
-  o: { host?: HostNetwork; mtu: number; clock: Clock; log?: Logger; linkWaitMs?: number; ipv6?: boolean },
+  opts: { host?: HostNetwork; mtu: number; clock: Clock; log?: Logger; linkWaitMs?: number; ipv6?: boolean },
 ): Promise<void> {
   for (const { eni: n, deviceNumber, subnetCidr } of enis) {
     const rec = eniRecordOf(
       n,
       deviceNumber,
       subnetCidr,
-      Date.parse(n.attachment?.attachTime ?? "") || o.clock.now(),
+      Date.parse(n.attachment?.attachTime ?? "") || opts.clock.now(),
     );
-    const host = o.host;
+    const host = opts.host;
     if (host && deviceNumber !== 0) {
       await pollUntil(`link with MAC ${rec.mac}`, () => host.linkPresent(rec.mac) || undefined, {
-        deadlineMs: o.linkWaitMs ?? 10_000,
-        clock: o.clock,
+        deadlineMs: opts.linkWaitMs ?? 10_000,
+        clock: opts.clock,
       });
-      host.setupEni(rec, o.mtu);
+      host.setupEni(rec, opts.mtu);
     }
-    addAttachedEni(ds, rec, n, { ipv6: o.ipv6 });
-    o.log?.info(
+    addAttachedEni(ds, rec, n, { ipv6: opts.ipv6 });
+    opts.log?.info(
       "ENI loaded",
-      o.ipv6
+      opts.ipv6
         ? { eniId: rec.eniId, deviceNumber, ipv6Prefixes: n.ipv6Prefixes ?? [] }
         : { eniId: rec.eniId, deviceNumber, ips: n.privateIps.length - 1 },
     );
@@ -86,25 +86,25 @@ export async function loadEnis(
 export function restoreAssignments(
   ds: Datastore,
   assignments: Assignment[],
-  o: { host?: HostNetwork; vethPrefix: string; log?: Logger },
+  opts: { host?: HostNetwork; vethPrefix: string; log?: Logger },
 ): { restored: number; dropped: Assignment[] } {
   let restored = 0;
   const dropped: Assignment[] = [];
   for (const a of assignments) {
-    const veth = hostVethName(o.vethPrefix, {
+    const veth = hostVethName(opts.vethPrefix, {
       namespace: a.meta.k8sPodNamespace,
       name: a.meta.k8sPodName,
       containerId: a.containerId,
     });
     const eni = ds.enis().find((e) => e.ips.includes(a.ip));
     const table = routeTableOf(eni?.deviceNumber ?? 0);
-    if (o.host && !o.host.linkExists(veth)) {
-      o.log?.warn("dropping an allocation whose pod veth is gone", {
+    if (opts.host && !opts.host.linkExists(veth)) {
+      opts.log?.warn("dropping an allocation whose pod veth is gone", {
         ip: a.ip,
         veth,
         containerId: a.containerId,
       });
-      o.host.removePodWiring(a.ip, table);
+      opts.host.removePodWiring(a.ip, table);
       dropped.push(a);
       continue;
     }
@@ -112,7 +112,7 @@ export function restoreAssignments(
       ds.restore(a);
       restored++;
     } catch (e) {
-      o.log?.warn("dropping a checkpointed allocation", { ip: a.ip, err: e });
+      opts.log?.warn("dropping a checkpointed allocation", { ip: a.ip, err: e });
       dropped.push(a);
     }
   }

@@ -118,12 +118,12 @@ export async function readSavedAssignments(
 }
 
 /** The start-up sweep's result, in one log line. */
-export function logSweep(log: Logger, r: SweepRun): void {
+export function logSweep(log: Logger, run: SweepRun): void {
   log.info("start-up ENI sweep done", {
-    deleted: r.deleted.length,
-    skipped: r.skipped.length,
-    failed: r.failed.length,
-    deferred: r.deferred,
-    incomplete: r.incomplete,
+    deleted: run.deleted.length,
+    skipped: run.skipped.length,
+    failed: run.failed.length,
+    deferred: run.deferred,
+    incomplete: run.incomplete,
   });
 }

@@ -36,33 +36,33 @@ export interface NoIpState {
 }
 
 /** Why no IP is free; `coolingRetryMs` is the time until the first cooling IP frees, when one cools. */
-export function reasonForNoIp(s: NoIpState, coolingRetryMs?: number): ErrorBody {
-  const err = s.lastError;
-  const fresh = err && s.now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
+export function reasonForNoIp(state: NoIpState, coolingRetryMs?: number): ErrorBody {
+  const err = state.lastError;
+  const fresh = err && state.now - err.at < ERROR_MEMORY_MS && err.err.reason !== "internal";
   // Backing off after a failure: growth still in flight was started before it and says less than the error.
-  const backingOff = fresh && s.growthPausedUntil > s.now;
-  if ((s.pendingEnis > 0 || s.growing) && !backingOff) return growing(s);
-  if (err && fresh) return failed(s, err.err);
-  if (s.held) return held(s, s.held, coolingRetryMs);
-  return fullOrCooling(s, coolingRetryMs);
+  const backingOff = fresh && state.growthPausedUntil > state.now;
+  if ((state.pendingEnis > 0 || state.growing) && !backingOff) return growing(state);
+  if (err && fresh) return failed(state, err.err);
+  if (state.held) return held(state, state.held, coolingRetryMs);
+  return fullOrCooling(state, coolingRetryMs);
 }
 
 /** Growth is in flight: ENIs attaching (with the time they usually take) or IPs being assigned. */
-function growing(s: NoIpState): ErrorBody {
-  const left = s.pendingEnis > 0 ? Math.max(250, s.growStartedAt + EXPECTED_ENI_MS - s.now) : 250;
+function growing(state: NoIpState): ErrorBody {
+  const left = state.pendingEnis > 0 ? Math.max(250, state.growStartedAt + EXPECTED_ENI_MS - state.now) : 250;
   return {
     reason: "pool_growing",
-    message: s.pendingEnis > 0
-      ? `no free IP: ${s.pendingEnis} ENI(s) being attached, expected within ${left} ms`
-      : `no free IP: ${s.pendingIps} IP(s) being assigned`,
+    message: state.pendingEnis > 0
+      ? `no free IP: ${state.pendingEnis} ENI(s) being attached, expected within ${left} ms`
+      : `no free IP: ${state.pendingIps} IP(s) being assigned`,
     retryable: true,
     retryAfterMs: left,
   };
 }
 
 /** The last growth failed (recently): its reason, retryable or not, with the pause left. */
-function failed(s: NoIpState, err: EniError): ErrorBody {
-  const paused = s.growthPausedUntil > s.now ? s.growthPausedUntil - s.now : undefined;
+function failed(state: NoIpState, err: EniError): ErrorBody {
+  const paused = state.growthPausedUntil > state.now ? state.growthPausedUntil - state.now : undefined;
   return {
     reason: err.reason,
     message: `no free IP: ${err.message}`,
@@ -72,8 +72,8 @@ function failed(s: NoIpState, err: EniError): ErrorBody {
 }
 
 /** The pool may not grow now (a cordoned node, provisioning disabled): say why, and when an IP cools. */
-function held(s: NoIpState, why: string, coolingRetryMs?: number): ErrorBody {
-  const cooling = coolingRetryMs !== undefined ? s.ds.stats(s.now).cooling : 0;
+function held(state: NoIpState, why: string, coolingRetryMs?: number): ErrorBody {
+  const cooling = coolingRetryMs !== undefined ? state.ds.stats(state.now).cooling : 0;
   return {
     reason: "growth_held",
     message: `no free IP and the pool may not grow: ${why}` +
@@ -84,18 +84,18 @@ function held(s: NoIpState, why: string, coolingRetryMs?: number): ErrorBody {
 }
 
 /** Every ENI attached and full (`max_enis_reached` unless one cools), or at target with IPs cooling. */
-function fullOrCooling(s: NoIpState, coolingRetryMs?: number): ErrorBody {
-  const enis = s.ds.enis();
-  const usable = s.ipv4PerEni - 1;
+function fullOrCooling(state: NoIpState, coolingRetryMs?: number): ErrorBody {
+  const enis = state.ds.enis();
+  const usable = state.ipv4PerEni - 1;
   const full = enis.every((e) => e.ips.length >= usable || e.prefixes.length > 0);
-  const stats = s.ds.stats(s.now);
+  const stats = state.ds.stats(state.now);
   const cooling = coolingRetryMs !== undefined ? stats.cooling : 0;
   const coolingMessage = `no free IP: ${cooling} IP(s) cooling down, the first frees in ${coolingRetryMs} ms`;
-  if (enis.length >= s.maxEnis && full && cooling === 0) {
+  if (enis.length >= state.maxEnis && full && cooling === 0) {
     return {
       reason: "max_enis_reached",
       message:
-        `no free IP: all ${enis.length} ENIs of ${s.maxEnis} attached and full (${stats.assigned} assigned)`,
+        `no free IP: all ${enis.length} ENIs of ${state.maxEnis} attached and full (${stats.assigned} assigned)`,
       retryable: false,
     };
   }

@@ -23,32 +23,33 @@ export interface PodWatchOptions {
 }
 
 const podKey = (ns: string, name: string) => `${ns}/${name}`;
-const assignKey = (a: Assignment) => JSON.stringify([a.netName, a.containerId, a.ifName]);
+const assignKey = (assignment: Assignment) =>
+  JSON.stringify([assignment.netName, assignment.containerId, assignment.ifName]);
 
 /** Tracks the node's pods and sweeps assignments whose pod is gone. */
 export class PodWatch {
   readonly #pods = new Map<string, PodInfo>();
   readonly #goneSince = new Map<string, number>();
   #synced = false;
-  constructor(readonly o: PodWatchOptions) {}
+  constructor(readonly opts: PodWatchOptions) {}
 
   #now(): number {
-    return (this.o.clock ?? systemClock).now();
+    return (this.opts.clock ?? systemClock).now();
   }
 
   /** Applies one watch event. */
-  onEvent(e: PodEvent): void {
-    if (e.type === "RESYNC") {
+  onEvent(event: PodEvent): void {
+    if (event.type === "RESYNC") {
       this.#pods.clear();
-      for (const p of e.pods) this.#pods.set(podKey(p.namespace, p.name), p);
+      for (const p of event.pods) this.#pods.set(podKey(p.namespace, p.name), p);
       this.#synced = true;
-    } else if (e.type === "DELETED") this.#pods.delete(podKey(e.pod.namespace, e.pod.name));
-    else this.#pods.set(podKey(e.pod.namespace, e.pod.name), e.pod);
+    } else if (event.type === "DELETED") this.#pods.delete(podKey(event.pod.namespace, event.pod.name));
+    else this.#pods.set(podKey(event.pod.namespace, event.pod.name), event.pod);
   }
 
   /** Whether the pod behind an assignment exists (same UID when both are known). */
-  #present(a: Assignment): boolean | undefined {
-    const { k8sPodNamespace: ns, k8sPodName: name, k8sPodUid: uid } = a.meta;
+  #present(assignment: Assignment): boolean | undefined {
+    const { k8sPodNamespace: ns, k8sPodName: name, k8sPodUid: uid } = assignment.meta;
     if (!ns || !name) return undefined;
     const p = this.#pods.get(podKey(ns, name));
     return !!p && (!uid || !p.uid || p.uid === uid);
@@ -60,7 +61,7 @@ export class PodWatch {
     const now = this.#now();
     let n = 0;
     const live = new Set<string>();
-    for (const a of this.o.ds.assignments()) {
+    for (const a of this.opts.ds.assignments()) {
       const k = assignKey(a);
       live.add(k);
       const present = this.#present(a);
@@ -70,13 +71,13 @@ export class PodWatch {
       }
       const since = this.#goneSince.get(k) ?? now;
       this.#goneSince.set(k, since);
-      if (now - since >= this.o.graceMs) {
-        this.o.log?.warn("releasing a leaked IP: its pod is gone", {
+      if (now - since >= this.opts.graceMs) {
+        this.opts.log?.warn("releasing a leaked IP: its pod is gone", {
           ip: a.ip,
           pod: `${a.meta.k8sPodNamespace}/${a.meta.k8sPodName}`,
           goneForMs: now - since,
         });
-        await this.o.release(a);
+        await this.opts.release(a);
         this.#goneSince.delete(k);
         n++;
       }
@@ -88,22 +89,23 @@ export class PodWatch {
   /** Lists the pods, then watches them until `signal` aborts; sweeps every `sweepEveryMs`. */
   async start(
     signal: AbortSignal,
-    sweepEveryMs = Math.min(60_000, Math.max(1_000, this.o.graceMs / 4)),
+    sweepEveryMs = Math.min(60_000, Math.max(1_000, this.opts.graceMs / 4)),
   ): Promise<void> {
     try {
-      this.onEvent({ type: "RESYNC", pods: await this.o.kube.listPodsOnNode(this.o.nodeName) });
+      this.onEvent({ type: "RESYNC", pods: await this.opts.kube.listPodsOnNode(this.opts.nodeName) });
     } catch (e) {
-      this.o.log?.warn("could not list pods; leak protection waits for the watch", { err: e });
+      this.opts.log?.warn("could not list pods; leak protection waits for the watch", { err: e });
     }
-    const failures = this.o.failures ?? new BackgroundFailures({ log: this.o.log, clock: this.o.clock });
+    const failures = this.opts.failures ??
+      new BackgroundFailures({ log: this.opts.log, clock: this.opts.clock });
     const stop = every(
-      this.o.clock ?? systemClock,
+      this.opts.clock ?? systemClock,
       sweepEveryMs,
       () => void failures.run("podSweep", () => this.sweep()),
     );
     signal.addEventListener("abort", stop);
-    void this.o.kube.watchPodsOnNode(this.o.nodeName, (e) => this.onEvent(e), signal).catch((e) => {
-      if (!signal.aborted) this.o.log?.error("pod watch ended", { err: e });
+    void this.opts.kube.watchPodsOnNode(this.opts.nodeName, (e) => this.onEvent(e), signal).catch((e) => {
+      if (!signal.aborted) this.opts.log?.error("pod watch ended", { err: e });
     });
   }
 }

@@ -42,8 +42,8 @@ export function poolEnis(ds: Datastore, now: number): PoolEni[] {
 const GROW_KINDS = new Set(["create-enis", "assign-ips", "assign-prefixes"]);
 
 /** Whether an action adds capacity (create/assign) rather than removing it. */
-export function isGrowAction(a: PoolAction): boolean {
-  return GROW_KINDS.has(a.kind);
+export function isGrowAction(action: PoolAction): boolean {
+  return GROW_KINDS.has(action.kind);
 }
 
 /** Computes the next actions for the pool. */

@@ -80,9 +80,10 @@ export class PoolDriver {
   /** The failing background tasks (listed by `ipamd status`). */
   readonly failures: BackgroundFailures;
 
-  constructor(o: PoolDriverOptions) {
-    this.#o = o;
-    this.failures = o.failures ?? new BackgroundFailures({ log: o.log, metrics: o.metrics, clock: o.clock });
+  constructor(opts: PoolDriverOptions) {
+    this.#o = opts;
+    this.failures = opts.failures ??
+      new BackgroundFailures({ log: opts.log, metrics: opts.metrics, clock: opts.clock });
   }
 
   get #now(): number {
@@ -152,13 +153,13 @@ export class PoolDriver {
   }
 
   /** Starts the safety-net plan timer and the EC2 reconcile timer. */
-  start(o: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
+  start(opts: { planEveryMs?: number; reconcileEveryMs?: number } = {}): void {
     const clock = this.#o.clock ?? systemClock;
-    this.#timers.push(every(clock, o.planEveryMs ?? 30_000, () => void this.trigger()));
+    this.#timers.push(every(clock, opts.planEveryMs ?? 30_000, () => void this.trigger()));
     this.#timers.push(
       every(
         clock,
-        o.reconcileEveryMs ?? 60_000,
+        opts.reconcileEveryMs ?? 60_000,
         () => void this.failures.run("eniReconcile", () => this.reconcile()),
       ),
     );
@@ -254,88 +255,88 @@ export class PoolDriver {
   }
 
   /** Runs a grow action with its addresses counted as pending until it ends. */
-  async #grow(a: PoolAction): Promise<void> {
+  async #grow(action: PoolAction): Promise<void> {
     let ips = 0;
-    if (a.kind === "assign-ips" || a.kind === "assign-prefixes") {
-      ips = a.kind === "assign-ips" ? a.count : a.count * IPS_PER_PREFIX;
-      this.#pendingOn.set(a.eniId, (this.#pendingOn.get(a.eniId) ?? 0) + ips);
+    if (action.kind === "assign-ips" || action.kind === "assign-prefixes") {
+      ips = action.kind === "assign-ips" ? action.count : action.count * IPS_PER_PREFIX;
+      this.#pendingOn.set(action.eniId, (this.#pendingOn.get(action.eniId) ?? 0) + ips);
       this.pendingIps += ips;
     }
     this.#growing++;
     try {
-      await this.#act(a);
+      await this.#act(action);
     } finally {
       this.#growing--;
       if (ips) {
         this.pendingIps -= ips;
-        const left = (this.#pendingOn.get((a as { eniId: string }).eniId) ?? 0) - ips;
-        if (left > 0) this.#pendingOn.set((a as { eniId: string }).eniId, left);
-        else this.#pendingOn.delete((a as { eniId: string }).eniId);
+        const left = (this.#pendingOn.get((action as { eniId: string }).eniId) ?? 0) - ips;
+        if (left > 0) this.#pendingOn.set((action as { eniId: string }).eniId, left);
+        else this.#pendingOn.delete((action as { eniId: string }).eniId);
       }
       this.#growthEvent();
     }
   }
 
-  async #act(a: PoolAction): Promise<void> {
+  async #act(step: PoolAction): Promise<void> {
     const { ds, eni, metrics } = this.#o;
-    metrics?.actionInProgress.inc({ fn: a.kind });
+    metrics?.actionInProgress.inc({ fn: step.kind });
     try {
-      switch (a.kind) {
+      switch (step.kind) {
         case "create-enis":
-          return await this.#createEnis(a.count, a.ipsPerEni, a.prefixesPerEni);
+          return await this.#createEnis(step.count, step.ipsPerEni, step.prefixesPerEni);
         case "assign-ips":
-          ds.addIps(a.eniId, await eni.assignIps(a.eniId, a.count));
+          ds.addIps(step.eniId, await eni.assignIps(step.eniId, step.count));
           this.lastError = undefined;
           return;
         case "assign-prefixes":
-          ds.addPrefixes(a.eniId, await eni.assignPrefixes(a.eniId, a.count));
+          ds.addPrefixes(step.eniId, await eni.assignPrefixes(step.eniId, step.count));
           this.lastError = undefined;
           return;
         case "unassign-ips": {
           const now = this.#now;
-          const ips = a.ips.filter((ip) => ds.ipState(ip, now) === "free");
+          const ips = step.ips.filter((ip) => ds.ipState(ip, now) === "free");
           if (!ips.length) return;
-          ds.removeIps(a.eniId, ips); // first, so no pod gets one while EC2 takes it back
+          ds.removeIps(step.eniId, ips); // first, so no pod gets one while EC2 takes it back
           try {
-            await eni.unassign(a.eniId, { ips });
+            await eni.unassign(step.eniId, { ips });
           } catch (e) {
-            ds.addIps(a.eniId, ips);
+            ds.addIps(step.eniId, ips);
             throw e;
           }
           this.lastShrinkAt = this.#now;
           return;
         }
         case "unassign-prefixes": {
-          const free = new Set(ds.freePrefixesOn(a.eniId, this.#now));
-          const prefixes = a.prefixes.filter((p) => free.has(p));
+          const free = new Set(ds.freePrefixesOn(step.eniId, this.#now));
+          const prefixes = step.prefixes.filter((p) => free.has(p));
           if (!prefixes.length) return;
-          ds.removePrefixes(a.eniId, prefixes);
+          ds.removePrefixes(step.eniId, prefixes);
           try {
-            await eni.unassign(a.eniId, { prefixes });
+            await eni.unassign(step.eniId, { prefixes });
           } catch (e) {
-            ds.addPrefixes(a.eniId, prefixes);
+            ds.addPrefixes(step.eniId, prefixes);
             throw e;
           }
           this.lastShrinkAt = this.#now;
           return;
         }
         case "delete-eni": {
-          const rec = ds.eni(a.eniId);
-          if (!rec || ds.eniStats(a.eniId, this.#now).assigned > 0) return;
-          ds.removeEni(a.eniId);
+          const rec = ds.eni(step.eniId);
+          if (!rec || ds.eniStats(step.eniId, this.#now).assigned > 0) return;
+          ds.removeEni(step.eniId);
           this.#o.host?.teardownEni(rec);
-          await eni.freeEni(a.eniId);
+          await eni.freeEni(step.eniId);
           this.lastShrinkAt = this.#now;
           return;
         }
       }
     } catch (e) {
       const err = classifyError(e);
-      if (isGrowAction(a)) this.#noteError(err);
-      else this.#o.metrics?.ipamdErr.inc({ fn: a.kind });
-      this.#o.log?.warn("pool action failed", { action: a.kind, reason: err.reason, err: err.message });
+      if (isGrowAction(step)) this.#noteError(err);
+      else this.#o.metrics?.ipamdErr.inc({ fn: step.kind });
+      this.#o.log?.warn("pool action failed", { action: step.kind, reason: err.reason, err: err.message });
     } finally {
-      metrics?.actionInProgress.dec({ fn: a.kind });
+      metrics?.actionInProgress.dec({ fn: step.kind });
     }
   }
 
@@ -380,11 +381,11 @@ export class PoolDriver {
   }
 
   /** Wires an attached ENI on the host and adds it with its addresses to the datastore. */
-  #adopt(n: NetworkInterface, deviceNumber: number, subnetCidr: string): void {
+  #adopt(eni: NetworkInterface, deviceNumber: number, subnetCidr: string): void {
     const { ds, host, config } = this.#o;
-    const rec = eniRecordOf(n, deviceNumber, subnetCidr, this.#now);
+    const rec = eniRecordOf(eni, deviceNumber, subnetCidr, this.#now);
     if (deviceNumber !== 0) host?.setupEni(rec, config.eniMtu);
-    addAttachedEni(ds, rec, n);
+    addAttachedEni(ds, rec, eni);
   }
 
   #reconciles = 0;

@@ -52,8 +52,8 @@ export function pendingOn(eni: PoolEni): number {
 }
 
 /** Lowest device first (then ENI id, so plans are stable). */
-export function byDevice(a: PoolEni, b: PoolEni): number {
-  return a.deviceNumber - b.deviceNumber || a.eniId.localeCompare(b.eniId);
+export function byDevice(left: PoolEni, right: PoolEni): number {
+  return left.deviceNumber - right.deviceNumber || left.eniId.localeCompare(right.eniId);
 }
 
 /** An ENI that may be deleted: not the primary, old enough, and holding no assigned or cooling address. */
@@ -63,8 +63,8 @@ export function deletable(eni: PoolEni, now: number): boolean {
 }
 
 /** The sum of `f` over `enis`. */
-export function sumOver(enis: PoolEni[], f: (eni: PoolEni) => number): number {
-  return enis.reduce((n, eni) => n + f(eni), 0);
+export function sumOver(enis: PoolEni[], measure: (eni: PoolEni) => number): number {
+  return enis.reduce((n, eni) => n + measure(eni), 0);
 }
 
 /** Computes the figures of `input`. */

@@ -40,30 +40,30 @@ export interface ReconcileDeps {
  * Compares the datastore with IMDS and, when they differ (or `force`), with EC2: adopts ENIs/IPs that
  * appeared, drops unassigned ones that vanished. Resolves whether EC2 was asked.
  */
-export async function reconcileWithEc2(d: ReconcileDeps): Promise<boolean> {
-  d.metrics?.reconcileCount.inc({ fn: "eniReconcile" });
-  const imds = await readImds(d);
-  if (!d.force && imds && imdsAgrees(d.ds, imds)) return false;
-  const attached = (await d.eni.describeAttached()).filter((n) => !d.eni.unmanagedReason(n));
+export async function reconcileWithEc2(deps: ReconcileDeps): Promise<boolean> {
+  deps.metrics?.reconcileCount.inc({ fn: "eniReconcile" });
+  const imds = await readImds(deps);
+  if (!deps.force && imds && imdsAgrees(deps.ds, imds)) return false;
+  const attached = (await deps.eni.describeAttached()).filter((n) => !deps.eni.unmanagedReason(n));
   const byId = new Map(attached.map((n) => [n.networkInterfaceId, n]));
-  for (const rec of d.ds.enis()) {
+  for (const rec of deps.ds.enis()) {
     const n = byId.get(rec.eniId);
-    if (n) syncIps(d, rec, n);
-    else dropVanished(d, rec);
+    if (n) syncIps(deps, rec, n);
+    else dropVanished(deps, rec);
   }
   // Without IMDS no new ENI can be placed in its subnet: adopt nothing this round.
-  if (imds) adoptUnknown(d, attached, imds);
+  if (imds) adoptUnknown(deps, attached, imds);
   return true;
 }
 
 /** IMDS's interfaces; a failure is recorded (said until a read works) and answers undefined. */
-async function readImds(d: ReconcileDeps): Promise<ImdsInterface[] | undefined> {
+async function readImds(deps: ReconcileDeps): Promise<ImdsInterface[] | undefined> {
   try {
-    const imds = await d.imds.interfaces();
-    d.failures.succeeded("imdsInterfaces");
+    const imds = await deps.imds.interfaces();
+    deps.failures.succeeded("imdsInterfaces");
     return imds;
   } catch (e) {
-    d.failures.failed("imdsInterfaces", e, "awsUtils");
+    deps.failures.failed("imdsInterfaces", e, "awsUtils");
     return undefined;
   }
 }
@@ -82,46 +82,49 @@ export function imdsAgrees(ds: Datastore, imds: ImdsInterface[]): boolean {
   });
 }
 
-function sameSet(a: string[], b: string[]): boolean {
-  const s = new Set(a);
-  return s.size === b.length && b.every((x) => s.has(x));
+function sameSet(left: string[], right: string[]): boolean {
+  const s = new Set(left);
+  return s.size === right.length && right.every((x) => s.has(x));
 }
 
 /** An ENI EC2 no longer lists: dropped (and torn down) unless a pod holds one of its addresses. */
-function dropVanished(d: ReconcileDeps, rec: EniRecord): void {
-  if (d.ds.eniStats(rec.eniId, d.now).assigned !== 0) return;
-  d.ds.removeEni(rec.eniId);
-  d.host?.teardownEni(rec);
-  d.metrics?.forceRemovedEnis.inc();
-  d.log?.warn("ENI vanished from EC2; dropped", { eniId: rec.eniId });
+function dropVanished(deps: ReconcileDeps, rec: EniRecord): void {
+  if (deps.ds.eniStats(rec.eniId, deps.now).assigned !== 0) return;
+  deps.ds.removeEni(rec.eniId);
+  deps.host?.teardownEni(rec);
+  deps.metrics?.forceRemovedEnis.inc();
+  deps.log?.warn("ENI vanished from EC2; dropped", { eniId: rec.eniId });
 }
 
 /** One known ENI's secondary IPs against EC2's: drop the vanished free ones, keep held ones, adopt new ones. */
-function syncIps(d: ReconcileDeps, rec: EniRecord, n: NetworkInterface): void {
-  const { ds, now } = d;
-  const inEc2 = new Set(n.privateIps.filter((p) => !p.primary).map((p) => p.address));
+function syncIps(deps: ReconcileDeps, rec: EniRecord, eni: NetworkInterface): void {
+  const { ds, now } = deps;
+  const inEc2 = new Set(eni.privateIps.filter((p) => !p.primary).map((p) => p.address));
   const inPrefix = (ip: string) => rec.prefixes.some((p) => cidrContains(p, ip));
   const missing = rec.ips.filter((ip) => !inEc2.has(ip) && !inPrefix(ip));
   const gone = missing.filter((ip) => ds.ipState(ip, now) !== "assigned");
   if (gone.length) {
     ds.removeIps(rec.eniId, gone);
-    d.metrics?.forceRemovedIps.inc({}, gone.length);
+    deps.metrics?.forceRemovedIps.inc({}, gone.length);
   }
   const held = missing.filter((ip) => ds.ipState(ip, now) === "assigned");
   if (held.length) {
-    d.log?.warn("EC2 no longer lists IPs held by pods; kept until released", { eniId: rec.eniId, ips: held });
+    deps.log?.warn("EC2 no longer lists IPs held by pods; kept until released", {
+      eniId: rec.eniId,
+      ips: held,
+    });
   }
   const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip));
   if (fresh.length) ds.addIps(rec.eniId, fresh);
 }
 
 /** ENIs attached in EC2 that the datastore lacks, adopted once IMDS shows them (their subnet comes from IMDS). */
-function adoptUnknown(d: ReconcileDeps, attached: NetworkInterface[], imds: ImdsInterface[]): void {
+function adoptUnknown(deps: ReconcileDeps, attached: NetworkInterface[], imds: ImdsInterface[]): void {
   for (const n of attached) {
-    if (d.ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
+    if (deps.ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
     const meta = imds.find((i) => i.interfaceId === n.networkInterfaceId);
     if (!meta) continue; // IMDS has not caught up; next round
-    d.adopt(n, n.attachment.deviceIndex, meta.subnetCidr);
-    d.log?.info("adopted an ENI found in EC2", { eniId: n.networkInterfaceId });
+    deps.adopt(n, n.attachment.deviceIndex, meta.subnetCidr);
+    deps.log?.info("adopted an ENI found in EC2", { eniId: n.networkInterfaceId });
   }
 }

@@ -70,11 +70,13 @@ async function answerPost(ctx: ApiContext, req: Request, path: string): Promise<
 }
 
 /** The answer to a request that threw: its ApiError, or a 500 with the cause (logged and counted). */
-function failure(ctx: ApiContext, path: string, e: unknown): Response {
-  if (e instanceof ApiError) return errorResponse(e);
+function failure(ctx: ApiContext, path: string, thrown: unknown): Response {
+  if (thrown instanceof ApiError) return errorResponse(thrown);
   ctx.metrics?.ipamdErr.inc({ fn: path });
-  ctx.log?.error("request failed", { path, err: e });
-  return errorResponse(new ApiError(500, "internal", (e as Error).message ?? String(e), true, 1000));
+  ctx.log?.error("request failed", { path, err: thrown });
+  return errorResponse(
+    new ApiError(500, "internal", (thrown as Error).message ?? String(thrown), true, 1000),
+  );
 }
 
 /** The handler behind the unix socket. */

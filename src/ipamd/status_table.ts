@@ -36,10 +36,10 @@ function table(head: string[], rows: string[][]): string[] {
 }
 
 /** The pool as text: one row per ENI, totals, then one row per pod. */
-export function renderStatus(p: PoolView): string {
+export function renderStatus(pool: PoolView): string {
   const out = table(
     ["DEV", "ENI", "PRIMARY IP", "SUBNET", "IPS", "FREE", "ASSIGNED", "COOLING"],
-    p.enis.map((e) => [
+    pool.enis.map((e) => [
       String(e.deviceNumber),
       e.eniId,
       e.primaryIp,
@@ -50,24 +50,24 @@ export function renderStatus(p: PoolView): string {
       String(e.cooling),
     ]),
   );
-  const t = p.totals;
+  const t = pool.totals;
   out.push(
     "",
-    `ENIs ${p.enis.length}${p.maxEnis ? `/${p.maxEnis}` : ""}${
-      p.pendingEnis ? ` (+${p.pendingEnis} attaching)` : ""
+    `ENIs ${pool.enis.length}${pool.maxEnis ? `/${pool.maxEnis}` : ""}${
+      pool.pendingEnis ? ` (+${pool.pendingEnis} attaching)` : ""
     }` +
       `  IPs ${t.total}: free ${t.free}, assigned ${t.assigned}, cooling ${t.cooling}`,
   );
-  if (p.plan) out.push(`plan (${p.plan.computedAt}): ${p.plan.reason}`);
-  for (const f of p.failures ?? []) {
+  if (pool.plan) out.push(`plan (${pool.plan.computedAt}): ${pool.plan.reason}`);
+  for (const f of pool.failures ?? []) {
     out.push(`FAILING: ${f.task} since ${f.since} (${f.count} time(s)): ${f.error}`);
   }
   out.push("");
-  if (p.pods.length === 0) out.push("no pods");
+  if (pool.pods.length === 0) out.push("no pods");
   else {
     out.push(...table(
       ["POD", "IP", "ENI", "CONTAINER", "IF"],
-      p.pods.map((x) => [
+      pool.pods.map((x) => [
         x.namespace && x.name ? `${x.namespace}/${x.name}` : "-",
         x.ip,
         x.eniId,

@@ -51,25 +51,25 @@ export function rebase(req: Request, prefix: string): Request {
 }
 
 /** Builds the lab.sock handler. */
-export function controlHandler(d: ControlDeps): Handler {
+export function controlHandler(deps: ControlDeps): Handler {
   return async (req, info) => {
     const path = new URL(req.url).pathname;
     try {
-      if (path === "/ec2" || path.startsWith("/ec2/")) return await d.ec2(rebase(req, "/ec2"), info);
-      if (path === "/k8s" || path.startsWith("/k8s/")) return await d.kube(rebase(req, "/k8s"), info);
+      if (path === "/ec2" || path.startsWith("/ec2/")) return await deps.ec2(rebase(req, "/ec2"), info);
+      if (path === "/k8s" || path.startsWith("/k8s/")) return await deps.kube(rebase(req, "/k8s"), info);
       const im = path.match(/^\/imds\/([^/]+)(\/.*)?$/);
       if (im) {
-        const h = d.imdsFor(decodeURIComponent(im[1]));
+        const h = deps.imdsFor(decodeURIComponent(im[1]));
         if (!h) return errorResponse(404, `no node ${im[1]}`);
         return await h(rebase(req, `/imds/${im[1]}`), info);
       }
-      if (path === "/lab/status" && req.method === "GET") return json(d.status());
+      if (path === "/lab/status" && req.method === "GET") return json(deps.status());
       if (path === "/lab/faults") {
-        if (req.method === "GET") return json(d.getFaults());
+        if (req.method === "GET") return json(deps.getFaults());
         if (req.method === "PUT" || req.method === "POST") {
           const body = await req.json() as { faults?: string };
           try {
-            return json(d.setFaults(String(body.faults ?? "")));
+            return json(deps.setFaults(String(body.faults ?? "")));
           } catch (e) {
             if (e instanceof RangeError || e instanceof SyntaxError) return errorResponse(400, e.message);
             throw e;
@@ -78,25 +78,28 @@ export function controlHandler(d: ControlDeps): Handler {
       }
       if (path === "/lab/k8s/compact" && req.method === "POST") {
         const b = await req.json().catch(() => ({})) as { endWatches?: boolean };
-        d.store.compact();
-        if (b.endWatches) d.endWatches();
-        return json({ compactedResourceVersion: d.store.oldestResumableResourceVersion });
+        deps.store.compact();
+        if (b.endWatches) deps.endWatches();
+        return json({ compactedResourceVersion: deps.store.oldestResumableResourceVersion });
       }
       if (path === "/lab/shutdown" && req.method === "POST") {
-        setTimeout(() => d.shutdown(), 10);
+        setTimeout(() => deps.shutdown(), 10);
         return json({ stopping: true });
       }
       if (path === "/lab/pods" && req.method === "POST") {
         const b = await req.json() as { namespace?: string; name?: string; node?: string };
-        const nodeName = d.nodeName(String(b.node ?? "0"));
+        const nodeName = deps.nodeName(String(b.node ?? "0"));
         if (!b.name || !nodeName) return errorResponse(400, "pods: need name and an existing node");
-        return json(d.store.createPod({ namespace: b.namespace ?? "default", name: b.name, nodeName }), 201);
+        return json(
+          deps.store.createPod({ namespace: b.namespace ?? "default", name: b.name, nodeName }),
+          201,
+        );
       }
       const im2 = path.match(/^\/lab\/nodes\/([^/]+)\/ipamd$/);
       if (im2 && req.method === "PUT") {
         const b = await req.json() as { running?: unknown };
         if (typeof b.running !== "boolean") return errorResponse(400, 'ipamd: need {"running": true|false}');
-        const r = await d.setIpamdRunning(decodeURIComponent(im2[1]), b.running);
+        const r = await deps.setIpamdRunning(decodeURIComponent(im2[1]), b.running);
         return r === undefined ? errorResponse(404, `no node ${im2[1]} with a supervised ipamd`) : json(r);
       }
       const pm = path.match(/^\/lab\/pods\/([^/]+)\/([^/]+)(\/ip)?$/);
@@ -104,10 +107,10 @@ export function controlHandler(d: ControlDeps): Handler {
         const [ns, name] = [decodeURIComponent(pm[1]), decodeURIComponent(pm[2])];
         if (pm[3] && req.method === "PUT") {
           const b = await req.json() as { ip?: string; phase?: string };
-          return json(d.store.setPodIp(ns, name, b.ip || undefined, b.phase));
+          return json(deps.store.setPodIp(ns, name, b.ip || undefined, b.phase));
         }
-        if (!pm[3] && req.method === "DELETE") return json(d.store.deletePod(ns, name));
-        if (!pm[3] && req.method === "GET") return json(d.store.mustGet("pods", ns, name));
+        if (!pm[3] && req.method === "DELETE") return json(deps.store.deletePod(ns, name));
+        if (!pm[3] && req.method === "GET") return json(deps.store.mustGet("pods", ns, name));
       }
       return errorResponse(404, `no route ${req.method} ${path}`);
     } catch (e) {

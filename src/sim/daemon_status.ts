@@ -15,7 +15,7 @@ export function labStatusDoc(
   names: LabNames,
   cfg: LabConfig,
   world: LabWorld,
-  h: LabHandlers,
+  handlers: LabHandlers,
   ipamds: LabIpamds,
   fabric?: Fabric,
 ) {
@@ -25,7 +25,7 @@ export function labStatusDoc(
     daemonPid: Deno.pid,
     instanceType: cfg.instanceType,
     latency: cfg.latency,
-    faults: h.getFaults(),
+    faults: handlers.getFaults(),
     vpcNetns: names.vpcNs,
     internetNetns: names.inetNs,
     whoami: `${LAB_NET.inetHostIp}:${LAB_NET.whoamiPort}`,
@@ -63,16 +63,16 @@ export function labStatusDoc(
         mountNamespace: names.nodeMntns(n.index),
         agent: cfg.nodeAgents?.[String(n.index)] ? "custom" : "ipamd",
         imdsEndpoint: `http://${LAB_NET.imdsIp}`,
-        ec2Calls: h.ec2Counts.of(n.instanceId).calls,
-        ec2Rejected: h.ec2Counts.of(n.instanceId).rejected,
+        ec2Calls: handlers.ec2Counts.of(n.instanceId).calls,
+        ec2Rejected: handlers.ec2Counts.of(n.instanceId).rejected,
         ipamdPid: s?.pid ?? null,
         ipamdRestarts: s?.restarts ?? 0,
         ipamdExits: s?.exits ?? [],
       };
     }),
     ec2Calls: { ...world.model.calls },
-    ec2CallsByCaller: h.ec2Counts.toJSON(),
-    apiCounters: h.counters(),
+    ec2CallsByCaller: handlers.ec2Counts.toJSON(),
+    apiCounters: handlers.counters(),
     fabricErrors: world.fabricErrors,
   };
 }

@@ -75,9 +75,9 @@ function intFlag(name: string, text: string | undefined, min: number, max: numbe
   return n;
 }
 
-function parsePublish(p: string): { hostPort: number; containerPort: number; protocol: "tcp" | "udp" } {
-  const m = p.match(/^(\d+):(\d+)(?:\/(tcp|udp))?$/);
-  if (!m) throw new UsageError(`--publish needs HOST:CONTAINER[/tcp|udp], got "${p}"`);
+function parsePublish(path: string): { hostPort: number; containerPort: number; protocol: "tcp" | "udp" } {
+  const m = path.match(/^(\d+):(\d+)(?:\/(tcp|udp))?$/);
+  if (!m) throw new UsageError(`--publish needs HOST:CONTAINER[/tcp|udp], got "${path}"`);
   return { hostPort: Number(m[1]), containerPort: Number(m[2]), protocol: (m[3] ?? "tcp") as "tcp" | "udp" };
 }
 
@@ -122,25 +122,25 @@ function parseCli(argv: string[]) {
 }
 
 /** `up`'s flags, checked. */
-function upOptions(v: Args["values"], names: LabNames): UpOptions {
-  const nodes = intFlag("nodes", v.nodes, 1, 16);
-  const instanceType = v["instance-type"];
+function upOptions(flags: Args["values"], names: LabNames): UpOptions {
+  const nodes = intFlag("nodes", flags.nodes, 1, 16);
+  const instanceType = flags["instance-type"];
   if (instanceType && !lookupInstanceType(instanceType)) {
     throw new UsageError(`--instance-type ${instanceType} is not in the lab's catalogue`);
   }
-  const latency = v.latency;
+  const latency = flags.latency;
   if (latency && latency !== "none" && latency !== "realistic") {
     throw new UsageError(`--latency needs none or realistic, got "${latency}"`);
   }
-  if (v.faults) {
+  if (flags.faults) {
     try {
-      parseFaults(v.faults);
+      parseFaults(flags.faults);
     } catch (e) {
       throw new UsageError(`--faults: ${(e as Error).message}`);
     }
   }
   const ipamdEnv: Record<string, string> = {};
-  for (const kv of v["ipamd-env"] ?? []) {
+  for (const kv of flags["ipamd-env"] ?? []) {
     const m = kv.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s);
     if (!m) throw new UsageError(`--ipamd-env needs KEY=VALUE, got "${kv}"`);
     ipamdEnv[m[1]] = m[2];
@@ -150,11 +150,11 @@ function upOptions(v: Args["values"], names: LabNames): UpOptions {
     nodes,
     instanceType,
     latency: latency as "none" | "realistic" | undefined,
-    faults: v.faults,
+    faults: flags.faults,
     ipamdEnv,
-    ipamd: !v["no-ipamd"],
-    ipv6: !!v.ipv6,
-    nodeAgents: nodeAgentFlags(v["node-agent"] ?? [], nodes ?? 2),
+    ipamd: !flags["no-ipamd"],
+    ipv6: !!flags.ipv6,
+    nodeAgents: nodeAgentFlags(flags["node-agent"] ?? [], nodes ?? 2),
   };
 }
 
