@@ -117,7 +117,8 @@ export class Daemon {
     const sweep = this.#startSweep(node.instanceId, startedAt);
     let enis = await this.#readEnis(node);
     // ENIs left alone still hold device slots (upstream: maxENI - unmanaged).
-    const maxEnis = Math.min(node.limits.maxEnis, this.opts.config.maxEni ?? Infinity) - this.unmanaged.size;
+    const deviceSlots = Math.min(node.limits.maxEnis, this.opts.config.maxEni ?? Infinity);
+    const maxEnis = deviceSlots - this.unmanaged.size;
     setLimitGauges(this.metrics, node.limits, this.opts.config, this.unmanaged.size);
     const primary = enis.find((e) => e.deviceNumber === 0)!.eni;
     this.eniManager = this.#eniManager(node.instanceId, primary, await this.#placement(primary));
@@ -132,7 +133,7 @@ export class Daemon {
       imds: this.opts.ports.imds,
       host: this.host,
       config: this.opts.config,
-      limits: { maxEnis, ipv4PerEni: node.limits.ipv4PerEni },
+      limits: { maxEnis, ipv4PerEni: node.limits.ipv4PerEni, deviceSlots },
       primaryEniId: primary.networkInterfaceId,
       metrics: this.metrics,
       log: this.log,

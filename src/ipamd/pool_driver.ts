@@ -34,7 +34,11 @@ export interface PoolDriverOptions {
   imds: ImdsPort;
   host?: HostNetwork;
   config: IpamdConfig;
-  limits: { maxEnis: number; ipv4PerEni: number };
+  /**
+   * maxEnis: how many ENIs the pool may hold (unmanaged ENIs already taken off);
+   * deviceSlots: the instance's device indexes, which unmanaged ENIs occupy too (default maxEnis).
+   */
+  limits: { maxEnis: number; ipv4PerEni: number; deviceSlots?: number };
   primaryEniId: string;
   metrics?: IpamdMetrics;
   log?: Logger;
@@ -356,7 +360,8 @@ export class PoolDriver {
       Array.from({ length: count }, async () => {
         let ok = false;
         try {
-          const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: this.maxEnis });
+          const slots = this.#o.limits.deviceSlots ?? this.maxEnis;
+          const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: slots });
           this.#adopt(made.eni, made.deviceIndex, made.subnetCidr);
           ok = true;
         } finally {
