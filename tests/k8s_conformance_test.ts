@@ -543,7 +543,7 @@ Deno.test("conformance: waitForApiServer succeeds once a late server starts", as
       lab = withLab(() => hold, { port });
     }, 300);
     try {
-      const v = await waitForApiServer(kube, { timeoutMs: 5000, minDelayMs: 50, maxDelayMs: 200 });
+      const v = await waitForApiServer(kube, { timeoutMs: 60_000, minDelayMs: 50, maxDelayMs: 200 });
       assert.match(v.gitVersion, /^v1\./);
     } finally {
       clearTimeout(timer);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import type { Clock } from "../common/clock.ts";
 import { Ec2Error, type Ec2Port } from "./ec2_port.ts";
 import {

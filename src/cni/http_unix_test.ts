@@ -110,7 +110,8 @@ Deno.test("http_unix: a slow server is cut off by the signal (TimeoutError), pro
     );
     const ms = performance.now() - t0;
     assert.equal(e.name, "TimeoutError");
-    assert.ok(ms >= 140 && ms < 2000, `took ${ms} ms`);
+    // At least the timeout; the upper bound only says the signal cut the wait (the server never answers).
+    assert.ok(ms >= 140 && ms < 30_000, `took ${ms} ms`);
     const ac = new AbortController();
     ac.abort(new Error("gone"));
     assert.equal(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { ConfigError, configSettings, type IpamdConfig, loadConfig } from "./config.ts";
 
 function throwsConfig(env: Record<string, string>, variable: string, value: string, accepts: RegExp) {

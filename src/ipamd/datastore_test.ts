@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { type AttachmentKey, Datastore, DatastoreError, NoFreeIpError } from "./datastore.ts";
 import { ipToInt } from "../net/ipv4.ts";
 

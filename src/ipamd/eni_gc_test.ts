@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { Ec2Error, type NetworkInterface, type Tag } from "../aws/ec2_port.ts";
 import { Ec2Model } from "../sim/ec2_model.ts";
 import { Ec2ModelPort } from "../sim/ec2_model_port.ts";

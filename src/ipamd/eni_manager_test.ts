@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { VirtualClock } from "../sim/fleet/virtual_clock.ts";
 import { Ec2Error } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
 import { RateLimitedEc2 } from "../aws/rate_limit.ts";
@@ -26,18 +27,19 @@ Deno.test("classifyError: EC2 codes map to the socket API's reasons", () => {
 });
 
 Deno.test("pollUntil: backs off exponentially and gives up at the deadline", async () => {
+  // Virtual time: the probe times are exact, whatever the machine's load.
+  const clock = new VirtualClock();
   const at: number[] = [];
-  const t0 = Date.now();
-  await assert.rejects(
-    pollUntil("never", () => {
-      at.push(Date.now() - t0);
-      return undefined;
-    }, { deadlineMs: 700, initialMs: 20, maxMs: 400 }),
-    (e: Error) => e instanceof EniError && /timed out waiting for never/.test(e.message),
-  );
-  const gaps = at.slice(1).map((t, i) => t - at[i]);
-  assert.ok(gaps.length >= 3 && gaps.length <= 7, `gaps ${gaps}`);
-  assert.ok(gaps[2] > gaps[0], `growing gaps ${gaps}`);
+  const polled = pollUntil("never", () => {
+    at.push(clock.elapsed);
+    return undefined;
+  }, { deadlineMs: 700, initialMs: 20, maxMs: 400, clock });
+  const outcome = polled.then(() => "resolved", (e: Error) => e);
+  await clock.run(clock.now() + 10_000);
+  const e = await outcome;
+  assert.ok(e instanceof EniError && /timed out waiting for never/.test(e.message), String(e));
+  // 20 ms doubling to the 400 ms cap, the last wait cut short by the 700 ms deadline.
+  assert.deepEqual(at, [0, 20, 60, 140, 300, 620, 700]);
   let n = 0;
   assert.equal(await pollUntil("third time", () => ++n === 3 ? "ok" : undefined, { initialMs: 1 }), "ok");
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { loadConfig } from "./config.ts";
 import { Datastore } from "./datastore.ts";

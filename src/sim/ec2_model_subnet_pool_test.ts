@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { expandCidr, ipToInt } from "../net/ipv4.ts";
 import { SubnetPool } from "./ec2_model_subnet_pool.ts";
 import { Rng } from "./realism_rng.ts";

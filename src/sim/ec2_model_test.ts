@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { Ec2Error } from "../aws/ec2_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
 import { cidrContains, expandCidr, ipToInt } from "../net/ipv4.ts";

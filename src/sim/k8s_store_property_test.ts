@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import type { KubeObject } from "./k8s_collections.ts";
 import { KubeStatusError } from "./k8s_status.ts";
 import { KubeStore } from "./k8s_store.ts";

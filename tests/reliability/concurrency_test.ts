@@ -118,7 +118,7 @@ Deno.test({
             const ips = live.map((a) => a.ip);
             assert.equal(new Set(ips).size, live.length, `${phase}: an address was handed out twice`);
             const want = new Map(live.map((a) => [a.cid, a.ip!]));
-            const end = Date.now() + 30_000;
+            const end = Date.now() + 90_000;
             let problems: string[] = [];
             while (true) {
               const pool = await poolOf(lab.names, 0);

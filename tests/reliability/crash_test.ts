@@ -20,7 +20,7 @@ import { podAdd, podDel } from "../../src/sim/runtime_pod.ts";
 import { type TestLab, withLab } from "../helpers/lab.ts";
 import { until } from "../../harness/poll.ts";
 import { rootOnly } from "../helpers/root.ts";
-import { type Rng, withSeed } from "../helpers/seed.ts";
+import { type Rng, withSeed } from "../../harness/seed.ts";
 import { poolOf, settle, waitIpamdReady } from "./invariants.ts";
 
 const SOAK = Deno.env.get("VPC_CNI_SOAK") === "1";

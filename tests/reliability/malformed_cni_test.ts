@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { FakeIpamd } from "../../harness/fake_ipamd.ts";
 import { TestNetns } from "../../harness/netns.ts";
 import { rootOnly } from "../helpers/root.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../harness/fast_check.ts";
 import { fetchStatus } from "../../src/sim/daemon_client.ts";
 import { withLab } from "../helpers/lab.ts";
 import { rootOnly } from "../helpers/root.ts";
@@ -230,11 +230,12 @@ Deno.test({
         const r = await call("/v1/check-network", {
           method: "POST",
           body: JSON.stringify({ netName: "aws-cni", containerId: "probe", ifName: "eth0" }),
-          timeoutMs: 5000,
+          timeoutMs: 60_000,
         });
         assert.equal(r.status, 200, r.text);
+        // Blocked, it would wait for the stalled clients forever; 15 s is generous for a loaded machine.
         assert.ok(
-          performance.now() - t < 2000,
+          performance.now() - t < 15_000,
           `a valid call took ${performance.now() - t} ms behind stalled ones`,
         );
         tried += 200;

@@ -4,7 +4,7 @@
  * replay line into the error: `VPC_CNI_TEST_SEED=<seed> deno task test <file>` makes the same choices again.
  * @module
  */
-import { Rng } from "../../src/sim/realism_rng.ts";
+import { Rng } from "../src/sim/realism_rng.ts";
 
 export { Rng };
 
