@@ -18,6 +18,8 @@ const USAGE = `usage: deno task fleet [options]
   --instance-type T       (default ${D.instanceType})
   --arrival A             burst (all pods once the node's ipamd is ready) | steady (default ${D.arrival})
   --pod-rate R            pods per second per node with --arrival steady (default ${D.podRate})
+  --pod-delay S           the first pod arrives S s after its node's ipamd is ready (default ${D.podDelaySeconds})
+  --burst-spread S        a burst's ADDs reach ipamd spread evenly over S s (default ${D.burstSpreadSeconds})
   --warm-eni-target N, --warm-ip-target N, --minimum-ip-target N, --warm-prefix-target N
   --prefix-delegation     ENABLE_PREFIX_DELEGATION=true
   --ipamd-env K=V         any other ipamd variable (repeatable)
@@ -40,6 +42,8 @@ const OPTIONS = {
   "instance-type": { type: "string" },
   arrival: { type: "string" },
   "pod-rate": { type: "string" },
+  "pod-delay": { type: "string" },
+  "burst-spread": { type: "string" },
   "warm-eni-target": { type: "string" },
   "warm-ip-target": { type: "string" },
   "minimum-ip-target": { type: "string" },
@@ -118,6 +122,8 @@ export function scenariosFromArgs(argv: string[]): { scenarios: Scenario[]; json
     instanceType,
     arrival: oneOf(v.arrival, "arrival", ["burst", "steady"] as const, D.arrival),
     podRate: num(v["pod-rate"], "pod-rate", D.podRate, { min: 0.001 }),
+    podDelaySeconds: num(v["pod-delay"], "pod-delay", D.podDelaySeconds),
+    burstSpreadSeconds: num(v["burst-spread"], "burst-spread", D.burstSpreadSeconds),
     env: ipamdEnv(v),
     faults,
     latency: oneOf(v.latency, "latency", ["realistic", "none"] as const, D.latency),

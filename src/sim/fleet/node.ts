@@ -9,17 +9,20 @@
  * growth. It is a model of upstream's documented constants, not upstream.
  */
 import type { Ec2Port } from "../../aws/ec2_port.ts";
-import type { ImdsPort } from "../../aws/imds_port.ts";
+import type { ImdsInterface, ImdsPort } from "../../aws/imds_port.ts";
 import { RateLimitedEc2 } from "../../aws/rate_limit.ts";
 import { type Clock, every } from "../../common/clock.ts";
 import type { IpamdConfig } from "../../ipamd/config.ts";
 import { loadEnis, nodeEnis } from "../../ipamd/daemon_restore.ts";
 import { Datastore } from "../../ipamd/datastore.ts";
-import { EniGc, GC_FIRST_JITTER_MS, sweepOrphanedEnis } from "../../ipamd/eni_gc.ts";
+import { EniGc, type EniGcOptions, GC_FIRST_JITTER_MS, sweepOrphanedEnis } from "../../ipamd/eni_gc.ts";
 import { EniManager } from "../../ipamd/eni_manager.ts";
 import { planPool, type PoolInput, type PoolPlan } from "../../ipamd/pool.ts";
 import { PoolDriver } from "../../ipamd/pool_driver.ts";
-import { apiHandler } from "../../ipamd/server.ts";
+import { addNetwork } from "../../ipamd/api_routes.ts";
+import { ApiError } from "../../ipamd/api_request.ts";
+import type { ApiContext } from "../../ipamd/server.ts";
+import { AddRefused, type podRequest } from "./pods.ts";
 import { readNodeIdentity, subnetDiscoveryPlacement } from "../../ipamd/daemon_startup.ts";
 import { Logger } from "../../ipamd/log.ts";
 import { Rng } from "../realism_rng.ts";
@@ -42,6 +45,8 @@ export interface FleetNodeOptions {
   config: IpamdConfig;
   policy: Policy;
   seed: number;
+  /** LEAKED_ENI_CLEANUP_DELAY/INTERVAL; without a delay, a seeded draw in 0–300 s as ipamd's. */
+  eniGc?: Pick<EniGcOptions, "firstDelayMs" | "everyMs">;
   /** ENABLE_SUBNET_DISCOVERY (default true, as in ipamd). */
   subnetDiscovery?: boolean;
   /** After every EC2 attempt this node makes (the rate limiter's hook). */
@@ -52,8 +57,7 @@ export interface FleetNodeOptions {
 export class FleetNode {
   readonly ds: Datastore;
   driver!: PoolDriver;
-  /** The socket API's handler (POST /v1/add-network …). */
-  api!: (req: Request) => Promise<Response>;
+  #api?: ApiContext;
   readyAt?: number;
   readonly #stops: (() => void)[] = [];
   #gc?: EniGc;
@@ -64,20 +68,46 @@ export class FleetNode {
 
   /** Start-up, in `Daemon#startup`'s order of EC2 and IMDS calls; then serving and the timers. */
   async start(): Promise<void> {
-    const { clock, imds, config: c } = this.o;
+    const { clock, config: c } = this.o;
     const rng = new Rng(this.o.seed);
     const startedAt = clock.now();
-    const upstream = this.o.policy === "upstream-like";
+    const ec2 = this.#ec2(rng);
+    const { instanceId, imdsIfs, limits } = await readNodeIdentity(this.o.imds, ec2, c);
+    const sweep = c.disableLeakedEniCleanup
+      ? undefined
+      : sweepOrphanedEnis({ ec2, instanceId, clusterName: c.clusterName, startedAt, clock });
+    const { eni, primaryEniId } = await this.#loadEnis(ec2, instanceId, imdsIfs);
+    await sweep;
+    this.#serve(eni, primaryEniId, limits);
+    this.readyAt = clock.now();
+    void this.driver.trigger();
+    this.driver.start();
+    if (!c.disableLeakedEniCleanup) {
+      const firstDelayMs = this.o.eniGc?.firstDelayMs ?? Math.floor(rng.next() * GC_FIRST_JITTER_MS);
+      const gc = { firstDelayMs, everyMs: this.o.eniGc?.everyMs };
+      this.#gc = new EniGc({ ec2, instanceId, clusterName: c.clusterName, clock, ...gc });
+      this.#gc.start();
+    }
+  }
+
+  get #upstream(): boolean {
+    return this.o.policy === "upstream-like";
+  }
+
+  /** The node's EC2: the shared endpoint behind its own client-side buckets and retries. */
+  #ec2(rng: Rng): Ec2Port {
+    const { clock } = this.o;
     const limited = new RateLimitedEc2(this.o.ec2, {
       clock,
       random: () => rng.next(),
       onCall: (action, ms, err) => this.o.onCall?.(action, ms, err?.code),
     });
-    const ec2 = upstream ? withWaitAfterAttach(limited, clock, UPSTREAM_LIKE.afterAttachMs) : limited;
-    const { instanceId, imdsIfs, limits } = await readNodeIdentity(imds, ec2, c);
-    const sweep = c.disableLeakedEniCleanup
-      ? undefined
-      : sweepOrphanedEnis({ ec2, instanceId, clusterName: c.clusterName, startedAt, clock });
+    return this.#upstream ? withWaitAfterAttach(limited, clock, UPSTREAM_LIKE.afterAttachMs) : limited;
+  }
+
+  /** The node's ENIs into the datastore, and the ENI manager that places new ones. */
+  async #loadEnis(ec2: Ec2Port, instanceId: string, imdsIfs: ImdsInterface[]) {
+    const { clock, imds, config: c } = this.o;
     const base = { ec2, imds, instanceId, clusterName: c.clusterName, clock };
     const bootstrap = new EniManager({ ...base, subnetId: "", securityGroupIds: [] });
     const describeSubnet = (id: string) => ec2.describeSubnets({ subnetIds: [id] }).then((s) => s[0]);
@@ -88,43 +118,52 @@ export class FleetNode {
     const placement = this.o.subnetDiscovery === false
       ? undefined
       : subnetDiscoveryPlacement(ec2, primary.eni, QUIET_LOG);
-    const eni = new EniManager({ ...base, subnetId, securityGroupIds, placement });
     await loadEnis(this.ds, enis, { mtu: c.eniMtu, clock });
-    await sweep;
+    const eni = new EniManager({ ...base, subnetId, securityGroupIds, placement });
+    return { eni, primaryEniId: primary.eni.networkInterfaceId };
+  }
+
+  /** The pool driver (upstream-like: gated to one pass every 5 s) and the socket API's context. */
+  #serve(eni: EniManager, primaryEniId: string, limits: { maxEnis: number; ipv4PerEni: number }): void {
+    const { clock, imds, config } = this.o;
     const gate = { open: false };
+    const upstream = this.#upstream;
     this.driver = new PoolDriver({
       ds: this.ds,
       eni,
       imds,
-      config: c,
+      config,
       limits: { maxEnis: limits.maxEnis, ipv4PerEni: limits.ipv4PerEni },
-      primaryEniId: primary.eni.networkInterfaceId,
+      primaryEniId,
       clock,
       planner: upstream ? (input) => upstreamPass(input, gate) : undefined,
     });
-    this.api = apiHandler({
+    this.#api = {
       ds: this.ds,
       driver: this.driver,
-      config: c,
+      config,
       vpcCidrs: [],
       persist: () => Promise.resolve(),
       ready: () => true,
       addWaitMs: upstream ? 0 : undefined,
       clock,
-    });
-    this.readyAt = clock.now();
-    void this.driver.trigger();
-    this.driver.start();
+    };
     if (upstream) {
       this.#stops.push(every(clock, UPSTREAM_LIKE.passEveryMs, () => {
         gate.open = true;
         void this.driver.trigger();
       }));
     }
-    if (!c.disableLeakedEniCleanup) {
-      const firstDelayMs = Math.floor(rng.next() * GC_FIRST_JITTER_MS);
-      this.#gc = new EniGc({ ec2, instanceId, clusterName: c.clusterName, clock, firstDelayMs });
-      this.#gc.start();
+  }
+
+  /** The socket API's add-network route (the HTTP framing left out); a refusal is {@link AddRefused}. */
+  async add(body: ReturnType<typeof podRequest>): Promise<void> {
+    try {
+      await addNetwork(this.#api!, body);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      const { reason, message, retryable, retryAfterMs } = e;
+      throw new AddRefused(e.status, { reason, message, retryable, retryAfterMs });
     }
   }
 

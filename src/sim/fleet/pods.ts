@@ -1,8 +1,9 @@
 /**
- * A simulated pod: its CNI ADD reaches ipamd's socket API (`POST /v1/add-network`, the real handler) and,
- * when ipamd answers "try again later", kubelet retries it (kubelet_retry.ts). The pod is ready when ipamd
- * answers 200: "pod-ready" is measured at the ipamd socket, on both the simulation and the lab side of the
- * honesty test, so the comparison is about ipamd's design and not about the lab's sandbox set-up.
+ * A pod's CNI ADD as ipamd's socket API sees it (`POST /v1/add-network`): when ipamd answers "try again
+ * later", kubelet retries it (kubelet_retry.ts). The pod is ready when ipamd answers 200: "pod-ready" is
+ * measured at the ipamd socket, on both the simulation side (the route called directly, without the HTTP
+ * framing) and the lab side (over the socket) of the honesty test, so the comparison is about ipamd's design
+ * and not about the lab's sandbox set-up.
  */
 import type { IpamdErrorBody } from "../../cni/api.ts";
 import type { Clock } from "../../common/clock.ts";
@@ -38,8 +39,8 @@ export function podRequest(node: number, i: number) {
   };
 }
 
-/** Sends one add-network to a handler; resolves on 200, throws {@link AddRefused} otherwise. */
-export async function addNetwork(
+/** Sends one add-network to an HTTP handler; resolves on 200, throws {@link AddRefused} otherwise. */
+export async function addOverHttp(
   api: (req: Request) => Promise<Response>,
   body: ReturnType<typeof podRequest>,
 ): Promise<void> {

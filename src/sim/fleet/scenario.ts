@@ -3,12 +3,11 @@
  * (node.ts) against the shared account (world.ts), pods arrive in a burst or at a steady rate once their
  * node's ipamd is ready, and the run ends when every pod is settled and EC2 has been quiet for a while.
  */
-import type { Instance } from "../../aws/ec2_port.ts";
-import { type ActionClass, actionClass } from "../../aws/rate_limit_bucket.ts";
-import { loadConfig } from "../../ipamd/config.ts";
-import { type ActionStats, parseFaults } from "../realism.ts";
+import { type IpamdConfig, loadConfig } from "../../ipamd/config.ts";
+import { eniGcTimingFromEnv } from "../../ipamd/eni_gc.ts";
+import { type ActionStats, isMutating, parseFaults } from "../realism.ts";
 import { FleetNode, type Policy } from "./node.ts";
-import { addNetwork, type PodOutcome, podRequest, runPod } from "./pods.ts";
+import { type PodOutcome, podRequest, runPod } from "./pods.ts";
 import { VirtualClock } from "./virtual_clock.ts";
 import { FleetWorld } from "./world.ts";
 
@@ -24,9 +23,13 @@ export interface Scenario {
   joinSeconds: number;
   policy: Policy;
   instanceType: string;
-  /** `burst`: every pod of a node arrives when its ipamd is ready; `steady`: `podRate` per node per s. */
+  /** `burst`: every pod of a node arrives at once; `steady`: `podRate` per node per s. */
   arrival: "burst" | "steady";
   podRate: number;
+  /** The first pod arrives this long after its node's ipamd is ready (0: at once, the pool still empty). */
+  podDelaySeconds: number;
+  /** A burst's ADDs reach ipamd evenly spread over this window (kubelet and the CNI plugins are not instant). */
+  burstSpreadSeconds: number;
   /** ipamd environment (warm pool targets, ENABLE_PREFIX_DELEGATION, ...). */
   env: Record<string, string>;
   /** The lab's fault spec (`throttle=0.05,5xx=0.01,imds-lag=1s,attach-fail=0.01`). */
@@ -48,6 +51,8 @@ export const DEFAULT_SCENARIO: Scenario = {
   instanceType: "m5.xlarge",
   arrival: "burst",
   podRate: 1,
+  podDelaySeconds: 0,
+  burstSpreadSeconds: 1,
   env: {},
   faults: "imds-lag=1s",
   latency: "realistic",
@@ -62,9 +67,6 @@ export interface RunResult {
   pods: PodOutcome[];
   /** Server-side counters per EC2 action (calls, errors, throttles). */
   ec2: Record<string, ActionStats>;
-  /** Per throttling class: calls, throttles, and the window (s) in which they were made. */
-  classes: Record<ActionClass, { calls: number; throttles: number; firstAt: number; lastAt: number }>;
-  nodesReady: number;
   /** Start-ups that failed (each followed by a restart after kubelet's back-off), with the reason. */
   nodeRestarts: string[];
   simSeconds: number;
@@ -77,100 +79,121 @@ export interface RunResult {
 }
 
 /** Runs one scenario. */
-export async function runScenario(s: Scenario): Promise<RunResult> {
-  const wall0 = performance.now();
-  const clock = new VirtualClock();
-  const t0 = clock.now();
-  const world = new FleetWorld({
-    clock,
-    seed: s.seed,
-    nodes: s.nodes,
-    faults: parseFaults(s.faults),
-    latency: s.latency,
-  });
-  const config = loadConfig({
-    MY_NODE_NAME: "fleet-node",
-    CLUSTER_NAME: "fleet",
-    AWS_VPC_K8S_CNI_LOG_FILE: "stdout",
-    ...s.env,
-  });
-  const pods: PodOutcome[] = [];
-  const nodes: FleetNode[] = [];
-  const nodeRestarts: string[] = [];
-  const classes = {} as RunResult["classes"];
-  let lastActivity = t0;
-  let settled = 0;
-  const onCall = (action: string, _ms: number, code?: string) => {
-    const at = (clock.now() - t0) / 1000;
-    const c = classes[actionClass(action)] ??= { calls: 0, throttles: 0, firstAt: at, lastAt: at };
-    c.calls++;
-    c.lastAt = at;
-    if (code === "RequestLimitExceeded") c.throttles++;
-    if (!action.startsWith("Describe")) lastActivity = clock.now();
-  };
-  const makeNode = (i: number, instance: Instance, restarts: number) =>
-    new FleetNode({
-      clock,
-      ec2: world.ec2,
-      imds: world.imds(instance),
-      config,
-      policy: s.policy,
-      seed: s.seed * 100_003 + i * 101 + restarts,
-      onCall,
+export function runScenario(s: Scenario): Promise<RunResult> {
+  return new FleetRun(s).run();
+}
+
+/** One run's state: the world, the nodes, the pods and when EC2 or a pod last moved. */
+class FleetRun {
+  readonly clock = new VirtualClock();
+  readonly t0 = this.clock.now();
+  readonly world: FleetWorld;
+  readonly config: IpamdConfig;
+  readonly pods: PodOutcome[] = [];
+  readonly nodeRestarts: string[] = [];
+  lastActivity = this.t0;
+  settled = 0;
+
+  constructor(readonly s: Scenario) {
+    this.world = new FleetWorld({
+      clock: this.clock,
+      seed: s.seed,
+      nodes: s.nodes,
+      faults: parseFaults(s.faults),
+      latency: s.latency,
     });
-  const addPods = (i: number, node: FleetNode) => {
-    for (let k = 0; k < s.podsPerNode; k++) {
-      const delay = s.arrival === "burst" ? 0 : Math.round((k * 1000) / s.podRate);
-      const out: PodOutcome = { node: i, arrivedAt: 0, attempts: 0 };
-      pods.push(out);
-      clock.timer(delay, () => {
-        out.arrivedAt = clock.now();
-        const body = podRequest(i, k);
-        void runPod(() => addNetwork(node.api, body), clock, out).then(() => {
-          settled++;
-          if (out.readyAt !== undefined) lastActivity = Math.max(lastActivity, out.readyAt);
-        });
-      });
+    this.config = loadConfig({
+      MY_NODE_NAME: "fleet-node",
+      CLUSTER_NAME: "fleet",
+      AWS_VPC_K8S_CNI_LOG_FILE: "stdout",
+      ...s.env,
+    });
+  }
+
+  async run(): Promise<RunResult> {
+    const wall0 = performance.now();
+    // ipamd's control flow throws errors (no free IP, throttled); their stack traces are most of the cost.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return await this.#run(wall0);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
+  }
+
+  async #run(wall0: number): Promise<RunResult> {
+    const { s, clock, t0 } = this;
+    for (let i = 0; i < s.nodes; i++) {
+      clock.timer(Math.floor((i * s.joinSeconds * 1000) / s.nodes), () => void this.#startNode(i));
+    }
+    const total = s.nodes * s.podsPerNode;
+    const quietMs = s.quietSeconds * 1000;
+    await clock.run(
+      t0 + s.maxSimSeconds * 1000,
+      () => this.settled >= total && clock.now() - this.lastActivity >= quietMs,
+    );
+    // The nodes are left as they are: their timers live on the virtual clock, which stops here.
+    return {
+      scenario: s,
+      pods: this.pods,
+      ec2: this.world.realism.stats(),
+      nodeRestarts: this.nodeRestarts,
+      simSeconds: (clock.now() - t0) / 1000,
+      steadySeconds: (this.lastActivity - t0) / 1000,
+      wallSeconds: (performance.now() - wall0) / 1000,
+      steps: clock.steps,
+      timers: clock.fired,
+    };
+  }
+
+  /** After each EC2 attempt of any node: a mutating call is activity (the fleet is not steady yet). */
+  #onCall = (action: string) => {
+    if (isMutating(action)) this.lastActivity = this.clock.now();
   };
-  // A node whose ipamd fails to start is restarted as kubelet restarts a crashing container (CrashLoopBackOff).
-  const startNode = async (i: number) => {
-    const instance = world.launch(i, s.instanceType);
+
+  /** Starts node i; an ipamd that fails to start is restarted as kubelet restarts a crashing container. */
+  async #startNode(i: number): Promise<void> {
+    const { s, clock } = this;
+    const instance = this.world.launch(i, s.instanceType);
     for (let restarts = 0;; restarts++) {
-      const node = makeNode(i, instance, restarts);
+      const node = new FleetNode({
+        clock,
+        ec2: this.world.ec2,
+        imds: this.world.imds(instance),
+        config: this.config,
+        policy: s.policy,
+        eniGc: eniGcTimingFromEnv(s.env),
+        seed: s.seed * 100_003 + i * 101 + restarts,
+        onCall: this.#onCall,
+      });
       try {
         await node.start();
-        nodes.push(node);
-        addPods(i, node);
+        this.#addPods(i, node);
         return;
       } catch (e) {
-        nodeRestarts.push(`node ${i}: ${(e as Error).message}`);
+        this.nodeRestarts.push(`node ${i}: ${(e as Error).message}`);
         await clock.sleep(Math.min(CRASHLOOP_MAX_MS, CRASHLOOP_FIRST_MS * 2 ** restarts));
       }
     }
-  };
-  for (let i = 0; i < s.nodes; i++) {
-    clock.timer(Math.floor((i * s.joinSeconds * 1000) / s.nodes), () => void startNode(i));
   }
-  const total = s.nodes * s.podsPerNode;
-  const quietMs = s.quietSeconds * 1000;
-  await clock.run(
-    t0 + s.maxSimSeconds * 1000,
-    () => settled >= total && clock.now() - lastActivity >= quietMs,
-  );
-  const simSeconds = (clock.now() - t0) / 1000;
-  // The nodes are left as they are: their timers live on the virtual clock, which stops here.
-  return {
-    scenario: s,
-    pods,
-    ec2: world.realism.stats(),
-    classes,
-    nodesReady: nodes.filter((n) => n.readyAt !== undefined).length,
-    nodeRestarts,
-    simSeconds,
-    steadySeconds: (lastActivity - t0) / 1000,
-    wallSeconds: (performance.now() - wall0) / 1000,
-    steps: clock.steps,
-    timers: clock.fired,
-  };
+
+  /** Node i's pods: they arrive after the delay, in a burst or at the steady rate. */
+  #addPods(i: number, node: FleetNode): void {
+    const { s, clock } = this;
+    for (let k = 0; k < s.podsPerNode; k++) {
+      const gap = s.arrival === "burst" ? (s.burstSpreadSeconds * 1000) / s.podsPerNode : 1000 / s.podRate;
+      const delay = Math.round(s.podDelaySeconds * 1000 + k * gap);
+      const out: PodOutcome = { node: i, arrivedAt: 0, attempts: 0 };
+      this.pods.push(out);
+      clock.timer(delay, () => {
+        out.arrivedAt = clock.now();
+        const body = podRequest(i, k);
+        void runPod(() => node.add(body), clock, out).then(() => {
+          this.settled++;
+          if (out.readyAt !== undefined) this.lastActivity = Math.max(this.lastActivity, out.readyAt);
+        });
+      });
+    }
+  }
 }
