@@ -7,7 +7,7 @@
  */
 import { FROM_RULE_PRIORITY } from "../src/common/routing.ts";
 import { type EnisView as UpstreamEnis, flattenEnis } from "../src/ipamd/introspection.ts";
-import { execInNetns } from "../src/sim/netns_exec.ts";
+import { execInNetns } from "../src/sim/exec.ts";
 import type { DemoContext, DemoPod } from "./demo_context.ts";
 
 /** "1 pod", "2 pods". */

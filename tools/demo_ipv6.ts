@@ -17,7 +17,7 @@ import { cidr6Contains } from "../src/net/ipv6.ts";
 import { fetchStatus, type LabStatus } from "../src/sim/daemon_client.ts";
 import { labDown, labUp } from "../src/sim/daemon_launch.ts";
 import { LAB_NET } from "../src/sim/naming.ts";
-import { execInNetns } from "../src/sim/netns_exec.ts";
+import { execInNetns } from "../src/sim/exec.ts";
 import { podAdd } from "../src/sim/runtime_pod.ts";
 import { type DemoContext, ipamdGet, waitIpamdReady } from "./demo_context.ts";
 import { deletePods, type DemoLab } from "./demo_steps.ts";

@@ -4,32 +4,22 @@
  * @module
  */
 import type { Clock } from "../common/clock.ts";
-import type { IpamdConfig } from "./config.ts";
-import type { Datastore } from "./datastore.ts";
 import { enisView, introspectionHandler, metricsHandler, parseBind, podsView } from "./introspection.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
-import type { PoolDriver } from "./pool_driver.ts";
 import { poolSnapshot } from "./pool_status.ts";
 import { type ApiContext, apiHandler, serveUnix } from "./server.ts";
 import type { EniConfigSpec } from "../k8s/port.ts";
 import type { UnmanagedEni } from "./eni_policy.ts";
 
-/** What the listeners serve. */
-export interface ServeDeps {
-  ds: Datastore;
-  driver: PoolDriver;
-  config: IpamdConfig;
-  vpcCidrs: string[];
-  persist: () => Promise<void>;
-  ready: () => boolean;
+/** What the listeners serve: the socket API's context, and what introspection and metrics add. */
+export interface ServeDeps extends Omit<ApiContext, "extraGets" | "metrics" | "log" | "clock"> {
   metrics: IpamdMetrics;
   log: Logger;
   clock: Clock;
   eniConfigs: () => Record<string, EniConfigSpec>;
   /** Attached ENIs left out of the pool, and why (in `/v1/enis`). */
   unmanaged?: () => UnmanagedEni[];
-  addWaitMs?: number;
   /** Metrics listen address (default all interfaces, like upstream's :61678). */
   metricsHostname?: string;
   /** Ends the TCP listeners. */

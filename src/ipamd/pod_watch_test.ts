@@ -15,8 +15,8 @@ const podInfo = (name: string, uid = `uid-${name}`): PodInfo => ({
   deleting: false,
 });
 
-function setup() {
-  let clock = 1_000_000;
+/** A datastore with one ENI holding `ips`. */
+function datastoreWith(ips: string[]): Datastore {
   const ds = new Datastore({ cooldownMs: 0 });
   ds.addEni({
     eniId: "eni-1",
@@ -27,7 +27,13 @@ function setup() {
     mac: "02:00:00:00:00:01",
     createdAt: 0,
   });
-  ds.addIps("eni-1", ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]);
+  ds.addIps("eni-1", ips);
+  return ds;
+}
+
+function setup() {
+  let clock = 1_000_000;
+  const ds = datastoreWith(["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]);
   const released: string[] = [];
   const watch = new PodWatch({
     kube: {} as KubePort, // start() is not used here: events are fed by hand
@@ -87,17 +93,7 @@ Deno.test("PodWatch: a pod that comes back in time, or a recreated pod with a ne
 });
 
 Deno.test("PodWatch: a failing sweep is logged, counted and listed (never swallowed), and clears once it works", async () => {
-  const ds = new Datastore({ cooldownMs: 0 });
-  ds.addEni({
-    eniId: "eni-1",
-    deviceNumber: 0,
-    subnetId: "s",
-    subnetCidr: "10.0.0.0/20",
-    primaryIp: "10.0.0.10",
-    mac: "02:00:00:00:00:01",
-    createdAt: 0,
-  });
-  ds.addIps("eni-1", ["10.0.0.11"]);
+  const ds = datastoreWith(["10.0.0.11"]);
   ds.assign({ netName: "n", containerId: "c1", ifName: "eth0" }, {
     k8sPodNamespace: "default",
     k8sPodName: "gone",

@@ -2,6 +2,7 @@
  * Runs a node's CNI conflist as a container runtime does: ADD through the chain with prevResult, DEL in
  * reverse, CHECK with the cached result; every plugin executes inside the node namespace (nsenter).
  */
+import { type Collected, runCollect } from "./exec.ts";
 import { NETNS_DIR } from "./naming.ts";
 
 /** A plugin answered with the CNI error object (or died without one: code 0). */
@@ -110,57 +111,42 @@ export async function execPlugin(
     CNI_ARGS: formatCniArgs(att.args),
     CNI_PATH: opts.binDir,
   };
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  const out = await runCollect(argv, {
     env,
     clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, opts.timeoutMs ?? 120_000);
+    stdin: JSON.stringify(conf),
+    timeoutMs: opts.timeoutMs ?? 120_000,
+  });
+  const stdout = out.stdout.trim();
+  if (!out.success) throw pluginFailure(type, command, out);
+  if (!stdout) return {};
   try {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(conf)));
-    await w.close();
-    const out = await child.output();
-    const dec = new TextDecoder();
-    const stdout = dec.decode(out.stdout).trim();
-    const stderr = dec.decode(out.stderr).trim();
-    if (!out.success) {
-      // libcni reads the error from stdout and falls back to stderr only when stdout is empty.
-      const text = stdout || stderr;
-      try {
-        const e = JSON.parse(text);
-        throw new CniPluginError(
-          type,
-          command,
-          Number(e.code ?? 0),
-          String(e.msg ?? text),
-          String(e.details ?? ""),
-        );
-      } catch (e) {
-        if (e instanceof CniPluginError) throw e;
-        throw new CniPluginError(
-          type,
-          command,
-          0,
-          `exited ${out.code}${out.signal ? ` (${out.signal})` : ""}: ${text}`,
-        );
-      }
-    }
-    if (!stdout) return {};
-    try {
-      return JSON.parse(stdout);
-    } catch {
-      throw new CniPluginError(type, command, 0, `unparsable result: ${stdout.slice(0, 200)}`);
-    }
-  } finally {
-    clearTimeout(timer);
+    return JSON.parse(stdout);
+  } catch {
+    throw new CniPluginError(type, command, 0, `unparsable result: ${stdout.slice(0, 200)}`);
+  }
+}
+
+/** A failed plugin's error: the CNI error JSON it printed, or how it exited. */
+function pluginFailure(type: string, command: string, out: Collected): CniPluginError {
+  // libcni reads the error from stdout and falls back to stderr only when stdout is empty.
+  const text = out.stdout.trim() || out.stderr.trim();
+  try {
+    const e = JSON.parse(text);
+    return new CniPluginError(
+      type,
+      command,
+      Number(e.code ?? 0),
+      String(e.msg ?? text),
+      String(e.details ?? ""),
+    );
+  } catch {
+    return new CniPluginError(
+      type,
+      command,
+      0,
+      `exited ${out.code}${out.signal ? ` (${out.signal})` : ""}: ${text}`,
+    );
   }
 }
 

@@ -7,7 +7,7 @@ import { unixFetch } from "../../src/common/unix_fetch.ts";
 import { fetchStatus, labFetch, type LabStatus } from "../../src/sim/daemon_client.ts";
 import { labDown, labUp, REPO_DIR, type UpOptions } from "../../src/sim/daemon_launch.ts";
 import { LabNames } from "../../src/sim/naming.ts";
-import { execInNetns, type ExecOptions, type ExecResult } from "../../src/sim/netns_exec.ts";
+import { execInNetns, type ExecOptions, type ExecResult } from "../../src/sim/exec.ts";
 
 /** A lab under test. */
 export interface TestLab {
