@@ -57,6 +57,10 @@ export interface LibcniOptions {
   n?: number;
   /** gc: the runtime's valid attachments (`cni.dev/valid-attachments`). */
   validAttachments?: { containerID: string; ifname: string }[];
+  /** parallel-add: DEL and retry an ADD failing with this CNI code as kubelet does (250 ms doubling to 4 s). */
+  retryCode?: number;
+  /** parallel-add: leave the pods added (no DEL of the batch). */
+  keep?: boolean;
   /** Run the driver inside this network namespace (path or name under /var/run/netns). */
   inNetns?: string;
 }
@@ -142,6 +146,8 @@ export function driverArgs(verb: LibcniVerb, opts: LibcniOptions): string[] {
   if (opts.cniVersion) a.push("--cni-version", opts.cniVersion);
   if (opts.n !== undefined) a.push("--n", String(opts.n));
   if (opts.validAttachments) a.push("--valid-attachments", JSON.stringify(opts.validAttachments));
+  if (opts.retryCode) a.push("--retry-code", String(opts.retryCode));
+  if (opts.keep) a.push("--keep");
   return a;
 }
 

@@ -13,8 +13,8 @@
  * then N DELs, per variant. `--trace` sets `VPC_CNI_TRACE=1` and prints each variant's phase table
  * (tools/phase_table.ts); `KEEP_LOG=<dir>` keeps the plugin logs.
  *
- * CPU is exact per call (getrusage RUSAGE_CHILDREN before and after, through FFI; it includes the ~1 ms of
- * nsenter and GNU time, which also reports the peak RSS).
+ * CPU is exact per call (tools/timed_run.ts; it includes the ~1 ms of nsenter and GNU time, which also
+ * reports the peak RSS); for overlapping calls (--parallel) each gets the batch's average.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -22,18 +22,7 @@ import { FakeIpamd } from "../harness/fake_ipamd.ts";
 import { TestNetns } from "../harness/netns.ts";
 import { percentile as pct } from "../harness/stats.ts";
 import { phaseLines, type PhaseSummary, phaseTable, summarisePhases } from "./phase_table.ts";
-import { timedRun } from "./timed_run.ts";
-
-const libc = Deno.dlopen(
-  "libc.so.6",
-  { getrusage: { parameters: ["i32", "buffer"], result: "i32" } } as const,
-);
-/** CPU ms (user + system) of every child reaped so far. */
-function childrenCpuMs(): number {
-  const ru = new BigInt64Array(18); // struct rusage: two timevals, then 14 longs
-  if (libc.symbols.getrusage(-1, /* RUSAGE_CHILDREN */ ru) !== 0) throw new Error("getrusage failed");
-  return Number(ru[0] + ru[2]) * 1000 + Number(ru[1] + ru[3]) / 1000;
-}
+import { childrenCpuMs, timedRun } from "./timed_run.ts";
 
 /** One measured call. */
 interface Sample {
@@ -80,7 +69,6 @@ async function call(
   label = cmd,
 ): Promise<Sample> {
   const trace: Record<string, string> = values.trace ? { VPC_CNI_TRACE: "1" } : {};
-  const c0 = childrenCpuMs();
   const r = await timedRun(
     [Deno.execPath(), "run", "-A", ...v.args],
     { ...trace, ...env, CNI_COMMAND: cmd },
@@ -88,7 +76,7 @@ async function call(
     prefix,
   );
   if (r.code !== 0) throw new Error(`${v.name} ${cmd} failed: ${r.stdout}`);
-  const s = { ms: r.ms, cpuMs: childrenCpuMs() - c0, rssKiB: r.rssKiB };
+  const s = { ms: r.ms, cpuMs: r.cpuMs, rssKiB: r.rssKiB };
   (v.samples[label] ??= []).push(s);
   return s;
 }

@@ -61,10 +61,12 @@ async function answerPost(ctx: ApiContext, req: Request, path: string): Promise<
     throw new ApiError(405, "bad_request", `method ${req.method} not allowed on ${path}`);
   }
   if (!ctx.ready()) throw notReady();
+  const start = performance.now(); // for Server-Timing only (a diagnostic, not a decision)
   const body = await readBody(req);
   const t1 = now();
   const timing: RouteTiming = {};
   const reply = await route(ctx, body, timing);
+  if (Object.keys(timing).length) timing.handler = performance.now() - start;
   if (now() - t0 > 1000) ctx.log?.warn("slow request", { path, readMs: t1 - t0, totalMs: now() - t0 });
   return json(200, reply, Object.keys(timing).length ? { "server-timing": serverTiming(timing) } : {});
 }

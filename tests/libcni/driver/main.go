@@ -43,6 +43,10 @@ type options struct {
 	cniVersion                                   string
 	validAttachments                             string
 	n                                            int
+	// parallel-add: retry an ADD that failed with this CNI code as kubelet retries a pod sandbox (0: never);
+	// keep: leave the pods added (no DEL of the batch).
+	retryCode int
+	keep      bool
 }
 
 func main() {
@@ -64,6 +68,8 @@ func main() {
 	fs.StringVar(&o.cniVersion, "cni-version", "", "rewrite the conflist's cniVersion")
 	fs.IntVar(&o.n, "n", 30, "operations for the bench modes")
 	fs.StringVar(&o.validAttachments, "valid-attachments", "[]", `GC: JSON [{"containerID":..,"ifname":..}]`)
+	fs.IntVar(&o.retryCode, "retry-code", 0, "parallel-add: DEL and retry an ADD failing with this CNI code, as kubelet does")
+	fs.BoolVar(&o.keep, "keep", false, "parallel-add: leave the pods added (no DEL)")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail(err)
 	}
@@ -213,7 +219,37 @@ func benchAddDel(ctx context.Context, o *options) map[string][]float64 {
 	return out
 }
 
-// parallelAdd starts one ADD per netns at once (n of them), then deletes them all at once.
+// cniCode is the CNI error code of err (0 when it did not come from a plugin).
+func cniCode(err error) int {
+	var e *types.Error
+	if errors.As(err, &e) {
+		return int(e.Code)
+	}
+	return 0
+}
+
+// addLikeKubelet runs one ADD; with o.retryCode, an ADD failing with that code is DELed (the runtime tears the
+// sandbox down) and tried again after 250 ms, doubling to 4 s, for up to 2 minutes, as kubelet retries a pod
+// sandbox. It returns the number of retries.
+func addLikeKubelet(ctx context.Context, o *options, cfg *libcni.CNIConfig, list *libcni.NetworkConfigList,
+	rt *libcni.RuntimeConf) (int, error) {
+	start := time.Now()
+	delay := 250 * time.Millisecond
+	for retries := 0; ; retries++ {
+		_, err := cfg.AddNetworkList(ctx, list, rt)
+		if err == nil || o.retryCode == 0 || cniCode(err) != o.retryCode || time.Since(start) > 2*time.Minute {
+			return retries, err
+		}
+		_ = cfg.DelNetworkList(ctx, list, rt)
+		time.Sleep(delay)
+		if delay *= 2; delay > 4*time.Second {
+			delay = 4 * time.Second
+		}
+	}
+}
+
+// parallelAdd starts one ADD per netns at once (n of them), then deletes them all at once (unless o.keep).
+// With o.retryCode each ADD is retried as kubelet would (addLikeKubelet); "retries" counts them.
 func parallelAdd(ctx context.Context, o *options) map[string][]float64 {
 	nss := strings.Split(o.netns, ",")
 	if len(nss) < o.n {
@@ -248,18 +284,27 @@ func parallelAdd(ctx context.Context, o *options) map[string][]float64 {
 		}
 		return times, nil
 	}
+	var mu sync.Mutex
+	retries := 0
 	add, addErr := run(func(rt *libcni.RuntimeConf) error {
-		_, err := cfg.AddNetworkList(ctx, list, rt)
+		n, err := addLikeKubelet(ctx, o, cfg, list, rt)
+		mu.Lock()
+		retries += n
+		mu.Unlock()
 		return err
 	})
-	del, delErr := run(func(rt *libcni.RuntimeConf) error { return cfg.DelNetworkList(ctx, list, rt) })
+	del := []float64{}
+	var delErr error
+	if !o.keep || addErr != nil {
+		del, delErr = run(func(rt *libcni.RuntimeConf) error { return cfg.DelNetworkList(ctx, list, rt) })
+	}
 	if addErr != nil {
 		fail(addErr)
 	}
 	if delErr != nil {
 		fail(delErr)
 	}
-	return map[string][]float64{"add_ms": add, "del_ms": del}
+	return map[string][]float64{"add_ms": add, "del_ms": del, "retries": {float64(retries)}}
 }
 
 func printJSON(v interface{}) {

@@ -1,0 +1,93 @@
+/** The bench's rows, `--only`, and the README block made from a saved run (no lab: pure functions). */
+import assert from "node:assert/strict";
+import { row } from "../tools/bench_rows.ts";
+import { BEGIN, benchBlock, END, goalLines, parseRun, replaceBlock } from "../tools/bench_readme.ts";
+import { selection } from "../tools/bench.ts";
+
+Deno.test("bench row: ratio against the same-run baseline, goal on the ratio or the value", () => {
+  const a = row({
+    id: "P1",
+    metric: "ADD p50",
+    value: 22.04,
+    unit: "ms",
+    baseline: 10,
+    baselineName: "ptp",
+    method: "m",
+    goal: { on: "ratio", max: 2.2 },
+  });
+  assert.deepEqual(a, {
+    id: "P1",
+    metric: "ADD p50",
+    value: 22,
+    unit: "ms",
+    baseline: 10,
+    baselineName: "ptp",
+    ratio: 2.2,
+    method: "m",
+    goal: "≤ 2.2× baseline",
+    met: true,
+  });
+  const b = row({
+    id: "P5",
+    metric: "RSS",
+    value: 97,
+    unit: "MiB",
+    method: "m",
+    goal: { on: "value", max: 96 },
+  });
+  assert.equal(b.ratio, null);
+  assert.equal(b.baselineName, null);
+  assert.equal(b.met, false);
+  assert.equal(row({ id: "P4", metric: "calls", value: 0.0049, unit: "calls", method: "m" }).value, 0.005);
+});
+
+Deno.test("bench --only: sections by id, P7 only when named, unknown ids refused", () => {
+  const all = selection(undefined);
+  assert.equal(all("P1") && all("P6"), true);
+  assert.equal(all("P7"), false);
+  const some = selection("p1, P5");
+  assert.deepEqual(["P1", "P2", "P5", "P7"].map(some), [true, false, true, false]);
+  assert.equal(selection("P7")("P7"), true);
+  assert.throws(() => selection("P1,P9"), /unknown section P9/);
+});
+
+Deno.test("bench README block: one full run's rows, goals met or missed, methods; between the markers", () => {
+  const rows = [
+    row({
+      id: "P1",
+      metric: "ADD p50",
+      value: 30,
+      unit: "ms",
+      baseline: 10,
+      baselineName: "ptp",
+      method: "cycles",
+      goal: { on: "ratio", max: 2.2 },
+    }),
+    row({
+      id: "P5",
+      metric: "RSS",
+      value: 90,
+      unit: "MiB",
+      method: "samples",
+      goal: { on: "value", max: 96 },
+    }),
+  ];
+  const text = rows.map((r) => JSON.stringify(r)).join("\n") +
+    `\n${JSON.stringify({ run: { date: "2026-12-06", machine: "2 CPUs", took: "400 s", only: "all" } })}\n`;
+  const { rows: parsed, run } = parseRun(text);
+  assert.deepEqual(parsed, rows);
+  assert.equal(run?.only, "all");
+  assert.equal(
+    goalLines(parsed),
+    "- P1 ADD p50: 30 ms = 3× ptp; goal ≤ 2.2× baseline: **missed**.\n- P5 RSS: 90 MiB; goal ≤ 96 MiB: met.",
+  );
+  const block = benchBlock(parsed, run!);
+  assert.match(block, /\| P1 \| ADD p50 \| 30 ms \| 10 ms \(ptp\) \| 3× \| ≤ 2.2× baseline \| \*\*no\*\* \|/);
+  assert.match(block, /- \*\*P5 RSS:\*\* samples/);
+  const readme = `# x\n\n## Benchmarks\n\nintro\n\n${BEGIN}\nold\n${END}\n\n## Next\n`;
+  const out = replaceBlock(readme, block);
+  assert.ok(out.startsWith("# x\n\n## Benchmarks\n\nintro\n\n" + BEGIN));
+  assert.ok(out.endsWith(`${END}\n\n## Next\n`));
+  assert.ok(!out.includes("old"));
+  assert.throws(() => replaceBlock("# no markers", block), /needs one/);
+});

@@ -1,0 +1,145 @@
+/**
+ * P5 and P7: ipamd's memory.
+ *
+ * - P5: ipamd's VmRSS with 110 pods assigned (the burst's node, filled up), vs the floor measured in the same
+ *   run: an idle deno that imported both packages ipamd does its work with (`@aws-sdk/client-ec2`,
+ *   `@kubernetes/client-node`) and made an EC2Client and a KubeConfig; and vs a bare idle deno.
+ * - P7 (only when asked for: `--only P7`): the soak. Add/delete churn through libcni for `--soak-minutes`
+ *   (default 30); ipamd's RSS at the end minus its RSS after the first minute.
+ * @module
+ */
+import { libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
+import { percentile } from "../harness/stats.ts";
+import { measureBaseline } from "./baseline.ts";
+import {
+  type BenchLab,
+  idleRssMiB,
+  podNamespaces,
+  progress,
+  sampledRssMiB,
+  sleep,
+  startLab,
+  until,
+  vmRssKiB,
+  warm,
+} from "./bench_lab.ts";
+import { type BenchRow, r1, row } from "./bench_rows.ts";
+
+/** What the memory sections are given. */
+export interface MemoryBenchOptions {
+  tmp: string;
+  soakMinutes: number;
+  only: (id: string) => boolean;
+  emit: (r: BenchRow) => void;
+}
+
+/** The floor: an idle deno that imported both packages and made their clients. */
+export const FLOOR_CODE = `import { EC2Client } from "@aws-sdk/client-ec2";
+import { KubeConfig } from "@kubernetes/client-node";
+new EC2Client({ region: "us-west-2" });
+new KubeConfig();
+console.log("ready");
+setInterval(() => {}, 1000);`;
+
+async function ipamdPid(lab: BenchLab): Promise<number> {
+  const { fetchStatus } = await import("../src/sim/daemon_client.ts");
+  return (await fetchStatus(lab.names)).nodes[0].ipamdPid!;
+}
+
+/** P5 on the burst's node (60 pods on it): 50 more pods, then ipamd's RSS, the floor and a bare deno. */
+export async function p5(o: MemoryBenchOptions, lab: BenchLab): Promise<void> {
+  if (!o.only("P5")) return;
+  progress("P5: filling the node to 110 pods");
+  const have = (await lab.pool()).totals.assigned;
+  const more = Math.max(0, 110 - have);
+  const pods = await podNamespaces(`${lab.status.id}-f${randomSuffix().slice(0, 4)}`, more);
+  await libcni("parallel-add", {
+    conflist: lab.names.conflistPath(0),
+    binDir: lab.names.binDir,
+    inNetns: lab.node.netns,
+    cacheDir: `${lab.dir}/libcni-cache`,
+    args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "bench" },
+    netns: pods.names.map(netnsPath),
+    containerId: `f-${randomSuffix()}`,
+    n: more,
+    retryCode: 11,
+    keep: true,
+  });
+  await until("110 assigned", async () => (await lab.pool()).totals.assigned >= 110, 120_000, 200);
+  await sleep(3000);
+  const pid = await ipamdPid(lab);
+  const rss = await sampledRssMiB(pid);
+  progress("P5: baselines (an idle deno that imported both packages; a bare idle deno)");
+  const floor = await idleRssMiB(FLOOR_CODE);
+  const bare = await idleRssMiB(`console.log("ready"); setInterval(() => {}, 1000);`);
+  const method = `VmRSS of the lab node's ipamd with 110 pods assigned (after a 60-pod burst and 50 more), ` +
+    `median of 5 samples 1 s apart (${r1(rss.min)}–${r1(rss.max)} MiB); baselines: idle deno processes ` +
+    `measured in this run, 1 s after start-up`;
+  o.emit(row({
+    id: "P5",
+    metric: "ipamd VmRSS, 110 pods",
+    value: rss.median,
+    unit: "MiB",
+    baseline: floor,
+    baselineName: "idle deno that imported @aws-sdk/client-ec2 and @kubernetes/client-node",
+    method,
+    goal: { on: "value", max: 96 },
+  }));
+  o.emit(row({
+    id: "P5",
+    metric: "ipamd VmRSS, 110 pods (vs bare deno)",
+    value: rss.median,
+    unit: "MiB",
+    baseline: bare,
+    baselineName: "bare idle deno",
+    method,
+  }));
+}
+
+/** ipamd's VmRSS (MiB): the median of the samples taken in the last `windowMs`. */
+function recentMedian(samples: [number, number][], windowMs: number): number {
+  const end = samples.at(-1)![0];
+  return percentile(samples.filter(([t]) => t >= end - windowMs).map(([, v]) => v), 50);
+}
+
+/** P7: churn for `soakMinutes`, RSS at the end minus RSS after the first minute (medians of 30 s of samples). */
+export async function p7(o: MemoryBenchOptions): Promise<void> {
+  if (!o.only("P7")) return;
+  progress(`P7: ${o.soakMinutes} min of add/delete churn (m5.large, default warm pool)`);
+  const lab = await startLab(`${o.tmp}/lab-soak`, "m5.large", { IP_COOLDOWN_PERIOD: "1" });
+  try {
+    await warm(lab, 5);
+    const pid = await ipamdPid(lab);
+    const samples: [number, number][] = [];
+    const t0 = Date.now();
+    const end = t0 + o.soakMinutes * 60_000;
+    let first: number | undefined;
+    let cycles = 0;
+    const net = {
+      conflist: lab.names.conflistPath(0),
+      binDir: lab.names.binDir,
+      nodeNetns: lab.node.netns,
+      args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "soak" },
+      podPrefix: `${lab.status.id}-t`,
+    };
+    while (Date.now() < end) {
+      await measureBaseline({ ...net, cycles: 20, parallel: 0 });
+      cycles += 20;
+      samples.push([Date.now() - t0, vmRssKiB(pid) / 1024]);
+      if (first === undefined && Date.now() - t0 >= 60_000) first = recentMedian(samples, 30_000);
+    }
+    const last = recentMedian(samples, 30_000);
+    o.emit(row({
+      id: "P7",
+      metric: `ipamd RSS growth over ${o.soakMinutes} min of churn`,
+      value: last - (first ?? last),
+      unit: "MiB",
+      method: `${cycles} ADD+DEL cycles through the driver (lab conflist: aws-cni + portmap) for ` +
+        `${o.soakMinutes} min; ipamd's VmRSS sampled after every 20 cycles; the median of the last 30 s ` +
+        `minus the median of the 30 s before the first minute ended (${r1(first ?? last)} → ${r1(last)} MiB)`,
+      goal: { on: "value", max: 2 },
+    }));
+  } finally {
+    await lab.down();
+  }
+}
