@@ -67,7 +67,8 @@ Deno.test({
       );
       ips.delete(k);
     }));
-    await new Promise((r) => setTimeout(r, 30));
+    // Mid-churn by condition: once the first delete is done (not after a fixed 30 ms).
+    await until("the first delete", () => ips.size < 25, 60_000, 5);
     Deno.kill(before.ipamdPid!, "SIGKILL");
     await churn;
     const after = await until("ipamd restarted", async () => {
