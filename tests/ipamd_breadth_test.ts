@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { cidrContains } from "../src/net/ipv4.ts";
 import { TAG_CNI_ROLE } from "../src/ipamd/subnet_select.ts";
-import { TAG_CLUSTER_NAME, TAG_CREATED_AT, TAG_INSTANCE_ID, TAG_NO_MANAGE } from "../src/ipamd/eni_gc.ts";
+import { TAG_CLUSTER_NAME, TAG_CREATED_AT, TAG_INSTANCE_ID, TAG_NO_MANAGE } from "../src/ipamd/eni_tags.ts";
 import { Realism } from "../src/sim/realism.ts";
 import { LAB_NET } from "../src/sim/naming.ts";
 import { podAdd } from "../src/sim/runtime_pod.ts";

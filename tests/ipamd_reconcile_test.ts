@@ -165,6 +165,39 @@ Deno.test("pool driver: reconcile asks EC2 only when IMDS disagrees with the dat
   assert.equal(t.ds.eni(second.eniId)!.ips.length, 8);
 });
 
+Deno.test("pool driver: under EC2's consistency lag reconcile drops no ENI or IP it made that EC2 hides yet", async () => {
+  await using t = setup({}, new Realism({ buckets: false, faults: "consistency-lag=2s" }));
+  await t.driver.trigger();
+  const view = () => t.ds.enis().map((e) => [e.eniId, e.ips.length]);
+  const before = view();
+  assert.deepEqual(before.map(([, n]) => n), [9, 9], "the primary's assigned IPs and a second ENI");
+  const [, second] = t.ds.enis();
+  await assert.rejects(
+    t.ec2.describeNetworkInterfaces({ networkInterfaceIds: [second.eniId] }),
+    /NotFound/,
+    "EC2 does not show the new ENI (nor the primary's new IPs) yet",
+  );
+  // Every 10th reconcile asks EC2 even when IMDS agrees: that one sees EC2's lagging view.
+  const describes = () => t.model.calls["DescribeNetworkInterfaces"] ?? 0;
+  const asked = describes();
+  for (let i = 0; i < EC2_RECONCILE_EVERY; i++) await t.driver.reconcile();
+  assert.equal(describes(), asked + 1, "EC2 was asked");
+  assert.deepEqual(view(), before, "nothing dropped");
+  assert.equal(t.metrics.forceRemovedEnis.get(), 0);
+  assert.equal(t.metrics.forceRemovedIps.get(), 0);
+  t.advance(2_000);
+  for (let i = 0; i < EC2_RECONCILE_EVERY; i++) await t.driver.reconcile();
+  assert.deepEqual(view(), before, "nothing counted twice");
+  assert.equal(t.driver.recent.size, 0, "EC2 shows every change now");
+  // EC2's view wins again: addresses taken away behind ipamd's back are dropped.
+  await t.ec2.unassignPrivateIpAddresses({
+    networkInterfaceId: second.eniId,
+    privateIpAddresses: second.ips,
+  });
+  await t.driver.reconcile();
+  assert.equal(t.ds.eni(second.eniId)!.ips.length, 0);
+});
+
 Deno.test("pool driver: reasons for no free IP", async () => {
   await using t = setup({ MAX_ENI: "1" });
   await t.driver.trigger();

@@ -2,6 +2,7 @@
  * `ipamd run`: builds the real adapters (EC2 SDK, IMDSv2, Kubernetes client) from the environment, starts
  * the daemon, and runs until SIGTERM/SIGINT. Returns the exit code.
  */
+import type { Ec2Port } from "../aws/ec2_port.ts";
 import { SdkEc2 } from "../aws/ec2_sdk.ts";
 import { ImdsClient } from "../aws/imds.ts";
 import { ClientNodeKube } from "../k8s/client.ts";
@@ -13,8 +14,17 @@ import { Logger } from "./log.ts";
 import { eniGcTimingFromEnv } from "./eni_gc.ts";
 import { subnetDiscoveryEnabled } from "./subnet_select.ts";
 
+/** What a caller may put around the real adapters (a test double; production passes nothing). */
+export interface RunIpamdOptions {
+  /** Wraps the EC2 SDK adapter (the reliability suite's control drops every ClientToken with it). */
+  ec2?: (sdk: Ec2Port) => Ec2Port;
+}
+
 /** Runs ipamd until a signal; 1 on a configuration error, 2 when start-up fails. */
-export async function runIpamd(env: Record<string, string | undefined>): Promise<number> {
+export async function runIpamd(
+  env: Record<string, string | undefined>,
+  o: RunIpamdOptions = {},
+): Promise<number> {
   let config, subnetDiscovery, eniGc, notes;
   try {
     config = loadConfig(env);
@@ -42,7 +52,7 @@ export async function runIpamd(env: Record<string, string | undefined>): Promise
       eniGc,
       ports: {
         // The daemon puts it behind RateLimitedEc2 (with the throttle metric).
-        ec2: new SdkEc2({ endpoint: config.ec2Endpoint, region }),
+        ec2: (o.ec2 ?? ((sdk) => sdk))(new SdkEc2({ endpoint: config.ec2Endpoint, region })),
         imds,
         kube,
         kubeServer: kube.server,

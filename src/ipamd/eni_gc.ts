@@ -16,12 +16,15 @@ import { type Clock, systemClock } from "../common/clock.ts";
 import { ConfigError } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
+import {
+  ENI_DESCRIPTION_PREFIX,
+  TAG_CLUSTER_NAME,
+  TAG_CREATED_AT,
+  TAG_INSTANCE_ID,
+  TAG_NO_MANAGE,
+} from "./eni_tags.ts";
 
 /** Tags ipamd writes on the ENIs it creates (see eni_manager.ts). */
-export const TAG_INSTANCE_ID = "node.k8s.amazonaws.com/instance_id";
-export const TAG_CREATED_AT = "node.k8s.amazonaws.com/createdAt";
-export const TAG_CLUSTER_NAME = "cluster.k8s.amazonaws.com/name";
-export const TAG_NO_MANAGE = "node.k8s.amazonaws.com/no_manage";
 
 /** ENIs younger than this are left (they may be on their way to an attach). */
 export const GC_MIN_AGE_MS = 5 * 60_000;
@@ -50,7 +53,7 @@ export function leakVerdict(eni: NetworkInterface, c: LeakCriteria): "leaked" | 
   }
   if (tag(TAG_INSTANCE_ID) !== c.instanceId) return "another node";
   if ((tag(TAG_CLUSTER_NAME) ?? "") !== c.clusterName) return "another cluster";
-  if (!eni.description.startsWith("aws-K8S-")) return "description";
+  if (!eni.description.startsWith(ENI_DESCRIPTION_PREFIX)) return "description";
   const created = Date.parse(tag(TAG_CREATED_AT) ?? "");
   if (!Number.isFinite(created)) return "no createdAt";
   if (c.now - created <= (c.minAgeMs ?? GC_MIN_AGE_MS)) return "too young";

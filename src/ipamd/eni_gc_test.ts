@@ -11,11 +11,8 @@ import {
   leakVerdict,
   selectLeakedEnis,
   sweepOrphanedEnis,
-  TAG_CLUSTER_NAME,
-  TAG_CREATED_AT,
-  TAG_INSTANCE_ID,
-  TAG_NO_MANAGE,
 } from "./eni_gc.ts";
+import { TAG_CLUSTER_NAME, TAG_CREATED_AT, TAG_INSTANCE_ID, TAG_NO_MANAGE } from "./eni_tags.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { VirtualClock } from "../sim/fleet/virtual_clock.ts";
 

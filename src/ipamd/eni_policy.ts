@@ -10,7 +10,7 @@
  * @module
  */
 import type { NetworkInterface } from "../aws/ec2_port.ts";
-import { TAG_INSTANCE_ID, TAG_NO_MANAGE } from "./eni_manager.ts";
+import { TAG_INSTANCE_ID, TAG_NO_MANAGE } from "./eni_tags.ts";
 
 /** What decides. */
 export interface EniPolicy {

@@ -6,7 +6,7 @@
  */
 import type { IpamdErrorBody } from "../cni/api.ts";
 import type { Datastore } from "./datastore.ts";
-import type { EniError } from "./eni_manager.ts";
+import type { EniError } from "./eni_errors.ts";
 
 /** How long an ENI usually takes from CreateNetworkInterface to usable (create ≈1.8 s + attach + IMDS). */
 export const EXPECTED_ENI_MS = 4_000;

@@ -11,13 +11,15 @@ import type { ImdsPort } from "../aws/imds_port.ts";
 import { type Clock, every, systemClock } from "../common/clock.ts";
 import type { IpamdConfig } from "./config.ts";
 import { addAttachedEni, type Datastore, eniRecordOf } from "./datastore.ts";
-import { classifyError, type EniError, type EniManager } from "./eni_manager.ts";
+import { classifyError, type EniError } from "./eni_errors.ts";
+import type { EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import { IPS_PER_PREFIX } from "./max_pods.ts";
 import { type ErrorBody, reasonForNoIp } from "./no_ip_reason.ts";
 import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolInput, type PoolPlan } from "./pool.ts";
+import { RecentChanges } from "./recent_changes.ts";
 import { reconcileWithEc2 } from "./reconcile.ts";
 import { setPoolGauges } from "./pool_gauges.ts";
 import { BackgroundFailures } from "./background_failures.ts";
@@ -27,6 +29,11 @@ export const EC2_RECONCILE_EVERY = 10;
 
 /** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
 export const GROWTH_BACKOFF_MS = 2_000;
+/**
+ * After a failure that EC2 may have half done (a lost answer), reconcile this soon instead of at the next
+ * minute: by then EC2's Describe* usually show what it did, and reconcile adopts or undoes it.
+ */
+export const RESYNC_AFTER_MS = 5_000;
 
 export interface PoolDriverOptions {
   ds: Datastore;
@@ -83,6 +90,9 @@ export class PoolDriver {
   held?: string;
   /** The failing background tasks (listed by `ipamd status`). */
   readonly failures: BackgroundFailures;
+  /** Changes made to EC2 that its Describe* may not show yet (reconcile must not undo them). */
+  readonly recent = new RecentChanges();
+  #resync?: () => void;
 
   constructor(opts: PoolDriverOptions) {
     this.#o = opts;
@@ -174,6 +184,7 @@ export class PoolDriver {
     this.#stopped = true;
     for (const cancel of this.#timers) cancel();
     this.#timers = [];
+    this.#resync?.();
     await this.#queue;
     while (this.#inflight.size) await Promise.all(this.#inflight);
   }
@@ -288,10 +299,13 @@ export class PoolDriver {
       switch (step.kind) {
         case "create-enis":
           return await this.#createEnis(step.count, step.ipsPerEni, step.prefixesPerEni);
-        case "assign-ips":
-          ds.addIps(step.eniId, await eni.assignIps(step.eniId, step.count));
+        case "assign-ips": {
+          const ips = await eni.assignIps(step.eniId, step.count);
+          ds.addIps(step.eniId, ips);
+          this.recent.note(ips, true, this.#now);
           this.lastError = undefined;
           return;
+        }
         case "assign-prefixes":
           ds.addPrefixes(step.eniId, await eni.assignPrefixes(step.eniId, step.count));
           this.lastError = undefined;
@@ -307,6 +321,7 @@ export class PoolDriver {
             ds.addIps(step.eniId, ips);
             throw e;
           }
+          this.recent.note(ips, false, this.#now);
           this.lastShrinkAt = this.#now;
           return;
         }
@@ -329,6 +344,7 @@ export class PoolDriver {
           if (!rec || ds.eniStats(step.eniId, this.#now).assigned > 0) return;
           ds.removeEni(step.eniId);
           this.#o.host?.teardownEni(rec);
+          this.recent.note([step.eniId], false, this.#now);
           await eni.freeEni(step.eniId);
           this.lastShrinkAt = this.#now;
           return;
@@ -338,6 +354,7 @@ export class PoolDriver {
       const err = classifyError(e);
       if (isGrowAction(step)) this.#noteError(err);
       else this.#o.metrics?.ipamdErr.inc({ fn: step.kind });
+      if (err.unsure || eni.leftovers.size) this.#resyncSoon();
       this.#o.log?.warn("pool action failed", { action: step.kind, reason: err.reason, err: err.message });
     } finally {
       metrics?.actionInProgress.dec({ fn: step.kind });
@@ -363,6 +380,7 @@ export class PoolDriver {
           const slots = this.#o.limits.deviceSlots ?? this.maxEnis;
           const made = await this.#o.eni.createEni({ ips, prefixes, maxEnis: slots });
           this.#adopt(made.eni, made.deviceIndex, made.subnetCidr);
+          this.recent.note([made.eni.networkInterfaceId], true, this.#now);
           ok = true;
         } finally {
           this.pendingEnis--;
@@ -376,6 +394,7 @@ export class PoolDriver {
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed.length < results.length) this.lastError = undefined;
     for (const f of failed) this.#noteError(classifyError(f.reason));
+    if (failed.some((f) => classifyError(f.reason).unsure) || this.#o.eni.unanswered) this.#resyncSoon();
     if (failed.length) {
       this.#o.log?.warn("ENI creation failed", {
         failed: failed.length,
@@ -395,11 +414,23 @@ export class PoolDriver {
 
   #reconciles = 0;
 
+  /** Reconciles in `RESYNC_AFTER_MS` (once, however often asked meanwhile). */
+  #resyncSoon(): void {
+    if (this.#resync || this.#stopped) return;
+    this.#resync = (this.#o.clock ?? systemClock).timer(RESYNC_AFTER_MS, () => {
+      this.#resync = undefined;
+      void this.reconcile().catch((e) => this.#o.log?.warn("resync with EC2 failed", { err: e }));
+    });
+  }
+
   /**
-   * Compares the datastore with IMDS, and with EC2 when they differ or every {@link EC2_RECONCILE_EVERY}th
-   * time (see reconcile.ts); never while grow actions are in flight.
+   * Retries what failed EC2 calls left (creates never answered, ENIs not deleted), then compares the
+   * datastore with IMDS, and with EC2 when they differ or every {@link EC2_RECONCILE_EVERY}th time (see
+   * reconcile.ts); never while grow actions are in flight.
    */
-  reconcile(): Promise<void> {
+  async reconcile(): Promise<void> {
+    // Outside the queue: retrying a leftover may wait on EC2, and plans need not wait for that.
+    await this.#o.eni.settle();
     return this.#enqueue(async () => {
       // Not while ENIs attach or IPs are assigned: EC2 would show them before the datastore does.
       while (this.#inflight.size) await Promise.all(this.#inflight);
@@ -412,6 +443,7 @@ export class PoolDriver {
         metrics,
         log,
         failures: this.failures,
+        recent: this.recent,
         now: this.#now,
         force: this.#reconciles++ % EC2_RECONCILE_EVERY === EC2_RECONCILE_EVERY - 1,
         adopt: (n, deviceNumber, subnetCidr) => this.#adopt(n, deviceNumber, subnetCidr),

@@ -7,6 +7,10 @@
  * IMDS is read first, and EC2 is asked only when IMDS disagrees with the datastore (or when `force`d), as
  * upstream does: a DescribeNetworkInterfaces per node per minute would take most of an account's Describe
  * bucket (20/s) in a thousand-node cluster (the fleet simulation shows it).
+ *
+ * EC2's Describe* are eventually consistent: a change ipamd made moments ago (`RecentChanges`) may not show
+ * yet. Such an ENI or IP is neither dropped (made, not shown yet) nor adopted again (removed, still shown):
+ * nothing is counted twice and nothing dropped, until EC2 shows the change or the grace passes.
  * @module
  */
 import type { NetworkInterface } from "../aws/ec2_port.ts";
@@ -18,6 +22,7 @@ import { EniManager } from "./eni_manager.ts";
 import type { HostNetwork } from "./host_network.ts";
 import type { Logger } from "./log.ts";
 import type { IpamdMetrics } from "./metrics.ts";
+import type { RecentChanges } from "./recent_changes.ts";
 
 /** What one reconcile works with. */
 export interface ReconcileDeps {
@@ -29,6 +34,8 @@ export interface ReconcileDeps {
   log?: Logger;
   /** Records an IMDS read that failed (this round adopts nothing) and clears it once one works. */
   failures: BackgroundFailures;
+  /** ipamd's own changes EC2 may not show yet. */
+  recent: RecentChanges;
   now: number;
   /** Ask EC2 even when IMDS agrees with the datastore (the driver's periodic safety net). */
   force?: boolean;
@@ -46,6 +53,7 @@ export async function reconcileWithEc2(deps: ReconcileDeps): Promise<boolean> {
   if (!deps.force && imds && imdsAgrees(deps.ds, imds)) return false;
   const attached = (await deps.eni.describeAttached()).filter((n) => !deps.eni.unmanagedReason(n));
   const byId = new Map(attached.map((n) => [n.networkInterfaceId, n]));
+  for (const n of attached) deps.recent.seen(n.networkInterfaceId, true);
   for (const rec of deps.ds.enis()) {
     const n = byId.get(rec.eniId);
     if (n) syncIps(deps, rec, n);
@@ -89,6 +97,7 @@ function sameSet(left: string[], right: string[]): boolean {
 
 /** An ENI EC2 no longer lists: dropped (and torn down) unless a pod holds one of its addresses. */
 function dropVanished(deps: ReconcileDeps, rec: EniRecord): void {
+  if (deps.recent.pending(rec.eniId, true, deps.now)) return; // made moments ago; EC2 does not show it yet
   if (deps.ds.eniStats(rec.eniId, deps.now).assigned !== 0) return;
   deps.ds.removeEni(rec.eniId);
   deps.host?.teardownEni(rec);
@@ -100,8 +109,11 @@ function dropVanished(deps: ReconcileDeps, rec: EniRecord): void {
 function syncIps(deps: ReconcileDeps, rec: EniRecord, eni: NetworkInterface): void {
   const { ds, now } = deps;
   const inEc2 = new Set(eni.privateIps.filter((p) => !p.primary).map((p) => p.address));
+  for (const ip of rec.ips) deps.recent.seen(ip, inEc2.has(ip));
   const inPrefix = (ip: string) => rec.prefixes.some((p) => cidrContains(p, ip));
-  const missing = rec.ips.filter((ip) => !inEc2.has(ip) && !inPrefix(ip));
+  // Assigned moments ago and not shown yet: not missing.
+  const shownLate = (ip: string) => deps.recent.pending(ip, true, now);
+  const missing = rec.ips.filter((ip) => !inEc2.has(ip) && !inPrefix(ip) && !shownLate(ip));
   const gone = missing.filter((ip) => ds.ipState(ip, now) !== "assigned");
   if (gone.length) {
     ds.removeIps(rec.eniId, gone);
@@ -114,7 +126,8 @@ function syncIps(deps: ReconcileDeps, rec: EniRecord, eni: NetworkInterface): vo
       ips: held,
     });
   }
-  const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip));
+  // Returned moments ago and still shown: not new.
+  const fresh = [...inEc2].filter((ip) => !rec.ips.includes(ip) && !deps.recent.pending(ip, false, now));
   if (fresh.length) ds.addIps(rec.eniId, fresh);
 }
 
@@ -122,6 +135,9 @@ function syncIps(deps: ReconcileDeps, rec: EniRecord, eni: NetworkInterface): vo
 function adoptUnknown(deps: ReconcileDeps, attached: NetworkInterface[], imds: ImdsInterface[]): void {
   for (const n of attached) {
     if (deps.ds.eni(n.networkInterfaceId) || !n.attachment || n.attachment.status !== "attached") continue;
+    // Freed moments ago (or being deleted): not an ENI to adopt.
+    const id = n.networkInterfaceId;
+    if (deps.recent.pending(id, false, deps.now) || deps.eni.leftovers.has(id)) continue;
     const meta = imds.find((i) => i.interfaceId === n.networkInterfaceId);
     if (!meta) continue; // IMDS has not caught up; next round
     deps.adopt(n, n.attachment.deviceIndex, meta.subnetCidr);

@@ -35,7 +35,7 @@ export interface LabHandlers {
 
 /** Builds the handlers over the world's model and store. */
 export function makeHandlers(world: LabWorld, cfg: LabConfig): LabHandlers {
-  const realism = new Realism({ latency: cfg.latency, faults: cfg.faults });
+  const realism = new Realism({ latency: cfg.latency, faults: cfg.faults, seed: cfg.seed });
   const iam = new LabIam({ accountId: world.model.accountId, now: () => world.model.now() });
   const byRemote = (addr: string) => world.model.instanceByPrivateIp(addr);
   const ec2Counts = new Ec2CallCounts();

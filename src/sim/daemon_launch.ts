@@ -31,6 +31,8 @@ export interface UpOptions {
   instanceType?: string;
   latency?: LatencyPreset;
   faults?: string;
+  /** Seed of the lab's EC2 model and fault dice (default 1). */
+  seed?: number;
   ipamdEnv?: Record<string, string>;
   /** Run ipamd on every node (default true). */
   ipamd?: boolean;
@@ -95,6 +97,7 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     instanceType: o.instanceType ?? "m5.large",
     latency: o.latency ?? "none",
     faults: o.faults ?? "",
+    seed: o.seed,
     ipamdEnv: o.ipv6
       ? { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true", ...o.ipamdEnv }
       : o.ipamdEnv ?? {},

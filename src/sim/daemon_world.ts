@@ -83,6 +83,7 @@ export function buildWorld(
 ): LabWorld {
   const v6 = !!cfg.ipv6;
   const model = new Ec2Model({
+    seed: cfg.seed,
     region: LAB_NET.region,
     vpcCidr: LAB_NET.vpcCidr,
     detachLatencyMs: DETACH_LATENCY_MS[cfg.latency],

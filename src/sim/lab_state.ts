@@ -26,6 +26,8 @@ export interface LabConfig {
   latency: LatencyPreset;
   /** Raw `--faults` text, e.g. `throttle=0.2,5xx=0.05,imds-lag=2s` ("" for none). */
   faults: string;
+  /** Seed of the lab's EC2 (IDs, addresses, lags) and of its fault dice; default 1. */
+  seed?: number;
   /** Extra environment for every ipamd (`--ipamd-env KEY=VALUE`). */
   ipamdEnv: Record<string, string>;
   /** Whether the daemon runs ipamd on the nodes. */
