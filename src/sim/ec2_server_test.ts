@@ -106,3 +106,45 @@ Deno.test("realistic latency delays the answer", async () => {
   assert.equal(waits.length, 1);
   assert.ok(waits[0] >= 500 && waits[0] <= 1800);
 });
+
+Deno.test("lost-response: the change is made, the answer is a 500 or a 200 cut off halfway; Describe* never", async () => {
+  const realism = new Realism({ buckets: false, faults: "lost-response=1", seed: 2 });
+  const { model, h, subnetId } = setup(realism);
+  const seen = new Set<string>();
+  for (let i = 0; i < 12; i++) {
+    const r = await h(post(`Action=CreateNetworkInterface&SubnetId=${subnetId}&ClientToken=t${i}`));
+    if (r.status === 500) {
+      assert.match(await r.text(), /<Code>InternalError<\/Code>/);
+      seen.add("5xx");
+    } else {
+      assert.equal(r.status, 200);
+      const announced = Number(r.headers.get("content-length"));
+      const got = (await r.arrayBuffer()).byteLength;
+      assert.ok(got < announced, `a cut-off answer: ${got} of ${announced} bytes`);
+      seen.add("drop");
+    }
+  }
+  assert.deepEqual([...seen].toSorted(), ["5xx", "drop"]);
+  assert.equal(model.describeNetworkInterfaces().networkInterfaces.length, 1 + 12, "every create was made");
+  assert.equal(realism.stats().CreateNetworkInterface.lost, 12);
+  const d = await h(post("Action=DescribeNetworkInterfaces"));
+  assert.equal(d.status, 200);
+  assert.equal(realism.stats().DescribeNetworkInterfaces.lost, 0);
+});
+
+Deno.test("ClientToken: the Query API honours and echoes it; a mismatch is a 400", async () => {
+  const { model, h, subnetId } = setup();
+  const create = (count: number) =>
+    h(post(
+      `Action=CreateNetworkInterface&SubnetId=${subnetId}&SecondaryPrivateIpAddressCount=${count}&ClientToken=abc`,
+    ));
+  const a = await (await create(1)).text();
+  const b = await (await create(1)).text();
+  const id = (xml: string) => xml.match(/<networkInterfaceId>([^<]+)</)![1];
+  assert.equal(id(a), id(b));
+  assert.match(b, /<clientToken>abc<\/clientToken>/);
+  const r = await create(2);
+  assert.equal(r.status, 400);
+  assert.match(await r.text(), /<Code>IdempotentParameterMismatch<\/Code>/);
+  assert.equal(model.describeNetworkInterfaces().networkInterfaces.length, 2, "the primary and one");
+});
