@@ -85,3 +85,10 @@ Deno.test({
     }
   },
 });
+
+Deno.test("compile.sh bakes ipamd's V8 flags (src/ipamd/process_memory.ts IPAMD_V8_FLAGS)", async () => {
+  const { IPAMD_V8_FLAGS } = await import("../src/ipamd/process_memory.ts");
+  const sh = await Deno.readTextFile(new URL("../compile.sh", import.meta.url));
+  assert.match(sh, new RegExp(`^IPAMD_V8_FLAGS="${IPAMD_V8_FLAGS.join(",")}"$`, "m"));
+  assert.match(sh, /compile "\$IPAMD_ENTRY" ipamd .*"--v8-flags=\$IPAMD_V8_FLAGS"/);
+});

@@ -118,7 +118,7 @@ Deno.test(
           ports: {
             ec2: node.ec2,
             imds: new ImdsClient({ endpoint: node.imdsUrl }),
-            kube: ClientNodeKube.fromKubeconfig(`${node.dir}/dead.kubeconfig`),
+            kube: await ClientNodeKube.fromKubeconfig(`${node.dir}/dead.kubeconfig`),
             kubeServer: server,
             iptables: { netnsPath: node.nsPath },
           },

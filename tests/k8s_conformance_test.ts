@@ -53,7 +53,11 @@ async function withLab(
       kc,
       core: kc.makeApiClient(k8s.CoreV1Api),
       custom: kc.makeApiClient(k8s.CustomObjectsApi),
-      kube: ClientNodeKube.fromKubeconfig(kubeconfig, { minBackoffMs: 50, maxBackoffMs: 500, ...o.client }),
+      kube: await ClientNodeKube.fromKubeconfig(kubeconfig, {
+        minBackoffMs: 50,
+        maxBackoffMs: 500,
+        ...o.client,
+      }),
     });
   } finally {
     handler.close();
@@ -496,7 +500,7 @@ Deno.test("conformance: unreachable API server gives KubeUnreachableError, bound
     const path = `${dir}/kubeconfig`;
     await writeKubeconfig(path, { server: `http://127.0.0.1:${port}` });
     const logs: string[] = [];
-    const kube = ClientNodeKube.fromKubeconfig(path, {
+    const kube = await ClientNodeKube.fromKubeconfig(path, {
       minBackoffMs: 100,
       maxBackoffMs: 400,
       log: (m) => logs.push(m),
@@ -536,7 +540,7 @@ Deno.test("conformance: waitForApiServer succeeds once a late server starts", as
   try {
     const path = `${dir}/kubeconfig`;
     await writeKubeconfig(path, { server: `http://127.0.0.1:${port}` });
-    const kube = ClientNodeKube.fromKubeconfig(path);
+    const kube = await ClientNodeKube.fromKubeconfig(path);
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
     const timer = setTimeout(() => {

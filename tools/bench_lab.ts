@@ -153,9 +153,9 @@ export async function sampledRssMiB(
 }
 
 /** VmRSS (MiB) of a deno process evaluating `code` with the repo's config, a second after it printed "ready". */
-export async function idleRssMiB(code: string): Promise<number> {
+export async function idleRssMiB(code: string, denoFlags: string[] = []): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--config", `${REPO_DIR}/deno.json`, code],
+    args: ["eval", ...denoFlags, "--config", `${REPO_DIR}/deno.json`, code],
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",

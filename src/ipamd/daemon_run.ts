@@ -13,6 +13,7 @@ import { Daemon } from "./daemon.ts";
 import { Logger } from "./log.ts";
 import { eniGcTimingFromEnv } from "./eni_gc.ts";
 import { subnetDiscoveryEnabled } from "./subnet_select.ts";
+import { releaseFreedMemory, TRIM_EVERY_MS } from "./process_memory.ts";
 
 /** What a caller may put around the real adapters (a test double; production passes nothing). */
 export interface RunIpamdOptions {
@@ -44,7 +45,7 @@ export async function runIpamd(
   let daemon: Daemon;
   try {
     const region = env.AWS_REGION ?? await imds.region();
-    const kube = ClientNodeKube.fromEnv(env);
+    const kube = await ClientNodeKube.fromEnv(env);
     daemon = await Daemon.start({
       config,
       log,
@@ -66,6 +67,9 @@ export async function runIpamd(
     log.close();
     return 2;
   }
+  // Start-up's freed parser/compiler memory back to the kernel, then every minute (process_memory.ts).
+  releaseFreedMemory();
+  const trimmer = setInterval(releaseFreedMemory, TRIM_EVERY_MS);
   const done = Promise.withResolvers<void>();
   const onSignal = () => done.resolve();
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -73,6 +77,7 @@ export async function runIpamd(
   await done.promise;
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
+  clearInterval(trimmer);
   daemon.log.info("shutting down");
   await daemon.stop();
   return 0;

@@ -1,22 +1,15 @@
 /**
- * `ClientNodeKube`: the Kubernetes port over `@kubernetes/client-node` (CoreV1Api, CustomObjectsApi, Watch),
- * and `waitForApiServer`, the bounded start-up wait. Connection failures become `KubeUnreachableError`,
- * error `Status` answers `KubeApiError`.
+ * `ClientNodeKube`: the Kubernetes port over `@kubernetes/client-node`: its kubeconfig reading and auth
+ * (kube_config.ts), its `Watch` for the watches, and the few REST calls ipamd makes as plain JSON requests
+ * over the same transport (kube_request.ts). client-node's generated API (`CoreV1Api`, …) is not loaded: it
+ * and its 2,556 models were ~55 MiB of ipamd's RSS for six calls (docs/PERFORMANCE.md). Plus
+ * `waitForApiServer`, the bounded start-up wait. Connection failures become `KubeUnreachableError`, error
+ * `Status` answers `KubeApiError`.
  */
 
-import {
-  ApiException,
-  type ConfigurationOptions,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-  VersionApi,
-  Watch,
-} from "@kubernetes/client-node";
+import { Watch } from "@kubernetes/client-node/dist/watch.js";
+import { KubeAccess } from "./kube_config.ts";
+import { type KubeRequest, kubeRequest, statusError, UNREACHABLE_CODES } from "./kube_request.ts";
 import {
   type EniConfigSpec,
   KubeApiError,
@@ -45,19 +38,8 @@ export interface ClientNodeKubeOptions {
   log?: (message: string) => void;
 }
 
-const ENICONFIG = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" } as const;
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EPIPE",
-  "ECONNABORTED",
-  "EADDRNOTAVAIL",
-]);
+/** The ENIConfig custom resources (cluster-scoped). */
+const ENICONFIGS = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs";
 
 // deno-lint-ignore no-explicit-any -- raw JSON objects from the API server
 type Raw = any;
@@ -73,20 +55,15 @@ interface WatchOnceResult {
 export class ClientNodeKube implements KubePort {
   /** The API server URL. */
   readonly server: string;
-  readonly #core: CoreV1Api;
-  readonly #custom: CustomObjectsApi;
-  readonly #version: VersionApi;
+  readonly #access: KubeAccess;
   readonly #watch: Watch;
   readonly #o: Required<Omit<ClientNodeKubeOptions, "log">> & { log: (m: string) => void };
 
-  constructor(kc: KubeConfig, opts: ClientNodeKubeOptions = {}) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    this.server = cluster.server;
-    this.#core = kc.makeApiClient(CoreV1Api);
-    this.#custom = kc.makeApiClient(CustomObjectsApi);
-    this.#version = kc.makeApiClient(VersionApi);
-    this.#watch = new Watch(kc);
+  constructor(access: KubeAccess, opts: ClientNodeKubeOptions = {}) {
+    this.server = access.server;
+    this.#access = access;
+    // deno-lint-ignore no-explicit-any -- Watch wants a KubeConfig; it calls only what KubeAccess has
+    this.#watch = new Watch(access as any);
     this.#o = {
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       watchTimeoutSeconds: opts.watchTimeoutSeconds ?? 300,
@@ -99,35 +76,28 @@ export class ClientNodeKube implements KubePort {
   }
 
   /** From a kubeconfig file. */
-  static fromKubeconfig(path: string, opts?: ClientNodeKubeOptions): ClientNodeKube {
-    const kc = new KubeConfig();
-    kc.loadFromFile(path);
-    return new ClientNodeKube(kc, opts);
+  static async fromKubeconfig(path: string, opts?: ClientNodeKubeOptions): Promise<ClientNodeKube> {
+    return new ClientNodeKube(await KubeAccess.fromFile(path), opts);
   }
 
   /**
    * From the environment: `$KUBECONFIG` (a file), else the in-cluster service account
    * (`$KUBERNETES_SERVICE_HOST`), else `~/.kube/config`.
    */
-  static fromEnv(
+  static async fromEnv(
     env: Record<string, string | undefined> = Deno.env.toObject(),
     opts?: ClientNodeKubeOptions,
-  ) {
-    const kc = new KubeConfig();
-    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG.split(":")[0]);
-    else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else kc.loadFromDefault();
-    return new ClientNodeKube(kc, opts);
+  ): Promise<ClientNodeKube> {
+    return new ClientNodeKube(await KubeAccess.fromEnv(env), opts);
   }
 
   async version(): Promise<{ gitVersion: string }> {
-    const v = await this.#call((o) => this.#version.getCode({}, o));
-    return { gitVersion: v.gitVersion };
+    const v: Raw = await this.#call("/version");
+    return { gitVersion: v?.gitVersion };
   }
 
   async getNode(name: string): Promise<NodeInfo> {
-    const n = await this.#call((o) => this.#core.readNode({ name }, o));
-    return toNodeInfo(n);
+    return toNodeInfo(await this.#call(`/api/v1/nodes/${encodeURIComponent(name)}`));
   }
 
   async listPodsOnNode(nodeName: string): Promise<PodInfo[]> {
@@ -136,9 +106,7 @@ export class ClientNodeKube implements KubePort {
 
   async getEniConfig(name: string): Promise<EniConfigSpec | undefined> {
     try {
-      const o: Raw = await this.#call((opt) =>
-        this.#custom.getClusterCustomObject({ ...ENICONFIG, name }, opt)
-      );
+      const o: Raw = await this.#call(`${ENICONFIGS}/${encodeURIComponent(name)}`);
       const spec = o?.spec ?? {};
       return {
         name: o?.metadata?.name ?? name,
@@ -154,27 +122,28 @@ export class ClientNodeKube implements KubePort {
   async recordEvent(
     e: { nodeName: string; reason: string; message: string; type: "Normal" | "Warning" },
   ): Promise<void> {
-    const now = new Date();
+    const now = new Date().toISOString();
+    const ns = this.#o.eventNamespace;
     try {
-      await this.#call((o) =>
-        this.#core.createNamespacedEvent({
-          namespace: this.#o.eventNamespace,
-          body: {
-            metadata: { generateName: `${e.nodeName}.`, namespace: this.#o.eventNamespace },
-            // Node events name the node as its uid, as the kubelet does.
-            involvedObject: { apiVersion: "v1", kind: "Node", name: e.nodeName, uid: e.nodeName },
-            reason: e.reason,
-            message: e.message,
-            type: e.type,
-            source: { component: this.#o.component, host: e.nodeName },
-            reportingComponent: this.#o.component,
-            reportingInstance: e.nodeName,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
-        }, o)
-      );
+      await this.#call(`/api/v1/namespaces/${encodeURIComponent(ns)}/events`, {
+        method: "POST",
+        body: {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { generateName: `${e.nodeName}.`, namespace: ns },
+          // Node events name the node as its uid, as the kubelet does.
+          involvedObject: { apiVersion: "v1", kind: "Node", name: e.nodeName, uid: e.nodeName },
+          reason: e.reason,
+          message: e.message,
+          type: e.type,
+          source: { component: this.#o.component, host: e.nodeName },
+          reportingComponent: this.#o.component,
+          reportingInstance: e.nodeName,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
     } catch (err) {
       this.#o.log(`recordEvent ${e.reason} failed (ignored): ${(err as Error).message}`);
     }
@@ -255,10 +224,10 @@ export class ClientNodeKube implements KubePort {
     while (!signal.aborted) {
       try {
         if (rv === undefined) {
-          const list = await this.#call((o) => this.#core.listNode({ fieldSelector }, o));
+          const list: Raw = await this.#call("/api/v1/nodes", { query: { fieldSelector } });
           if (signal.aborted) break;
-          rv = list.metadata?.resourceVersion ?? "0";
-          if (list.items[0]) deliver(list.items[0]);
+          rv = String(list?.metadata?.resourceVersion ?? "0");
+          if (list?.items?.[0]) deliver(list.items[0]);
         }
         const started = Date.now();
         const r = await this.#watchOnce(
@@ -289,16 +258,12 @@ export class ClientNodeKube implements KubePort {
     let resourceVersion: string | undefined;
     let cont: string | undefined;
     do {
-      const page = await this.#call((o) =>
-        this.#core.listPodForAllNamespaces({
-          fieldSelector: `spec.nodeName=${nodeName}`,
-          limit: 500,
-          _continue: cont,
-        }, o)
-      );
-      resourceVersion ??= page.metadata?.resourceVersion;
-      for (const p of page.items) pods.push(toPodInfo(p));
-      cont = page.metadata?._continue || undefined;
+      const page: Raw = await this.#call("/api/v1/pods", {
+        query: { fieldSelector: `spec.nodeName=${nodeName}`, limit: 500, continue: cont },
+      });
+      resourceVersion ??= page?.metadata?.resourceVersion;
+      for (const p of page?.items ?? []) pods.push(toPodInfo(p));
+      cont = page?.metadata?.continue || undefined;
     } while (cont);
     return { pods, resourceVersion: resourceVersion ?? "0" };
   }
@@ -370,18 +335,11 @@ export class ClientNodeKube implements KubePort {
   }
 
   /** Runs one API call with a request timeout, mapping errors. */
-  async #call<T>(fn: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+  async #call<T = Raw>(path: string, r: Omit<KubeRequest, "signal"> = {}): Promise<T> {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), this.#o.requestTimeoutMs);
-    const mw: ObservableMiddleware = {
-      pre: (ctx: RequestContext) => {
-        ctx.setSignal(ac.signal);
-        return new Observable(Promise.resolve(ctx));
-      },
-      post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-    };
     try {
-      return await fn({ middleware: [mw], middlewareMergeStrategy: "append" });
+      return await kubeRequest<T>(this.#access, path, { ...r, signal: ac.signal });
     } catch (e) {
       if (ac.signal.aborted) {
         throw new KubeUnreachableError(this.server, `no answer within ${this.#o.requestTimeoutMs} ms`);
@@ -394,22 +352,8 @@ export class ClientNodeKube implements KubePort {
 
   #map(e: unknown): Error {
     if (e instanceof KubeUnreachableError || e instanceof KubeApiError) return e;
-    if (e instanceof ApiException) {
-      let body: Raw = e.body;
-      if (typeof body === "string") {
-        try {
-          body = JSON.parse(body);
-        } catch {
-          // not a Status
-        }
-      }
-      const message = typeof body?.message === "string" ? body.message : `HTTP ${e.code}`;
-      return new KubeApiError(e.code, typeof body?.reason === "string" ? body.reason : "", message);
-    }
     const err = e as { code?: string; type?: string; message?: string; statusCode?: number; name?: string };
-    if (typeof err?.statusCode === "number") {
-      return new KubeApiError(err.statusCode, "", err.message ?? `HTTP ${err.statusCode}`);
-    }
+    if (typeof err?.statusCode === "number") return statusError(err.statusCode, err.message ?? "");
     if (
       (err?.code && UNREACHABLE_CODES.has(err.code)) || err?.type === "system" ||
       err?.type === "request-timeout" ||

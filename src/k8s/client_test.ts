@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ClientNodeKube, toNodeInfo, toPodInfo, waitForApiServer } from "./client.ts";
+import { KubeAccess } from "./kube_config.ts";
 import { renderKubeconfig } from "../sim/kubeconfig.ts";
 import { KubeApiError, type KubePort, KubeUnreachableError, type PodEvent } from "./port.ts";
 import { until } from "../../harness/poll.ts";
@@ -13,8 +13,9 @@ async function withServer(
 ): Promise<void> {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   try {
-    const kc = new KubeConfig();
-    kc.loadFromString(renderKubeconfig({ server: `http://127.0.0.1:${server.addr.port}` }));
+    const kc = await KubeAccess.fromText(
+      renderKubeconfig({ server: `http://127.0.0.1:${server.addr.port}` }),
+    );
     const logs: string[] = [];
     await fn(
       new ClientNodeKube(kc, { minBackoffMs: 50, maxBackoffMs: 200, ...opts, log: (m) => logs.push(m) }),

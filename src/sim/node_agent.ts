@@ -5,6 +5,7 @@
  * as the aws-node init container leaves it.
  * @module
  */
+import { IPAMD_V8_FLAGS } from "../ipamd/process_memory.ts";
 import { join } from "node:path";
 import { Netns, sysctlWrite } from "../../ffi/mod.ts";
 import { initSysctls } from "../ipamd/install.ts";
@@ -42,7 +43,14 @@ export function agentProcess(names: LabNames, cfg: LabConfig, node: number): Pro
       env: { ...env, ...(agent.env ?? {}) },
     };
   }
-  const deno = [cfg.denoPath, "run", "-A", "--config", join(cfg.repoDir, "deno.json")];
+  const deno = [
+    cfg.denoPath,
+    "run",
+    "-A",
+    `--v8-flags=${IPAMD_V8_FLAGS.join(",")}`,
+    "--config",
+    join(cfg.repoDir, "deno.json"),
+  ];
   return {
     name: `ipamd[${names.nodeName(node)}]`,
     argv: [...nodeEnterArgv(names, node), ...deno, join(cfg.repoDir, "src", "ipamd", "main.ts"), "run"],

@@ -137,7 +137,7 @@ export class TestNode {
       ports: {
         ec2: this.ec2,
         imds: new ImdsClient({ endpoint: this.imdsUrl, ipv6: config.enableIpv6 }),
-        kube: ClientNodeKube.fromKubeconfig(this.kubeconfig),
+        kube: await ClientNodeKube.fromKubeconfig(this.kubeconfig),
         kubeServer: this.kubeUrl,
         netlink: this.nl,
         iptables: { netnsPath: this.nsPath },

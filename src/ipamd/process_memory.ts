@@ -1,0 +1,35 @@
+/**
+ * ipamd's process-level memory settings (docs/PERFORMANCE.md, "Where ipamd's memory goes"):
+ *
+ * - {@linkcode IPAMD_V8_FLAGS}, given to deno by every launcher of ipamd (the lab's node agent, `compile.sh`
+ *   for the shipped binary): V8's young generation capped at 1 MiB per semi-space. By default V8 grows it to
+ *   16 MiB per semi-space (32 MiB of RSS kept for a daemon that allocates little); with the cap a scavenge runs
+ *   more often and each is shorter.
+ * - {@linkcode releaseFreedMemory}: glibc's `malloc_trim(0)`, which hands the pages of freed malloc chunks back
+ *   to the kernel. Loading the SDKs makes V8's parser and compiler malloc tens of MiB that are freed at once
+ *   but stay in glibc's arenas (in RSS); ipamd trims once started and then every minute.
+ * @module
+ */
+
+/** The V8 flags ipamd runs with (`deno run --v8-flags=…`, `deno compile --v8-flags=…`). */
+export const IPAMD_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+
+/** How often the running daemon trims (ms). */
+export const TRIM_EVERY_MS = 60_000;
+
+let trim: ((pad: bigint) => number) | undefined | null;
+
+/** Returns freed malloc memory to the kernel (glibc `malloc_trim(0)`); false where there is no glibc. */
+export function releaseFreedMemory(): boolean {
+  if (trim === undefined) {
+    try {
+      trim = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } } as const)
+        .symbols.malloc_trim;
+    } catch {
+      trim = null;
+    }
+  }
+  if (!trim) return false;
+  trim(0n);
+  return true;
+}
