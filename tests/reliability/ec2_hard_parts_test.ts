@@ -44,8 +44,11 @@ const LIVE_PER_NODE = 20;
 const ROUNDS = SOAK ? 3 : 1;
 /** Lost CreateNetworkInterface answers to see while attaches are blocked (each leaks an ENI in the control). */
 const LOST_CREATES = SOAK ? 3 : 1;
-/** The longest attaches may stay blocked waiting for that. */
-const BLOCKED_DEADLINE_MS = 240_000;
+/**
+ * The longest attaches may stay blocked waiting for that: while blocked a node makes an ENI every 8 to 10 s
+ * and 1 in 5 create answers is lost, so one lost answer takes about 50 s (no lost answer in 360 s: 0.8^36).
+ */
+const BLOCKED_DEADLINE_MS = SOAK ? 600_000 : 360_000;
 /** m5.large: 3 ENIs × 9 usable IPs; WARM_ENI_TARGET=1 starts with 2 ENIs (18 IPs). */
 const IPS_PER_ENI = 9;
 const POD_BUDGET_MS = BLOCKED_DEADLINE_MS + 120_000;
