@@ -22,17 +22,26 @@ export function testSeed(): number {
   return seed;
 }
 
+/** `VPC_CNI_TEST_SEED` when set, else `fixed`: for runs that stay on one seed unless asked to vary. */
+export function seedOr(fixed: number): number {
+  return Deno.env.get(SEED_ENV) ? testSeed() : fixed;
+}
+
 /** The line a failure prints so the run can be replayed. */
 export function replayLine(label: string, seed: number): string {
   return `${label}: seed ${seed} (replay: ${SEED_ENV}=${seed})`;
 }
 
 /**
- * Runs `fn` with an Rng seeded by {@linkcode testSeed}. On failure the seed is printed and appended to the
- * error's message, then the error is rethrown.
+ * Runs `fn` with an Rng seeded by {@linkcode testSeed} (or, with `fixed`, by {@linkcode seedOr}). On failure
+ * the seed is printed and appended to the error's message, then the error is rethrown.
  */
-export async function withSeed<T>(label: string, fn: (rng: Rng, seed: number) => Promise<T>): Promise<T> {
-  const seed = testSeed();
+export async function withSeed<T>(
+  label: string,
+  fn: (rng: Rng, seed: number) => Promise<T>,
+  o: { fixed?: number } = {},
+): Promise<T> {
+  const seed = o.fixed === undefined ? testSeed() : seedOr(o.fixed);
   try {
     return await fn(new Rng(seed), seed);
   } catch (e) {

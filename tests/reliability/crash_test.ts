@@ -218,10 +218,13 @@ Deno.test({
   name: "crash: SIGKILL ipamd and aws-cni during pod churn; nothing lost, nothing doubled, nothing leaked",
   ...rootOnly,
   fn: () =>
-    withSeed("crash churn", (rng) =>
-      withLab({ nodes: 1, instanceType: "m5.xlarge" }, async (lab) => {
-        await crashChurn(lab, rng);
-      })),
+    withSeed(
+      "crash churn",
+      (rng, seed) =>
+        withLab({ nodes: 1, instanceType: "m5.xlarge", seed }, async (lab) => {
+          await crashChurn(lab, rng);
+        }),
+    ),
 });
 
 Deno.test({
