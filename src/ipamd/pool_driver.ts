@@ -20,6 +20,7 @@ import { IPS_PER_PREFIX } from "./max_pods.ts";
 import { type ErrorBody, reasonForNoIp } from "./no_ip_reason.ts";
 import { isGrowAction, planPool, type PoolAction, poolEnis, type PoolInput, type PoolPlan } from "./pool.ts";
 import { RecentChanges } from "./recent_changes.ts";
+import { carryOutShrink } from "./pool_shrink_actions.ts";
 import { reconcileWithEc2 } from "./reconcile.ts";
 import { setPoolGauges } from "./pool_gauges.ts";
 import { BackgroundFailures } from "./background_failures.ts";
@@ -310,43 +311,15 @@ export class PoolDriver {
           ds.addPrefixes(step.eniId, await eni.assignPrefixes(step.eniId, step.count));
           this.lastError = undefined;
           return;
-        case "unassign-ips": {
-          const now = this.#now;
-          const ips = step.ips.filter((ip) => ds.ipState(ip, now) === "free");
-          if (!ips.length) return;
-          ds.removeIps(step.eniId, ips); // first, so no pod gets one while EC2 takes it back
-          try {
-            await eni.unassign(step.eniId, { ips });
-          } catch (e) {
-            ds.addIps(step.eniId, ips);
-            throw e;
-          }
-          this.recent.note(ips, false, this.#now);
-          this.lastShrinkAt = this.#now;
-          return;
-        }
-        case "unassign-prefixes": {
-          const free = new Set(ds.freePrefixesOn(step.eniId, this.#now));
-          const prefixes = step.prefixes.filter((p) => free.has(p));
-          if (!prefixes.length) return;
-          ds.removePrefixes(step.eniId, prefixes);
-          try {
-            await eni.unassign(step.eniId, { prefixes });
-          } catch (e) {
-            ds.addPrefixes(step.eniId, prefixes);
-            throw e;
-          }
-          this.lastShrinkAt = this.#now;
-          return;
-        }
+        case "unassign-ips":
+        case "unassign-prefixes":
         case "delete-eni": {
-          const rec = ds.eni(step.eniId);
-          if (!rec || ds.eniStats(step.eniId, this.#now).assigned > 0) return;
-          ds.removeEni(step.eniId);
-          this.#o.host?.teardownEni(rec);
-          this.recent.note([step.eniId], false, this.#now);
-          await eni.freeEni(step.eniId);
-          this.lastShrinkAt = this.#now;
+          const { host, ds, eni } = this.#o;
+          const shrunk = await carryOutShrink(
+            { ds, eni, host, recent: this.recent, now: () => this.#now },
+            step,
+          );
+          if (shrunk) this.lastShrinkAt = this.#now;
           return;
         }
       }
