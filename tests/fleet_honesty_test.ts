@@ -23,6 +23,8 @@ import { DEFAULT_SCENARIO, runScenario, type Scenario } from "../src/sim/fleet/s
 import { ipamdGet, type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
 import { until } from "../harness/poll.ts";
 import { rootOnly } from "./helpers/root.ts";
+import { kubeletPodWorkerDelay } from "../src/sim/kubelet_retry.ts";
+import { Rng } from "../src/sim/realism_rng.ts";
 
 const SCENARIO: Scenario = {
   ...DEFAULT_SCENARIO,
@@ -72,6 +74,8 @@ async function allSettled(lab: TestLab, what: string): Promise<void> {
 /** The burst on the lab: each node's add-networks sent to its ipamd socket spread as in the simulation. */
 async function labBurst(lab: TestLab): Promise<PodOutcome[]> {
   const pods: PodOutcome[] = [];
+  const rng = new Rng(SCENARIO.seed);
+  const kubeletDelay = kubeletPodWorkerDelay(() => rng.next());
   const gapMs = (SCENARIO.burstSpreadSeconds * 1000) / SCENARIO.podsPerNode;
   await Promise.all(
     lab.status.nodes.flatMap((n, i) =>
@@ -81,7 +85,7 @@ async function labBurst(lab: TestLab): Promise<PodOutcome[]> {
         pods.push(out);
         const api = async (req: Request) =>
           unixFetch(n.ipamdSocket, new URL(req.url).pathname, { method: req.method, body: await req.text() });
-        await runPod(() => addOverHttp(api, podRequest(i, k)), systemClock, out);
+        await runPod(() => addOverHttp(api, podRequest(i, k)), systemClock, out, kubeletDelay);
       })
     ),
   );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { retryLikeKubelet } from "./kubelet_retry.ts";
+import { kubeletPodWorkerDelay, retryLikeKubelet } from "./kubelet_retry.ts";
 import { VirtualClock } from "./fleet/virtual_clock.ts";
 
 Deno.test("retryLikeKubelet: 250 ms doubling to 4 s between tries; a final error or the budget ends it", async () => {
@@ -34,4 +34,17 @@ Deno.test("retryLikeKubelet: 250 ms doubling to 4 s between tries; a final error
   await clock.run(Infinity);
   await spentChecked;
   assert.equal(clock.now() - t0, 250 + 500 + 1000, "the next try would start past the budget");
+});
+
+Deno.test("kubelet's pod worker back-off: 10 s plus up to 50 % jitter between tries", async () => {
+  const clock = new VirtualClock(0);
+  const at: number[] = [];
+  const randoms = [0, 0.5, 0.999];
+  const p = retryLikeKubelet(() => {
+    at.push(clock.now());
+    return at.length < 4 ? Promise.reject(new Error("again")) : Promise.resolve();
+  }, { clock, retryable: () => true, nextDelayMs: kubeletPodWorkerDelay(() => randoms.shift()!) });
+  await clock.run(Infinity);
+  await p;
+  assert.deepEqual(at.slice(1).map((t, i) => t - at[i]), [10_000, 12_500, 14_995]);
 });

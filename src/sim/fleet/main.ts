@@ -8,6 +8,7 @@ import { parseFaults } from "../realism.ts";
 import type { Policy } from "./node.ts";
 import { jsonLine, summarize, textReport } from "./report.ts";
 import { DEFAULT_SCENARIO, runScenario, type Scenario } from "./scenario.ts";
+import { markdownTable, replaceBetweenMarkers, runTable, TABLE_NODES } from "./table.ts";
 
 const D = DEFAULT_SCENARIO;
 const USAGE = `usage: deno task fleet [options]
@@ -29,7 +30,9 @@ const USAGE = `usage: deno task fleet [options]
   --seed N                (default ${D.seed})
   --max-sim-seconds S     stop after S simulated seconds (default ${D.maxSimSeconds})
   --quiet-seconds S       steady = every pod settled and no mutating EC2 call for S s (default ${D.quietSeconds})
-  --json                  one JSON line per policy`;
+  --json                  one JSON line per policy
+  --table                 the scaling table instead: both policies at --table-nodes (default ${TABLE_NODES})
+  --write-readme          with --table: put the table into README.md (between the fleet-table markers)`;
 
 /** A bad command line. */
 export class UsageError extends Error {}
@@ -56,6 +59,9 @@ const OPTIONS = {
   "max-sim-seconds": { type: "string" },
   "quiet-seconds": { type: "string" },
   json: { type: "boolean" },
+  table: { type: "boolean" },
+  "table-nodes": { type: "string" },
+  "write-readme": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -103,8 +109,23 @@ function parse(argv: string[]) {
   }
 }
 
+/** What a command line asks for. */
+export interface Command {
+  scenarios: Scenario[];
+  json: boolean;
+  help: boolean;
+  /** The fleet sizes of the scaling table, when `--table`. */
+  table?: number[];
+  writeReadme: boolean;
+}
+
+function tableNodes(v: string | undefined): number[] {
+  if (v === undefined) return TABLE_NODES;
+  return v.split(",").map((x) => num(x.trim(), "table-nodes", 0, { int: true, min: 1 }));
+}
+
 /** The scenarios (one per policy) a command line asks for. */
-export function scenariosFromArgs(argv: string[]): { scenarios: Scenario[]; json: boolean; help: boolean } {
+export function scenariosFromArgs(argv: string[]): Command {
   const { values: v } = parse(argv);
   const instanceType = v["instance-type"] ?? D.instanceType;
   if (!lookupInstanceType(instanceType)) throw new UsageError(`--instance-type ${instanceType} is not known`);
@@ -133,7 +154,13 @@ export function scenariosFromArgs(argv: string[]): { scenarios: Scenario[]; json
   };
   const policy = oneOf(v.policy, "policy", ["ours", "upstream-like", "both"] as const, "both");
   const policies: Policy[] = policy === "both" ? ["ours", "upstream-like"] : [policy];
-  return { scenarios: policies.map((p) => ({ ...base, policy: p })), json: !!v.json, help: !!v.help };
+  return {
+    scenarios: policies.map((p) => ({ ...base, policy: p })),
+    json: !!v.json,
+    help: !!v.help,
+    table: v.table ? tableNodes(v["table-nodes"]) : undefined,
+    writeReadme: !!v["write-readme"],
+  };
 }
 
 /** Runs the command line; returns the exit code. */
@@ -151,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const first = parsed.scenarios[0];
+  if (parsed.table) return await table(parsed, first);
   if (!parsed.json) {
     console.log(
       `fleet: ${first.nodes} × ${first.instanceType} joining over ${first.joinSeconds} s, ${first.podsPerNode} pods ` +
@@ -164,6 +192,22 @@ export async function main(argv: string[]): Promise<number> {
     const r = await runScenario(s);
     const sum = summarize(r);
     console.log(parsed.json ? jsonLine(sum) : textReport(sum, r).join("\n"));
+  }
+  return 0;
+}
+
+/** `--table`: both policies at each size; one JSON line per run, then the Markdown table. */
+async function table(c: Command, base: Scenario): Promise<number> {
+  const rows = await runTable(base, c.table, (s) => console.log(jsonLine(s)));
+  const md = markdownTable(rows);
+  console.log(md);
+  if (c.writeReadme) {
+    const path = new URL("../../../README.md", import.meta.url);
+    const args = `deno task fleet --table${c.table === TABLE_NODES ? "" : ` --table-nodes ${c.table}`}`;
+    const note = `Printed by \`${args}\` (${new Date().toISOString().slice(0, 10)}, ${Deno.build.os}, ` +
+      `${navigator.hardwareConcurrency} cores); every node ${base.instanceType}, ${base.podsPerNode} pods in a ` +
+      `${base.burstSpreadSeconds} s burst once its ipamd is ready, nodes joining over ${base.joinSeconds} s.`;
+    Deno.writeTextFileSync(path, replaceBetweenMarkers(Deno.readTextFileSync(path), `${note}\n\n${md}`));
   }
   return 0;
 }

@@ -51,17 +51,18 @@ export async function addOverHttp(
   if (res.status !== 200) throw new AddRefused(res.status, (json as IpamdErrorBody).error);
 }
 
-/** Runs one pod's ADD with kubelet's retries; fills `out`. Never throws. */
+/** Runs one pod's ADD, retried after `nextDelayMs()` (see kubelet_retry.ts); fills `out`. Never throws. */
 export async function runPod(
   send: () => Promise<void>,
   clock: Clock,
   out: PodOutcome,
+  nextDelayMs: () => number,
 ): Promise<void> {
   try {
     await retryLikeKubelet(() => {
       out.attempts++;
       return send();
-    }, { clock, retryable: (e) => e instanceof AddRefused && e.body.retryable });
+    }, { clock, retryable: (e) => e instanceof AddRefused && e.body.retryable, nextDelayMs });
     out.readyAt = clock.now();
   } catch (e) {
     out.error = (e as Error).message;

@@ -9,6 +9,8 @@ import { type ActionStats, isMutating, parseFaults } from "../realism.ts";
 import { FleetNode, type Policy } from "./node.ts";
 import { type PodOutcome, podRequest, runPod } from "./pods.ts";
 import { VirtualClock } from "./virtual_clock.ts";
+import { kubeletPodWorkerDelay } from "../kubelet_retry.ts";
+import { Rng } from "../realism_rng.ts";
 import { FleetWorld } from "./world.ts";
 
 /** kubelet's CrashLoopBackOff: the first restart delay, doubling to the cap. */
@@ -92,9 +94,13 @@ class FleetRun {
   readonly pods: PodOutcome[] = [];
   readonly nodeRestarts: string[] = [];
   lastActivity = this.t0;
+  /** kubelet's pod worker back-off (10–15 s), seeded. */
+  readonly #kubeletDelay: () => number;
   settled = 0;
 
   constructor(readonly s: Scenario) {
+    const rng = new Rng(s.seed ^ 0x5eed);
+    this.#kubeletDelay = kubeletPodWorkerDelay(() => rng.next());
     this.world = new FleetWorld({
       clock: this.clock,
       seed: s.seed,
@@ -189,7 +195,7 @@ class FleetRun {
       clock.timer(delay, () => {
         out.arrivedAt = clock.now();
         const body = podRequest(i, k);
-        void runPod(() => node.add(body), clock, out).then(() => {
+        void runPod(() => node.add(body), clock, out, this.#kubeletDelay).then(() => {
           this.settled++;
           if (out.readyAt !== undefined) this.lastActivity = Math.max(this.lastActivity, out.readyAt);
         });
