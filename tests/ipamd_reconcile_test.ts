@@ -264,9 +264,9 @@ Deno.test("pool driver: IMDS failing during a reconcile: adopts nothing, counted
 /** A datastore whose assign, after its first call, fails with something other than "no free IP". */
 class BrokenDatastore extends Datastore {
   calls = 0;
-  override assign(key: AttachmentKey, meta: PodMeta, now: number) {
+  override tryAssign(key: AttachmentKey, meta: PodMeta, now: number) {
     if (this.calls++ > 0) throw new TypeError("datastore index corrupted (injected)");
-    return super.assign(key, meta, now);
+    return super.tryAssign(key, meta, now);
   }
 }
 

@@ -9,28 +9,13 @@
 import type { AttachmentKey } from "../cni/api.ts";
 import { type Clock, systemClock } from "../common/clock.ts";
 import { ApiError } from "./api_request.ts";
-import { type Assignment, NoFreeIpError, type PodMeta } from "./datastore.ts";
+import type { Assignment, PodMeta } from "./datastore.ts";
 import { isGrowAction } from "./pool.ts";
 import type { PoolDriver } from "./pool_driver.ts";
 import type { ApiContext } from "./server.ts";
 
 /** What assigning needs of the socket API's context. */
 export type AssignContext = Pick<ApiContext, "ds" | "driver" | "addWaitMs" | "metrics" | "log" | "clock">;
-
-/** One attempt: the assignment, or the NoFreeIpError saying why not (any other error propagates). */
-function attempt(
-  ctx: AssignContext,
-  key: AttachmentKey,
-  meta: PodMeta,
-  now: number,
-): Assignment | NoFreeIpError {
-  try {
-    return ctx.ds.assign(key, meta, now);
-  } catch (e) {
-    if (e instanceof NoFreeIpError) return e;
-    throw e;
-  }
-}
 
 /**
  * Waits, at most `left` ms, for the pool to change. "again": a plan is under way, growth finished or the
@@ -76,18 +61,12 @@ export async function assignOrWait(
   const clock = ctx.clock ?? systemClock;
   const deadline = clock.now() + (ctx.addWaitMs ?? 5_000);
   const errBefore = ctx.driver.lastError;
-  let coolingRetryMs: number | undefined;
   let waiting = false;
   try {
     while (true) {
-      const got = attempt(ctx, key, meta, clock.now());
-      if (!(got instanceof NoFreeIpError)) return got;
-      coolingRetryMs = got.retryAfterMs;
-      ctx.log?.debug("no free IP; growing the pool", {
-        ...key,
-        stats: ctx.ds.stats(clock.now()),
-        err: got.message,
-      });
+      const got = ctx.ds.tryAssign(key, meta, clock.now());
+      if (got) return got;
+      ctx.log?.debug("no free IP; growing the pool", { ...key, stats: ctx.ds.stats(clock.now()) });
       if (!waiting) {
         waiting = true;
         ctx.driver.waitingPods++;
@@ -95,13 +74,13 @@ export async function assignOrWait(
       const left = deadline - clock.now();
       if (left <= 0 || ctx.driver.lastError !== errBefore) break;
       if (await waitForGrowth(ctx.driver, clock, left) === "last") {
-        const last = attempt(ctx, key, meta, clock.now());
-        if (!(last instanceof NoFreeIpError)) return last;
+        const last = ctx.ds.tryAssign(key, meta, clock.now());
+        if (last) return last;
         break;
       }
     }
   } finally {
     if (waiting) ctx.driver.waitingPods--;
   }
-  throw noIpError(ctx, coolingRetryMs);
+  throw noIpError(ctx, ctx.ds.nextFreeInMs(clock.now()));
 }

@@ -236,6 +236,19 @@ export class Datastore {
    * no IP is free and cooled down.
    */
   assign(key: AttachmentKey, meta: PodMeta, now: number): Assignment {
+    const a = this.tryAssign(key, meta, now);
+    if (a) return a;
+    const retry = this.nextFreeInMs(now);
+    throw new NoFreeIpError(
+      retry === undefined
+        ? "no free IP address on this node"
+        : `no free IP address on this node (the next one leaves its cooldown in ${retry} ms)`,
+      retry,
+    );
+  }
+
+  /** {@link assign} without the error: undefined when no IP is free and cooled down (no exception to build). */
+  tryAssign(key: AttachmentKey, meta: PodMeta, now: number): Assignment | undefined {
     const k = keyOf(key);
     const had = this.#byKey.get(k);
     if (had) return structuredClone(had);
@@ -267,19 +280,18 @@ export class Datastore {
       this.#coolUntil.delete(ip);
       return structuredClone(a);
     }
+    return undefined;
+  }
+
+  /** Milliseconds until the first cooling IP (of an ENI, not assigned) is free again; undefined when none cools. */
+  nextFreeInMs(now: number): number | undefined {
     let soonest = Infinity;
     for (const [ip, until] of this.#coolUntil) {
       if (this.#eniOf(ip) !== undefined && !this.#byIp.has(ip) && until > now) {
         soonest = Math.min(soonest, until);
       }
     }
-    const retry = soonest === Infinity ? undefined : soonest - now;
-    throw new NoFreeIpError(
-      retry === undefined
-        ? "no free IP address on this node"
-        : `no free IP address on this node (the next one leaves its cooldown in ${retry} ms)`,
-      retry,
-    );
+    return soonest === Infinity ? undefined : soonest - now;
   }
 
   /** Releases the key's IP, which then cools until `now + cooldownMs`; undefined if the key holds none. */
