@@ -37,7 +37,7 @@ import type { PoolAction } from "./pool.ts";
 import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
-import { PoolDriver } from "./pool_driver.ts";
+import { POOL_BATCH_WINDOW_MS, PoolDriver } from "./pool_driver.ts";
 
 export { StartupError } from "./daemon_startup.ts";
 export type { DaemonOptions, DaemonPorts } from "./daemon_options.ts";
@@ -140,6 +140,7 @@ export class Daemon {
       clock: this.clock,
       ...(this.opts.config.enableIpv6 ? { planner: ipv6Planner } : {}),
       hold: (a) => this.#hold(a),
+      batchWindowMs: this.opts.poolBatchWindowMs ?? POOL_BATCH_WINDOW_MS,
     });
     await this.#serve();
     this.ready = true;

@@ -36,6 +36,8 @@ export interface DaemonOptions {
   /** How long ADD waits for the pool to grow (default 5 s). */
   addWaitMs?: number;
   planEveryMs?: number;
+  /** The pool driver's batching window (default POOL_BATCH_WINDOW_MS in pool_driver.ts). */
+  poolBatchWindowMs?: number;
   reconcileEveryMs?: number;
   attachWaitMs?: number;
   /** Primary interface name for the NodePort connmark rule (default eth0). */

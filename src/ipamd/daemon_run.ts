@@ -13,7 +13,7 @@ import { Daemon } from "./daemon.ts";
 import { Logger } from "./log.ts";
 import { eniGcTimingFromEnv } from "./eni_gc.ts";
 import { subnetDiscoveryEnabled } from "./subnet_select.ts";
-import { releaseFreedMemory, TRIM_EVERY_MS } from "./process_memory.ts";
+import { onHeapSnapshotSignal, releaseFreedMemory, TRIM_EVERY_MS } from "./process_memory.ts";
 
 /** What a caller may put around the real adapters (a test double; production passes nothing). */
 export interface RunIpamdOptions {
@@ -70,6 +70,8 @@ export async function runIpamd(
   // Start-up's freed parser/compiler memory back to the kernel, then every minute (process_memory.ts).
   releaseFreedMemory();
   const trimmer = setInterval(releaseFreedMemory, TRIM_EVERY_MS);
+  const dir = config.logFile.includes("/") ? config.logFile.slice(0, config.logFile.lastIndexOf("/")) : ".";
+  const noSnapshots = onHeapSnapshotSignal(dir || "/", (msg, f) => daemon.log.info(msg, f));
   const done = Promise.withResolvers<void>();
   const onSignal = () => done.resolve();
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -78,6 +80,7 @@ export async function runIpamd(
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   clearInterval(trimmer);
+  noSnapshots();
   daemon.log.info("shutting down");
   await daemon.stop();
   return 0;

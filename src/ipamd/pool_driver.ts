@@ -28,6 +28,14 @@ import { BackgroundFailures } from "./background_failures.ts";
 /** Every this many reconciles, EC2 is asked even when IMDS agrees with the datastore (a safety net). */
 export const EC2_RECONCILE_EVERY = 10;
 
+/**
+ * Plans run at most once per this window: a trigger after a quiet spell plans at once, triggers arriving within
+ * the window after a plan wait for its end and share one plan. The ADDs of a burst thus make a few
+ * AssignPrivateIpAddresses calls instead of one per ADD (60 pods onto a pool of 30: 22 → 3), and a lone pod's
+ * growth is not delayed (docs/PERFORMANCE.md, "The burst").
+ */
+export const POOL_BATCH_WINDOW_MS = 500;
+
 /** Growth pause after a failed create/assign (other than InsufficientCidrBlocks). */
 export const GROWTH_BACKOFF_MS = 2_000;
 /**
@@ -61,6 +69,8 @@ export interface PoolDriverOptions {
    * Held actions are left out of the plan; the reason explains an ADD that gets no IP.
    */
   hold?: (a: PoolAction) => string | undefined;
+  /** See {@linkcode POOL_BATCH_WINDOW_MS} (default 0: every trigger plans at once). */
+  batchWindowMs?: number;
 }
 
 /** Turns datastore state into EC2 actions, one plan at a time. */
@@ -69,6 +79,7 @@ export class PoolDriver {
   #queue: Promise<unknown> = Promise.resolve();
   #planQueued?: Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined>;
   #timers: (() => void)[] = [];
+  #lastPlanAt = -Infinity;
   pendingEnis = 0;
   /** Addresses in flight: those pending ENIs bring plus in-flight assigns to attached ENIs. */
   pendingIps = 0;
@@ -132,6 +143,11 @@ export class PoolDriver {
   #triggerRun(): Promise<{ plan: PoolPlan; grown: Promise<unknown> } | undefined> {
     if (this.#planQueued) return this.#planQueued;
     const p = this.#enqueue(async () => {
+      // Within the window after the last plan: wait for its end; triggers arriving meanwhile join this plan
+      // (#planQueued is still set).
+      const wait = this.#lastPlanAt + (this.#o.batchWindowMs ?? 0) - this.#now;
+      if (wait > 0) await (this.#o.clock ?? systemClock).sleep(wait);
+      this.#lastPlanAt = this.#now;
       this.#planQueued = undefined;
       try {
         const r = await this.#runPlan();

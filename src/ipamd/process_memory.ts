@@ -8,6 +8,8 @@
  * - {@linkcode releaseFreedMemory}: glibc's `malloc_trim(0)`, which hands the pages of freed malloc chunks back
  *   to the kernel. Loading the SDKs makes V8's parser and compiler malloc tens of MiB that are freed at once
  *   but stay in glibc's arenas (in RSS); ipamd trims once started and then every minute.
+ * - {@linkcode onHeapSnapshotSignal}: SIGUSR2 writes a V8 heap snapshot (`node:v8` writeHeapSnapshot, loaded
+ *   only then) into the log directory, for `tools/heap_summary.ts`.
  * @module
  */
 
@@ -32,4 +34,19 @@ export function releaseFreedMemory(): boolean {
   if (!trim) return false;
   trim(0n);
   return true;
+}
+
+/** Writes a V8 heap snapshot into `dir` on every SIGUSR2 (ipamd-<pid>-<time>.heapsnapshot); returns the remover. */
+export function onHeapSnapshotSignal(dir: string, log: (msg: string, f: Record<string, unknown>) => void) {
+  const write = async () => {
+    try {
+      const v8 = await import("node:v8");
+      const file = v8.writeHeapSnapshot(`${dir}/ipamd-${Deno.pid}-${Date.now()}.heapsnapshot`);
+      log("heap snapshot written", { file });
+    } catch (e) {
+      log("heap snapshot failed", { err: (e as Error).message });
+    }
+  };
+  Deno.addSignalListener("SIGUSR2", write);
+  return () => Deno.removeSignalListener("SIGUSR2", write);
 }

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { controlHandler } from "./daemon_control.ts";
+import { type PodRunRequest, runPod, storePodApi } from "./daemon_pods.ts";
 import { type LabIpamds, superviseIpamds } from "./daemon_ipamds.ts";
 import { labStatusDoc } from "./daemon_status.ts";
 import { type LabHandlers, makeHandlers } from "./daemon_handlers.ts";
@@ -104,6 +105,8 @@ function serveControl(lab: RunningLab): Deno.HttpServer {
         else await s.stop();
         return { node: n.name, running, pid: s.pid ?? null };
       },
+      runPod: (b) =>
+        runPod(names, storePodApi(world.store, (i) => world.nodes[i]?.name), b as PodRunRequest, log),
       endWatches: h.endWatches,
       shutdown: () => void lab.stop().then(() => control.shutdown()),
     }),

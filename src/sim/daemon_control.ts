@@ -26,6 +26,8 @@ export interface ControlDeps {
    * undefined when there is no such node or the lab runs no ipamd.
    */
   setIpamdRunning(node: string, running: boolean): Promise<unknown | undefined>;
+  /** Adds a pod as a kubelet + runtime would (daemon_pods.ts `runPod`): the answer's status and body. */
+  runPod(body: unknown): Promise<{ status: number; body: unknown }>;
   /** Ends every open Kubernetes watch (the clients re-watch), as an API server restart does. */
   endWatches(): void;
   shutdown(): void;
@@ -94,6 +96,10 @@ export function controlHandler(deps: ControlDeps): Handler {
           deps.store.createPod({ namespace: b.namespace ?? "default", name: b.name, nodeName }),
           201,
         );
+      }
+      if (path === "/lab/pods/run" && req.method === "POST") {
+        const r = await deps.runPod(await req.json());
+        return json(r.body, r.status);
       }
       const im2 = path.match(/^\/lab\/nodes\/([^/]+)\/ipamd$/);
       if (im2 && req.method === "PUT") {

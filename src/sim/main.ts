@@ -19,9 +19,8 @@ import { labDown, labUp, type UpOptions } from "./daemon_launch.ts";
 import { type NodeAgent, readLabConfig } from "./lab_state.ts";
 import { DEFAULT_STATE_DIR, LabNames } from "./naming.ts";
 import { parseFaults } from "./realism.ts";
-import { podAdd, podCheck, podDel, podList } from "./runtime_pod.ts";
-import { CniPluginError } from "./runtime.ts";
-import { retryLikeKubelet } from "./kubelet_retry.ts";
+import { podCheck, podDel, podList } from "./runtime_pod.ts";
+import { labPodRun } from "./daemon_pods.ts";
 
 /** A bad command line; printed with the usage hint and exit code 2. */
 export class UsageError extends Error {
@@ -87,26 +86,6 @@ function needRoot(verb: string): void {
 
 function print(json: boolean, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text);
-}
-
-/**
- * Retries an ADD that failed with CNI code 11 ("try again later": ipamd starting, pool growing), as kubelet
- * retries a sandbox (kubelet_retry.ts), for up to 60 s; any other error is final.
- */
-function retryAddLikeKubelet<T>(add: () => Promise<T>, budgetMs = 60_000): Promise<T> {
-  let said = false;
-  return retryLikeKubelet(add, {
-    retryable: (e) => e instanceof CniPluginError && e.code === 11,
-    budgetMs,
-    onRetry: (e) => {
-      if (!said) {
-        console.error(
-          `lab: ${(e as CniPluginError).msg}; retrying as kubelet would (up to ${budgetMs / 1000} s)`,
-        );
-      }
-      said = true;
-    },
-  });
 }
 
 /** The parsed command line. */
@@ -253,7 +232,8 @@ async function pod(names: LabNames, { values: v, positionals: pos }: Args, json:
       namespace: v.namespace,
       portMappings: (v.publish ?? []).map(parsePublish),
     };
-    const rec = await retryAddLikeKubelet(() => podAdd(names, name, opts));
+    // One request: the lab daemon adds the pod (retrying a CNI "try again later" as kubelet does).
+    const rec = await labPodRun(names, name, opts);
     print(
       json,
       rec,

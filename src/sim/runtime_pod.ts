@@ -34,6 +34,34 @@ export class PodError extends Error {
   }
 }
 
+/**
+ * The Kubernetes side of a pod: register it, publish its IP, remove it. Over lab.sock ({@linkcode labPodApi})
+ * for a process outside the daemon; the daemon's own store when the daemon adds the pod (`lab pod add`).
+ */
+export interface PodApi {
+  create(namespace: string, name: string, node: number): Promise<{ uid: string }>;
+  setIp(namespace: string, name: string, ip: string): Promise<void>;
+  remove(namespace: string, name: string): Promise<void>;
+}
+
+/** {@linkcode PodApi} over the lab's socket. */
+export function labPodApi(names: LabNames): PodApi {
+  return {
+    create: async (namespace, name, node) =>
+      (await labJson<{ metadata: { uid: string } }>(names, "/lab/pods", "POST", {
+        namespace,
+        name,
+        node: String(node),
+      })).metadata,
+    setIp: async (namespace, name, ip) => {
+      await labJson(names, `/lab/pods/${namespace}/${name}/ip`, "PUT", { ip });
+    },
+    remove: async (namespace, name) => {
+      await labJson(names, `/lab/pods/${namespace}/${name}`, "DELETE");
+    },
+  };
+}
+
 /** Options of pod add. */
 export interface PodAddOptions {
   node?: number;
@@ -78,7 +106,12 @@ export function resultIp(result: Record<string, unknown>): string | undefined {
 }
 
 /** Adds a pod on a node: API object, namespace, CNI ADD through the chain, podIP. */
-export async function podAdd(names: LabNames, name: string, o: PodAddOptions = {}): Promise<PodRecord> {
+export async function podAdd(
+  names: LabNames,
+  name: string,
+  o: PodAddOptions = {},
+  api: PodApi = labPodApi(names),
+): Promise<PodRecord> {
   const cfg = readLabConfig(names);
   const node = o.node ?? 0;
   const namespace = o.namespace ?? "default";
@@ -88,11 +121,7 @@ export async function podAdd(names: LabNames, name: string, o: PodAddOptions = {
   if (readPodRecord(names, name)) {
     throw new PodError(`pod ${name} already exists (lab pod del ${name} first)`);
   }
-  const pod = await labJson<{ metadata: { uid: string } }>(names, "/lab/pods", "POST", {
-    namespace,
-    name,
-    node: String(node),
-  });
+  const pod = { metadata: await api.create(namespace, name, node) };
   const netns = names.podNs(name, namespace);
   const rec: PodRecord = {
     name,
@@ -119,14 +148,14 @@ export async function podAdd(names: LabNames, name: string, o: PodAddOptions = {
     rec.result = await addNetworkList(list, att, runtimeOptions(names, node));
     rec.podIp = resultIp(rec.result);
     writePodRecord(names, rec);
-    if (rec.podIp) await labJson(names, `/lab/pods/${namespace}/${name}/ip`, "PUT", { ip: rec.podIp });
+    if (rec.podIp) await api.setIp(namespace, name, rec.podIp);
     return rec;
   } catch (e) {
     // Like a runtime after a failed ADD: DEL the chain, drop the sandbox, give up the pod.
     await delNetworkList(list, attachmentOf(names, rec), runtimeOptions(names, node)).catch(() => {});
     netnsDel(netns);
     removePodRecord(names, name);
-    await labJson(names, `/lab/pods/${namespace}/${name}`, "DELETE").catch(() => {});
+    await api.remove(namespace, name).catch(() => {});
     throw e;
   }
 }
