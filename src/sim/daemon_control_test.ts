@@ -28,6 +28,7 @@ function deps(store = new KubeStore()): ControlDeps {
     },
     nodeName: (n) => n === "0" ? "node-0" : undefined,
     setIpamdRunning: (n, running) => Promise.resolve(n === "0" ? { node: "node-0", running } : undefined),
+    runPod: (b) => Promise.resolve({ status: 201, body: { ran: b } }),
     endWatches: () => {},
     shutdown: () => {},
   };
@@ -79,6 +80,10 @@ Deno.test("lab.sock: pods are created on a node, get an IP, and are deleted", as
   assert.equal((await call(h, "PUT", "/lab/pods/default/web/ip", { ip: "10.0.0.9" }))[0], 200);
   assert.equal((store.getPod("default", "web")!.status as { podIP: string }).podIP, "10.0.0.9");
   assert.equal((await call(h, "DELETE", "/lab/pods/default/web"))[0], 200);
+  // pods/run hands the body to the daemon's runner and answers with its status and body.
+  const [c2, b2] = await call(h, "POST", "/lab/pods/run", { name: "w2", node: 0 });
+  assert.equal(c2, 201);
+  assert.deepEqual(JSON.parse(b2), { ran: { name: "w2", node: 0 } });
   assert.equal(store.getPod("default", "web"), undefined);
   assert.equal((await call(h, "DELETE", "/lab/pods/default/web"))[0], 404);
 });
