@@ -7,18 +7,15 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/ipamd/config.ts";
 import { Datastore } from "../src/ipamd/datastore.ts";
+import { atomicCopy, atomicWrite, removeStaleTemps } from "../src/ipamd/atomic_file.ts";
+import { CONFLIST_NAME, renderConflist } from "../src/ipamd/conflist.ts";
+import { probeHealthy } from "../src/ipamd/health.ts";
 import {
-  atomicCopy,
-  atomicWrite,
-  CONFLIST_NAME,
   DEBIAN_PORTMAP,
   initSysctls,
   isCompiled,
   launcherScript,
   LIBNL_SONAMES,
-  probeHealthy,
-  removeStaleTemps,
-  renderConflist,
 } from "../src/ipamd/install.ts";
 import { type ApiContext, apiHandler, serveUnix } from "../src/ipamd/server.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
@@ -65,7 +62,7 @@ async function temps(dir: string): Promise<string[]> {
 
 /** Starts a child that atomically copies `src` (a FIFO) to `dest`. */
 function spawnCopy(src: string, dest: string): Deno.ChildProcess {
-  const mod = new URL("../src/ipamd/install.ts", import.meta.url).href;
+  const mod = new URL("../src/ipamd/atomic_file.ts", import.meta.url).href;
   return new Deno.Command(Deno.execPath(), {
     args: [
       "eval",

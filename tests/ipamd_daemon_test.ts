@@ -33,7 +33,11 @@ Deno.test(
       assert.match(await node.exec("ip", "route", "show", "table", "2"), /default via 10\.0\.0\.1 dev eth1/);
       assert.match(await node.exec("iptables-save", "-t", "nat"), /--to-source 10\.0\.0\.10 --random-fully/);
       assert.equal((await node.call("/v1/status")).status, 200);
-      assert.ok(d.metrics.startupSeconds.get() > 0);
+      const started = { success: "true", with_api_server: "true", failure_reason: "" };
+      assert.equal(d.metrics.startupSeconds.get(started), 1);
+      assert.ok(d.metrics.startupSeconds.sum(started) > 0);
+      assert.equal(d.metrics.nodeInitSeconds.get({ success: "true" }), 1);
+      assert.equal(d.metrics.connmarkReconcile.get({ result: "success" }), 1);
     } finally {
       await node.close();
     }

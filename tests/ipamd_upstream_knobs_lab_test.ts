@@ -7,6 +7,7 @@ import { ec2FromNode, type TestLab, withLab } from "./helpers/lab.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { IpamdSocket } from "./helpers/ipamd_client.ts";
 import { until } from "../harness/poll.ts";
+import { renderKubeconfig } from "../src/sim/kubeconfig.ts";
 
 const EXTRA_TAGS = { team: "net", "cost-center": "cc-42" };
 
@@ -70,4 +71,70 @@ Deno.test({
       "1535: from all to 203.0.113.0/24 lookup main",
     ]);
   });
+});
+
+Deno.test({
+  name: "lab: ANNOTATE_POD_IP writes vpc.amazonaws.com/pod-ips at ADD and empties it at DEL if still ours",
+  ...rootOnly,
+}, async () => {
+  await withLab(
+    { nodes: 1, instanceType: "m5.large", ipamdEnv: { ANNOTATE_POD_IP: "true" } },
+    async (lab) => {
+      const sock = await ready(lab);
+      const podUrl = (name: string) => `/k8s/api/v1/namespaces/default/pods/${name}`;
+      const annotation = async (name: string) =>
+        (await (await lab.fetch(podUrl(name))).json()).metadata.annotations?.["vpc.amazonaws.com/pod-ips"];
+      const key = (name: string) => ({
+        netName: "aws-cni",
+        containerId: `c-${name}`,
+        ifName: "eth0",
+        k8sPodNamespace: "default",
+        k8sPodName: name,
+      });
+      for (const name of ["annot", "taken"]) {
+        const r = await lab.fetch("/lab/pods", { method: "POST", body: JSON.stringify({ name, node: "0" }) });
+        assert.equal(r.status, 201, await r.text());
+      }
+      const added = await sock.call("/v1/add-network", key("annot"));
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+      assert.equal(await annotation("annot"), added.body.ipv4, "annotated before the ADD is answered");
+      assert.equal((await sock.call("/v1/del-network", key("annot"))).status, 200);
+      assert.equal(await annotation("annot"), "", "emptied at DEL");
+
+      // Someone else rewrote the annotation: DEL leaves it alone (upstream: released IP must match).
+      const other = await sock.call("/v1/add-network", key("taken"));
+      assert.equal(other.status, 200);
+      const patch = await lab.fetch(podUrl("taken"), {
+        method: "PATCH",
+        headers: { "content-type": "application/merge-patch+json" },
+        body: JSON.stringify({ metadata: { annotations: { "vpc.amazonaws.com/pod-ips": "192.0.2.1" } } }),
+      });
+      assert.equal(patch.status, 200, await patch.text());
+      assert.equal((await sock.call("/v1/del-network", key("taken"))).status, 200);
+      assert.equal(await annotation("taken"), "192.0.2.1");
+    },
+  );
+});
+
+Deno.test({
+  name: "lab: CLUSTER_ENDPOINT reaches the API server when the configured address does not answer",
+  ...rootOnly,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vpc-cni-endpoint-" });
+  try {
+    // The kubeconfig's server stands for the `kubernetes` Service's ClusterIP before kube-proxy programs it:
+    // nothing answers there. Without CLUSTER_ENDPOINT ipamd could not start.
+    await Deno.writeTextFile(`${dir}/kubeconfig`, renderKubeconfig({ server: "http://10.0.255.253:1" }));
+    await withLab({
+      nodes: 1,
+      instanceType: "m5.large",
+      ipamdEnv: { KUBECONFIG: `${dir}/kubeconfig`, CLUSTER_ENDPOINT: "http://10.0.255.253:6443" },
+    }, async (lab) => {
+      await ready(lab);
+      const log = await Deno.readTextFile(lab.names.ipamdLog(0));
+      assert.match(log, /"Kubernetes API reachable","server":"http:\/\/10\.0\.255\.253:6443"/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -24,6 +24,14 @@ const NAMES = [
   "total_ipv4_prefixes",
   "ipamd_startup_duration_seconds",
   "build_info",
+  "assigned_ip_per_cidr",
+  "assigned_ip_per_eni",
+  "aws_utils_error_count",
+  "pod_eni_error_count",
+  "unrecovered_checkpoint_entries",
+  "ipamd_node_initialization_duration_seconds",
+  "connmark_backend",
+  "connmark_reconcile_total",
 ];
 
 Deno.test(
@@ -49,9 +57,26 @@ Deno.test(
       assert.match(text, /^awscni_eni_max 3$/m);
       assert.match(text, /^awscni_add_ip_req_count 1$/m);
       assert.match(text, /^awscni_ec2api_req_count\{fn="CreateNetworkInterface"\} 1$/m);
-      assert.match(text, /^awscni_aws_api_latency_ms_count\{api="AttachNetworkInterface"\} 1$/m);
+      assert.match(
+        text,
+        /^awscni_aws_api_latency_ms_count\{api="AttachNetworkInterface",error="false",status="200"\} 1$/m,
+      );
       assert.match(text, /^awscni_reconcile_count\{fn="eniReconcile"\} 1$/m);
       assert.match(text, /^awscni_assigned_ip_per_cidr\{cidr="10\.0\.\d+\.\d+\/32"\} 1$/m);
+      const eniIds = d.ds.enis().map((e) => e.eniId);
+      const perEni = [...text.matchAll(/^awscni_assigned_ip_per_eni\{eni="(eni-\w+)"\} (\d+)$/gm)];
+      assert.deepEqual(perEni.map((m) => m[1]).sort(), [...eniIds].sort());
+      assert.equal(perEni.reduce((n, m) => n + Number(m[2]), 0), 1);
+      assert.match(
+        text,
+        /^awscni_ipamd_startup_duration_seconds_count\{failure_reason="",success="true",with_api_server="true"\} 1$/m,
+      );
+      assert.match(
+        text,
+        /^awscni_ipamd_node_initialization_duration_seconds_bucket\{success="true",le="\+Inf"\} 1$/m,
+      );
+      assert.match(text, /^awscni_connmark_backend\{backend="(iptables|nftables)"\} 1$/m);
+      assert.match(text, /^awscni_connmark_reconcile_total\{result="success"\} 1$/m);
       const base = `http://127.0.0.1:${d.introspectionAddr!.port}`;
       const get = async (p: string) => {
         const r = await fetch(base + p);

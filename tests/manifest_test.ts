@@ -9,13 +9,8 @@ import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { configSettings, loadConfig } from "../src/ipamd/config.ts";
 import { UPSTREAM_VARIABLES } from "../src/ipamd/config_upstream.ts";
-import {
-  DEBIAN_PORTMAP,
-  defaultSources,
-  INSTALL_OPTIONS,
-  launcherScript,
-  renderConflist,
-} from "../src/ipamd/install.ts";
+import { renderConflist } from "../src/ipamd/conflist.ts";
+import { DEBIAN_PORTMAP, defaultSources, INSTALL_OPTIONS, launcherScript } from "../src/ipamd/install.ts";
 import { libcni } from "../harness/libcni.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -56,10 +51,17 @@ function hostPathOf(c: Obj, containerPath: string): string | undefined {
   return v?.hostPath ? v.hostPath.path + containerPath.slice(m.mountPath.length) : undefined;
 }
 
+/** The container's `ipamd install` flags, with the CNI dirs as it resolves them (flag, else HOST_CNI_* env). */
 function installArgs(c: Obj) {
   const cmd: string[] = [...c.command, ...(c.args ?? [])];
   assert.deepEqual(cmd.slice(0, 2), ["/app/ipamd", "install"], `${c.name} runs ipamd install`);
-  return parseArgs({ args: cmd.slice(2), options: INSTALL_OPTIONS, strict: true }).values;
+  const values = parseArgs({ args: cmd.slice(2), options: INSTALL_OPTIONS, strict: true }).values;
+  const env = envOf(c);
+  return {
+    ...values,
+    "cni-bin-dir": values["cni-bin-dir"] ?? env.HOST_CNI_BIN_PATH,
+    "cni-conf-dir": values["cni-conf-dir"] ?? env.HOST_CNI_CONFDIR_PATH,
+  };
 }
 
 Deno.test("DaemonSet: kube-system, hostNetwork, system-node-critical, tolerates everything, 10% rolling", () => {
@@ -94,12 +96,14 @@ Deno.test("DaemonSet: aws-node runs ipamd and writes the conflist into the host'
   assert.deepEqual([...main.securityContext.capabilities.add].sort(), ["NET_ADMIN", "NET_RAW"]);
   assert.notEqual(main.securityContext.privileged, true);
   const env = envOf(main);
-  const bind = env.INTROSPECTION_BIND_ADDRESS ?? "127.0.0.1:61679";
   for (const probe of [main.readinessProbe, main.livenessProbe]) {
-    assert.equal(probe.httpGet.path, "/healthz");
-    assert.equal(`${probe.httpGet.host}:${probe.httpGet.port}`, bind, "probes hit the introspection server");
+    // `ipamd health` over the socket: the probes do not depend on introspection or metrics.
+    const cmd: string[] = probe.exec.command;
+    assert.deepEqual(cmd.slice(0, 2), ["/app/ipamd", "health"]);
+    const timeout = Number(cmd[cmd.indexOf("--timeout") + 1]);
+    assert.ok(timeout > 0 && timeout < probe.timeoutSeconds, "ipamd health gives up before the kubelet does");
+    assert.equal(probe.httpGet, undefined);
   }
-  assert.notEqual(env.DISABLE_INTROSPECTION, "true", "the probes need introspection");
   assert.equal(main.ports.find((p: Obj) => p.name === "metrics").containerPort, Number(env.METRICS_PORT));
   const node = main.env.find((e: Obj) => e.name === "MY_NODE_NAME");
   assert.equal(node.valueFrom.fieldRef.fieldPath, "spec.nodeName");
@@ -150,35 +154,56 @@ Deno.test("DaemonSet: env values are valid and spell out upstream's defaults", (
 
 type Grant = `${string}/${string}:${string}`; // group/resource:verb
 
-/** client-node API methods → the grant each needs. An unknown method fails the test until mapped here. */
-const METHOD_GRANTS: Record<string, Grant[]> = {
-  readNode: ["/nodes:get"],
-  listNode: ["/nodes:list"],
-  patchNode: ["/nodes:patch"],
-  listPodForAllNamespaces: ["/pods:list"],
-  listNamespacedPod: ["/pods:list"],
-  readNamespacedPod: ["/pods:get"],
-  createNamespacedEvent: ["/events:create"],
-  patchNamespacedEvent: ["/events:patch"],
-  getCode: [], // GET /version: granted to everyone by system:public-info-viewer
-};
+/** Each `this.#call(` in `src`, from its opening parenthesis to the matching close. */
+function callTexts(src: string): string[] {
+  const out: string[] = [];
+  for (const m of src.matchAll(/this\.#call(?:<[^>]*>)?\(/g)) {
+    let depth = 1, i = m.index! + m[0].length;
+    for (; i < src.length && depth > 0; i++) depth += src[i] === "(" ? 1 : src[i] === ")" ? -1 : 0;
+    out.push(src.slice(m.index! + m[0].length, i - 1));
+  }
+  return out;
+}
+
+/**
+ * The grant one REST call needs, from its path and method: `/api/v1/...` is the core group,
+ * `/apis/<group>/<version>/...` a named one; a path ending at an object's name is get (or the method's verb),
+ * a collection list (or create for POST). `/version` needs none (system:public-info-viewer grants it).
+ */
+function grantOf(path: string, method: string): Grant | undefined {
+  const segs = path.replace(/\$\{[^}]*\}/g, "{}").split("/").filter(Boolean);
+  if (segs[0] === "version") return undefined;
+  assert.ok(segs[0] === "api" || segs[0] === "apis", `an API path: ${path}`);
+  const group = segs[0] === "api" ? "" : segs[1];
+  let rest = segs.slice(segs[0] === "api" ? 2 : 3);
+  if (rest[0] === "namespaces" && rest.length > 2) rest = rest.slice(2);
+  const named = rest.length === 2 && rest[1] === "{}";
+  assert.ok(rest.length === (named ? 2 : 1) && rest[0] !== "{}", `a resource path: ${path}`);
+  const verb =
+    { GET: named ? "get" : "list", POST: "create", PATCH: "patch", PUT: "update", DELETE: "delete" }[
+      method
+    ];
+  assert.ok(verb, `a method this test knows: ${method}`);
+  return `${group}/${rest[0]}:${verb}`;
+}
 
 async function codeGrants(): Promise<Set<Grant>> {
   const src = await Deno.readTextFile(`${ROOT}src/k8s/client.ts`);
-  const group = src.match(/group:\s*"([^"]+)"/)![1];
-  const plural = src.match(/plural:\s*"([^"]+)"/)![1];
-  const custom: Record<string, Grant[]> = {
-    getClusterCustomObject: [`${group}/${plural}:get`],
-    listClusterCustomObject: [`${group}/${plural}:list`],
-    patchClusterCustomObject: [`${group}/${plural}:patch`],
-  };
+  // Path constants (`const ENICONFIGS = "/apis/..."`) are substituted into the calls that use them.
+  const consts = new Map([...src.matchAll(/^const (\w+) = "(\/apis?\/[^"]*)";/gm)].map((m) => [m[1], m[2]]));
   const grants = new Set<Grant>();
-  const calls = [...src.matchAll(/this\.#(core|custom|version)\.(\w+)\(/g)];
-  assert.ok(calls.length >= 5, "the scan finds the API calls");
-  for (const [, api, method] of calls) {
-    const g = api === "custom" ? custom[method] : METHOD_GRANTS[method];
-    assert.ok(g, `src/k8s/client.ts calls ${api}.${method}: map it to the RBAC it needs in this test`);
-    g.forEach((x) => grants.add(x));
+  const calls = callTexts(src);
+  assert.ok(calls.length >= 6, "the scan finds the API calls");
+  const paths = new Map([...src.matchAll(/const (\w+) = `(\/api[^`]*)`;/g)].map((m) => [m[1], m[2]]));
+  for (const text of calls) {
+    const first = text.match(/^\s*(?:"([^"]*)"|`([^`]*)`|(\w+))/);
+    assert.ok(first, `a path as the call's first argument: ${text}`);
+    let path = first[1] ?? first[2] ?? paths.get(first[3]);
+    assert.ok(path !== undefined, `the call's path is a literal or a path constant in the method: ${text}`);
+    for (const [name, value] of consts) path = path.replaceAll(`\${${name}}`, value);
+    const method = text.match(/method:\s*"(\w+)"/)?.[1] ?? "GET";
+    const g = grantOf(path, method);
+    if (g) grants.add(g);
   }
   const watches = [...src.matchAll(/#watchOnce\(\s*"\/api\/v1\/(\w+)"/g)];
   assert.ok(watches.length >= 2, "the scan finds the watches");
@@ -187,7 +212,11 @@ async function codeGrants(): Promise<Set<Grant>> {
   for await (const f of walk(`${ROOT}src`)) {
     if (f.includes("/sim/") || f.endsWith("_test.ts") || f.endsWith("/k8s/client.ts")) continue;
     const text = await Deno.readTextFile(f);
-    assert.doesNotMatch(text, /new (CoreV1Api|CustomObjectsApi|Watch)\b|makeApiClient/, `${f} calls the API`);
+    assert.doesNotMatch(
+      text,
+      /new (CoreV1Api|CustomObjectsApi|Watch)\b|makeApiClient|kubeRequest\(/,
+      `${f} calls the API`,
+    );
   }
   return grants;
 }
@@ -235,14 +264,13 @@ Deno.test("RBAC: the ClusterRole grants exactly the calls src/k8s/client.ts make
 
 Deno.test("CRD: ENIConfig matches what the client reads", async () => {
   const src = await Deno.readTextFile(`${ROOT}src/k8s/client.ts`);
-  const [, group] = src.match(/group:\s*"([^"]+)"/)!;
-  const [, version] = src.match(/version:\s*"([^"]+)"/)!;
-  const [, plural] = src.match(/plural:\s*"([^"]+)"/)!;
+  // The client's path: /apis/<group>/<version>/<plural> (no namespace: a cluster-scoped resource).
+  const [, group, version, plural] = src.match(/^const ENICONFIGS = "\/apis\/([^/]+)\/([^/]+)\/([^/"]+)";/m)!;
   const crd = one("CustomResourceDefinition", `${plural}.${group}`);
   assert.equal(crd.spec.group, group);
   assert.equal(crd.spec.names.plural, plural);
   assert.equal(crd.spec.names.kind, "ENIConfig");
-  assert.equal(crd.spec.scope, "Cluster", "getClusterCustomObject");
+  assert.equal(crd.spec.scope, "Cluster", "the client reads ENIConfigs without a namespace");
   const v = crd.spec.versions.find((x: Obj) => x.name === version);
   assert.ok(v?.served && v?.storage);
   const props = v.schema.openAPIV3Schema.properties.spec.properties;
@@ -381,6 +409,7 @@ Deno.test("image: the Containerfile lays out /app as the manifest and ipamd inst
     assert.match(cf, new RegExp(`install[^\\n]*(\\n[^\\n]*)*\\b${pkg}\\b`), `installs ${pkg}`);
   }
   assert.match(cf, /cp \/usr\/lib\/cni\/portmap \/app\/portmap/);
+  assert.match(cf, /cp \/usr\/lib\/cni\/bandwidth \/app\/bandwidth/);
   assert.match(cf, /libnl-3\.so\.200 \S*libnl-route-3\.so\.200 \/app\/aws-cni-lib\//);
   for (const c of [init, main]) assert.equal(c.command[0], "/app/ipamd");
   // A compiled ipamd at <dir>/ipamd takes the plugin, portmap and libnl from beside itself.
@@ -393,6 +422,7 @@ Deno.test("image: the Containerfile lays out /app as the manifest and ipamd inst
         "aws-cni",
         "egress-cni",
         "portmap",
+        "bandwidth",
         "aws-cni-lib/libnl-3.so.200",
         "aws-cni-lib/libnl-route-3.so.200",
       ]
@@ -403,6 +433,7 @@ Deno.test("image: the Containerfile lays out /app as the manifest and ipamd inst
       plugin: { path: `${dir}/aws-cni` },
       egress: { path: `${dir}/egress-cni` },
       portmap: `${dir}/portmap`,
+      bandwidth: `${dir}/bandwidth`,
       libnlFrom: `${dir}/aws-cni-lib`,
     });
   } finally {

@@ -67,6 +67,7 @@ export async function addNetwork(
   const eni = ctx.ds.eni(a.eniId)!;
   const pod = `${meta.k8sPodNamespace}/${meta.k8sPodName}`;
   ctx.log?.info("assigned", { ...key, ip: a.ip, eniId: a.eniId, pod });
+  await ctx.podIps?.added({ namespace: meta.k8sPodNamespace, name: meta.k8sPodName }, a.ip);
   return {
     ...addressOf(a.ip),
     ...tableOf(ctx, a),
@@ -85,7 +86,7 @@ export async function delNetwork(
   timing?: RouteTiming,
 ): Promise<DelNetworkReply> {
   const key = attachmentKey(body);
-  ctx.metrics?.delIpReq.inc();
+  ctx.metrics?.delIpReq.inc({ reason: "PodDeleted" });
   const held = ctx.ds.get(key);
   const table = held && tableOf(ctx, held);
   const a = ctx.ds.release(key, now(ctx));
@@ -93,6 +94,7 @@ export async function delNetwork(
   await timed(timing, "checkpoint", () => ctx.persist());
   void ctx.driver.trigger();
   ctx.log?.info("released", { ...key, ip: a.ip });
+  await ctx.podIps?.released({ namespace: a.meta.k8sPodNamespace, name: a.meta.k8sPodName }, a.ip);
   return { released: true, ...addressOf(a.ip), ...table };
 }
 
@@ -122,6 +124,7 @@ export async function gcNetwork(ctx: ApiContext, body: Record<string, unknown>):
   for (const a of ctx.ds.assignments()) {
     if (a.netName !== netName || valid.has(JSON.stringify([a.containerId, a.ifName]))) continue;
     if (ctx.ds.release(a, now(ctx))) {
+      ctx.metrics?.delIpReq.inc({ reason: "gc" });
       released.push({ containerId: a.containerId, ifName: a.ifName, ...addressOf(a.ip) });
     }
   }

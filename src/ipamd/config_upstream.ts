@@ -41,25 +41,10 @@ function refusedWhenTrue(why: string): (v: string) => string | undefined {
   };
 }
 
-const canon = (v: string) => {
-  const s = v.trim().toLowerCase();
-  return s === "1" ? "true" : s === "0" ? "false" : s;
-};
-
-/** Being implemented (issue 16): upstream's default is accepted, any other value refused until it lands. */
-function pending(upstreamDefault: string): Pick<UpstreamVariable, "support" | "note" | "refuse"> {
-  return {
-    support: "refused",
-    note: `only upstream's default (${upstreamDefault || "unset"}) until vpc-cni implements it (issue 16)`,
-    refuse: (v) =>
-      canon(v) === canon(upstreamDefault) ? undefined : "not implemented yet (issue 16, in progress)",
-  };
-}
-
 /** Upstream's variables, A–Z. */
 export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
   { name: "ADDITIONAL_ENI_TAGS", upstreamDefault: "{}", support: "implemented" },
-  { name: "ANNOTATE_POD_IP", upstreamDefault: "false", ...pending("false") },
+  { name: "ANNOTATE_POD_IP", upstreamDefault: "false", support: "implemented" },
   { name: "AWS_EC2_ENDPOINT", upstreamDefault: "", support: "implemented" },
   { name: "AWS_EXTERNAL_SERVICE_CIDRS", upstreamDefault: "", support: "implemented" },
   { name: "AWS_MANAGE_ENIS_NON_SCHEDULABLE", upstreamDefault: "false", support: "implemented" },
@@ -106,7 +91,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
     support: "implemented",
   },
   { name: "AWS_VPC_K8S_PLUGIN_LOG_LEVEL", upstreamDefault: "DEBUG", support: "implemented" },
-  { name: "CLUSTER_ENDPOINT", upstreamDefault: "", ...pending("") },
+  { name: "CLUSTER_ENDPOINT", upstreamDefault: "", support: "implemented" },
   { name: "CLUSTER_NAME", upstreamDefault: "", support: "implemented" },
   { name: "DISABLE_INTROSPECTION", upstreamDefault: "false", support: "implemented" },
   { name: "DISABLE_LEAKED_ENI_CLEANUP", upstreamDefault: "false", support: "implemented" },
@@ -120,7 +105,7 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
     refuse: refusedWhenTrue("the tuning plugin that disables IPv6 inside pods is not chained by vpc-cni"),
   },
   { name: "DISABLE_TCP_EARLY_DEMUX", upstreamDefault: "false", support: "implemented" },
-  { name: "ENABLE_BANDWIDTH_PLUGIN", upstreamDefault: "false", ...pending("false") },
+  { name: "ENABLE_BANDWIDTH_PLUGIN", upstreamDefault: "false", support: "implemented" },
   { name: "ENABLE_IMDS_ONLY_MODE", upstreamDefault: "false", support: "implemented" },
   { name: "ENABLE_IPv4", upstreamDefault: "true", support: "implemented" },
   { name: "ENABLE_IPv6", upstreamDefault: "false", support: "implemented" },
@@ -164,12 +149,8 @@ export const UPSTREAM_VARIABLES: readonly UpstreamVariable[] = [
     support: "implemented",
   },
   { name: "ENI_CONFIG_LABEL_DEF", upstreamDefault: "k8s.amazonaws.com/eniConfig", support: "implemented" },
-  { name: "HOST_CNI_BIN_PATH", upstreamDefault: "/host/opt/cni/bin", ...pending("/host/opt/cni/bin") },
-  {
-    name: "HOST_CNI_CONFDIR_PATH",
-    upstreamDefault: "/host/etc/cni/net.d",
-    ...pending("/host/etc/cni/net.d"),
-  },
+  { name: "HOST_CNI_BIN_PATH", upstreamDefault: "/host/opt/cni/bin", support: "implemented" },
+  { name: "HOST_CNI_CONFDIR_PATH", upstreamDefault: "/host/etc/cni/net.d", support: "implemented" },
   { name: "INTROSPECTION_BIND_ADDRESS", upstreamDefault: "127.0.0.1:61679", support: "implemented" },
   { name: "IP_COOLDOWN_PERIOD", upstreamDefault: "30", support: "implemented" },
   { name: "MANAGE_UNTAGGED_ENI", upstreamDefault: "true", support: "implemented" },

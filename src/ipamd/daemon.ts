@@ -23,6 +23,7 @@ import {
   readSavedAssignments,
   setLimitGauges,
   StartupError,
+  StartupTimer,
   subnetDiscoveryPlacement,
 } from "./daemon_startup.ts";
 import { EniConfigWatcher } from "./eni_config.ts";
@@ -32,8 +33,8 @@ import { HostNetwork } from "./host_network.ts";
 import { ensureIpv6Prefix, ipv6Planner } from "./ipv6_mode.ts";
 import { type UnmanagedEni, unmanagedReason } from "./eni_policy.ts";
 import { ImdsOnlyEc2 } from "./imds_only_ec2.ts";
-import { CordonWatch, heldWhileCordoned } from "./node_cordon.ts";
-import type { PoolAction } from "./pool.ts";
+import { CordonWatch, poolHold } from "./node_cordon.ts";
+import { PodIpAnnotator } from "./pod_ip_annotation.ts";
 import { Logger } from "./log.ts";
 import { IpamdMetrics } from "./metrics.ts";
 import { PodWatch } from "./pod_watch.ts";
@@ -72,10 +73,12 @@ export class Daemon {
   cordon?: CordonWatch;
   /** Attached ENIs left out of the pool, and why (MANAGE_UNTAGGED_ENI, no_manage), by ENI ID. */
   readonly unmanaged = new Map<string, UnmanagedEni>();
+  readonly #timer: StartupTimer;
 
   private constructor(readonly opts: DaemonOptions) {
     this.ds = new Datastore({ cooldownMs: opts.config.ipCooldownMs });
     this.clock = opts.clock ?? systemClock;
+    this.#timer = new StartupTimer(this.metrics, this.clock);
     this.log = opts.log ?? new Logger(opts.config.logLevel, opts.config.logFile);
     this.#checkpoint = new CheckpointWriter(opts.config.backingStore, this.ds, {
       metrics: this.metrics,
@@ -89,6 +92,7 @@ export class Daemon {
     try {
       await d.#startup();
     } catch (e) {
+      d.#timer.failed();
       await d.stop();
       throw e instanceof StartupError
         ? e
@@ -111,10 +115,12 @@ export class Daemon {
     this.#prepare();
     await this.#waitForKube();
     this.log.info("Kubernetes API reachable", { server: this.opts.ports.kubeServer });
+    this.#timer.at("node_identity");
     const node = await readNodeIdentity(this.opts.ports.imds, this.ec2, this.opts.config);
     this.instanceId = node.instanceId;
     this.vpcCidrs = node.vpcCidrs;
     const sweep = this.#startSweep(node.instanceId, startedAt);
+    this.#timer.at("enis");
     let enis = await this.#readEnis(node);
     // ENIs left alone still hold device slots (upstream: maxENI - unmanaged).
     const deviceSlots = Math.min(node.limits.maxEnis, this.opts.config.maxEni ?? Infinity);
@@ -123,7 +129,9 @@ export class Daemon {
     const primary = enis.find((e) => e.deviceNumber === 0)!.eni;
     this.eniManager = this.#eniManager(node.instanceId, primary, await this.#placement(primary));
     if (this.opts.config.enableIpv6) enis = await this.#ipv6Prefix(enis);
+    this.#timer.at("host");
     await this.#setupHost(node, enis, primary);
+    this.#timer.at("restore");
     await this.#restoreAssignments(enis.length);
     if (sweep) logSweep(this.log, this.startupSweep = await sweep);
     await this.#watchCordon();
@@ -139,13 +147,13 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       ...(this.opts.config.enableIpv6 ? { planner: ipv6Planner } : {}),
-      hold: (a) => this.#hold(a),
+      hold: poolHold(this.opts.config, () => this.cordon?.cordoned ?? false),
       batchWindowMs: this.opts.poolBatchWindowMs ?? POOL_BATCH_WINDOW_MS,
     });
+    this.#timer.at("serve");
     await this.#serve();
     this.ready = true;
-    const secs = (this.clock.now() - startedAt) / 1000;
-    this.metrics.startupSeconds.set(secs);
+    const secs = this.#timer.done();
     this.log.info("ipamd ready", {
       instanceId: node.instanceId,
       instanceType: node.instanceType,
@@ -311,18 +319,6 @@ export class Daemon {
     this.cordon.watch(this.#abort.signal).catch((e) => this.log.warn("node watch ended", { err: e }));
   }
 
-  /** The pool driver's hold rule: nothing while provisioning is disabled; no growth or ENI freeing while cordoned. */
-  #hold(action: PoolAction): string | undefined {
-    const c = this.opts.config;
-    if (c.disableEniProvisioning) {
-      return `${
-        c.imdsOnly ? "ENABLE_IMDS_ONLY_MODE" : "DISABLE_NETWORK_RESOURCE_PROVISIONING"
-      }=true: ipamd ` +
-        "changes nothing in EC2 and uses only the addresses already on the node's ENIs";
-    }
-    return this.cordon?.cordoned ? heldWhileCordoned(action) : undefined;
-  }
-
   /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables (daemon_host.ts). */
   async #setupHost(node: NodeIdentity, enis: NodeEni[], primary: NetworkInterface): Promise<void> {
     await setupHost(
@@ -335,6 +331,7 @@ export class Daemon {
         vpcCidrs: this.vpcCidrs,
         clock: this.clock,
         log: this.log,
+        metrics: this.metrics,
       },
       node,
       enis,
@@ -346,11 +343,12 @@ export class Daemon {
   async #restoreAssignments(eniCount: number): Promise<void> {
     const c = this.opts.config;
     const { saved, assignments } = await readSavedAssignments(c.backingStore, this.log);
-    const { restored, dropped } = restoreAssignments(this.ds, assignments, {
+    const { restored, dropped, unmatched } = restoreAssignments(this.ds, assignments, {
       host: this.host,
       vethPrefix: c.vethPrefix,
       log: this.log,
     });
+    this.metrics.unrecoveredCheckpoint.inc({}, unmatched);
     if (saved) await this.persist();
     this.log.info("state restored", { enis: eniCount, restored, dropped: dropped.length });
   }
@@ -400,6 +398,7 @@ export class Daemon {
   async releaseLeaked(assignment: Assignment): Promise<void> {
     if (!this.ds.release(assignment, this.clock.now())) return;
     this.metrics.forceRemovedIps.inc({ reason: "pod_gone" });
+    this.metrics.delIpReq.inc({ reason: "podGone" });
     await this.persist();
     void this.driver.trigger();
   }
@@ -417,6 +416,9 @@ export class Daemon {
       clock: this.clock,
       eniConfigs: () => this.#eniConfigs,
       unmanaged: () => [...this.unmanaged.values()],
+      podIps: this.opts.config.annotatePodIp
+        ? new PodIpAnnotator({ kube: this.opts.ports.kube, log: this.log, metrics: this.metrics })
+        : undefined,
       addWaitMs: this.opts.addWaitMs,
       metricsHostname: this.opts.metricsHostname,
       signal: this.#abort.signal,

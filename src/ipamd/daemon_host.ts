@@ -7,7 +7,8 @@
 import type { Ec2Port, NetworkInterface } from "../aws/ec2_port.ts";
 import { RateLimitedEc2, type RateLimitOptions } from "../aws/rate_limit.ts";
 import type { Clock } from "../common/clock.ts";
-import { applyRules, type IptablesRunner, renderRules } from "../net/iptables.ts";
+import { applyRules, type IptablesRunner, removeOwnRules, renderRules } from "../net/iptables.ts";
+import { detectBackend } from "../net/iptables_backend.ts";
 import type { IpamdConfig } from "./config.ts";
 import type { Datastore } from "./datastore.ts";
 import { loadEnis, type NodeEni } from "./daemon_restore.ts";
@@ -29,6 +30,25 @@ export interface HostSetupDeps {
   vpcCidrs: string[];
   clock: Clock;
   log: Logger;
+  metrics?: IpamdMetrics;
+}
+
+/**
+ * The iptables backend kube-proxy and kubelet use on this node (iptables_backend.ts, as upstream's image
+ * picks it), unless the runner names one; rules of ours a previous run left in the other backend go.
+ */
+export async function chooseIptables(deps: HostSetupDeps): Promise<IptablesRunner> {
+  const r = deps.iptables;
+  if (r.backend) return r;
+  const { backend, why } = await detectBackend(r);
+  deps.log.info("iptables backend", { backend, why });
+  // Upstream's label values: nftables when the connmark rules live in nf_tables, else iptables.
+  deps.metrics?.connmarkBackend.set(1, { backend: backend === "nft" ? "nftables" : "iptables" });
+  const other = backend === "nft" ? "legacy" : "nft";
+  if (await removeOwnRules({ ...r, backend: other }).catch(() => false)) {
+    deps.log.info("removed our rules from the other iptables backend", { backend: other });
+  }
+  return { ...r, backend };
 }
 
 /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
@@ -59,9 +79,12 @@ export async function setupHost(
     log: deps.log,
     ipv6: v6,
   });
+  const iptables = await chooseIptables(deps);
   // IPv6 mode: no SNAT or connmark rules, only the block on pods' node-local IPv4 (ipv6_mode.ts).
-  if (v6) return await applyIpv6HostRules(deps.iptables);
-  await applyRules(
+  if (v6) return await applyIpv6HostRules(iptables);
+  await applyConnmarkRules(
+    deps,
+    iptables,
     renderRules({
       primaryIp: primary.privateIpAddress,
       // The primary ENI's interface, found by its MAC as upstream does (eth0, ens5, ...).
@@ -74,8 +97,22 @@ export async function setupHost(
       nodePortSupport: c.nodePortSupport,
       connmark: c.connmark,
     }),
-    deps.iptables,
   );
+}
+
+/** The SNAT and connmark rules, counted in `awscni_connmark_reconcile_total{result}`. */
+async function applyConnmarkRules(
+  deps: HostSetupDeps,
+  iptables: IptablesRunner,
+  rules: ReturnType<typeof renderRules>,
+): Promise<void> {
+  try {
+    await applyRules(rules, iptables);
+    deps.metrics?.connmarkReconcile.inc({ result: "success" });
+  } catch (e) {
+    deps.metrics?.connmarkReconcile.inc({ result: "error" });
+    throw e;
+  }
 }
 
 /**

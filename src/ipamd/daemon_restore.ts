@@ -82,14 +82,16 @@ export async function loadEnis(
 
 /**
  * Restores checkpointed assignments. One is dropped (with its host route and rules) when its pod's host
- * veth no longer exists, or when its IP is no longer on any ENI of ours.
+ * veth no longer exists, or when its IP is no longer on any ENI of ours (`unmatched`: upstream's
+ * awscni_unrecovered_checkpoint_entries).
  */
 export function restoreAssignments(
   ds: Datastore,
   assignments: Assignment[],
   opts: { host?: HostNetwork; vethPrefix: string; log?: Logger },
-): { restored: number; dropped: Assignment[] } {
+): { restored: number; dropped: Assignment[]; unmatched: number } {
   let restored = 0;
+  let unmatched = 0;
   const dropped: Assignment[] = [];
   for (const a of assignments) {
     const veth = hostVethName(opts.vethPrefix, {
@@ -115,7 +117,8 @@ export function restoreAssignments(
     } catch (e) {
       opts.log?.warn("dropping a checkpointed allocation", { ip: a.ip, err: e });
       dropped.push(a);
+      unmatched++;
     }
   }
-  return { restored, dropped };
+  return { restored, dropped, unmatched };
 }

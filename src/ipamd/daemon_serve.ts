@@ -11,6 +11,7 @@ import { poolSnapshot } from "./pool_status.ts";
 import { type ApiContext, apiHandler, serveUnix } from "./server.ts";
 import type { EniConfigSpec } from "../k8s/port.ts";
 import type { UnmanagedEni } from "./eni_policy.ts";
+import type { PodIpAnnotator } from "./pod_ip_annotation.ts";
 
 /** What the listeners serve: the socket API's context, and what introspection and metrics add. */
 export interface ServeDeps extends Omit<ApiContext, "extraGets" | "metrics" | "log" | "clock"> {
@@ -18,6 +19,8 @@ export interface ServeDeps extends Omit<ApiContext, "extraGets" | "metrics" | "l
   log: Logger;
   clock: Clock;
   eniConfigs: () => Record<string, EniConfigSpec>;
+  /** ANNOTATE_POD_IP: the pod-IP annotation writer. */
+  podIps?: PodIpAnnotator;
   /** Attached ENIs left out of the pool, and why (in `/v1/enis`). */
   unmanaged?: () => UnmanagedEni[];
   /** Metrics listen address (default all interfaces, like upstream's :61678). */

@@ -7,6 +7,7 @@
 import type { Ec2Port, InstanceTypeInfo, NetworkInterface } from "../aws/ec2_port.ts";
 import type { ImdsInterface, ImdsPort } from "../aws/imds_port.ts";
 import { lookupInstanceType } from "../aws/instance_types.ts";
+import type { Clock } from "../common/clock.ts";
 import { type CheckpointData, fromCheckpoint, readCheckpoint } from "./checkpoint.ts";
 import type { IpamdConfig } from "./config.ts";
 import type { Assignment } from "./datastore.ts";
@@ -55,6 +56,45 @@ export async function readNodeIdentity(
   const primary = imdsIfs.find((i) => i.mac.toLowerCase() === primaryMac.toLowerCase());
   const vpcCidrs = (config.enableIpv6 ? primary?.vpcIpv6Cidrs : primary?.vpcCidrs) ?? [];
   return { instanceId, instanceType, primaryMac, imdsIfs, limits, vpcCidrs };
+}
+
+/**
+ * Start-up's timing in upstream's histograms: `awscni_ipamd_startup_duration_seconds{success, with_api_server,
+ * failure_reason}` from the start, `awscni_ipamd_node_initialization_duration_seconds{success}` from the
+ * moment the Kubernetes API answered. `at(step)` names what start-up does now; a failure is reported as its failure_reason (upstream: api_server_connectivity).
+ */
+export class StartupTimer {
+  /** The step in progress: api_server_connectivity, then node steps (node_identity, enis, host, restore, serve). */
+  step = "api_server_connectivity";
+  readonly #t0: number;
+  #nodeT0?: number;
+  constructor(readonly metrics: IpamdMetrics, readonly clock: Clock) {
+    this.#t0 = clock.now();
+  }
+  at(step: string): void {
+    this.step = step;
+    this.#nodeT0 ??= this.clock.now();
+  }
+  /** Start-up succeeded; its duration in seconds. */
+  done(): number {
+    return this.#observe(true);
+  }
+  failed(): void {
+    this.#observe(false);
+  }
+  #observe(success: boolean): number {
+    const now = this.clock.now();
+    const secs = (now - this.#t0) / 1000;
+    this.metrics.startupSeconds.observe(secs, {
+      success: String(success),
+      with_api_server: String(this.#nodeT0 !== undefined),
+      failure_reason: success ? "" : this.step,
+    });
+    if (this.#nodeT0 !== undefined) {
+      this.metrics.nodeInitSeconds.observe((now - this.#nodeT0) / 1000, { success: String(success) });
+    }
+    return secs;
+  }
 }
 
 /** `awscni_eni_max` and `awscni_ip_max` for this instance and config. */

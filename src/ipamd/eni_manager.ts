@@ -98,15 +98,16 @@ export class EniManager {
     try {
       const r = await fn();
       this.o.log?.debug("EC2 call", { action, ms: Math.round(this.#clock.now() - t0) });
+      m?.awsLatency.observe(this.#clock.now() - t0, { api: action, error: "false", status: "200" });
       return r;
     } catch (e) {
       this.o.log?.debug("EC2 call failed", { action, ms: Math.round(this.#clock.now() - t0), err: e });
       const code = e instanceof Ec2Error ? e.code : "Unknown";
       m?.ec2Err.inc({ fn: action });
       m?.awsErr.inc({ api: action, error: code });
+      // Upstream's labels: error "true", status the error code.
+      m?.awsLatency.observe(this.#clock.now() - t0, { api: action, error: "true", status: code });
       throw e;
-    } finally {
-      m?.awsLatency.observe(this.#clock.now() - t0, { api: action });
     }
   }
 

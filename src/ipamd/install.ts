@@ -1,7 +1,7 @@
 /**
  * `ipamd install`: puts vpc-cni onto a node, as the DaemonSet's two containers do.
  *
- * - `ipamd install --init` (init container): copies `aws-cni`, `egress-cni` (and `portmap` when shipped) into
+ * - `ipamd install --init` (init container): copies `aws-cni`, `egress-cni` (and `portmap`, `bandwidth` when shipped) into
  *   the CNI bin dir atomically, copies libnl beside the plugins into `<bin>/aws-cni-lib/`, and sets the node
  *   sysctls (IPv6 forwarding too in IPv6 mode).
  * - `ipamd install --conflist-only [--run]` (the aws-node container): with `--run`, starts ipamd in this
@@ -15,19 +15,19 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
-import { ConfigError, type IpamdConfig, loadConfig } from "./config.ts";
+import { atomicCopy, atomicWrite, baseOf, dirOf, removeStaleTemps } from "./atomic_file.ts";
+import { ConfigError, loadConfig } from "./config.ts";
 import { checkUpstreamEnv } from "./config_upstream.ts";
-import { EGRESS_V4_SUBNET } from "./ipv6_mode.ts";
-
-/** The conflist file name (upstream's). */
-export const CONFLIST_NAME = "10-aws.conflist";
+import { CONFLIST_NAME, renderConflist } from "./conflist.ts";
+import { waitHealthy } from "./health.ts";
 /** The libnl sonames the ffi loader opens. */
 export const LIBNL_SONAMES = ["libnl-3.so.200", "libnl-route-3.so.200"] as const;
 /** The directory beside the plugin the ffi loader looks in. */
 export const LIBNL_SUBDIR = "aws-cni-lib";
 /** Where Debian's containernetworking-plugins puts portmap. */
 export const DEBIAN_PORTMAP = "/usr/lib/cni/portmap";
+/** Where Debian's containernetworking-plugins puts bandwidth. */
+export const DEBIAN_BANDWIDTH = "/usr/lib/cni/bandwidth";
 
 const SYSTEM_LIB_DIRS = [
   "/usr/lib/x86_64-linux-gnu",
@@ -44,11 +44,12 @@ const USAGE = `usage: ipamd install [--init | --conflist-only] [options]
   --init                 copy the binaries and libnl, set the sysctls; no conflist
   --conflist-only        wait for ipamd, then write the conflist; copy nothing
   --run                  start ipamd in this process first (with --conflist-only or alone) and keep it running
-  --cni-bin-dir D        default /opt/cni/bin
-  --cni-conf-dir D       default /etc/cni/net.d
+  --cni-bin-dir D        default $HOST_CNI_BIN_PATH, else /opt/cni/bin
+  --cni-conf-dir D       default $HOST_CNI_CONFDIR_PATH, else /etc/cni/net.d
   --plugin PATH          the aws-cni to install (default: aws-cni beside this binary; from source: a launcher)
   --egress PATH          the egress-cni to install (default: egress-cni beside this binary; from source: a launcher)
   --portmap PATH         portmap to install (default: beside this binary, else ${DEBIAN_PORTMAP}, if present)
+  --bandwidth PATH       bandwidth to install (default: beside this binary, else ${DEBIAN_BANDWIDTH}, if present)
   --libnl-from DIR       where libnl-3.so.200 and libnl-route-3.so.200 are (default: beside, else the system)
   --primary-if NAME      the primary interface for rp_filter (default: the default route's)
   --no-sysctls           leave the sysctls alone
@@ -72,6 +73,8 @@ export interface InstallOptions {
   nodeIp?: string;
   /** portmap to install; null: none. Default {@link defaultSources}. */
   portmap?: string | null;
+  /** bandwidth to install; null: none. Default {@link defaultSources}. */
+  bandwidth?: string | null;
   /** Directory holding the libnl sonames; null: skip. Default {@link defaultSources}. */
   libnlFrom?: string | null;
   /** Set the sysctls (default true). */
@@ -97,106 +100,6 @@ export interface InstallReport {
   installed: string[];
   sysctls: Record<string, string>;
   conflist?: string;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Atomic files
-
-function dirOf(p: string): string {
-  const i = p.lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : p.slice(0, i);
-}
-
-function baseOf(p: string): string {
-  return p.slice(p.lastIndexOf("/") + 1);
-}
-
-function tempName(dest: string): string {
-  return `${dirOf(dest)}/.${baseOf(dest)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-async function finish(file: Deno.FsFile, tmp: string, dest: string, mode: number): Promise<void> {
-  try {
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.chmod(tmp, mode);
-  await Deno.rename(tmp, dest);
-  // Make the rename itself durable.
-  try {
-    const d = await Deno.open(dirOf(dest), { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch { /* some filesystems refuse fsync on a directory */ }
-}
-
-/**
- * Copies `src` to `dest` through a temp file in dest's directory (written, fsynced, chmodded, renamed), so
- * `dest` is either the old file or the whole new one. `src` is read as a stream (a FIFO works). On failure
- * the temp file is removed and `dest` is untouched.
- */
-export async function atomicCopy(src: string, dest: string, mode = 0o755): Promise<void> {
-  const tmp = tempName(dest);
-  const out = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    const input = await Deno.open(src, { read: true });
-    try {
-      const buf = new Uint8Array(1 << 16);
-      for (;;) {
-        const n = await input.read(buf);
-        if (n === null) break;
-        let off = 0;
-        while (off < n) off += await out.write(buf.subarray(off, n));
-      }
-    } finally {
-      input.close();
-    }
-    await finish(out, tmp, dest, mode);
-  } catch (e) {
-    try {
-      out.close();
-    } catch { /* closed by finish */ }
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/** Writes `data` to `dest` atomically (temp file in the same dir, fsync, chmod, rename). */
-export async function atomicWrite(dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = tempName(dest);
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const out = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    let off = 0;
-    while (off < bytes.length) off += await out.write(bytes.subarray(off));
-    await finish(out, tmp, dest, mode);
-  } catch (e) {
-    try {
-      out.close();
-    } catch { /* closed by finish */ }
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/** Removes temp files a killed install left in `dir` (`.<name>.tmp-*`); returns their names. */
-export async function removeStaleTemps(dir: string): Promise<string[]> {
-  const gone: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && /^\..+\.tmp-[0-9a-f]{8}$/.test(e.name)) {
-        await Deno.remove(`${dir}/${e.name}`).catch(() => {});
-        gone.push(e.name);
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return gone;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -247,7 +150,13 @@ export function findLibnlDir(preferred?: string): string | undefined {
 export function defaultSources(
   cniBinDir: string,
   execPath = Deno.execPath(),
-): { plugin: PluginSource; egress: PluginSource | null; portmap: string | null; libnlFrom: string | null } {
+): {
+  plugin: PluginSource;
+  egress: PluginSource | null;
+  portmap: string | null;
+  bandwidth: string | null;
+  libnlFrom: string | null;
+} {
   const exeDir = dirOf(execPath);
   const compiled = isCompiled(execPath);
   const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -258,8 +167,9 @@ export function defaultSources(
     ? (isFile(`${exeDir}/egress-cni`) ? { path: `${exeDir}/egress-cni` } : null)
     : { script: launcherScript(execPath, repo, cniBinDir, "src/egress/main.ts") };
   const portmap = [...(compiled ? [`${exeDir}/portmap`] : []), DEBIAN_PORTMAP].find(isFile) ?? null;
+  const bandwidth = [...(compiled ? [`${exeDir}/bandwidth`] : []), DEBIAN_BANDWIDTH].find(isFile) ?? null;
   const libnlFrom = findLibnlDir(`${exeDir}/${LIBNL_SUBDIR}`) ?? null;
-  return { plugin, egress, portmap, libnlFrom };
+  return { plugin, egress, portmap, bandwidth, libnlFrom };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -310,121 +220,15 @@ export function initSysctls(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Conflist
-
-/** Where egress-cni keeps its host-local-style IPAM state in IPv6 mode (upstream's). */
-export const EGRESS_V4_DATA_DIR = "/run/cni/v6pd/egress-v4-ipam";
-
-/**
- * The `10-aws.conflist` for these settings: aws-cni, then (IPv6 mode) egress-cni, then portmap when installed.
- * IPv6 mode needs `nodeIp`, the node's primary IPv4, which egress-cni SNATs pods' IPv4 traffic to.
- */
-export function renderConflist(
-  c: IpamdConfig,
-  o: { cniVersion?: string; withPortmap: boolean; env: Record<string, string | undefined>; nodeIp?: string },
-): Record<string, unknown> {
-  const level = o.env.AWS_VPC_K8S_PLUGIN_LOG_LEVEL?.trim() || "DEBUG";
-  if (!["debug", "info", "warn", "warning", "error"].includes(level.toLowerCase())) {
-    throw new ConfigError("AWS_VPC_K8S_PLUGIN_LOG_LEVEL", level, "one of DEBUG, INFO, WARN, ERROR");
-  }
-  const plugins: Record<string, unknown>[] = [{
-    name: "aws-cni",
-    type: "aws-cni",
-    vethPrefix: c.vethPrefix,
-    mtu: String(c.podMtu),
-    pluginLogFile: o.env.AWS_VPC_K8S_PLUGIN_LOG_FILE?.trim() || "/var/log/aws-routed-eni/plugin.log",
-    pluginLogLevel: level,
-    ...(c.ipamdSocket !== IPAMD_SOCKET_DEFAULT ? { ipamdSocket: c.ipamdSocket } : {}),
-  }];
-  if (c.enableIpv6) {
-    if (!o.nodeIp) throw new Error("IPv6 mode: egress-cni needs the node's IPv4 address (nodeIp)");
-    plugins.push({
-      name: "egress-cni",
-      type: "egress-cni",
-      mtu: String(c.podMtu),
-      enabled: String(c.enableV4Egress),
-      randomizeSNAT: c.randomizeSnat,
-      nodeIP: o.nodeIp,
-      ipam: {
-        type: "host-local",
-        ranges: [[{ subnet: EGRESS_V4_SUBNET }]],
-        routes: [{ dst: "0.0.0.0/0" }],
-        dataDir: EGRESS_V4_DATA_DIR,
-      },
-      pluginLogFile: o.env.AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE?.trim() ||
-        "/var/log/aws-routed-eni/egress-v4-plugin.log",
-      pluginLogLevel: level,
-    });
-  }
-  if (o.withPortmap) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
-  return { cniVersion: o.cniVersion ?? "0.4.0", name: "aws-cni", plugins };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Health
-
-/**
- * One health probe: a URL must answer 200; a socket path must answer `GET /v1/status` 200 `{ready:true}`.
- * The socket request's URL host is an IP literal: with a name, fetch resolves it through DNS even over a unix
- * socket, which stalls on a node whose resolver is unreachable.
- */
-export async function probeHealthy(target: string, timeoutMs = 2000): Promise<{ ok: boolean; why: string }> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  const isUrl = /^https?:\/\//.test(target);
-  const client = isUrl ? undefined : Deno.createHttpClient({ proxy: { transport: "unix", path: target } });
-  try {
-    const r = await fetch(isUrl ? target : "http://127.0.0.1/v1/status", { client, signal });
-    const text = await r.text();
-    if (r.status !== 200) return { ok: false, why: `HTTP ${r.status}: ${text.slice(0, 200).trim()}` };
-    if (!isUrl && JSON.parse(text)?.ready !== true) {
-      return { ok: false, why: `not ready: ${text.slice(0, 200)}` };
-    }
-    return { ok: true, why: "" };
-  } catch (e) {
-    return { ok: false, why: (e as Error).message };
-  } finally {
-    client?.close();
-  }
-}
-
-/** Polls {@link probeHealthy} until it passes; throws after `timeoutMs` (or when `signal` aborts). */
-export async function waitHealthy(
-  target: string,
-  o: { timeoutMs: number; pollMs?: number; signal?: AbortSignal; log?: (m: string) => void },
-): Promise<void> {
-  const deadline = Date.now() + o.timeoutMs;
-  let last = "";
-  for (let attempt = 1;; attempt++) {
-    if (o.signal?.aborted) throw new Error(`stopped waiting for ipamd at ${target}: ${last || "aborted"}`);
-    const p = await probeHealthy(target, Math.max(1, Math.min(2000, deadline - Date.now())));
-    if (p.ok) return;
-    if (p.why !== last) o.log?.(`ipamd at ${target} not healthy yet (attempt ${attempt}): ${p.why}`);
-    last = p.why;
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new Error(`ipamd at ${target} did not answer healthy within ${o.timeoutMs / 1000} s: ${last}`);
-    }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, Math.min(o.pollMs ?? 500, left));
-      function done() {
-        clearTimeout(t);
-        o.signal?.removeEventListener("abort", done);
-        resolve();
-      }
-      o.signal?.addEventListener("abort", done, { once: true });
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // The install
 
 /** Runs the install steps `o` selects; throws on the first failure. */
 export async function install(o: InstallOptions = {}): Promise<InstallReport> {
   const env = o.env ?? Deno.env.toObject();
   const log = o.log ?? ((m: string) => console.error(`ipamd install: ${m}`));
-  const binDir = o.cniBinDir ?? "/opt/cni/bin";
-  const confDir = o.cniConfDir ?? "/etc/cni/net.d";
+  // HOST_CNI_BIN_PATH / HOST_CNI_CONFDIR_PATH: upstream's knobs for the install paths (a flag wins).
+  const binDir = o.cniBinDir ?? (env.HOST_CNI_BIN_PATH?.trim() || "/opt/cni/bin");
+  const confDir = o.cniConfDir ?? (env.HOST_CNI_CONFDIR_PATH?.trim() || "/etc/cni/net.d");
   const config = loadConfig(env); // validates the environment before touching the node
   for (const note of checkUpstreamEnv(env)) log(note);
   const report: InstallReport = { installed: [], sysctls: {} };
@@ -447,10 +251,15 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
       else await atomicWrite(dest, src.script, 0o755);
       report.installed.push(dest);
     }
-    if (portmap) {
-      await atomicCopy(portmap, `${binDir}/portmap`);
-      report.installed.push(`${binDir}/portmap`);
-    } else log(`no portmap to install (the conflist chains it only if ${binDir}/portmap exists)`);
+    const bandwidth = o.bandwidth === undefined ? dflt.bandwidth : o.bandwidth;
+    for (const [name, src] of [["portmap", portmap], ["bandwidth", bandwidth]] as const) {
+      if (!src) {
+        log(`no ${name} to install (the conflist chains it only if ${binDir}/${name} exists)`);
+        continue;
+      }
+      await atomicCopy(src, `${binDir}/${name}`);
+      report.installed.push(`${binDir}/${name}`);
+    }
     if (libnlFrom) {
       const libDir = `${binDir}/${LIBNL_SUBDIR}`;
       await Deno.mkdir(libDir, { recursive: true });
@@ -480,6 +289,13 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
     log(`waiting for ipamd at ${target} (up to ${timeoutMs / 1000} s) before writing the conflist`);
     await waitHealthy(target, { timeoutMs, pollMs: o.pollMs, signal: o.signal, log });
     const withPortmap = isFile(`${binDir}/portmap`);
+    if (config.enableBandwidthPlugin && !isFile(`${binDir}/bandwidth`)) {
+      throw new ConfigError(
+        "ENABLE_BANDWIDTH_PLUGIN",
+        "true",
+        `a bandwidth plugin in ${binDir} (none there)`,
+      );
+    }
     let nodeIp = o.nodeIp;
     if (config.enableIpv6 && !nodeIp) {
       if (!isFile(`${binDir}/egress-cni`)) throw new Error(`IPv6 mode: no ${binDir}/egress-cni to chain`);
@@ -507,6 +323,7 @@ export const INSTALL_OPTIONS = {
   plugin: { type: "string" },
   egress: { type: "string" },
   portmap: { type: "string" },
+  bandwidth: { type: "string" },
   "libnl-from": { type: "string" },
   "primary-if": { type: "string" },
   "no-sysctls": { type: "boolean", default: false },
@@ -558,6 +375,7 @@ export async function installMain(args: string[]): Promise<number> {
       plugin: values.plugin ? { path: values.plugin } : undefined,
       egress: values.egress ? { path: values.egress } : undefined,
       portmap: values.portmap,
+      bandwidth: values.bandwidth,
       libnlFrom: values["libnl-from"],
       sysctls: !values["no-sysctls"],
       primaryIf: values["primary-if"],

@@ -1,6 +1,7 @@
 /**
  * `ipamd` CLI: `ipamd [run]` starts the daemon; `ipamd status [--socket PATH] [--json]` prints the pool;
- * `ipamd max-pods --instance-type T [--prefix-delegation] [--custom-networking] [--ipv6]` prints the number alone.
+ * `ipamd max-pods --instance-type T [--prefix-delegation] [--custom-networking] [--ipv6]` prints the number alone;
+ * `ipamd health` is the DaemonSet's probe; `ipamd support-bundle` collects what a support case needs.
  */
 import { parseArgs } from "node:util";
 import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
@@ -12,7 +13,9 @@ const USAGE = `usage:
   ipamd [run]
   ipamd status [--socket PATH] [--json]
   ipamd max-pods --instance-type TYPE [--prefix-delegation] [--custom-networking] [--ipv6] [--max-eni N]
-  ipamd install [--init | --conflist-only] [--run] [--cni-bin-dir D] [--cni-conf-dir D] ... (see --help)`;
+  ipamd install [--init | --conflist-only] [--run] [--cni-bin-dir D] [--cni-conf-dir D] ... (see --help)
+  ipamd health [--socket PATH] [--timeout S]          exit 0 when ipamd answers ready on its socket
+  ipamd support-bundle [--out FILE]                   a tar.gz of logs, state and host networking`;
 
 /** GET over a unix socket. */
 async function getUnix(socket: string, path: string): Promise<unknown> {
@@ -99,6 +102,10 @@ export async function main(argv: string[]): Promise<number> {
         return maxPodsCmd(rest);
       case "install":
         return await (await import("./install.ts")).installMain(rest);
+      case "health":
+        return await (await import("./health.ts")).healthMain(rest);
+      case "support-bundle":
+        return await (await import("./support_bundle.ts")).supportBundleMain(rest);
       case "-h":
       case "--help":
       case "help":

@@ -56,6 +56,45 @@ Deno.test("IpamdMetrics: every upstream name is registered", () => {
       "assigned_ip_per_cidr",
       "ipamd_startup_duration_seconds",
       "build_info",
+      "assigned_ip_per_eni",
+      "aws_utils_error_count",
+      "pod_eni_error_count",
+      "unrecovered_checkpoint_entries",
+      "ipamd_node_initialization_duration_seconds",
+      "connmark_backend",
+      "connmark_reconcile_total",
     ]
   ) assert.match(text, new RegExp(`^# TYPE awscni_${n} `, "m"), n);
+});
+
+Deno.test("IpamdMetrics: upstream's kinds; connmark reconcile series exist before any reconcile", () => {
+  const text = new IpamdMetrics().registry.render();
+  for (const n of ["ipamd_startup_duration_seconds", "ipamd_node_initialization_duration_seconds"]) {
+    assert.match(text, new RegExp(`^# TYPE awscni_${n} histogram$`, "m"), n);
+  }
+  assert.match(text, /^# TYPE awscni_aws_api_latency_ms summary$/m);
+  assert.match(text, /^awscni_connmark_reconcile_total\{result="success"\} 0$/m);
+  assert.match(text, /^awscni_connmark_reconcile_total\{result="error"\} 0$/m);
+});
+
+Deno.test("Registry: a histogram renders cumulative buckets, +Inf, sum and count", () => {
+  const r = new Registry();
+  const h = r.histogram("h_seconds", "durations", [0.1, 1, 10]);
+  h.observe(0.05, { ok: "true" });
+  h.observe(0.5, { ok: "true" });
+  h.observe(0.7, { ok: "true" });
+  h.observe(20, { ok: "true" });
+  const text = r.render();
+  assert.match(text, /^# TYPE h_seconds histogram$/m);
+  const lines = text.split("\n").filter((l) => l.startsWith("h_seconds"));
+  assert.deepEqual(lines, [
+    'h_seconds_bucket{ok="true",le="0.1"} 1',
+    'h_seconds_bucket{ok="true",le="1"} 3',
+    'h_seconds_bucket{ok="true",le="10"} 3',
+    'h_seconds_bucket{ok="true",le="+Inf"} 4',
+    'h_seconds_sum{ok="true"} 21.25',
+    'h_seconds_count{ok="true"} 4',
+  ]);
+  assert.equal(h.get({ ok: "true" }), 4);
+  assert.equal(h.sum({ ok: "true" }), 21.25);
 });

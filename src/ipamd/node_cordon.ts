@@ -6,6 +6,7 @@
  * @module
  */
 import type { KubePort } from "../k8s/port.ts";
+import type { IpamdConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { isGrowAction, type PoolAction } from "./pool.ts";
 
@@ -55,4 +56,18 @@ export class CordonWatch {
     });
     if (notify) this.o.onChange?.(cordoned);
   }
+}
+
+/** The pool driver's hold rule: nothing while provisioning is disabled; no growth or ENI freeing while cordoned. */
+export function poolHold(
+  c: IpamdConfig,
+  cordoned: () => boolean,
+): (action: PoolAction) => string | undefined {
+  return (action) => {
+    if (c.disableEniProvisioning) {
+      const knob = c.imdsOnly ? "ENABLE_IMDS_ONLY_MODE" : "DISABLE_NETWORK_RESOURCE_PROVISIONING";
+      return `${knob}=true: ipamd changes nothing in EC2 and uses only the addresses already on the node's ENIs`;
+    }
+    return cordoned() ? heldWhileCordoned(action) : undefined;
+  };
 }

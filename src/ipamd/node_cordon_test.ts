@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { KubePort, NodeInfo } from "../k8s/port.ts";
-import { CordonWatch, heldWhileCordoned } from "./node_cordon.ts";
+import { CordonWatch, heldWhileCordoned, poolHold } from "./node_cordon.ts";
+import { loadConfig } from "./config.ts";
 
 const node = (unschedulable: boolean): NodeInfo => ({
   name: "n",
@@ -49,4 +50,19 @@ Deno.test("heldWhileCordoned: growth and ENI freeing wait; returning free IPs do
   assert.match(heldWhileCordoned({ kind: "assign-ips", eniId: "e", count: 1 })!, /cordoned/);
   assert.match(heldWhileCordoned({ kind: "delete-eni", eniId: "e" })!, /cordoned/);
   assert.equal(heldWhileCordoned({ kind: "unassign-ips", eniId: "e", ips: ["10.0.0.9"] }), undefined);
+});
+
+Deno.test("poolHold: provisioning disabled holds every action, naming the knob; cordoned holds growth only", () => {
+  const grow = { kind: "create-enis" as const, count: 1, ipsPerEni: 9 };
+  const free = { kind: "unassign-ips" as const, eniId: "e", ips: ["10.0.0.9"] };
+  const off = poolHold(loadConfig({ DISABLE_NETWORK_RESOURCE_PROVISIONING: "true" }), () => false);
+  assert.match(off(free)!, /^DISABLE_NETWORK_RESOURCE_PROVISIONING=true/);
+  const imds = poolHold(loadConfig({ ENABLE_IMDS_ONLY_MODE: "true" }), () => false);
+  assert.match(imds(grow)!, /^ENABLE_IMDS_ONLY_MODE=true/);
+  let cordoned = false;
+  const hold = poolHold(loadConfig({}), () => cordoned);
+  assert.equal(hold(grow), undefined);
+  cordoned = true;
+  assert.match(hold(grow)!, /cordoned/);
+  assert.equal(hold(free), undefined);
 });

@@ -12,6 +12,7 @@ import { POST_ROUTES, type RouteTiming } from "./api_routes.ts";
 import type { IpamdConfig } from "./config.ts";
 import type { Datastore } from "./datastore.ts";
 import type { Logger } from "./log.ts";
+import type { PodIpAnnotator } from "./pod_ip_annotation.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import type { PoolDriver } from "./pool_driver.ts";
 import { poolSnapshot } from "./pool_status.ts";
@@ -34,6 +35,8 @@ export interface ApiContext {
   extraGets?: Record<string, () => unknown>;
   /** Default `systemClock`. */
   clock?: Clock;
+  /** ANNOTATE_POD_IP: writes the pod's IP annotation at ADD and clears it at DEL. */
+  podIps?: PodIpAnnotator;
 }
 
 const notReady = () => new ApiError(503, "not_ready", "ipamd is starting", true, 1000);

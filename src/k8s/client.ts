@@ -82,13 +82,17 @@ export class ClientNodeKube implements KubePort {
 
   /**
    * From the environment: `$KUBECONFIG` (a file), else the in-cluster service account
-   * (`$KUBERNETES_SERVICE_HOST`), else `~/.kube/config`.
+   * (`$KUBERNETES_SERVICE_HOST`), else `~/.kube/config`. `$CLUSTER_ENDPOINT` then replaces the API server's
+   * address (upstream's rest config Host), so ipamd need not wait for kube-proxy to program the Service's
+   * ClusterIP; the credentials stay those of the loaded config.
    */
   static async fromEnv(
     env: Record<string, string | undefined> = Deno.env.toObject(),
     opts?: ClientNodeKubeOptions,
   ): Promise<ClientNodeKube> {
-    return new ClientNodeKube(await KubeAccess.fromEnv(env), opts);
+    const access = await KubeAccess.fromEnv(env);
+    const endpoint = env.CLUSTER_ENDPOINT?.trim().replace(/\/$/, "");
+    return new ClientNodeKube(endpoint ? access.withServer(endpoint) : access, opts);
   }
 
   async version(): Promise<{ gitVersion: string }> {
@@ -117,6 +121,31 @@ export class ClientNodeKube implements KubePort {
       if (e instanceof KubeApiError && e.code === 404) return undefined;
       throw e;
     }
+  }
+
+  async annotatePod(
+    namespace: string,
+    name: string,
+    key: string,
+    value: string,
+    o: { ifCurrently?: string } = {},
+  ): Promise<boolean> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+    const pod: Raw = await this.#call(path);
+    const annotations = pod?.metadata?.annotations;
+    const current = annotations?.[key];
+    if (current === value || (o.ifCurrently !== undefined && current !== o.ifCurrently)) return false;
+    // JSON pointer escaping (RFC 6901): "~" → "~0", "/" → "~1".
+    const at = `/metadata/annotations/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+    const body = !annotations
+      ? [{ op: "add", path: "/metadata/annotations", value: { [key]: value } }]
+      : [...(o.ifCurrently !== undefined ? [{ op: "test", path: at, value: o.ifCurrently }] : []), {
+        op: "add",
+        path: at,
+        value,
+      }];
+    await this.#call(path, { method: "PATCH", contentType: "application/json-patch+json", body });
+    return true;
   }
 
   async recordEvent(

@@ -284,3 +284,81 @@ Deno.test("watchPodsOnNode: abort ends a watch waiting for its answer at once, n
     }
   }, { requestTimeoutMs: 60_000 });
 });
+
+Deno.test("fromEnv: CLUSTER_ENDPOINT replaces the loaded config's API server address", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ gitVersion: "v1.35.0" }),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "kube-endpoint-" });
+  try {
+    // The kubeconfig names an address nothing answers on (the Service's ClusterIP before kube-proxy).
+    await Deno.writeTextFile(`${dir}/kubeconfig`, renderKubeconfig({ server: "http://127.0.0.1:9" }));
+    const endpoint = `http://127.0.0.1:${server.addr.port}`;
+    const kube = await ClientNodeKube.fromEnv(
+      { KUBECONFIG: `${dir}/kubeconfig`, CLUSTER_ENDPOINT: `${endpoint}/` },
+      { requestTimeoutMs: 2000 },
+    );
+    assert.equal(kube.server, endpoint);
+    assert.equal((await kube.version()).gitVersion, "v1.35.0");
+    const without = await ClientNodeKube.fromEnv({ KUBECONFIG: `${dir}/kubeconfig` }, {
+      requestTimeoutMs: 2000,
+    });
+    await assert.rejects(without.version(), KubeUnreachableError);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("annotatePod: reads the pod, then a JSON patch that tests the old value; unchanged or not ours: no patch", async () => {
+  const seen: { method: string; path: string; type: string | null; body: unknown }[] = [];
+  let annotations: Record<string, string> | undefined = { other: "x" };
+  await withServer(async (req) => {
+    const path = new URL(req.url).pathname;
+    seen.push({
+      method: req.method,
+      path,
+      type: req.headers.get("content-type"),
+      body: req.method === "PATCH" ? await req.json() : undefined,
+    });
+    return Response.json({ metadata: { name: "p", namespace: "ns", annotations } });
+  }, async (kube) => {
+    assert.equal(await kube.annotatePod("ns", "p", "vpc.amazonaws.com/pod-ips", "10.0.0.5"), true);
+    assert.deepEqual(seen.map((s) => [s.method, s.path]), [
+      ["GET", "/api/v1/namespaces/ns/pods/p"],
+      ["PATCH", "/api/v1/namespaces/ns/pods/p"],
+    ]);
+    assert.equal(seen[1].type, "application/json-patch+json");
+    assert.deepEqual(seen[1].body, [{
+      op: "add",
+      path: "/metadata/annotations/vpc.amazonaws.com~1pod-ips",
+      value: "10.0.0.5",
+    }]);
+    seen.length = 0;
+    annotations = { "vpc.amazonaws.com/pod-ips": "10.0.0.5" };
+    assert.equal(
+      await kube.annotatePod("ns", "p", "vpc.amazonaws.com/pod-ips", "10.0.0.5"),
+      false,
+      "already so",
+    );
+    assert.equal(
+      await kube.annotatePod("ns", "p", "vpc.amazonaws.com/pod-ips", "", { ifCurrently: "10.0.0.9" }),
+      false,
+      "someone else's value",
+    );
+    assert.deepEqual(seen.map((s) => s.method), ["GET", "GET"]);
+    assert.equal(
+      await kube.annotatePod("ns", "p", "vpc.amazonaws.com/pod-ips", "", { ifCurrently: "10.0.0.5" }),
+      true,
+    );
+    assert.deepEqual(seen[3].body, [
+      { op: "test", path: "/metadata/annotations/vpc.amazonaws.com~1pod-ips", value: "10.0.0.5" },
+      { op: "add", path: "/metadata/annotations/vpc.amazonaws.com~1pod-ips", value: "" },
+    ]);
+    seen.length = 0;
+    annotations = undefined;
+    assert.equal(await kube.annotatePod("ns", "p", "k", "v"), true);
+    assert.deepEqual(seen[1].body, [{ op: "add", path: "/metadata/annotations", value: { k: "v" } }]);
+  });
+});

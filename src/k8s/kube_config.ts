@@ -71,6 +71,11 @@ export class KubeAccess {
     return this.cluster.server;
   }
 
+  /** The same credentials against another API server address (CLUSTER_ENDPOINT). */
+  withServer(server: string): KubeAccess {
+    return new KubeAccess({ ...this.cluster, server }, this.user);
+  }
+
   /** From a kubeconfig's text (YAML or JSON); relative file paths are taken from `dir`. */
   static async fromText(text: string, dir = "."): Promise<KubeAccess> {
     let obj;

@@ -11,7 +11,9 @@ import { KubeApiError, KubeUnreachableError } from "./port.ts";
 
 /** What a request may carry. */
 export interface KubeRequest {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "PATCH";
+  /** The body's type (default application/json; a PATCH names its patch format). */
+  contentType?: string;
   /** Query parameters; undefined values are left out. */
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
@@ -56,7 +58,7 @@ export async function kubeRequest<T = unknown>(
     method: r.method ?? "GET",
     headers: {
       Accept: "application/json",
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      ...(body === undefined ? {} : { "Content-Type": r.contentType ?? "application/json" }),
     },
   });
   const lib = url.protocol === "https:" ? https : http;

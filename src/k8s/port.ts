@@ -51,6 +51,18 @@ export interface KubePort {
    * later calls come only when labels, annotations, providerId or schedulability differ.
    */
   watchNode(name: string, onChange: (n: NodeInfo) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Sets annotation `key` of a pod to `value` with a JSON patch (reading the pod first, as upstream). With
+   * `ifCurrently`, only when the annotation holds exactly that (the patch tests it, so a concurrent change
+   * wins). Resolves whether it patched; rejects with `KubeApiError` (404: no such pod).
+   */
+  annotatePod(
+    namespace: string,
+    name: string,
+    key: string,
+    value: string,
+    o?: { ifCurrently?: string },
+  ): Promise<boolean>;
   /** Best effort: posts a core/v1 Event about this node. */
   recordEvent(
     e: { nodeName: string; reason: string; message: string; type: "Normal" | "Warning" },

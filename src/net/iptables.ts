@@ -186,28 +186,39 @@ async function run(cmd: string, args: string[], input?: string): Promise<string>
   return dec.decode(r.stdout);
 }
 
-/** Where to run the binaries: `nsenter --net=<netnsPath>` when set (tests), else the current namespace. */
+/**
+ * Where and how to run the binaries: `nsenter --net=<netnsPath>` when set (tests), else the current namespace;
+ * `backend` picks `iptables-legacy-*` or `iptables-nft-*` (iptables_backend.ts detects it), else the system's
+ * `iptables-*` alternative.
+ */
 export interface IptablesRunner {
   netnsPath?: string;
+  backend?: "legacy" | "nft";
 }
 
 function wrap(r: IptablesRunner, cmd: string, args: string[]): [string, string[]] {
   return r.netnsPath ? ["nsenter", [`--net=${r.netnsPath}`, cmd, ...args]] : [cmd, args];
 }
 
+/** `iptables-save`, `iptables-legacy-restore`, ...: the command for `verb` in this runner's backend and family. */
+function binary(r: IptablesRunner, family: 4 | 6, verb: "save" | "restore"): string {
+  return `${family === 6 ? "ip6tables" : "iptables"}${r.backend ? `-${r.backend}` : ""}-${verb}`;
+}
+
+/** `iptables-save [-t <table>]` text (`ip6tables-save` for family 6), in the runner's backend. */
+export function iptablesSaveWith(r: IptablesRunner, family: 4 | 6, table?: string): Promise<string> {
+  const [cmd, args] = wrap(r, binary(r, family, "save"), table ? ["-t", table] : []);
+  return run(cmd, args);
+}
+
 /** `iptables-save -t <table>` text (`ip6tables-save` for family 6). */
 export function iptablesSave(table: string, r: IptablesRunner = {}, family: 4 | 6 = 4): Promise<string> {
-  const [cmd, args] = wrap(r, family === 6 ? "ip6tables-save" : "iptables-save", ["-t", table]);
-  return run(cmd, args);
+  return iptablesSaveWith(r, family, table);
 }
 
 /** `iptables-restore -w 5 --noflush` of `input` (`ip6tables-restore` for family 6). */
 export function iptablesRestore(input: string, r: IptablesRunner = {}, family: 4 | 6 = 4): Promise<string> {
-  const [cmd, args] = wrap(r, family === 6 ? "ip6tables-restore" : "iptables-restore", [
-    "-w",
-    "5",
-    "--noflush",
-  ]);
+  const [cmd, args] = wrap(r, binary(r, family, "restore"), ["-w", "5", "--noflush"]);
   return run(cmd, args, input);
 }
 
@@ -217,4 +228,19 @@ export async function applyRules(rules: RenderedRules, r: IptablesRunner = {}): 
     const current = await iptablesSave(table, r);
     await iptablesRestore(renderRestore(table, current, rules[table]), r);
   }
+}
+
+/**
+ * Removes every rule and chain of ours from `r`'s backend, if it holds any (after a move to the other backend).
+ * Reads the backend whole, so a table that does not exist is not created. Resolves whether it removed any.
+ */
+export async function removeOwnRules(r: IptablesRunner): Promise<boolean> {
+  const current = await iptablesSaveWith(r, 4).catch(() => "");
+  const ours = current.split("\n").some((l) => /^:AWS-(SNAT|CONNMARK)-CHAIN-\d+ /.test(l) || isOwnedRule(l));
+  if (!ours) return false;
+  const none: TableRules = { chains: [], builtins: [] };
+  for (const table of ["nat", "mangle"] as const) {
+    if (current.includes(`*${table}\n`)) await iptablesRestore(renderRestore(table, current, none), r);
+  }
+  return true;
 }
