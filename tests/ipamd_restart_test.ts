@@ -19,6 +19,12 @@ Deno.test({
       assert.equal(r.status, 200);
       held.set(i, r.body.ipv4);
     }
+    // The pool grows for those pods (a plan at most every POOL_BATCH_WINDOW_MS): wait until it has, so the host
+    // state compared below is the settled one.
+    await node.until("the pool settled", async () => {
+      const p = (await node.call("/v1/pool")).body;
+      return p.pendingEnis === 0 && p.pendingIps === 0 && p.plan.actions.length === 0;
+    });
     // Pods 0..7 are alive (their host veth exists); 8..11 vanished while ipamd was down.
     for (let i = 0; i < 8; i++) {
       const name = hostVethName("eni", { namespace: "default", name: `pod-${i}`, containerId: "" });

@@ -22,7 +22,7 @@ const STEPS: [string, string][] = [
   ["+ @aws-sdk/client-ec2 (index) and an EC2Client", EC2],
   ["+ client-node's watch, kubeconfig and auth modules", K8S_LIGHT],
   ["+ yaml (a kubeconfig file; not in-cluster)", `import "yaml";`],
-  ["+ ipamd's own modules (src/ipamd/main.ts's graph)", `import "${REPO}src/ipamd/main.ts";`],
+  ["+ ipamd's own modules (src/ipamd/daemon_run.ts's graph)", `import "${REPO}src/ipamd/daemon_run.ts";`],
 ];
 
 /** Alone (not cumulative), for reference. */
