@@ -5,8 +5,10 @@
  *
  * The churn: the pools warm up; then every attach fails until a pod past the warm addresses was told to wait
  * (code 11) and at least `LOST_CREATES` CreateNetworkInterface answers were lost (so ipamd makes and undoes
- * ENIs over and over while answers get lost: a condition, not a window); then the pods fill up to 20 a
- * node and half are deleted. What must hold:
+ * ENIs over and over while answers get lost: a condition, not a window). To reach that at once rather than by
+ * chance, every mutating answer is lost (`lost-response=1`) from the start of the blocked phase until one
+ * create answer was, then the rate goes back to 0.2. Then the pods fill up to 20 a node and half are deleted.
+ * What must hold:
  * - every pod gets an IP, after zero or more retryable errors (CNI code 11), never another code;
  * - every ENI tagged for a node is attached to that node: 0 leaked, and 0 removed by ipamd's leaked-ENI GC
  *   or reconcile (`awscni_force_removed_enis` stays 0);
@@ -45,11 +47,11 @@ const ROUNDS = SOAK ? 3 : 1;
 /** Lost CreateNetworkInterface answers to see before attaches work again (each leaks an ENI in the control). */
 const LOST_CREATES = 1;
 /**
- * The longest attaches may stay blocked waiting for that. Measured: 4 to 15 s in most runs (an answer lost
- * while the pools warm up counts), once 64 s; while blocked, throttled and failing, the two nodes commit a
- * create every 20 s or so, so a lost answer takes about 100 s: none in 900 s is about 0.8^45.
+ * The longest attaches may stay blocked waiting for that: the first create after the block starts (the pods
+ * past the warm addresses ask for one within seconds) loses its answer for sure, so this is an outer bound
+ * for a loaded machine, not a wait for luck.
  */
-const BLOCKED_DEADLINE_MS = 900_000;
+const BLOCKED_DEADLINE_MS = 180_000;
 /** m5.large: 3 ENIs × 9 usable IPs; WARM_ENI_TARGET=1 starts with 2 ENIs (18 IPs). */
 const IPS_PER_ENI = 9;
 const POD_BUDGET_MS = BLOCKED_DEADLINE_MS + 120_000;
@@ -174,16 +176,21 @@ async function churn(lab: TestLab, rng: Rng, seed: number, control: boolean): Pr
       return [lane(), lane(), lane()]; // three at a time per node, as a kubelet would
     });
 
-  // Blocked: every attach fails until a pod was told to wait and enough create answers were lost.
+  // Blocked: every attach fails until a pod was told to wait and enough create answers were lost; every
+  // mutating answer is lost until the first create answer was (conditions, reached at once, not by chance).
   const code11 = () => codes[11] ?? 0;
-  await setFaults(FAULTS.replace("attach-fail=0.3", "attach-fail=1"));
+  const blocked = FAULTS.replace("attach-fail=0.3", "attach-fail=1");
+  await setFaults(blocked.replace("lost-response=0.2", "lost-response=1"));
   const blockedAt = performance.now();
   let blockedMs = 0;
+  const lostCreates = async () => (await counters()).CreateNetworkInterface?.lost ?? 0;
   const unblock = until(
-    `a pod told to retry and ${LOST_CREATES} lost CreateNetworkInterface answers while attaches fail`,
-    async () => code11() > 0 && ((await counters()).CreateNetworkInterface?.lost ?? 0) >= LOST_CREATES,
+    `${LOST_CREATES} lost CreateNetworkInterface answers while attaches fail`,
+    async () => (await lostCreates()) >= LOST_CREATES,
     BLOCKED_DEADLINE_MS,
-    250,
+    100,
+  ).finally(() => setFaults(blocked)).then(() =>
+    until("a pod told to retry while attaches fail", () => code11() > 0, BLOCKED_DEADLINE_MS, 250)
   ).finally(async () => {
     await setFaults(FAULTS);
     blockedMs = performance.now() - blockedAt;
