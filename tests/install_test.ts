@@ -11,7 +11,7 @@ import { atomicCopy, atomicWrite, removeStaleTemps } from "../src/ipamd/atomic_f
 import { CONFLIST_NAME, renderConflist } from "../src/ipamd/conflist.ts";
 import { probeHealthy } from "../src/ipamd/health.ts";
 import {
-  DEBIAN_PORTMAP,
+  defaultSources,
   initSysctls,
   isCompiled,
   launcherScript,
@@ -21,6 +21,7 @@ import { type ApiContext, apiHandler, serveUnix } from "../src/ipamd/server.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";
 import { libcni } from "../harness/libcni.ts";
+import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 import { rootOnly } from "./helpers/root.ts";
 import { until } from "../harness/poll.ts";
 
@@ -260,9 +261,13 @@ Deno.test("renderConflist: IPv6 mode chains egress-cni after aws-cni, as upstrea
   assert.throws(() => renderConflist(loadConfig(env), { withPortmap: false, env }), /nodeIp/);
 });
 
-Deno.test("launcher and compiled detection", () => {
+Deno.test("launcher and compiled detection; from source no system portmap or bandwidth is taken", () => {
   assert.equal(isCompiled("/usr/local/bin/deno"), false);
   assert.equal(isCompiled("/app/ipamd"), true);
+  // Not Debian's /usr/lib/cni (containernetworking-plugins 1.1.1, whose portmap fails CHECK on IPv4-only pods).
+  const fromSource = defaultSources("/opt/cni/bin", "/usr/local/bin/deno");
+  assert.equal(fromSource.portmap, null);
+  assert.equal(fromSource.bandwidth, null);
   const s = launcherScript("/usr/bin/deno", "/src/vpc cni", "/opt/cni/bin");
   assert.match(s, /^#!\/bin\/sh\n/);
   assert.match(s, /VPC_CNI_LIBNL_DIR:=\/opt\/cni\/bin\/aws-cni-lib/);
@@ -358,13 +363,16 @@ Deno.test({
           AWS_VPC_K8S_PLUGIN_LOG_FILE: `${dir}/plugin.log`,
         };
         const inNs = ["ip", "netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, "install"];
-        const r = await run([...inNs, "--init", "--cni-bin-dir", bin], env);
+        // From source there is no default portmap (the image has it beside ipamd): the reference v1.10.0 one.
+        const portmap = `${(await ensureCniPlugins()).dir}/portmap`;
+        const r = await run([...inNs, "--init", "--cni-bin-dir", bin, "--portmap", portmap], env);
         assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /no bandwidth to install/);
         // The plugin from source is the honest launcher, executable.
         const launcher = await Deno.readTextFile(`${bin}/aws-cni`);
         assert.match(launcher, /src\/cni\/main\.ts/);
         assert.equal((await Deno.stat(`${bin}/aws-cni`)).mode! & 0o777, 0o755);
-        assert.deepEqual(await Deno.readFile(`${bin}/portmap`), await Deno.readFile(DEBIAN_PORTMAP));
+        assert.deepEqual(await Deno.readFile(`${bin}/portmap`), await Deno.readFile(portmap));
         for (const so of LIBNL_SONAMES) {
           assert.ok((await Deno.stat(`${bin}/aws-cni-lib/${so}`)).size > 10_000);
         }
@@ -463,6 +471,8 @@ Deno.test({
             "--init",
             "--cni-bin-dir",
             bin,
+            "--portmap",
+            `${(await ensureCniPlugins()).dir}/portmap`,
           ],
           env,
         );
@@ -638,6 +648,7 @@ Deno.test({
       let child: Deno.ChildProcess | undefined;
       try {
         const bin = `${dir}/bin`, conf = `${dir}/net.d`, sock = `${dir}/ipamd.sock`;
+        const plugins = (await ensureCniPlugins()).dir;
         const r0 = await lab.inNode(0, [
           Deno.execPath(),
           "run",
@@ -647,6 +658,10 @@ Deno.test({
           "--init",
           "--cni-bin-dir",
           bin,
+          "--portmap",
+          `${plugins}/portmap`,
+          "--bandwidth",
+          `${plugins}/bandwidth`,
         ]);
         assert.equal(r0.code, 0, r0.stderr);
         const primary = r0.stderr.match(/net\.ipv4\.conf\.([^.]+)\.rp_filter=2/)?.[1];
@@ -713,6 +728,8 @@ Deno.test({
           throw e;
         });
         assert.match(res.ips[0].address, /^10\.0\.\d+\.\d+\/32$/, JSON.stringify(res));
+        const chain = JSON.parse(await Deno.readTextFile(`${conf}/${CONFLIST_NAME}`)).plugins;
+        assert.deepEqual(chain.map((p: { type: string }) => p.type), ["aws-cni", "portmap"]);
         const ip = res.ips[0].address.split("/")[0];
         const addr = await lab.inNetns(podNs, ["ip", "-4", "-o", "addr", "show", "eth0"]);
         assert.match(addr.stdout, new RegExp(` ${ip.replaceAll(".", "\\.")}/32 `));

@@ -10,7 +10,13 @@ import { parseAllDocuments } from "yaml";
 import { configSettings, loadConfig } from "../src/ipamd/config.ts";
 import { UPSTREAM_VARIABLES } from "../src/ipamd/config_upstream.ts";
 import { renderConflist } from "../src/ipamd/conflist.ts";
-import { DEBIAN_PORTMAP, defaultSources, INSTALL_OPTIONS, launcherScript } from "../src/ipamd/install.ts";
+import { CHAINED_PLUGINS, defaultSources, INSTALL_OPTIONS, launcherScript } from "../src/ipamd/install.ts";
+import {
+  CNI_PLUGIN_PACKAGES,
+  CNI_PLUGINS_MODULE,
+  CNI_PLUGINS_VERSION,
+  ensureCniPlugins,
+} from "../src/sim/cni_plugins.ts";
 import { libcni } from "../harness/libcni.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -386,7 +392,7 @@ Deno.test("libcni loads the conflist ipamd install renders from the manifest's s
         mode: 0o755,
       },
     );
-    await Deno.symlink(DEBIAN_PORTMAP, `${dir}/bin/portmap`);
+    await Deno.symlink(`${(await ensureCniPlugins()).dir}/portmap`, `${dir}/bin/portmap`);
     const v = await libcni<{ plugins: Record<string, unknown> }>("version", {
       conflist: `${dir}/10-aws.conflist`,
       binDir: `${dir}/bin`,
@@ -405,11 +411,26 @@ Deno.test("image: the Containerfile lays out /app as the manifest and ipamd inst
   const cf = await Deno.readTextFile(`${ROOT}Containerfile`);
   assert.match(cf, /^FROM \S*debian:bookworm-slim$/m);
   assert.match(cf, /^COPY dist\/ipamd dist\/aws-cni dist\/egress-cni \/app\/$/m);
-  for (const pkg of ["iptables", "libnl-3-200", "libnl-route-3-200", "containernetworking-plugins"]) {
+  for (const pkg of ["iptables", "libnl-3-200", "libnl-route-3-200"]) {
     assert.match(cf, new RegExp(`install[^\\n]*(\\n[^\\n]*)*\\b${pkg}\\b`), `installs ${pkg}`);
   }
-  assert.match(cf, /cp \/usr\/lib\/cni\/portmap \/app\/portmap/);
-  assert.match(cf, /cp \/usr\/lib\/cni\/bandwidth \/app\/bandwidth/);
+  // portmap and bandwidth: the reference plugins the tests and the lab run, built in a Go stage with the same
+  // version and packages (src/sim/cni_plugins.ts), not Debian's containernetworking-plugins 1.1.1.
+  const instructions = cf.split("\n").filter((l) => !l.startsWith("#")).join("\n");
+  assert.doesNotMatch(instructions, /containernetworking-plugins|\/usr\/lib\/cni/);
+  assert.match(cf, /^FROM \S*golang:1\.26\S* AS cni-plugins$/m);
+  assert.match(
+    cf,
+    new RegExp(`^ARG CNI_PLUGINS_VERSION=${CNI_PLUGINS_VERSION.replaceAll(".", "\\.")}$`, "m"),
+  );
+  const build = cf.match(/^RUN CGO_ENABLED=0 GOBIN=\/out go install -trimpath (?:.*\\\n)*.*$/m)?.[0] ?? "";
+  const built = [...build.matchAll(/ (\S+)@\$\{CNI_PLUGINS_VERSION\}/g)].map((m) => m[1]);
+  assert.deepEqual(built, CHAINED_PLUGINS.map((p) => `${CNI_PLUGINS_MODULE}/${CNI_PLUGIN_PACKAGES[p]}`));
+  assert.match(build, /buildversion\.BuildVersion=\$\{CNI_PLUGINS_VERSION\}/);
+  assert.match(
+    cf,
+    new RegExp(`^COPY --from=cni-plugins ${CHAINED_PLUGINS.map((p) => `/out/${p}`).join(" ")} /app/$`, "m"),
+  );
   assert.match(cf, /libnl-3\.so\.200 \S*libnl-route-3\.so\.200 \/app\/aws-cni-lib\//);
   for (const c of [init, main]) assert.equal(c.command[0], "/app/ipamd");
   // A compiled ipamd at <dir>/ipamd takes the plugin, portmap and libnl from beside itself.

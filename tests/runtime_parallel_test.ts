@@ -1,7 +1,7 @@
 /**
  * aws-cni under a runtime's load on a lab node (real ipamd), through the Go libcni driver: 30 ADDs at once get
  * 30 distinct IPs and 30 DELs at once leave nothing; sequential ADD/DEL latency. Both are measured next to
- * Debian's ptp + host-local ({@linkcode measureBaseline}) in the same run and printed with the ratio — no timing
+ * the reference ptp + host-local v1.10.0 ({@linkcode measureBaseline}) in the same run and printed with the ratio — no timing
  * is asserted (machines differ), only correctness.
  */
 import assert from "node:assert/strict";

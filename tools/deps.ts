@@ -6,10 +6,11 @@
 /**
  * Debian packages the test suite and the lab rely on. Go is not among them: the machines have Go 1.26 at
  * /usr/local/go, and the Go programs (CNI plugins, libcni driver, CRI client) come from the Go module proxy
- * (src/sim/go_build.ts). Debian's containernetworking-plugins stays only for `ipamd install`'s default portmap
- * (/usr/lib/cni/portmap, what the Containerfile's image ships), which install_test and manifest_test check;
- * the lab, the runtimes and the baselines use the v1.10.0 plugins (src/sim/cni_plugins.ts). containerd (1.6, with
- * its CRI plugin) is the kubelet-facing runtime of tests/runtime_containerd_lab_test.ts.
+ * (src/sim/go_build.ts). Nothing here uses Debian's containernetworking-plugins (1.1.1): the lab, the runtimes,
+ * the baselines, the install tests and the image use the reference plugins v1.10.0 (src/sim/cni_plugins.ts, the
+ * Containerfile's Go stage). apt still installs it as a dependency of podman 4.3 (golang-github-containers-common
+ * depends on container-network-stack, which it provides), but no test runs it. containerd (1.6, with its CRI
+ * plugin) is the kubelet-facing runtime of tests/runtime_containerd_lab_test.ts.
  */
 export const DEBIAN_PACKAGES = [
   "libnl-3-200",
@@ -19,7 +20,6 @@ export const DEBIAN_PACKAGES = [
   "util-linux",
   "procps",
   "curl",
-  "containernetworking-plugins",
   "podman",
   "containerd",
   "runc",

@@ -24,10 +24,11 @@ import { waitHealthy } from "./health.ts";
 export const LIBNL_SONAMES = ["libnl-3.so.200", "libnl-route-3.so.200"] as const;
 /** The directory beside the plugin the ffi loader looks in. */
 export const LIBNL_SUBDIR = "aws-cni-lib";
-/** Where Debian's containernetworking-plugins puts portmap. */
-export const DEBIAN_PORTMAP = "/usr/lib/cni/portmap";
-/** Where Debian's containernetworking-plugins puts bandwidth. */
-export const DEBIAN_BANDWIDTH = "/usr/lib/cni/bandwidth";
+/**
+ * The CNI reference plugins `ipamd install` copies when they are beside a compiled ipamd (the image's `/app`,
+ * where the Containerfile puts the v1.10.0 ones). From source there is no default: pass `--portmap`/`--bandwidth`.
+ */
+export const CHAINED_PLUGINS = ["portmap", "bandwidth"] as const;
 
 const SYSTEM_LIB_DIRS = [
   "/usr/lib/x86_64-linux-gnu",
@@ -48,8 +49,8 @@ const USAGE = `usage: ipamd install [--init | --conflist-only] [options]
   --cni-conf-dir D       default $HOST_CNI_CONFDIR_PATH, else /etc/cni/net.d
   --plugin PATH          the aws-cni to install (default: aws-cni beside this binary; from source: a launcher)
   --egress PATH          the egress-cni to install (default: egress-cni beside this binary; from source: a launcher)
-  --portmap PATH         portmap to install (default: beside this binary, else ${DEBIAN_PORTMAP}, if present)
-  --bandwidth PATH       bandwidth to install (default: beside this binary, else ${DEBIAN_BANDWIDTH}, if present)
+  --portmap PATH         portmap to install (default: portmap beside this binary, as in the image; from source: none)
+  --bandwidth PATH       bandwidth to install (default: beside this binary, as in the image; from source: none)
   --libnl-from DIR       where libnl-3.so.200 and libnl-route-3.so.200 are (default: beside, else the system)
   --primary-if NAME      the primary interface for rp_filter (default: the default route's)
   --no-sysctls           leave the sysctls alone
@@ -146,7 +147,10 @@ export function findLibnlDir(preferred?: string): string | undefined {
   return undefined;
 }
 
-/** Default sources: beside a compiled ipamd (the image's `/app`), else the source tree and the system. */
+/**
+ * Default sources: beside a compiled ipamd (the image's `/app`: the plugins, the reference portmap and bandwidth,
+ * libnl); from source, launchers over the source tree, no portmap or bandwidth, and the system's libnl.
+ */
 export function defaultSources(
   cniBinDir: string,
   execPath = Deno.execPath(),
@@ -166,8 +170,9 @@ export function defaultSources(
   const egress: PluginSource | null = compiled
     ? (isFile(`${exeDir}/egress-cni`) ? { path: `${exeDir}/egress-cni` } : null)
     : { script: launcherScript(execPath, repo, cniBinDir, "src/egress/main.ts") };
-  const portmap = [...(compiled ? [`${exeDir}/portmap`] : []), DEBIAN_PORTMAP].find(isFile) ?? null;
-  const bandwidth = [...(compiled ? [`${exeDir}/bandwidth`] : []), DEBIAN_BANDWIDTH].find(isFile) ?? null;
+  const [portmap, bandwidth] = CHAINED_PLUGINS.map((name) =>
+    compiled && isFile(`${exeDir}/${name}`) ? `${exeDir}/${name}` : null
+  );
   const libnlFrom = findLibnlDir(`${exeDir}/${LIBNL_SUBDIR}`) ?? null;
   return { plugin, egress, portmap, bandwidth, libnlFrom };
 }
