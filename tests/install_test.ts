@@ -10,13 +10,8 @@ import { Datastore } from "../src/ipamd/datastore.ts";
 import { atomicCopy, atomicWrite, removeStaleTemps } from "../src/ipamd/atomic_file.ts";
 import { CONFLIST_NAME, renderConflist } from "../src/ipamd/conflist.ts";
 import { probeHealthy } from "../src/ipamd/health.ts";
-import {
-  defaultSources,
-  initSysctls,
-  isCompiled,
-  launcherScript,
-  LIBNL_SONAMES,
-} from "../src/ipamd/install.ts";
+import { defaultSources, isCompiled, launcherScript, LIBNL_SONAMES } from "../src/ipamd/install_sources.ts";
+import { initSysctls } from "../src/ipamd/node_sysctls.ts";
 import { type ApiContext, apiHandler, serveUnix } from "../src/ipamd/server.ts";
 import { Ec2Model } from "../src/sim/ec2_model.ts";
 import { createImdsHandler } from "../src/sim/imds_server.ts";

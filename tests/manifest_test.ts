@@ -10,7 +10,8 @@ import { parseAllDocuments } from "yaml";
 import { configSettings, loadConfig } from "../src/ipamd/config.ts";
 import { UPSTREAM_VARIABLES } from "../src/ipamd/config_upstream.ts";
 import { renderConflist } from "../src/ipamd/conflist.ts";
-import { CHAINED_PLUGINS, defaultSources, INSTALL_OPTIONS, launcherScript } from "../src/ipamd/install.ts";
+import { INSTALL_OPTIONS } from "../src/ipamd/install.ts";
+import { CHAINED_PLUGINS, defaultSources, launcherScript } from "../src/ipamd/install_sources.ts";
 import {
   CNI_PLUGIN_PACKAGES,
   CNI_PLUGINS_MODULE,

@@ -15,31 +15,20 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { atomicCopy, atomicWrite, baseOf, dirOf, removeStaleTemps } from "./atomic_file.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { atomicCopy, atomicWrite, removeStaleTemps } from "./atomic_file.ts";
+import { ConfigError, type IpamdConfig, loadConfig } from "./config.ts";
 import { checkUpstreamEnv } from "./config_upstream.ts";
 import { CONFLIST_NAME, renderConflist } from "./conflist.ts";
 import { waitHealthy } from "./health.ts";
-/** The libnl sonames the ffi loader opens. */
-export const LIBNL_SONAMES = ["libnl-3.so.200", "libnl-route-3.so.200"] as const;
-/** The directory beside the plugin the ffi loader looks in. */
-export const LIBNL_SUBDIR = "aws-cni-lib";
-/**
- * The CNI reference plugins `ipamd install` copies when they are beside a compiled ipamd (the image's `/app`,
- * where the Containerfile puts the v1.10.0 ones). From source there is no default: pass `--portmap`/`--bandwidth`.
- */
-export const CHAINED_PLUGINS = ["portmap", "bandwidth"] as const;
-
-const SYSTEM_LIB_DIRS = [
-  "/usr/lib/x86_64-linux-gnu",
-  "/lib/x86_64-linux-gnu",
-  "/usr/lib/aarch64-linux-gnu",
-  "/lib/aarch64-linux-gnu",
-  "/usr/lib64",
-  "/lib64",
-  "/usr/lib",
-  "/lib",
-];
+import {
+  defaultSources,
+  type InstallSources,
+  isFile,
+  LIBNL_SONAMES,
+  LIBNL_SUBDIR,
+  type PluginSource,
+} from "./install_sources.ts";
+import { initSysctls, primaryInterface } from "./node_sysctls.ts";
 
 const USAGE = `usage: ipamd install [--init | --conflist-only] [options]
   --init                 copy the binaries and libnl, set the sysctls; no conflist
@@ -93,135 +82,11 @@ export interface InstallOptions {
   log?: (message: string) => void;
 }
 
-/** What to install as `aws-cni`: a file to copy, or script text (the from-source launcher). */
-export type PluginSource = { path: string } | { script: string };
-
 /** What {@link install} did. */
 export interface InstallReport {
   installed: string[];
   sysctls: Record<string, string>;
   conflist?: string;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Sources
-
-function isFile(p: string): boolean {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-}
-
-/** True when this process is a `deno compile`d ipamd (not `deno run` of the source). */
-export function isCompiled(execPath = Deno.execPath()): boolean {
-  return !/^deno(\.exe)?$/.test(baseOf(execPath));
-}
-
-/**
- * The from-source `aws-cni`: a shell script running `src/cni/main.ts` with the deno that runs this ipamd and
- * the compiled plugin's permissions. It points `VPC_CNI_LIBNL_DIR` at `<bin>/aws-cni-lib` (unless set), as a
- * compiled plugin finds the libraries beside itself.
- */
-export function launcherScript(
-  denoPath: string,
-  repoDir: string,
-  cniBinDir: string,
-  entry = "src/cni/main.ts",
-): string {
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const perms = "--allow-all"; // as compile.sh: FFI is unsandboxed, and /proc/*/ns needs it
-  return `#!/bin/sh\n# vpc-cni: runs the aws-cni plugin from source (no compiled binary was built).\n` +
-    `: "\${VPC_CNI_LIBNL_DIR:=${cniBinDir}/${LIBNL_SUBDIR}}"\nexport VPC_CNI_LIBNL_DIR\n` +
-    `exec ${q(denoPath)} run ${perms} --no-check --config ${q(`${repoDir}/deno.json`)} ${
-      q(`${repoDir}/${entry}`)
-    } "$@"\n`;
-}
-
-/** The directory holding both libnl sonames: `preferred` if it has them, else the first system dir. */
-export function findLibnlDir(preferred?: string): string | undefined {
-  for (const d of [...(preferred ? [preferred] : []), ...SYSTEM_LIB_DIRS]) {
-    if (LIBNL_SONAMES.every((n) => isFile(`${d}/${n}`))) return d;
-  }
-  return undefined;
-}
-
-/**
- * Default sources: beside a compiled ipamd (the image's `/app`: the plugins, the reference portmap and bandwidth,
- * libnl); from source, launchers over the source tree, no portmap or bandwidth, and the system's libnl.
- */
-export function defaultSources(
-  cniBinDir: string,
-  execPath = Deno.execPath(),
-): {
-  plugin: PluginSource;
-  egress: PluginSource | null;
-  portmap: string | null;
-  bandwidth: string | null;
-  libnlFrom: string | null;
-} {
-  const exeDir = dirOf(execPath);
-  const compiled = isCompiled(execPath);
-  const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-  const plugin: PluginSource = compiled
-    ? { path: `${exeDir}/aws-cni` }
-    : { script: launcherScript(execPath, repo, cniBinDir) };
-  const egress: PluginSource | null = compiled
-    ? (isFile(`${exeDir}/egress-cni`) ? { path: `${exeDir}/egress-cni` } : null)
-    : { script: launcherScript(execPath, repo, cniBinDir, "src/egress/main.ts") };
-  const [portmap, bandwidth] = CHAINED_PLUGINS.map((name) =>
-    compiled && isFile(`${exeDir}/${name}`) ? `${exeDir}/${name}` : null
-  );
-  const libnlFrom = findLibnlDir(`${exeDir}/${LIBNL_SUBDIR}`) ?? null;
-  return { plugin, egress, portmap, bandwidth, libnlFrom };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Sysctls
-
-/** The interface of the main table's default route (the primary ENI); throws when there is none. */
-export async function primaryInterface(): Promise<string> {
-  const { Netlink } = await import("../../ffi/mod.ts");
-  const nl = Netlink.open();
-  try {
-    const def = nl.routeList().find((r) => r.dst === "default" && r.ifindex !== undefined);
-    if (!def) throw new Error("no default route in the main table; pass --primary-if");
-    return nl.linkByIndex(def.ifindex!).name;
-  } finally {
-    nl.close();
-  }
-}
-
-/**
- * The init sysctls: `rp_filter=2` (loose) on the primary interface, since replies to pods on secondary ENIs
- * leave through another interface than the one the request came in on; `ip_forward=1` (pods are routed by the
- * host); `tcp_early_demux=0` when `DISABLE_TCP_EARLY_DEMUX=true`. With `ENABLE_IPv6=true`, as upstream's init:
- * IPv6 on (`all.disable_ipv6=0`), forwarded (`all.forwarding=1`), and router advertisements still accepted on
- * the primary interface (`accept_ra=2`, which forwarding would otherwise turn off).
- */
-export function initSysctls(
-  primaryIf: string,
-  env: Record<string, string | undefined>,
-): Record<string, string> {
-  const out: Record<string, string> = {
-    [`net/ipv4/conf/${primaryIf}/rp_filter`]: "2",
-    "net/ipv4/ip_forward": "1",
-  };
-  const demux = (env.DISABLE_TCP_EARLY_DEMUX ?? "").trim().toLowerCase();
-  if (demux === "true" || demux === "1") out["net/ipv4/tcp_early_demux"] = "0";
-  else if (demux !== "" && demux !== "false" && demux !== "0") {
-    throw new ConfigError("DISABLE_TCP_EARLY_DEMUX", env.DISABLE_TCP_EARLY_DEMUX ?? "", "true or false");
-  }
-  const v6 = (env.ENABLE_IPv6 ?? "").trim().toLowerCase();
-  if (v6 === "true" || v6 === "1") {
-    out["net/ipv6/conf/all/disable_ipv6"] = "0";
-    out["net/ipv6/conf/all/forwarding"] = "1";
-    out[`net/ipv6/conf/${primaryIf}/accept_ra`] = "2";
-  } else if (v6 !== "" && v6 !== "false" && v6 !== "0") {
-    throw new ConfigError("ENABLE_IPv6", env.ENABLE_IPv6 ?? "", "true or false");
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -239,83 +104,123 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
   const report: InstallReport = { installed: [], sysctls: {} };
 
   if (o.binaries ?? true) {
-    const dflt = defaultSources(binDir);
-    const plugin = o.plugin ?? dflt.plugin;
-    const portmap = o.portmap === undefined ? dflt.portmap : o.portmap;
-    const libnlFrom = o.libnlFrom === undefined ? dflt.libnlFrom : o.libnlFrom;
-    await Deno.mkdir(binDir, { recursive: true });
-    await removeStaleTemps(binDir);
-    const egress = o.egress === undefined ? dflt.egress : o.egress;
-    for (const [name, src] of [["aws-cni", plugin], ["egress-cni", egress]] as const) {
-      if (!src) {
-        log(`no ${name} to install`);
-        continue;
-      }
-      const dest = `${binDir}/${name}`;
-      if ("path" in src) await atomicCopy(src.path, dest);
-      else await atomicWrite(dest, src.script, 0o755);
-      report.installed.push(dest);
-    }
-    const bandwidth = o.bandwidth === undefined ? dflt.bandwidth : o.bandwidth;
-    for (const [name, src] of [["portmap", portmap], ["bandwidth", bandwidth]] as const) {
-      if (!src) {
-        log(`no ${name} to install (the conflist chains it only if ${binDir}/${name} exists)`);
-        continue;
-      }
-      await atomicCopy(src, `${binDir}/${name}`);
-      report.installed.push(`${binDir}/${name}`);
-    }
-    if (libnlFrom) {
-      const libDir = `${binDir}/${LIBNL_SUBDIR}`;
-      await Deno.mkdir(libDir, { recursive: true });
-      await removeStaleTemps(libDir);
-      for (const so of LIBNL_SONAMES) {
-        if (!isFile(`${libnlFrom}/${so}`)) throw new Error(`--libnl-from ${libnlFrom}: no ${so} there`);
-        await atomicCopy(`${libnlFrom}/${so}`, `${libDir}/${so}`, 0o644);
-        report.installed.push(`${libDir}/${so}`);
-      }
-    } else log("no libnl found to copy beside the plugin; the plugin will need the host's libnl");
+    report.installed = await copyBinaries(binDir, sourcesOf(o, binDir), log);
     log(`installed ${report.installed.join(", ")}`);
-
     if (o.sysctls ?? true) {
-      const wanted = initSysctls(o.primaryIf ?? await primaryInterface(), env);
-      const { sysctlWrite } = await import("../../ffi/mod.ts");
-      for (const [k, v] of Object.entries(wanted)) {
-        sysctlWrite(k, v);
-        report.sysctls[k] = v;
-      }
-      log(`sysctls: ${Object.entries(wanted).map(([k, v]) => `${k.replaceAll("/", ".")}=${v}`).join(" ")}`);
+      report.sysctls = await setSysctls(o.primaryIf ?? await primaryInterface(), env, log);
     }
   }
-
   if (o.conflist ?? true) {
     const target = o.waitHealthy ?? config.ipamdSocket;
     const timeoutMs = o.waitTimeoutMs ?? 600_000;
     log(`waiting for ipamd at ${target} (up to ${timeoutMs / 1000} s) before writing the conflist`);
     await waitHealthy(target, { timeoutMs, pollMs: o.pollMs, signal: o.signal, log });
-    const withPortmap = isFile(`${binDir}/portmap`);
-    if (config.enableBandwidthPlugin && !isFile(`${binDir}/bandwidth`)) {
-      throw new ConfigError(
-        "ENABLE_BANDWIDTH_PLUGIN",
-        "true",
-        `a bandwidth plugin in ${binDir} (none there)`,
-      );
-    }
-    let nodeIp = o.nodeIp;
-    if (config.enableIpv6 && !nodeIp) {
-      if (!isFile(`${binDir}/egress-cni`)) throw new Error(`IPv6 mode: no ${binDir}/egress-cni to chain`);
-      const { ImdsClient } = await import("../aws/imds.ts");
-      nodeIp = await new ImdsClient().localIpv4();
-    }
-    const conf = renderConflist(config, { cniVersion: o.cniVersion, withPortmap, env, nodeIp });
-    await Deno.mkdir(confDir, { recursive: true });
-    await removeStaleTemps(confDir);
-    const path = `${confDir}/${CONFLIST_NAME}`;
-    await atomicWrite(path, JSON.stringify(conf, null, 2) + "\n", 0o644);
-    report.conflist = path;
-    log(`ipamd is healthy; wrote ${path}`);
+    report.conflist = await writeConflist(config, binDir, confDir, o, env);
+    log(`ipamd is healthy; wrote ${report.conflist}`);
   }
   return report;
+}
+
+/** The sources `o` names, the {@link defaultSources} for the rest (`null` in `o` means "none"). */
+function sourcesOf(o: InstallOptions, binDir: string): InstallSources {
+  const dflt = defaultSources(binDir);
+  const pick = <K extends keyof InstallSources>(key: K) =>
+    (o[key] === undefined ? dflt[key] : o[key]) as InstallSources[K];
+  return {
+    plugin: o.plugin ?? dflt.plugin,
+    egress: pick("egress"),
+    portmap: pick("portmap"),
+    bandwidth: pick("bandwidth"),
+    libnlFrom: pick("libnlFrom"),
+  };
+}
+
+/** Copies the plugins, the chained reference plugins and libnl into `binDir`, each atomically; the paths written. */
+async function copyBinaries(
+  binDir: string,
+  src: InstallSources,
+  log: (m: string) => void,
+): Promise<string[]> {
+  const installed: string[] = [];
+  await Deno.mkdir(binDir, { recursive: true });
+  await removeStaleTemps(binDir);
+  for (const [name, plugin] of [["aws-cni", src.plugin], ["egress-cni", src.egress]] as const) {
+    if (!plugin) {
+      log(`no ${name} to install`);
+      continue;
+    }
+    const dest = `${binDir}/${name}`;
+    if ("path" in plugin) await atomicCopy(plugin.path, dest);
+    else await atomicWrite(dest, plugin.script, 0o755);
+    installed.push(dest);
+  }
+  for (const [name, from] of [["portmap", src.portmap], ["bandwidth", src.bandwidth]] as const) {
+    if (!from) {
+      log(`no ${name} to install (the conflist chains it only if ${binDir}/${name} exists)`);
+      continue;
+    }
+    await atomicCopy(from, `${binDir}/${name}`);
+    installed.push(`${binDir}/${name}`);
+  }
+  if (src.libnlFrom) installed.push(...await copyLibnl(src.libnlFrom, `${binDir}/${LIBNL_SUBDIR}`));
+  else log("no libnl found to copy beside the plugin; the plugin will need the host's libnl");
+  return installed;
+}
+
+/** Copies both libnl sonames from `from` into `libDir`; the paths written. */
+async function copyLibnl(from: string, libDir: string): Promise<string[]> {
+  await Deno.mkdir(libDir, { recursive: true });
+  await removeStaleTemps(libDir);
+  const copied: string[] = [];
+  for (const so of LIBNL_SONAMES) {
+    if (!isFile(`${from}/${so}`)) throw new Error(`--libnl-from ${from}: no ${so} there`);
+    await atomicCopy(`${from}/${so}`, `${libDir}/${so}`, 0o644);
+    copied.push(`${libDir}/${so}`);
+  }
+  return copied;
+}
+
+/** Writes the {@link initSysctls}; what was set. */
+async function setSysctls(
+  primaryIf: string,
+  env: Record<string, string | undefined>,
+  log: (m: string) => void,
+): Promise<Record<string, string>> {
+  const wanted = initSysctls(primaryIf, env);
+  const { sysctlWrite } = await import("../../ffi/mod.ts");
+  for (const [key, value] of Object.entries(wanted)) sysctlWrite(key, value);
+  log(`sysctls: ${Object.entries(wanted).map(([k, v]) => `${k.replaceAll("/", ".")}=${v}`).join(" ")}`);
+  return wanted;
+}
+
+/** Renders the conflist for what `binDir` holds and writes it atomically; its path. */
+async function writeConflist(
+  config: IpamdConfig,
+  binDir: string,
+  confDir: string,
+  o: InstallOptions,
+  env: Record<string, string | undefined>,
+): Promise<string> {
+  const withPortmap = isFile(`${binDir}/portmap`);
+  if (config.enableBandwidthPlugin && !isFile(`${binDir}/bandwidth`)) {
+    throw new ConfigError(
+      "ENABLE_BANDWIDTH_PLUGIN",
+      "true",
+      `a bandwidth plugin in ${binDir} (none there)`,
+    );
+  }
+  let nodeIp = o.nodeIp;
+  if (config.enableIpv6 && !nodeIp) {
+    if (!isFile(`${binDir}/egress-cni`)) throw new Error(`IPv6 mode: no ${binDir}/egress-cni to chain`);
+    const { ImdsClient } = await import("../aws/imds.ts");
+    nodeIp = await new ImdsClient().localIpv4();
+  }
+  const conf = renderConflist(config, { cniVersion: o.cniVersion, withPortmap, env, nodeIp });
+  await Deno.mkdir(confDir, { recursive: true });
+  await removeStaleTemps(confDir);
+  const path = `${confDir}/${CONFLIST_NAME}`;
+  await atomicWrite(path, JSON.stringify(conf, null, 2) + "\n", 0o644);
+  return path;
 }
 
 /** The flags `ipamd install` accepts (node:util parseArgs, strict). */

@@ -8,7 +8,7 @@
 import { IPAMD_V8_FLAGS } from "../ipamd/process_memory.ts";
 import { join } from "node:path";
 import { Netns, sysctlWrite } from "../../ffi/mod.ts";
-import { initSysctls } from "../ipamd/install.ts";
+import { initSysctls } from "../ipamd/node_sysctls.ts";
 import { withoutHostCredentials } from "./iam.ts";
 import type { LabConfig } from "./lab_state.ts";
 import { LAB_NET, type LabNames } from "./naming.ts";
