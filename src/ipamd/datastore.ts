@@ -91,6 +91,19 @@ interface EniState {
   v6: Map<string, { first: bigint; size: bigint }>;
 }
 
+/** An assignment handed out: a copy (its fields are strings and numbers, its meta flat). */
+const copyOf = (a: Assignment): Assignment => ({ ...a, meta: { ...a.meta } });
+/** ipToInt, remembered: the assign loop orders a node's free addresses on every try. */
+const INTS = new Map<string, number>();
+function ipInt(ip: string): number {
+  let n = INTS.get(ip);
+  if (n === undefined) {
+    if (INTS.size >= 65_536) INTS.clear();
+    INTS.set(ip, n = ipToInt(ip));
+  }
+  return n;
+}
+
 const keyOf = (k: AttachmentKey) => JSON.stringify([k.netName, k.containerId, k.ifName]);
 /** Address order for either family (IPv4 first). */
 const byAddr = (a: string, b: string) => {
@@ -251,7 +264,7 @@ export class Datastore {
   tryAssign(key: AttachmentKey, meta: PodMeta, now: number): Assignment | undefined {
     const k = keyOf(key);
     const had = this.#byKey.get(k);
-    if (had) return structuredClone(had);
+    if (had) return copyOf(had);
     const enis = [...this.#enis.values()].sort((a, b) =>
       a.rec.deviceNumber - b.rec.deviceNumber || a.rec.eniId.localeCompare(b.rec.eniId)
     );
@@ -260,7 +273,7 @@ export class Datastore {
       let bestN = Infinity;
       for (const ip of s.ips.keys()) {
         if (this.#byIp.has(ip) || this.#isCooling(ip, now)) continue;
-        const n = ipToInt(ip);
+        const n = ipInt(ip);
         if (n < bestN) [best, bestN] = [ip, n];
       }
       // An ENI's IPv4 pod IPs first; in IPv6 mode its /80's lowest free address.
@@ -278,7 +291,7 @@ export class Datastore {
       this.#byKey.set(k, a);
       this.#byIp.set(ip, k);
       this.#coolUntil.delete(ip);
-      return structuredClone(a);
+      return copyOf(a);
     }
     return undefined;
   }
