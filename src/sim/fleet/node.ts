@@ -20,9 +20,8 @@ import { EniManager } from "../../ipamd/eni_manager.ts";
 import { planPool, type PoolInput, type PoolPlan } from "../../ipamd/pool.ts";
 import { PoolDriver } from "../../ipamd/pool_driver.ts";
 import { addNetwork } from "../../ipamd/api_routes.ts";
-import { ApiError } from "../../ipamd/api_request.ts";
 import type { ApiContext } from "../../ipamd/server.ts";
-import { AddRefused, type podRequest } from "./pods.ts";
+import type { podRequest } from "./pods.ts";
 import { readNodeIdentity, subnetDiscoveryPlacement } from "../../ipamd/daemon_startup.ts";
 import { Logger } from "../../ipamd/log.ts";
 import { Rng } from "../realism_rng.ts";
@@ -156,15 +155,9 @@ export class FleetNode {
     }
   }
 
-  /** The socket API's add-network route (the HTTP framing left out); a refusal is {@link AddRefused}. */
+  /** The socket API's add-network route (the HTTP framing left out); a refusal is its `ApiError`. */
   async add(body: ReturnType<typeof podRequest>): Promise<void> {
-    try {
-      await addNetwork(this.#api!, body);
-    } catch (e) {
-      if (!(e instanceof ApiError)) throw e;
-      const { reason, message, retryable, retryAfterMs } = e;
-      throw new AddRefused(e.status, { reason, message, retryable, retryAfterMs });
-    }
+    await addNetwork(this.#api!, body);
   }
 
   /** Stops the timers and waits for work in flight. */

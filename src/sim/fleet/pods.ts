@@ -7,6 +7,7 @@
  */
 import type { IpamdErrorBody } from "../../cni/api.ts";
 import type { Clock } from "../../common/clock.ts";
+import { ApiError } from "../../ipamd/api_request.ts";
 import { retryLikeKubelet } from "../kubelet_retry.ts";
 
 /** What happened to one pod. */
@@ -16,8 +17,10 @@ export interface PodOutcome {
   readyAt?: number;
   /** add-network requests sent (first one included). */
   attempts: number;
-  /** The final refusal, when the pod failed. */
+  /** The last refusal, while the pod is not ready (or an unexpected error, which ends it). */
   error?: string;
+  /** A refusal that said "do not retry" (kubelet retries anyway: it re-syncs every pod whose sync failed). */
+  finalRefusal?: string;
 }
 
 /** ipamd answered add-network with an error body. */
@@ -26,6 +29,15 @@ export class AddRefused extends Error {
     super(`${status} ${body.reason}: ${body.message}`);
     this.name = "AddRefused";
   }
+}
+
+/** ipamd's refusal: over HTTP ({@link AddRefused}) or from the route itself (`ApiError`); else undefined. */
+function refusal(e: unknown): { message: string; retryable: boolean } | undefined {
+  if (e instanceof AddRefused) return { message: e.message, retryable: e.body.retryable };
+  if (e instanceof ApiError) {
+    return { message: `${e.status} ${e.reason}: ${e.message}`, retryable: e.retryable };
+  }
+  return undefined;
 }
 
 /** The add-network body for pod `i` of node `node`. */
@@ -51,7 +63,11 @@ export async function addOverHttp(
   if (res.status !== 200) throw new AddRefused(res.status, (json as IpamdErrorBody).error);
 }
 
-/** Runs one pod's ADD, retried after `nextDelayMs()` (see kubelet_retry.ts); fills `out`. Never throws. */
+/**
+ * Runs one pod's ADD, retried after `nextDelayMs()` (see kubelet_retry.ts) whatever ipamd answered: kubelet
+ * re-syncs a pod whose sandbox failed, CNI code 11 or not (a refusal marked not retryable is noted in
+ * `finalRefusal`). Fills `out`; never throws.
+ */
 export async function runPod(
   send: () => Promise<void>,
   clock: Clock,
@@ -59,11 +75,21 @@ export async function runPod(
   nextDelayMs: () => number,
 ): Promise<void> {
   try {
-    await retryLikeKubelet(() => {
+    await retryLikeKubelet(async () => {
       out.attempts++;
-      return send();
-    }, { clock, retryable: (e) => e instanceof AddRefused && e.body.retryable, nextDelayMs });
+      try {
+        await send();
+      } catch (e) {
+        const r = refusal(e);
+        if (r) {
+          out.error = r.message;
+          if (!r.retryable) out.finalRefusal ??= r.message;
+        }
+        throw e;
+      }
+    }, { clock, retryable: (e) => refusal(e) !== undefined, nextDelayMs });
     out.readyAt = clock.now();
+    out.error = undefined;
   } catch (e) {
     out.error = (e as Error).message;
   }

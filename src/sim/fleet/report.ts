@@ -35,7 +35,12 @@ export interface Summary {
   p99: number;
   max: number;
   readyPods: number;
+  /** Pods not networked when the run ended. */
   failedPods: number;
+  /** Pods that got a "do not retry" refusal before they were networked (kubelet retried them). */
+  refusedPods: number;
+  /** The most frequent such refusal. */
+  refusal?: string;
   /** add-network requests per pod (kubelet's retries included). */
   addsPerPod: number;
   ec2Calls: number;
@@ -87,6 +92,7 @@ export function summarize(r: RunResult): Summary {
     max: latencies.at(-1) ?? NaN,
     readyPods: ready.length,
     failedPods: total - ready.length,
+    ...refusals(r),
     addsPerPod: r.pods.reduce((n, p) => n + p.attempts, 0) / Math.max(1, r.pods.length),
     ec2Calls,
     throttled,
@@ -100,6 +106,17 @@ export function summarize(r: RunResult): Summary {
     wallSeconds: r.wallSeconds,
     latencies,
   };
+}
+
+function refusals(r: RunResult): { refusedPods: number; refusal?: string } {
+  const counts = new Map<string, number>();
+  for (const p of r.pods) {
+    if (!p.finalRefusal) continue;
+    const k = p.finalRefusal.replace(/\b(i|eni)-[0-9a-f]+\b/g, "$1-…");
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const top = [...counts].sort((a, b) => b[1] - a[1])[0];
+  return { refusedPods: [...counts.values()].reduce((a, b) => a + b, 0), refusal: top?.[0] };
 }
 
 /** The `--json` line (seconds, rounded to ms). */
