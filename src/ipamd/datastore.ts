@@ -93,7 +93,7 @@ interface EniState {
 
 /** An assignment handed out: a copy (its fields are strings and numbers, its meta flat). */
 const copyOf = (a: Assignment): Assignment => ({ ...a, meta: { ...a.meta } });
-/** ipToInt, remembered: the assign loop orders a node's free addresses on every try. */
+/** ipToInt, remembered: the assign loop and the ENI views order a node's addresses on every call. */
 const INTS = new Map<string, number>();
 function ipInt(ip: string): number {
   let n = INTS.get(ip);
@@ -108,7 +108,7 @@ const keyOf = (k: AttachmentKey) => JSON.stringify([k.netName, k.containerId, k.
 /** Address order for either family (IPv4 first). */
 const byAddr = (a: string, b: string) => {
   const a6 = a.includes(":"), b6 = b.includes(":");
-  if (!a6 && !b6) return ipToInt(a) - ipToInt(b);
+  if (!a6 && !b6) return ipInt(a) - ipInt(b);
   if (a6 !== b6) return a6 ? 1 : -1;
   const x = ip6ToBig(a), y = ip6ToBig(b);
   return x < y ? -1 : x > y ? 1 : 0;
