@@ -85,6 +85,8 @@ export class EniManager {
   readonly #unanswered: CreateNetworkInterfaceInput[] = [];
   /** ENIs ipamd wants gone whose deletion failed; `settle()` retries them, reconcile leaves them alone. */
   readonly leftovers = new Set<string>();
+  /** Attached ENIs whose DeleteOnTermination EC2 throttled (eniId → attachmentId); `settle()` sets it later. */
+  readonly #noDeleteOnTermination = new Map<string, string>();
   readonly #clock: Clock;
   constructor(readonly o: EniManagerOptions) {
     this.#clock = o.clock ?? systemClock;
@@ -247,15 +249,13 @@ export class EniManager {
   /** Sets DeleteOnTermination while the link and IMDS catch up; resolves with IMDS's view of the ENI. */
   async #ready(eni: NetworkInterface, attachmentId: string) {
     const id = eni.networkInterfaceId;
-    const modify = this.call(
-      "ModifyNetworkInterfaceAttribute",
-      () =>
-        this.o.ec2.modifyNetworkInterfaceAttribute({
-          networkInterfaceId: id,
-          attachmentId,
-          deleteOnTermination: true,
-        }),
-    );
+    // A working ENI is not thrown away because EC2 throttled this call (undoing it costs four calls more, and
+    // a fleet scaling out throttles exactly then): settle() sets it later.
+    const modify = this.#setDeleteOnTermination(id, attachmentId).catch((e) => {
+      if (!(e instanceof Ec2Error && e.retryable)) throw e;
+      this.#noDeleteOnTermination.set(id, attachmentId);
+      this.o.log?.warn("DeleteOnTermination not set yet; retried later", { eniId: id, err: e });
+    });
     // IMDS lists an interface once it is attached (not while `attaching`), so this wait tolerates that state.
     const mac = eni.macAddress.toLowerCase();
     const wait = { deadlineMs: this.o.attachWaitMs ?? 30_000, clock: this.#clock };
@@ -269,6 +269,18 @@ export class EniManager {
     })();
     const [, meta] = await Promise.all([modify, appear]);
     return meta;
+  }
+
+  #setDeleteOnTermination(id: string, attachmentId: string): Promise<void> {
+    return this.call(
+      "ModifyNetworkInterfaceAttribute",
+      () =>
+        this.o.ec2.modifyNetworkInterfaceAttribute({
+          networkInterfaceId: id,
+          attachmentId,
+          deleteOnTermination: true,
+        }),
+    );
   }
 
   /** Deletes a half-made ENI; when that fails, it is a leftover for `settle()`. */
@@ -312,6 +324,7 @@ export class EniManager {
 
   #forget(id: string): void {
     this.leftovers.delete(id);
+    this.#noDeleteOnTermination.delete(id);
     for (const [i, x] of this.#unseenIndexes) if (x === id) this.#unseenIndexes.delete(i);
   }
 
@@ -397,6 +410,14 @@ export class EniManager {
       await this.#release(id).catch((e) =>
         this.o.log?.warn("leftover ENI not deleted yet", { eniId: id, err: e })
       );
+    }
+    for (const [id, attachmentId] of [...this.#noDeleteOnTermination]) {
+      try {
+        await this.#setDeleteOnTermination(id, attachmentId);
+        this.#noDeleteOnTermination.delete(id);
+      } catch (e) {
+        if (notFound(e) || !(e instanceof Ec2Error && e.retryable)) this.#noDeleteOnTermination.delete(id);
+      }
     }
   }
 

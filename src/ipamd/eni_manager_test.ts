@@ -60,7 +60,11 @@ Deno.test("one retry layer: a call that keeps failing with 5xx is tried maxAttem
  * EC2's hard parts on a virtual clock: the model, the retry layer and the manager share it, so lags and
  * backoff cost no real time. IMDS is the model's view of the instance (no IMDS lag).
  */
-function hardParts(faults: string, seed: number, o: { stripToken?: boolean } = {}) {
+function hardParts(
+  faults: string,
+  seed: number,
+  o: { stripToken?: boolean; throttleModify?: { on: boolean } } = {},
+) {
   const clock = new VirtualClock();
   const model = new Ec2Model({ seed, now: () => clock.now() });
   const subnetId = model.addSubnet({ cidr: "10.0.0.0/20" }).subnetId;
@@ -70,6 +74,14 @@ function hardParts(faults: string, seed: number, o: { stripToken?: boolean } = {
   if (o.stripToken) {
     const create = port.createNetworkInterface.bind(port);
     port.createNetworkInterface = (input) => create({ ...input, clientToken: undefined });
+  }
+  const throttle = o.throttleModify;
+  if (throttle) {
+    const modify = port.modifyNetworkInterfaceAttribute.bind(port);
+    port.modifyNetworkInterfaceAttribute = (input) =>
+      throttle.on
+        ? Promise.reject(new Ec2Error("RequestLimitExceeded", "Request limit exceeded.", "Modify", 503))
+        : modify(input);
   }
   const ec2 = new RateLimitedEc2(port, { clock, random: () => 0.5 });
   const imds = {
@@ -158,4 +170,22 @@ Deno.test("a half-made ENI EC2 does not describe yet is still deleted (attach ke
   assert.ok(err);
   assert.equal(eni.leftovers.size, 0);
   assert.deepEqual(tagged(), []);
+});
+
+Deno.test("a throttled DeleteOnTermination keeps the working ENI (no undo); settle() sets it later", async () => {
+  const throttleModify = { on: true };
+  const { eni, run, tagged, model } = hardParts("", 6, { throttleModify });
+  const made = await run(eni.createEni({ ips: 2, maxEnis: 8 }));
+  const id = made.eni.networkInterfaceId;
+  assert.equal(model.calls.DeleteNetworkInterface ?? 0, 0, "the ENI is kept");
+  const dot = () => tagged().find((e) => e.networkInterfaceId === id)?.attachment?.deleteOnTermination;
+  assert.equal(dot(), false);
+  await run(eni.settle());
+  assert.equal(dot(), false, "still throttled: still to do");
+  throttleModify.on = false;
+  await run(eni.settle());
+  assert.equal(dot(), true);
+  const calls = model.calls.ModifyNetworkInterfaceAttribute;
+  await run(eni.settle());
+  assert.equal(model.calls.ModifyNetworkInterfaceAttribute, calls, "done once, not again");
 });
