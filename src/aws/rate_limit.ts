@@ -86,6 +86,21 @@ export interface RateLimitOptions {
  */
 export const ADAPTIVE = { cut: 4, gain: 1.25, doublingMs: 60_000, floor: 1 / 10_000 } as const;
 
+const MAY_HAVE_RUN = new WeakSet<Ec2Error>();
+
+/** EC2 refused the attempt before doing anything: throttled, or a client error (4xx). */
+function refused(e: Ec2Error): boolean {
+  return e.code === "RequestLimitExceeded" || e.code === "Throttling" || e.httpStatus < 500;
+}
+
+/**
+ * Whether a failed call may have been carried out by EC2 all the same: it (or, through `RateLimitedEc2`, one
+ * of its attempts) got no answer or a 5xx. When every attempt was refused (throttled, 4xx), EC2 did nothing.
+ */
+export function mayHaveRun(e: unknown): boolean {
+  return e instanceof Ec2Error && (MAY_HAVE_RUN.has(e) || !refused(e));
+}
+
 /** The rate-limited, retrying EC2 port. */
 export class RateLimitedEc2 implements Ec2Port {
   readonly #inner: Ec2Port;
@@ -153,17 +168,24 @@ export class RateLimitedEc2 implements Ec2Port {
     const bucket = this.#buckets.get(actionClass(action))!;
     let spent = 0; // in attempts and backoff, not waiting for tokens
     let tokenWait = 0;
+    let mayHaveRun = false; // an attempt EC2 may have carried out although no success came back
+    const fail = (err: Ec2Error) => {
+      if (mayHaveRun) MAY_HAVE_RUN.add(err);
+      return err;
+    };
     for (let attempt = 0;; attempt++) {
       for (;;) {
         if (o.adaptive) this.#recover(bucket);
         const wait = bucket.msUntilToken();
         if (wait === 0 && bucket.tryTake()) break;
         if (tokenWait + wait > o.maxTokenWaitMs) {
-          throw new Ec2Error(
-            "RequestLimitExceeded",
-            `client-side rate limit: no token within ${o.maxTokenWaitMs} ms`,
-            action,
-            503,
+          throw fail(
+            new Ec2Error(
+              "RequestLimitExceeded",
+              `client-side rate limit: no token within ${o.maxTokenWaitMs} ms`,
+              action,
+              503,
+            ),
           );
         }
         const t = clock.now();
@@ -186,9 +208,10 @@ export class RateLimitedEc2 implements Ec2Port {
           this.#onThrottle?.(action);
           if (o.adaptive) this.#adapt(bucket, false);
         }
-        if (!err.retryable || attempt + 1 >= o.maxAttempts) throw err;
+        if (!refused(err)) mayHaveRun = true;
+        if (!err.retryable || attempt + 1 >= o.maxAttempts) throw fail(err);
         const delay = Math.floor(o.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
-        if (spent + delay > o.maxTotalMs) throw err;
+        if (spent + delay > o.maxTotalMs) throw fail(err);
         await clock.sleep(delay);
         spent += delay;
       }

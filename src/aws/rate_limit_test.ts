@@ -6,6 +6,7 @@ import {
   actionClass,
   ADAPTIVE,
   CLIENT_BUCKETS,
+  mayHaveRun,
   RateLimitedEc2,
   type RateLimitOptions,
   TokenBucket,
@@ -220,4 +221,15 @@ Deno.test("waiting for client tokens costs no EC2 call and has its own budget (m
   await short.createTags(["eni-1"], []);
   await assert.rejects(short.createTags(["eni-1"], []), /client-side rate limit: no token within 50000 ms/);
   assert.equal(s2.calls(), 1, "the refused call never reached EC2");
+});
+
+Deno.test("mayHaveRun: only a call with an unanswered or 5xx attempt may have been carried out", async () => {
+  const s5xx = scripted([new Ec2Error("InternalError", "x", "DescribeSubnets", 500), throttle(), throttle()]);
+  const e1 = await limited(s5xx.port, { maxAttempts: 3 }).ec2.describeSubnets({}).catch((e) => e);
+  assert.equal(mayHaveRun(e1), true, "the 5xx attempt may have run; the last error is a throttle");
+  const refused = scripted([throttle(), throttle(), fatal()]);
+  const e2 = await limited(refused.port, { maxAttempts: 3 }).ec2.describeSubnets({}).catch((e) => e);
+  assert.equal(mayHaveRun(e2), false, "throttles and a 4xx: EC2 did nothing");
+  assert.equal(mayHaveRun(new Ec2Error("NetworkError", "no answer", "CreateNetworkInterface", 599)), true);
+  assert.equal(mayHaveRun(throttle()), false);
 });

@@ -22,6 +22,7 @@ import {
   type Tag,
 } from "../aws/ec2_port.ts";
 import type { ImdsPort } from "../aws/imds_port.ts";
+import { mayHaveRun } from "../aws/rate_limit.ts";
 import { type Clock, systemClock } from "../common/clock.ts";
 import { classifyError, EniError } from "./eni_errors.ts";
 import {
@@ -197,9 +198,9 @@ export class EniManager {
     try {
       return await this.call("CreateNetworkInterface", () => this.o.ec2.createNetworkInterface(input));
     } catch (e) {
-      // No answer (lost, or throttled to the end): EC2 may have made it. Keep the intent, so that asking again
-      // with its token gets that ENI rather than a second one. A refusal (4xx) made nothing.
-      if (e instanceof Ec2Error && e.retryable) this.#unanswered.push(input);
+      // No answer (lost, or a 5xx) to some attempt: EC2 may have made it. Keep the intent, so that asking again
+      // with its token gets that ENI rather than a second one. Refusals only (throttled, 4xx) made nothing.
+      if (mayHaveRun(e)) this.#unanswered.push(input);
       throw e;
     }
   }
@@ -249,8 +250,7 @@ export class EniManager {
   /** Sets DeleteOnTermination while the link and IMDS catch up; resolves with IMDS's view of the ENI. */
   async #ready(eni: NetworkInterface, attachmentId: string) {
     const id = eni.networkInterfaceId;
-    // A working ENI is not thrown away because EC2 throttled this call (undoing it costs four calls more, and
-    // a fleet scaling out throttles exactly then): settle() sets it later.
+    // Throttled, it is set by settle() later: undoing a working ENI would cost 4 calls more, when EC2 is busy.
     const modify = this.#setDeleteOnTermination(id, attachmentId).catch((e) => {
       if (!(e instanceof Ec2Error && e.retryable)) throw e;
       this.#noDeleteOnTermination.set(id, attachmentId);
