@@ -18,7 +18,7 @@ import { Datastore } from "../../ipamd/datastore.ts";
 import { EniGc, type EniGcOptions, GC_FIRST_JITTER_MS, sweepOrphanedEnis } from "../../ipamd/eni_gc.ts";
 import { EniManager } from "../../ipamd/eni_manager.ts";
 import { planPool, type PoolInput, type PoolPlan } from "../../ipamd/pool.ts";
-import { PoolDriver } from "../../ipamd/pool_driver.ts";
+import { POOL_BATCH_WINDOW_MS, PoolDriver } from "../../ipamd/pool_driver.ts";
 import { addNetwork } from "../../ipamd/api_routes.ts";
 import type { ApiContext } from "../../ipamd/server.ts";
 import type { podRequest } from "./pods.ts";
@@ -136,6 +136,7 @@ export class FleetNode {
       primaryEniId,
       clock,
       planner: upstream ? (input) => upstreamPass(input, gate) : undefined,
+      batchWindowMs: POOL_BATCH_WINDOW_MS, // as the daemon (the honesty test caught its absence)
     });
     this.#api = {
       ds: this.ds,
