@@ -225,7 +225,12 @@ Deno.test("renderConflist: IPv6 mode chains egress-cni after aws-cni, as upstrea
     ENABLE_PREFIX_DELEGATION: "true",
     AWS_VPC_K8S_CNI_RANDOMIZESNAT: "none",
   };
-  const c = renderConflist(loadConfig(env), { withPortmap: true, env, nodeIp: "10.0.0.10" });
+  const c = renderConflist(loadConfig(env), {
+    withPortmap: true,
+    env,
+    nodeIp: "10.0.0.10",
+    iptablesBackend: "legacy",
+  });
   const plugins = c.plugins as Record<string, unknown>[];
   assert.deepEqual(plugins.map((p) => p.type), ["aws-cni", "egress-cni", "portmap"]);
   assert.deepEqual(plugins[1], {
@@ -235,6 +240,7 @@ Deno.test("renderConflist: IPv6 mode chains egress-cni after aws-cni, as upstrea
     enabled: "true",
     randomizeSNAT: "none",
     nodeIP: "10.0.0.10",
+    iptablesBackend: "legacy",
     ipam: {
       type: "host-local",
       ranges: [[{ subnet: "169.254.172.0/22" }]],
@@ -250,8 +256,9 @@ Deno.test("renderConflist: IPv6 mode chains egress-cni after aws-cni, as upstrea
     [
       (d.plugins as Record<string, unknown>[])[1].enabled,
       (d.plugins as Record<string, unknown>[])[1].pluginLogFile,
+      (d.plugins as Record<string, unknown>[])[1].iptablesBackend,
     ],
-    ["false", "stderr"],
+    ["false", "stderr", undefined],
   );
   assert.throws(() => renderConflist(loadConfig(env), { withPortmap: false, env }), /nodeIp/);
 });
@@ -297,7 +304,7 @@ Deno.test("ipamd install: flag and environment errors exit non-zero before touch
 });
 
 /** ipamd's real socket API handler with a switchable start-up state. */
-async function ipamdSocket(path: string) {
+async function ipamdSocket(path: string, iptablesBackend?: string) {
   let ready = false;
   let asked = 0;
   const ctx = {
@@ -307,6 +314,7 @@ async function ipamdSocket(path: string) {
     vpcCidrs: [],
     persist: () => Promise.resolve(),
     ready: () => (asked++, ready),
+    iptablesBackend: () => iptablesBackend,
   } as unknown as ApiContext;
   const server = await serveUnix(path, apiHandler(ctx));
   return {
@@ -429,7 +437,8 @@ Deno.test({
   async fn() {
     await withNode(async (ns) => {
       const dir = await Deno.makeTempDir({ prefix: "vpc-cni-install6-" });
-      const sock = await ipamdSocket(`${dir}/ipamd.sock`);
+      // ipamd detected iptables-legacy (its /v1/status says so): egress-cni's entry must name it.
+      const sock = await ipamdSocket(`${dir}/ipamd.sock`, "legacy");
       // IMDS as the node sees it: an instance whose primary IPv4 is 10.0.0.10 (egress-cni's SNAT source).
       const model = new Ec2Model();
       const subnet = model.addSubnet({ cidr: "10.0.0.0/20" });
@@ -503,6 +512,7 @@ Deno.test({
           "portmap",
         ]);
         assert.equal(list.plugins[1].nodeIP, "10.0.0.10");
+        assert.equal(list.plugins[1].iptablesBackend, "legacy");
         assert.equal(list.plugins[1].enabled, "true");
         const v = await libcni<{ plugins: Record<string, unknown> }>("version", {
           conflist: `${conf}/${CONFLIST_NAME}`,

@@ -15,6 +15,8 @@ import { addSnat, delSnat, hasSnat } from "./snat.ts";
 import { egressState, unwireEgress, wireEgress } from "./wiring.ts";
 
 const store = (c: EgressConf) => new HostLocalStore(c.dataDir, c.name);
+/** The iptables backend ipamd uses (the conflist's `iptablesBackend`), else the host's plain `iptables`. */
+const ipt = (c: EgressConf) => ({ backend: c.iptablesBackend });
 
 /** ADD: the previous result with egress-cni's host and pod interfaces appended. */
 export async function cmdAdd(env: CniEnv, c: EgressConf, log: Logger): Promise<Record<string, unknown>> {
@@ -49,7 +51,7 @@ export async function cmdAdd(env: CniEnv, c: EgressConf, log: Logger): Promise<R
       podIp: ip,
       nodeIp: c.nodeIp,
       randomize: c.randomizeSnat,
-    }).catch((e) => {
+    }, ipt(c)).catch((e) => {
       throw new CniError(Code.INTERNAL, `egress SNAT: ${(e as Error).message}`, "", { cause: e });
     });
     log.info("egress wired", { ip, hostVeth: made.host.name, snatTo: c.nodeIp });
@@ -59,7 +61,7 @@ export async function cmdAdd(env: CniEnv, c: EgressConf, log: Logger): Promise<R
     log.error("egress ADD failed, undoing", { ip, err: (e as Error).message });
     try {
       unwireEgress(env.netns);
-      await delSnat(c.name, env.containerId);
+      await delSnat(c.name, env.containerId, ipt(c));
     } finally {
       await store(c).release(env.containerId, env.ifName);
     }
@@ -72,7 +74,7 @@ export async function cmdDel(env: CniEnv, c: EgressConf, log: Logger): Promise<v
   if (!c.enabled) return;
   const released = await store(c).release(env.containerId, env.ifName);
   const onLink = unwireEgress(env.netns);
-  const snat = await delSnat(c.name, env.containerId);
+  const snat = await delSnat(c.name, env.containerId, ipt(c));
   log.info("egress removed", { released, onLink, snatRemoved: snat });
 }
 
@@ -92,7 +94,9 @@ export async function cmdCheck(env: CniEnv, c: EgressConf, _log: Logger): Promis
       bad.push(`default route via ${c.range.gateway} is missing`);
     }
   }
-  if (mine && !(await hasSnat(c.name, env.containerId, mine.ip))) bad.push(`SNAT for ${mine.ip} is missing`);
+  if (mine && !(await hasSnat(c.name, env.containerId, mine.ip, ipt(c)))) {
+    bad.push(`SNAT for ${mine.ip} is missing`);
+  }
   if (bad.length) throw new CniError(Code.CHECK_MISMATCH, bad.join("; "));
 }
 
@@ -103,7 +107,7 @@ export async function cmdGc(_env: CniEnv, c: EgressConf, log: Logger): Promise<v
   for (const r of await store(c).list()) {
     if (valid.has(`${r.containerId}\u0000${r.ifName}`)) continue;
     await store(c).release(r.containerId, r.ifName);
-    await delSnat(c.name, r.containerId);
+    await delSnat(c.name, r.containerId, ipt(c));
     log.info("egress gc released", { ...r });
   }
 }

@@ -1,6 +1,6 @@
 /**
  * egress-cni's network configuration: upstream's keys (`enabled`, `nodeIP`, `randomizeSNAT`, `mtu`,
- * `pluginLogFile`, `pluginLogLevel`) and a host-local style `ipam` block (`ranges`, `routes`, `dataDir`),
+ * `pluginLogFile`, `pluginLogLevel`), ours (`iptablesBackend`: legacy or nft, as ipamd detected it) and a host-local style `ipam` block (`ranges`, `routes`, `dataDir`),
  * which egress-cni serves itself (src/egress/host_local.ts) instead of running the host-local plugin.
  * Bad values are code 7 naming the key.
  * @module
@@ -45,6 +45,8 @@ export interface EgressConf {
   enabled: boolean;
   /** The SNAT target (the node's primary IPv4). */
   nodeIp?: string;
+  /** `iptablesBackend` (ours): the backend ipamd's rules are in; unset: the host's plain `iptables`. */
+  iptablesBackend?: "legacy" | "nft";
   randomizeSnat: "prng" | "hashrandom" | "none";
   mtu: number;
   range: EgressRange;
@@ -148,6 +150,10 @@ export function parseEgressConf(raw: Record<string, unknown>, cmd: Command): Egr
   if (node !== undefined && node.includes(":")) {
     bad("nodeIP is IPv6: IPv6 egress (ENABLE_V6_EGRESS) is not supported");
   }
+  const backend = str(raw, "iptablesBackend");
+  if (backend !== undefined && backend !== "legacy" && backend !== "nft") {
+    bad(`iptablesBackend "${backend}" is not legacy or nft`);
+  }
   const rnd = (str(raw, "randomizeSNAT") ?? "prng").toLowerCase();
   if (!["prng", "hashrandom", "none"].includes(rnd)) {
     bad(`randomizeSNAT "${rnd}" is not prng, hashrandom or none`);
@@ -163,6 +169,7 @@ export function parseEgressConf(raw: Record<string, unknown>, cmd: Command): Egr
     type: str(raw, "type") ?? "",
     enabled,
     nodeIp: node === undefined ? undefined : ip4(node, "nodeIP"),
+    ...(backend ? { iptablesBackend: backend } : {}),
     randomizeSnat: rnd as EgressConf["randomizeSnat"],
     mtu: parseMtu(raw.mtu) ?? EGRESS_DEFAULTS.mtu,
     ...parseIpam(raw),

@@ -34,6 +34,10 @@ Deno.test("egress conf: upstream's keys and defaults", () => {
   assert.equal(c.range.gateway, "169.254.172.1");
   assert.equal(parseEgressConf({ ...base, enabled: "false" }, "ADD").enabled, false);
   assert.equal(parseEgressConf({ ...base, mtu: "1500", randomizeSNAT: "none" }, "ADD").mtu, 1500);
+  // Ours: the iptables backend ipamd detected; without it, the host's plain `iptables`.
+  assert.equal(c.iptablesBackend, undefined);
+  assert.equal(parseEgressConf({ ...base, iptablesBackend: "legacy" }, "ADD").iptablesBackend, "legacy");
+  assert.equal(parseEgressConf({ ...base, iptablesBackend: "nft" }, "DEL").iptablesBackend, "nft");
 });
 
 Deno.test("egress conf: bad values are code 7 naming the key", () => {
@@ -41,6 +45,7 @@ Deno.test("egress conf: bad values are code 7 naming the key", () => {
   code7({ ...base, nodeIP: "10.0.0" }, /nodeIP/);
   code7({ ...base, nodeIP: "2600::1" }, /IPv6 egress/);
   code7({ ...base, randomizeSNAT: "sometimes" }, /randomizeSNAT/);
+  code7({ ...base, iptablesBackend: "xtables" }, /iptablesBackend "xtables" is not legacy or nft/);
   code7({ ...base, ipam: undefined }, /ipam is missing/);
   code7({ ...base, ipam: { ...base.ipam, type: "dhcp" } }, /host-local/);
   code7({ ...base, ipam: { ...base.ipam, ranges: [[{ subnet: "fd00::ac:00/118" }]] } }, /not an IPv4 CIDR/);

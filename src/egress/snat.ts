@@ -4,9 +4,14 @@
  * table with `-d 224.0.0.0/4 -j ACCEPT` then `-j SNAT --to-source <node IP>` (`--random-fully` for prng,
  * `--random` for hashrandom), jumped to from POSTROUTING by `-s <pod IP>`; every rule carries the comment
  * `name: "<network>" id: "<container ID>"`. Applied and removed with one iptables-restore each.
+ *
+ * The backend (legacy or nft) is the one ipamd detected and put its own rules in (the conflist's
+ * `iptablesBackend`, written by `ipamd install`): the plugin runs the host's binaries, and the host's plain
+ * `iptables` may be the other backend than kube-proxy's. Without the key, or on a host without the backend's
+ * `iptables-<backend>-*` binaries (iptables before 1.8), the plain `iptables-*` commands run.
  * @module
  */
-import { iptablesRestore, type IptablesRunner, iptablesSave } from "../net/iptables.ts";
+import { iptablesRestore, type IptablesRunner, iptablesSave, iptablesSaveWith } from "../net/iptables.ts";
 
 /** The multicast range upstream lets through unchanged. */
 export const IPV4_MULTICAST = "224.0.0.0/4";
@@ -53,9 +58,20 @@ export async function renderSnat(s: SnatSpec): Promise<string> {
   ].join("\n");
 }
 
+/** Runs `fn` in `r`'s backend, or with the plain commands when that backend's binaries are not installed. */
+async function inBackend<T>(r: IptablesRunner, fn: (r: IptablesRunner) => Promise<T>): Promise<T> {
+  try {
+    return await fn(r);
+  } catch (e) {
+    if (r.backend && e instanceof Deno.errors.NotFound) return await fn({ ...r, backend: undefined });
+    throw e;
+  }
+}
+
 /** Adds the pod's SNAT chain and jump. */
 export async function addSnat(s: SnatSpec, r: IptablesRunner = {}): Promise<void> {
-  await iptablesRestore(await renderSnat(s), r);
+  const input = await renderSnat(s);
+  await inBackend(r, (b) => iptablesRestore(input, b));
 }
 
 /**
@@ -76,16 +92,28 @@ export function renderSnatRemoval(chain: string, natSave: string): string {
   ].join("\n");
 }
 
-/** Removes the pod's SNAT chain and jumps; idempotent. Returns whether anything was removed. */
+/**
+ * Removes the pod's SNAT chain and jumps; idempotent. Returns whether anything was removed. When `r` names a
+ * backend that holds nothing of the pod's, the other backend is looked at too (a pod added before the node's
+ * backend changed, or by an egress-cni that ran the host's plain `iptables`); it is read whole, so no table is
+ * created there, and a failure there (its tools missing) only means there is nothing to remove.
+ */
 export async function delSnat(
   network: string,
   containerId: string,
   r: IptablesRunner = {},
 ): Promise<boolean> {
   const chain = await snatChain(network, containerId);
-  const input = renderSnatRemoval(chain, await iptablesSave("nat", r));
-  if (input) await iptablesRestore(input, r);
-  return input !== "";
+  const removeIn = async (b: IptablesRunner, save: string) => {
+    const input = renderSnatRemoval(chain, save);
+    if (input) await iptablesRestore(input, b);
+    return input !== "";
+  };
+  if (await inBackend(r, async (b) => await removeIn(b, await iptablesSave("nat", b)))) return true;
+  if (!r.backend) return false;
+  const other: IptablesRunner = { ...r, backend: r.backend === "nft" ? "legacy" : "nft" };
+  const whole = await iptablesSaveWith(other, 4).catch(() => "");
+  return whole.includes(chain) ? await removeIn(other, whole) : false;
 }
 
 /** Whether the pod's chain and a POSTROUTING jump from `podIp` exist (CHECK). */
@@ -96,7 +124,7 @@ export async function hasSnat(
   r: IptablesRunner = {},
 ): Promise<boolean> {
   const chain = await snatChain(network, containerId);
-  const save = await iptablesSave("nat", r);
+  const save = await inBackend(r, (b) => iptablesSave("nat", b));
   return save.split("\n").some((l) =>
     l.startsWith(`-A POSTROUTING -s ${podIp}/32 `) && l.endsWith(` -j ${chain}`)
   ) && save.includes(`-A ${chain} `);

@@ -17,11 +17,19 @@ export const EGRESS_V4_DATA_DIR = "/run/cni/v6pd/egress-v4-ipam";
  * The `10-aws.conflist` for these settings: aws-cni, then (IPv6 mode) egress-cni, then portmap when installed,
  * then bandwidth with ENABLE_BANDWIDTH_PLUGIN=true (its `bandwidth` capability takes the runtime's
  * `kubernetes.io/ingress-bandwidth` / `egress-bandwidth` values, as upstream's conflist).
- * IPv6 mode needs `nodeIp`, the node's primary IPv4, which egress-cni SNATs pods' IPv4 traffic to.
+ * IPv6 mode needs `nodeIp`, the node's primary IPv4, which egress-cni SNATs pods' IPv4 traffic to, and takes
+ * `iptablesBackend`, the backend ipamd's rules are in (ours: egress-cni puts its SNAT there instead of running
+ * the host's `iptables`, which may be the other backend; upstream's egress-cni has no such key).
  */
 export function renderConflist(
   c: IpamdConfig,
-  o: { cniVersion?: string; withPortmap: boolean; env: Record<string, string | undefined>; nodeIp?: string },
+  o: {
+    cniVersion?: string;
+    withPortmap: boolean;
+    env: Record<string, string | undefined>;
+    nodeIp?: string;
+    iptablesBackend?: "legacy" | "nft";
+  },
 ): Record<string, unknown> {
   const level = o.env.AWS_VPC_K8S_PLUGIN_LOG_LEVEL?.trim() || "DEBUG";
   if (!["debug", "info", "warn", "warning", "error"].includes(level.toLowerCase())) {
@@ -45,6 +53,7 @@ export function renderConflist(
       enabled: String(c.enableV4Egress),
       randomizeSNAT: c.randomizeSnat,
       nodeIP: o.nodeIp,
+      ...(o.iptablesBackend ? { iptablesBackend: o.iptablesBackend } : {}),
       ipam: {
         type: "host-local",
         ranges: [[{ subnet: EGRESS_V4_SUBNET }]],

@@ -61,6 +61,8 @@ export class Daemon {
   eniConfig?: EniConfigWatcher;
   host?: HostNetwork;
   vpcCidrs: string[] = [];
+  /** The iptables backend ipamd's rules went to (unset without a detection: the system's `iptables`). */
+  iptablesBackend?: "legacy" | "nft";
   instanceId = "";
   introspectionAddr?: Deno.NetAddr;
   metricsAddr?: Deno.NetAddr;
@@ -321,7 +323,7 @@ export class Daemon {
 
   /** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables (daemon_host.ts). */
   async #setupHost(node: NodeIdentity, enis: NodeEni[], primary: NetworkInterface): Promise<void> {
-    await setupHost(
+    this.iptablesBackend = await setupHost(
       {
         host: this.host,
         ds: this.ds,
@@ -411,6 +413,7 @@ export class Daemon {
       vpcCidrs: this.vpcCidrs,
       persist: () => this.persist(),
       ready: () => this.ready,
+      iptablesBackend: () => this.iptablesBackend,
       metrics: this.metrics,
       log: this.log,
       clock: this.clock,

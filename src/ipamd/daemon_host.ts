@@ -51,13 +51,16 @@ export async function chooseIptables(deps: HostSetupDeps): Promise<IptablesRunne
   return { ...r, backend };
 }
 
-/** Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. */
+/**
+ * Host: the node's rules, the ENIs in the datastore with their wiring, then iptables. Resolves the iptables
+ * backend the rules went to (egress-cni's SNAT must use the same one: `ipamd install` puts it in the conflist).
+ */
 export async function setupHost(
   deps: HostSetupDeps,
   node: NodeIdentity,
   enis: NodeEni[],
   primary: NetworkInterface,
-): Promise<void> {
+): Promise<IptablesRunner["backend"]> {
   const { config: c } = deps;
   const v6 = c.enableIpv6;
   deps.host?.setupNode(
@@ -81,7 +84,10 @@ export async function setupHost(
   });
   const iptables = await chooseIptables(deps);
   // IPv6 mode: no SNAT or connmark rules, only the block on pods' node-local IPv4 (ipv6_mode.ts).
-  if (v6) return await applyIpv6HostRules(iptables);
+  if (v6) {
+    await applyIpv6HostRules(iptables);
+    return iptables.backend;
+  }
   await applyConnmarkRules(
     deps,
     iptables,
@@ -98,6 +104,7 @@ export async function setupHost(
       connmark: c.connmark,
     }),
   );
+  return iptables.backend;
 }
 
 /** The SNAT and connmark rules, counted in `awscni_connmark_reconcile_total{result}`. */

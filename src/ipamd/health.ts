@@ -7,12 +7,19 @@
 import { parseArgs } from "node:util";
 import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
 
+/** A probe's outcome; `status` is ipamd's `GET /v1/status` answer when a socket said ready. */
+export interface Probe {
+  ok: boolean;
+  why: string;
+  status?: { ready: true; iptablesBackend?: string };
+}
+
 /**
  * One health probe: a URL must answer 200; a socket path must answer `GET /v1/status` 200 `{ready:true}`.
  * The socket request's URL host is an IP literal: with a name, fetch resolves it through DNS even over a unix
  * socket, which stalls on a node whose resolver is unreachable.
  */
-export async function probeHealthy(target: string, timeoutMs = 2000): Promise<{ ok: boolean; why: string }> {
+export async function probeHealthy(target: string, timeoutMs = 2000): Promise<Probe> {
   const signal = AbortSignal.timeout(timeoutMs);
   const isUrl = /^https?:\/\//.test(target);
   const client = isUrl ? undefined : Deno.createHttpClient({ proxy: { transport: "unix", path: target } });
@@ -20,10 +27,10 @@ export async function probeHealthy(target: string, timeoutMs = 2000): Promise<{ 
     const r = await fetch(isUrl ? target : "http://127.0.0.1/v1/status", { client, signal });
     const text = await r.text();
     if (r.status !== 200) return { ok: false, why: `HTTP ${r.status}: ${text.slice(0, 200).trim()}` };
-    if (!isUrl && JSON.parse(text)?.ready !== true) {
-      return { ok: false, why: `not ready: ${text.slice(0, 200)}` };
-    }
-    return { ok: true, why: "" };
+    if (isUrl) return { ok: true, why: "" };
+    const status = JSON.parse(text);
+    if (status?.ready !== true) return { ok: false, why: `not ready: ${text.slice(0, 200)}` };
+    return { ok: true, why: "", status };
   } catch (e) {
     return { ok: false, why: (e as Error).message };
   } finally {
@@ -31,17 +38,20 @@ export async function probeHealthy(target: string, timeoutMs = 2000): Promise<{ 
   }
 }
 
-/** Polls {@link probeHealthy} until it passes; throws after `timeoutMs` (or when `signal` aborts). */
+/**
+ * Polls {@link probeHealthy} until it passes, resolving with the passing probe; throws after `timeoutMs` (or
+ * when `signal` aborts).
+ */
 export async function waitHealthy(
   target: string,
   o: { timeoutMs: number; pollMs?: number; signal?: AbortSignal; log?: (m: string) => void },
-): Promise<void> {
+): Promise<Probe> {
   const deadline = Date.now() + o.timeoutMs;
   let last = "";
   for (let attempt = 1;; attempt++) {
     if (o.signal?.aborted) throw new Error(`stopped waiting for ipamd at ${target}: ${last || "aborted"}`);
     const p = await probeHealthy(target, Math.max(1, Math.min(2000, deadline - Date.now())));
-    if (p.ok) return;
+    if (p.ok) return p;
     if (p.why !== last) o.log?.(`ipamd at ${target} not healthy yet (attempt ${attempt}): ${p.why}`);
     last = p.why;
     const left = deadline - Date.now();

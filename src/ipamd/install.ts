@@ -114,8 +114,8 @@ export async function install(o: InstallOptions = {}): Promise<InstallReport> {
     const target = o.waitHealthy ?? config.ipamdSocket;
     const timeoutMs = o.waitTimeoutMs ?? 600_000;
     log(`waiting for ipamd at ${target} (up to ${timeoutMs / 1000} s) before writing the conflist`);
-    await waitHealthy(target, { timeoutMs, pollMs: o.pollMs, signal: o.signal, log });
-    report.conflist = await writeConflist(config, binDir, confDir, o, env);
+    const healthy = await waitHealthy(target, { timeoutMs, pollMs: o.pollMs, signal: o.signal, log });
+    report.conflist = await writeConflist(config, binDir, confDir, o, env, iptablesBackendOf(healthy.status));
     log(`ipamd is healthy; wrote ${report.conflist}`);
   }
   return report;
@@ -193,13 +193,23 @@ async function setSysctls(
   return wanted;
 }
 
-/** Renders the conflist for what `binDir` holds and writes it atomically; its path. */
+/** The iptables backend ipamd's status names, when it is one egress-cni knows. */
+function iptablesBackendOf(status: { iptablesBackend?: string } | undefined): "legacy" | "nft" | undefined {
+  const b = status?.iptablesBackend;
+  return b === "legacy" || b === "nft" ? b : undefined;
+}
+
+/**
+ * Renders the conflist for what `binDir` holds (and, in IPv6 mode, the iptables backend ipamd uses, for
+ * egress-cni) and writes it atomically; its path.
+ */
 async function writeConflist(
   config: IpamdConfig,
   binDir: string,
   confDir: string,
   o: InstallOptions,
   env: Record<string, string | undefined>,
+  iptablesBackend?: "legacy" | "nft",
 ): Promise<string> {
   const withPortmap = isFile(`${binDir}/portmap`);
   if (config.enableBandwidthPlugin && !isFile(`${binDir}/bandwidth`)) {
@@ -215,7 +225,13 @@ async function writeConflist(
     const { ImdsClient } = await import("../aws/imds.ts");
     nodeIp = await new ImdsClient().localIpv4();
   }
-  const conf = renderConflist(config, { cniVersion: o.cniVersion, withPortmap, env, nodeIp });
+  const conf = renderConflist(config, {
+    cniVersion: o.cniVersion,
+    withPortmap,
+    env,
+    nodeIp,
+    iptablesBackend,
+  });
   await Deno.mkdir(confDir, { recursive: true });
   await removeStaleTemps(confDir);
   const path = `${confDir}/${CONFLIST_NAME}`;

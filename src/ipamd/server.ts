@@ -27,6 +27,11 @@ export interface ApiContext {
   persist: () => Promise<void>;
   /** Whether start-up has finished. */
   ready: () => boolean;
+  /**
+   * The iptables backend ipamd's rules are in, told in `GET /v1/status` so that `ipamd install` can give
+   * egress-cni the same one (its SNAT must sit beside ipamd's and kube-proxy's rules).
+   */
+  iptablesBackend?: () => string | undefined;
   /** How long AddNetwork waits for the pool to grow before answering with a reason. */
   addWaitMs?: number;
   metrics?: IpamdMetrics;
@@ -43,7 +48,11 @@ const notReady = () => new ApiError(503, "not_ready", "ipamd is starting", true,
 
 /** A GET: the status, the pool, an introspection view, else 405 (a POST route) or 404. */
 function answerGet(ctx: ApiContext, path: string): Response {
-  if (path === "/v1/status") return ctx.ready() ? json(200, { ready: true }) : errorResponse(notReady());
+  if (path === "/v1/status") {
+    if (!ctx.ready()) return errorResponse(notReady());
+    const backend = ctx.iptablesBackend?.();
+    return json(200, { ready: true, ...(backend ? { iptablesBackend: backend } : {}) });
+  }
   if (path === "/v1/pool") return json(200, poolSnapshot(ctx, (ctx.clock ?? systemClock).now()));
   const extra = ctx.extraGets?.[path];
   if (extra) return json(200, extra());
