@@ -6,87 +6,31 @@
  * node), passes CHECK and goes at DEL. A pod whose chain an older egress-cni put in nft is still cleaned up.
  */
 import assert from "node:assert/strict";
-import { libcni } from "../harness/libcni.ts";
-import { inNetns } from "../harness/libcni.ts";
+import { inNetns, libcni } from "../harness/libcni.ts";
 import { LAB_NET } from "../src/sim/naming.ts";
 import { ipamdGet, setIpamdRunning, type TestLab, withLab } from "./helpers/lab.ts";
 import { LabPods } from "./helpers/libcni_lab.ts";
 import { rootOnly } from "./helpers/root.ts";
+import { installConflist, runInNode, savedRules, seedKubeRules } from "./helpers/lab_node_setup.ts";
 
 // deno-lint-ignore no-explicit-any -- CNI results and conflists are JSON, checked field by field
 type Json = any;
-type Backend = "legacy" | "nft";
 
-const MAIN = new URL("../src/ipamd/main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const WHOAMI4 = `http://${LAB_NET.inetHostIp}:${LAB_NET.whoamiPort}/`;
-
-async function run(lab: TestLab, argv: string[]): Promise<string> {
-  const r = await lab.inNode(0, argv);
-  assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** What kubelet and kube-proxy leave in iptables-legacy: the hint chain and a nat jump. */
-async function seedLegacyKube(lab: TestLab): Promise<void> {
-  await run(lab, ["iptables-legacy", "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"]);
-  await run(lab, ["iptables-legacy", "-t", "nat", "-N", "KUBE-POSTROUTING"]);
-  await run(lab, [
-    "iptables-legacy",
-    "-t",
-    "nat",
-    "-A",
-    "POSTROUTING",
-    "-m",
-    "comment",
-    "--comment",
-    "kubernetes postrouting rules",
-    "-j",
-    "KUBE-POSTROUTING",
-  ]);
-}
-
-/** Every table of `backend`, read whole (so no table is created). */
-const saved = (lab: TestLab, b: Backend) => run(lab, [`iptables-${b}-save`]);
 
 /** The POSTROUTING jump of egress-cni's chain for `ip` in `save`, if any. */
 const jumpFor = (save: string, ip: string) =>
   save.split("\n").find((l) => l.startsWith(`-A POSTROUTING -s ${ip}/32 `) && / -j CNI-E4-/.test(l));
 
-/** `ipamd install --conflist-only` for node 0 into `confDir`, as the aws-node container runs it. */
-async function installConflist(lab: TestLab, confDir: string): Promise<Json> {
-  const n = lab.status.nodes[0];
-  const r = await lab.inNode(0, [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--config",
-    CONFIG,
-    MAIN,
-    "install",
-    "--conflist-only",
-    "--cni-bin-dir",
-    n.cniBinDir,
-    "--cni-conf-dir",
-    confDir,
-    "--wait-timeout",
-    "60",
-  ], {
-    env: {
-      ...Deno.env.toObject(),
-      MY_NODE_NAME: n.name,
-      IPAMD_SOCKET: n.ipamdSocket,
-      ENABLE_IPv6: "true",
-      ENABLE_IPv4: "false",
-      ENABLE_PREFIX_DELEGATION: "true",
-      AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${LAB_NET.imdsIp}`,
-      AWS_VPC_K8S_PLUGIN_LOG_FILE: lab.names.pluginLog(0),
-      AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: lab.names.egressPluginLog(0),
-    },
+/** `ipamd install --conflist-only` for node 0 in IPv6 mode, as the aws-node container runs it. */
+const installIpv6Conflist = (lab: TestLab, confDir: string) =>
+  installConflist(lab, confDir, {
+    ENABLE_IPv6: "true",
+    ENABLE_IPv4: "false",
+    ENABLE_PREFIX_DELEGATION: "true",
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${LAB_NET.imdsIp}`,
+    AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: lab.names.egressPluginLog(0),
   });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(await Deno.readTextFile(`${confDir}/10-aws.conflist`));
-}
 
 Deno.test({
   name:
@@ -98,13 +42,13 @@ Deno.test({
     const pods = new LabPods(lab, `${dir}/cache`);
     try {
       // kubelet and kube-proxy on iptables-legacy; the host's (and the lab node's) plain `iptables` is nft.
-      assert.match(await run(lab, ["iptables", "--version"]), /nf_tables/);
+      assert.match(await runInNode(lab, ["iptables", "--version"]), /nf_tables/);
       await setIpamdRunning(lab, 0, false);
-      await seedLegacyKube(lab);
+      await seedKubeRules(lab, "legacy");
       await setIpamdRunning(lab, 0, true);
       assert.equal((await ipamdGet(lab, 0, "/v1/status")).body.iptablesBackend, "legacy");
 
-      const list = await installConflist(lab, `${dir}/net.d`);
+      const list = await installIpv6Conflist(lab, `${dir}/net.d`);
       const egress = list.plugins.find((p: Json) => p.type === "egress-cni");
       assert.equal(egress.iptablesBackend, "legacy", JSON.stringify(egress));
       // egress-cni's IPAM state in the lab node's dir (the product's /run/cni/v6pd path is the host's).
@@ -119,22 +63,25 @@ Deno.test({
       const ip4 = (await inNetns(pod.ns, ["ip", "-4", "-o", "addr", "show", "v4if0"]))
         .match(/inet (\d+\.\d+\.\d+\.\d+)\//)?.[1];
       assert.ok(ip4, "the pod has an egress IPv4");
-      assert.ok(jumpFor(await saved(lab, "legacy"), ip4), "the SNAT chain is in legacy, beside kube-proxy's");
-      assert.equal(jumpFor(await saved(lab, "nft"), ip4), undefined, "and not in nft");
+      assert.ok(
+        jumpFor(await savedRules(lab, "legacy"), ip4),
+        "the SNAT chain is in legacy, beside kube-proxy's",
+      );
+      assert.equal(jumpFor(await savedRules(lab, "nft"), ip4), undefined, "and not in nft");
       const seen = (await inNetns(pod.ns, ["curl", "-s", "-m", "5", WHOAMI4])).trim();
       assert.equal(seen, lab.status.nodes[0].primaryIp, "the IPv4 whoami sees the node (the SNAT works)");
       await libcni("check", pod.opts);
       await libcni("del", pod.opts);
-      assert.doesNotMatch(await saved(lab, "legacy"), /CNI-E4-/, "DEL removed the chain from legacy");
+      assert.doesNotMatch(await savedRules(lab, "legacy"), /CNI-E4-/, "DEL removed the chain from legacy");
 
       // A pod added by an egress-cni that ran the plain `iptables` (the lab's own conflist has no
       // iptablesBackend): its chain is in nft, and a DEL under the new conflist still removes it.
       const old = await pods.make("old");
       await libcni("add", old.opts);
-      assert.match(await saved(lab, "nft"), /-j CNI-E4-/);
+      assert.match(await savedRules(lab, "nft"), /-j CNI-E4-/);
       await libcni("del", { ...old.opts, conflist });
-      assert.doesNotMatch(await saved(lab, "nft"), /CNI-E4-/, "the other backend was cleaned too");
-      assert.doesNotMatch(await saved(lab, "legacy"), /CNI-E4-/);
+      assert.doesNotMatch(await savedRules(lab, "nft"), /CNI-E4-/, "the other backend was cleaned too");
+      assert.doesNotMatch(await savedRules(lab, "legacy"), /CNI-E4-/);
     } finally {
       await pods.cleanup();
       await Deno.remove(dir, { recursive: true });

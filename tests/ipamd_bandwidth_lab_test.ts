@@ -10,12 +10,10 @@ import { rootOnly } from "./helpers/root.ts";
 import { libcni } from "../harness/libcni.ts";
 import { type TestLab, waitIpamdReady, withLab } from "./helpers/lab.ts";
 import { LabPods } from "./helpers/libcni_lab.ts";
+import { installConflist } from "./helpers/lab_node_setup.ts";
 
 // deno-lint-ignore no-explicit-any -- CNI results and conflists are JSON, checked field by field
 type Json = any;
-
-const MAIN = new URL("../src/ipamd/main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 /** kubelet's reading of `kubernetes.io/ingress-bandwidth: 8M` and `egress-bandwidth: 4M` (bits per second). */
 const ANNOTATED = {
@@ -24,37 +22,6 @@ const ANNOTATED = {
   egressRate: 4_000_000,
   egressBurst: 1_048_576,
 };
-
-/** Runs `ipamd install --conflist-only` for node 0 into `confDir` with `env`; returns the conflist. */
-async function installConflist(lab: TestLab, confDir: string, env: Record<string, string>): Promise<Json> {
-  const n = lab.status.nodes[0];
-  const r = await lab.inNode(0, [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--config",
-    CONFIG,
-    MAIN,
-    "install",
-    "--conflist-only",
-    "--cni-bin-dir",
-    n.cniBinDir,
-    "--cni-conf-dir",
-    confDir,
-    "--wait-timeout",
-    "60",
-  ], {
-    env: {
-      ...Deno.env.toObject(),
-      MY_NODE_NAME: n.name,
-      IPAMD_SOCKET: n.ipamdSocket,
-      AWS_VPC_K8S_PLUGIN_LOG_FILE: lab.names.pluginLog(0),
-      ...env,
-    },
-  });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(await Deno.readTextFile(`${confDir}/10-aws.conflist`));
-}
 
 async function tc(lab: TestLab, dev: string): Promise<string> {
   const r = await lab.inNode(0, ["tc", "qdisc", "show", "dev", dev]);
