@@ -5,7 +5,8 @@
 import type { NetworkInterface, Subnet } from "../aws/ec2_port.ts";
 import type { Clock } from "../common/clock.ts";
 import type { ImdsInterface } from "../aws/imds_port.ts";
-import { addAttachedEni, type Assignment, type Datastore, eniRecordOf } from "./datastore.ts";
+import { addAttachedEni, eniRecordOf } from "./attached_eni.ts";
+import type { Assignment, Datastore } from "./datastore.ts";
 import { EniManager } from "./eni_manager.ts";
 import { pollUntil } from "./poll_until.ts";
 import { routeTableOf } from "../common/routing.ts";

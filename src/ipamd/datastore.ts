@@ -15,75 +15,31 @@
  *   lowest address of the prefix that is neither assigned nor cooling, starting at the prefix's first address,
  *   as upstream's datastore hands out IPv6 addresses. IPv6 text is kept in RFC 5952 form.
  */
-import type { AttachmentKey } from "../cni/api.ts";
-import type { NetworkInterface } from "../aws/ec2_port.ts";
 import { expandCidr, ipToInt, isIpv4, parseCidr } from "../net/ipv4.ts";
 import { bigToIp6, ip6ToBig, isIpv6, parseCidr6 } from "../net/ipv6.ts";
+import {
+  type Assignment,
+  type AttachmentKey,
+  DatastoreError,
+  type EniIdentity,
+  type EniRecord,
+  type IpStats,
+  NoFreeIpError,
+  type PodMeta,
+} from "./datastore_types.ts";
 
-export type { AttachmentKey };
-
-/** What we know of the pod behind an attachment. */
-export interface PodMeta {
-  k8sPodNamespace?: string;
-  k8sPodName?: string;
-  k8sPodUid?: string;
-  netns?: string;
-}
-
-/** One pod attachment holding one IP. */
-export interface Assignment extends AttachmentKey {
-  ip: string;
-  eniId: string;
-  assignedAt: number;
-  meta: PodMeta;
-}
-
-/** An ENI as the datastore holds it. */
-export interface EniRecord {
-  eniId: string;
-  deviceNumber: number;
-  subnetId: string;
-  subnetCidr: string;
-  primaryIp: string;
-  mac: string;
-  createdAt: number;
-  /** Pod-usable addresses (secondary IPs and prefix addresses), never the ENI's primary IP; sorted. */
-  ips: string[];
-  /** Delegated /28 prefixes. */
-  prefixes: string[];
-  /** Delegated IPv6 prefixes (IPv6 mode's /80), when the ENI has any. */
-  ipv6Prefixes?: string[];
-}
-
-/** Address counts; total = assigned + cooling + free. */
-export interface IpStats {
-  total: number;
-  assigned: number;
-  cooling: number;
-  free: number;
-}
-
-/** No free (and cooled-down) IP on the node. */
-export class NoFreeIpError extends Error {
-  /** When the earliest cooling IP becomes free, if any is cooling. */
-  readonly retryAfterMs?: number;
-  constructor(message: string, retryAfterMs?: number) {
-    super(message);
-    this.name = "NoFreeIpError";
-    this.retryAfterMs = retryAfterMs;
-  }
-}
-
-/** A refused datastore change (e.g. removing an assigned IP, restoring onto a taken IP). */
-export class DatastoreError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DatastoreError";
-  }
-}
+export type {
+  Assignment,
+  AttachmentKey,
+  EniIdentity,
+  EniRecord,
+  IpStats,
+  PodMeta,
+} from "./datastore_types.ts";
+export { DatastoreError, NoFreeIpError } from "./datastore_types.ts";
 
 interface EniState {
-  rec: Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes">;
+  rec: EniIdentity;
   /** address → the prefix it came from, or "" for a secondary IP */
   ips: Map<string, string>;
   prefixes: Set<string>;
@@ -134,7 +90,7 @@ export class Datastore {
   }
 
   /** Adds an ENI (no IPs yet); idempotent by eniId (a repeat updates nothing). */
-  addEni(e: Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes">): void {
+  addEni(e: EniIdentity): void {
     if (this.#enis.has(e.eniId)) return;
     this.#enis.set(e.eniId, { rec: { ...e }, ips: new Map(), prefixes: new Set(), v6: new Map() });
   }
@@ -518,41 +474,4 @@ export class Datastore {
     if (s.v6.size) r.ipv6Prefixes = [...s.v6.keys()].sort((a, b) => byAddr(a.split("/")[0], b.split("/")[0]));
     return r;
   }
-}
-
-/** The datastore record of an ENI attached at `deviceNumber`, as EC2 describes it. */
-export function eniRecordOf(
-  n: NetworkInterface,
-  deviceNumber: number,
-  subnetCidr: string,
-  createdAt: number,
-): Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes"> {
-  return {
-    eniId: n.networkInterfaceId,
-    deviceNumber,
-    subnetId: n.subnetId,
-    subnetCidr,
-    primaryIp: n.privateIpAddress,
-    mac: n.macAddress.toLowerCase(),
-    createdAt,
-  };
-}
-
-/**
- * Adds an attached ENI with its secondary IPs and /28 prefixes (its primary IP is never a pod's); in IPv6 mode
- * with its IPv6 prefixes only (pods get no IPv4 from an ENI then).
- */
-export function addAttachedEni(
-  ds: Datastore,
-  rec: Omit<EniRecord, "ips" | "prefixes" | "ipv6Prefixes">,
-  n: NetworkInterface,
-  o: { ipv6?: boolean } = {},
-): void {
-  ds.addEni(rec);
-  if (o.ipv6) {
-    if (n.ipv6Prefixes?.length) ds.addIpv6Prefixes(rec.eniId, n.ipv6Prefixes);
-    return;
-  }
-  ds.addIps(rec.eniId, n.privateIps.filter((p) => !p.primary).map((p) => p.address));
-  if (n.ipv4Prefixes.length) ds.addPrefixes(rec.eniId, n.ipv4Prefixes);
 }
