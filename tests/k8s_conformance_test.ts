@@ -10,7 +10,8 @@ import type { KubeStoreOptions } from "../src/sim/k8s_object_store.ts";
 import { KubeStore } from "../src/sim/k8s_store.ts";
 import { createKubeHandler, type KubeHandler, type KubeHandlerOptions } from "../src/sim/k8s_server.ts";
 import { writeKubeconfig } from "../src/sim/kubeconfig.ts";
-import { ClientNodeKube, type ClientNodeKubeOptions, waitForApiServer } from "../src/k8s/client.ts";
+import { ClientNodeKube, type ClientNodeKubeOptions } from "../src/k8s/client.ts";
+import { waitForApiServer } from "../src/k8s/api_server_wait.ts";
 import { KubeApiError, KubeUnreachableError, type NodeInfo, type PodEvent } from "../src/k8s/port.ts";
 
 interface Lab {

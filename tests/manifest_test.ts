@@ -212,7 +212,7 @@ async function codeGrants(): Promise<Set<Grant>> {
     const g = grantOf(path, method);
     if (g) grants.add(g);
   }
-  const watches = [...src.matchAll(/#watchOnce\(\s*"\/api\/v1\/(\w+)"/g)];
+  const watches = [...src.matchAll(/listAndWatch\(\s*"\/api\/v1\/(\w+)"/g)];
   assert.ok(watches.length >= 2, "the scan finds the watches");
   for (const [, resource] of watches) grants.add(`/${resource}:watch`);
   // No other module talks to the API server.

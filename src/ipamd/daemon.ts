@@ -7,7 +7,7 @@
  */
 import type { Ec2Port, NetworkInterface } from "../aws/ec2_port.ts";
 import { type Clock, systemClock } from "../common/clock.ts";
-import { waitForApiServer } from "../k8s/client.ts";
+import { waitForApiServer } from "../k8s/api_server_wait.ts";
 import type { EniConfigSpec } from "../k8s/port.ts";
 import { CheckpointWriter } from "./checkpoint_writer.ts";
 import type { DaemonOptions } from "./daemon_options.ts";

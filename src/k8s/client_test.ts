@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ClientNodeKube, toNodeInfo, toPodInfo, waitForApiServer } from "./client.ts";
+import { ClientNodeKube } from "./client.ts";
 import { KubeAccess } from "./kube_config.ts";
 import { renderKubeconfig } from "../sim/kubeconfig.ts";
-import { KubeApiError, type KubePort, KubeUnreachableError, type PodEvent } from "./port.ts";
+import { KubeApiError, KubeUnreachableError, type PodEvent } from "./port.ts";
 import { until } from "../../harness/poll.ts";
 
 /** Serves `handler` on 127.0.0.1 and gives `fn` a ClientNodeKube for it. */
@@ -31,44 +31,6 @@ const atMostOnePer = (gapMs: number, elapsedMs: number) => 2 + Math.ceil(elapsed
 
 const podList = (rv: string, items: unknown[] = []) =>
   Response.json({ kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: rv }, items });
-
-Deno.test("toPodInfo / toNodeInfo read raw JSON and tolerate gaps", () => {
-  assert.deepEqual(
-    toPodInfo({
-      metadata: { namespace: "d", name: "p", uid: "u", deletionTimestamp: "2026-01-01T00:00:00Z" },
-      spec: { nodeName: "n1" },
-      status: { podIP: "10.0.0.1", phase: "Running" },
-    }),
-    {
-      namespace: "d",
-      name: "p",
-      uid: "u",
-      nodeName: "n1",
-      podIp: "10.0.0.1",
-      phase: "Running",
-      deleting: true,
-    },
-  );
-  assert.deepEqual(toPodInfo({ metadata: { name: "x" } }), {
-    namespace: "",
-    name: "x",
-    uid: "",
-    nodeName: "",
-    deleting: false,
-  });
-  assert.deepEqual(toNodeInfo({ metadata: { name: "n" }, spec: { providerID: "aws:///az/i-1" } }), {
-    name: "n",
-    labels: {},
-    annotations: {},
-    unschedulable: false,
-    providerId: "aws:///az/i-1",
-  });
-  // Cordoned: the flag (kubectl cordon) or the taint (the node controller's; upstream's test).
-  assert.equal(toNodeInfo({ spec: { unschedulable: true } }).unschedulable, true);
-  const taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
-  assert.equal(toNodeInfo({ spec: { taints: [taint] } }).unschedulable, true);
-  assert.equal(toNodeInfo({ spec: { taints: [{ ...taint, effect: "NoExecute" }] } }).unschedulable, false);
-});
 
 Deno.test("ClientNodeKube: an error Status becomes KubeApiError with code and reason", async () => {
   await withServer(
@@ -212,26 +174,6 @@ Deno.test("watchPodsOnNode: a throwing handler does not stop the watch", async (
     await done;
     assert.deepEqual(names, ["p1", "p2"]);
   });
-});
-
-Deno.test("waitForApiServer: retries non-connection failures, then gives up with KubeUnreachableError", async () => {
-  let calls = 0;
-  const flaky: Pick<KubePort, "version"> = {
-    version() {
-      calls++;
-      if (calls < 3) return Promise.reject(new KubeApiError(503, "ServiceUnavailable", "starting"));
-      return Promise.resolve({ gitVersion: "v1.31.0" });
-    },
-  };
-  assert.deepEqual(await waitForApiServer(flaky as KubePort, { timeoutMs: 2000, minDelayMs: 10 }), {
-    gitVersion: "v1.31.0",
-  });
-  assert.equal(calls, 3);
-  const never = { server: "http://x", version: () => Promise.reject(new KubeApiError(503, "", "down")) };
-  await assert.rejects(
-    waitForApiServer(never as unknown as KubePort, { timeoutMs: 100, minDelayMs: 10 }),
-    (e) => e instanceof KubeUnreachableError && e.server === "http://x",
-  );
 });
 
 Deno.test("watchPodsOnNode: a watch that gets no answer times out and backs off", async () => {

@@ -99,3 +99,21 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Any failure of a call or watch as the port's errors: `KubeApiError` for an HTTP status, `KubeUnreachableError`
+ * when the server was not reached (connection codes, client-node's fetch errors), else the error itself.
+ */
+export function toKubeError(server: string, e: unknown): Error {
+  if (e instanceof KubeUnreachableError || e instanceof KubeApiError) return e;
+  const err = e as { code?: string; type?: string; message?: string; statusCode?: number; name?: string };
+  if (typeof err?.statusCode === "number") return statusError(err.statusCode, err.message ?? "");
+  if (
+    (err?.code && UNREACHABLE_CODES.has(err.code)) || err?.type === "system" ||
+    err?.type === "request-timeout" ||
+    err?.name === "FetchError" || e instanceof TypeError && /fetch|connect|network/i.test(err.message ?? "")
+  ) {
+    return new KubeUnreachableError(server, err.message ?? String(e));
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
