@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { configSettings, loadConfig } from "../src/ipamd/config.ts";
+import { loadConfig } from "../src/ipamd/config.ts";
+import { configSettings } from "../src/ipamd/config_settings.ts";
 import { UPSTREAM_VARIABLES } from "../src/ipamd/config_upstream.ts";
 import { renderConflist } from "../src/ipamd/conflist.ts";
 import { INSTALL_OPTIONS } from "../src/ipamd/install.ts";

@@ -10,6 +10,9 @@
  */
 import { IPAMD_SOCKET_DEFAULT } from "../cni/api.ts";
 import { parseCidr } from "../net/ipv4.ts";
+import { bool, ConfigError, type Env, int, ipTarget, oneOf, raw, str } from "./config_readers.ts";
+
+export { ConfigError } from "./config_readers.ts";
 
 export interface IpamdConfig {
   /** WARM_ENI_TARGET, default 1. Ignored when an IP target is set or in prefix mode. */
@@ -103,59 +106,6 @@ export interface IpamdConfig {
   enableV4Egress: boolean;
 }
 
-/** A bad environment value; the message names the variable, its value and what it accepts. */
-export class ConfigError extends Error {
-  /** The offending variable. */
-  readonly variable: string;
-  constructor(variable: string, value: string, accepts: string) {
-    super(`${variable}=${JSON.stringify(value)}: expected ${accepts}`);
-    this.name = "ConfigError";
-    this.variable = variable;
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function raw(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === "" ? undefined : v;
-}
-
-function bool(env: Env, name: string, dflt: boolean): boolean {
-  const v = raw(env, name);
-  if (v === undefined) return dflt;
-  const s = v.trim().toLowerCase();
-  if (s === "true" || s === "1") return true;
-  if (s === "false" || s === "0") return false;
-  throw new ConfigError(name, v, "true or false (or 1/0)");
-}
-
-function int(env: Env, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const v = raw(env, name);
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  const n = Number(s);
-  if (!/^-?\d+$/.test(s) || !Number.isSafeInteger(n) || n < min || n > max) {
-    const what = max === Number.MAX_SAFE_INTEGER
-      ? `a whole number ≥ ${min}`
-      : `a whole number from ${min} to ${max}`;
-    throw new ConfigError(name, v, what);
-  }
-  return n;
-}
-
-function oneOf<T extends string>(env: Env, name: string, values: readonly T[], dflt: T): T {
-  const v = raw(env, name);
-  if (v === undefined) return dflt;
-  const s = v.trim().toLowerCase() as T;
-  if (!values.includes(s)) throw new ConfigError(name, v, `one of ${values.join(", ")}`);
-  return s;
-}
-
-function str(env: Env, name: string, dflt: string): string {
-  return raw(env, name)?.trim() ?? dflt;
-}
-
 const MTU_MIN = 576, MTU_MAX = 9001;
 
 /** Tag keys ipamd owns or AWS reserves (upstream ignores any key containing `k8s.amazonaws.com`). */
@@ -242,36 +192,35 @@ function clusterEndpoint(env: Env): string | undefined {
   return v.trim().replace(/\/$/, "");
 }
 
-/** An IP target: unset, 0 or negative (upstream: "non-positive is the same as not set") are undefined. */
-function ipTarget(env: Env, name: string): number | undefined {
-  const v = raw(env, name)?.trim();
-  if (v !== undefined && /^-\d+$/.test(v)) return undefined;
-  const n = int(env, name, 0);
-  return n === 0 ? undefined : n;
+/** MAX_ENI: unset, 0 or lower is no limit (upstream's README). */
+function maxEni(env: Env): number | undefined {
+  const v = raw(env, "MAX_ENI")?.trim();
+  return v !== undefined && /^-\d+$/.test(v) ? undefined : int(env, "MAX_ENI", 0) || undefined;
 }
 
-/** Reads ipamd's settings from `env` (e.g. `Deno.env.toObject()`); throws {@link ConfigError}. */
-export function loadConfig(env: Env): IpamdConfig {
-  // MAX_ENI: unset, 0 or lower is no limit (upstream's README).
-  const maxEniRaw = raw(env, "MAX_ENI")?.trim();
-  const maxEni = maxEniRaw !== undefined && /^-\d+$/.test(maxEniRaw)
-    ? undefined
-    : int(env, "MAX_ENI", 0) || undefined;
+/** WARM_PREFIX_TARGET: a negative value is 0; unset is undefined. */
+function warmPrefixTarget(env: Env): number | undefined {
+  const v = raw(env, "WARM_PREFIX_TARGET")?.trim();
+  return v !== undefined && /^-\d+$/.test(v) ? 0 : int(env, "WARM_PREFIX_TARGET", 0);
+}
 
-  const vethRaw = raw(env, "AWS_VPC_K8S_CNI_VETHPREFIX");
-  const vethPrefix = vethRaw === undefined ? "eni" : vethRaw.trim();
-  if (
-    vethRaw !== undefined &&
-    (vethPrefix.length > 4 || ["eth", "lo", "vlan"].includes(vethPrefix) ||
-      !/^[A-Za-z0-9_.-]+$/.test(vethPrefix))
-  ) {
+/** AWS_VPC_K8S_CNI_VETHPREFIX: at most 4 interface-name characters, not eth, lo or vlan; default "eni". */
+function vethPrefix(env: Env): string {
+  const v = raw(env, "AWS_VPC_K8S_CNI_VETHPREFIX");
+  if (v === undefined) return "eni";
+  const prefix = v.trim();
+  if (prefix.length > 4 || ["eth", "lo", "vlan"].includes(prefix) || !/^[A-Za-z0-9_.-]+$/.test(prefix)) {
     throw new ConfigError(
       "AWS_VPC_K8S_CNI_VETHPREFIX",
-      vethRaw,
+      v,
       "at most 4 interface-name characters (letters, digits, _ . -), not eth, lo or vlan",
     );
   }
+  return prefix;
+}
 
+/** INTROSPECTION_BIND_ADDRESS: host:port (port 1–65535) or unix:/path; default 127.0.0.1:61679. */
+function introspectionBindAddress(env: Env): string {
   const bind = str(env, "INTROSPECTION_BIND_ADDRESS", "127.0.0.1:61679");
   const bm = bind.match(/^(.*):(\d{1,5})$/);
   if (!/^unix:\/./.test(bind) && (!bm || Number(bm[2]) < 1 || Number(bm[2]) > 65535)) {
@@ -281,18 +230,25 @@ export function loadConfig(env: Env): IpamdConfig {
       "host:port with a port from 1 to 65535, or unix:/path/to.sock",
     );
   }
+  return bind;
+}
 
-  const eniMtu = int(env, "AWS_VPC_ENI_MTU", MTU_MIN, MTU_MAX) ?? 9001;
-  const imdsOnly = bool(env, "ENABLE_IMDS_ONLY_MODE", false);
-  const disableEniProvisioning = imdsOnly || bool(env, "DISABLE_NETWORK_RESOURCE_PROVISIONING", false);
-  // FATAL (upstream's) logs as ERROR: ipamd has nothing between an error and exiting.
+/** AWS_VPC_K8S_CNI_LOGLEVEL, default debug; FATAL (upstream's) logs as ERROR: ipamd has nothing between. */
+function logLevel(env: Env): IpamdConfig["logLevel"] {
   const level = oneOf(
     env,
     "AWS_VPC_K8S_CNI_LOGLEVEL",
     ["debug", "info", "warn", "error", "fatal"] as const,
     "debug",
   );
-  const warmPrefix = raw(env, "WARM_PREFIX_TARGET")?.trim();
+  return level === "fatal" ? "error" : level;
+}
+
+/** Reads ipamd's settings from `env` (e.g. `Deno.env.toObject()`); throws {@link ConfigError}. */
+export function loadConfig(env: Env): IpamdConfig {
+  const eniMtu = int(env, "AWS_VPC_ENI_MTU", MTU_MIN, MTU_MAX) ?? 9001;
+  const imdsOnly = bool(env, "ENABLE_IMDS_ONLY_MODE", false);
+  const disableEniProvisioning = imdsOnly || bool(env, "DISABLE_NETWORK_RESOURCE_PROVISIONING", false);
   const enableIpv4 = ipv4Mode(env);
   const enablePrefixDelegation = bool(env, "ENABLE_PREFIX_DELEGATION", false);
   const customNetworking = bool(env, "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", false);
@@ -301,11 +257,9 @@ export function loadConfig(env: Env): IpamdConfig {
     warmEniTarget: int(env, "WARM_ENI_TARGET", 0) ?? 1,
     warmIpTarget: ipTarget(env, "WARM_IP_TARGET"),
     minimumIpTarget: ipTarget(env, "MINIMUM_IP_TARGET"),
-    warmPrefixTarget: warmPrefix !== undefined && /^-\d+$/.test(warmPrefix)
-      ? 0
-      : int(env, "WARM_PREFIX_TARGET", 0),
+    warmPrefixTarget: warmPrefixTarget(env),
     enablePrefixDelegation,
-    maxEni,
+    maxEni: maxEni(env),
     ipCooldownMs: (int(env, "IP_COOLDOWN_PERIOD", 0) ?? 30) * 1000,
     eniMtu,
     podMtu: int(env, "POD_MTU", MTU_MIN, MTU_MAX) ?? eniMtu,
@@ -317,17 +271,17 @@ export function loadConfig(env: Env): IpamdConfig {
       ["prng", "hashrandom", "none"] as const,
       "prng",
     ),
-    logLevel: level === "fatal" ? "error" : level,
+    logLevel: logLevel(env),
     logFile: str(env, "AWS_VPC_K8S_CNI_LOG_FILE", "/var/log/aws-routed-eni/ipamd.log"),
     backingStore: str(env, "AWS_VPC_K8S_CNI_BACKING_STORE", "/var/run/aws-node/ipam.json"),
     clusterName: str(env, "CLUSTER_NAME", ""),
     disableIntrospection: bool(env, "DISABLE_INTROSPECTION", false),
     disableMetrics: bool(env, "DISABLE_METRICS", false),
-    introspectionBindAddress: bind,
+    introspectionBindAddress: introspectionBindAddress(env),
     metricsPort: int(env, "METRICS_PORT", 1, 65535) ?? 61678,
     nodeName: str(env, "MY_NODE_NAME", ""),
     ec2Endpoint: raw(env, "AWS_EC2_ENDPOINT")?.trim(),
-    vethPrefix,
+    vethPrefix: vethPrefix(env),
     customNetworking,
     eniConfigLabelDef: str(env, "ENI_CONFIG_LABEL_DEF", "k8s.amazonaws.com/eniConfig"),
     eniConfigAnnotationDef: str(env, "ENI_CONFIG_ANNOTATION_DEF", "k8s.amazonaws.com/eniConfig"),
@@ -395,57 +349,4 @@ function ipv4Mode(env: Env): boolean {
     );
   }
   return v4;
-}
-
-/**
- * The effective settings keyed by environment variable name, as strings (for `/v1/ipamd-env-settings`).
- * Unset optional values are "" . `loadConfig(configSettings(c))` gives `c` back.
- */
-export function configSettings(c: IpamdConfig): Record<string, string> {
-  const opt = (n: number | undefined) => n === undefined ? "" : String(n);
-  return {
-    WARM_ENI_TARGET: String(c.warmEniTarget),
-    WARM_IP_TARGET: opt(c.warmIpTarget),
-    MINIMUM_IP_TARGET: opt(c.minimumIpTarget),
-    WARM_PREFIX_TARGET: opt(c.warmPrefixTarget),
-    ENABLE_PREFIX_DELEGATION: String(c.enablePrefixDelegation),
-    MAX_ENI: c.maxEni === undefined ? "-1" : String(c.maxEni),
-    IP_COOLDOWN_PERIOD: String(c.ipCooldownMs / 1000),
-    AWS_VPC_ENI_MTU: String(c.eniMtu),
-    POD_MTU: String(c.podMtu),
-    AWS_VPC_K8S_CNI_EXTERNALSNAT: String(c.externalSnat),
-    AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: c.excludeSnatCidrs.join(","),
-    AWS_VPC_K8S_CNI_RANDOMIZESNAT: c.randomizeSnat,
-    AWS_VPC_K8S_CNI_LOGLEVEL: c.logLevel,
-    AWS_VPC_K8S_CNI_LOG_FILE: c.logFile,
-    AWS_VPC_K8S_CNI_BACKING_STORE: c.backingStore,
-    CLUSTER_NAME: c.clusterName,
-    DISABLE_INTROSPECTION: String(c.disableIntrospection),
-    DISABLE_METRICS: String(c.disableMetrics),
-    INTROSPECTION_BIND_ADDRESS: c.introspectionBindAddress,
-    METRICS_PORT: String(c.metricsPort),
-    MY_NODE_NAME: c.nodeName,
-    AWS_EC2_ENDPOINT: c.ec2Endpoint ?? "",
-    AWS_VPC_K8S_CNI_VETHPREFIX: c.vethPrefix,
-    AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: String(c.customNetworking),
-    ENI_CONFIG_LABEL_DEF: c.eniConfigLabelDef,
-    ENI_CONFIG_ANNOTATION_DEF: c.eniConfigAnnotationDef,
-    POD_LEAK_GRACE_PERIOD: String(c.podLeakGraceMs / 1000),
-    IPAMD_SOCKET: c.ipamdSocket,
-    DISABLE_LEAKED_ENI_CLEANUP: String(c.disableLeakedEniCleanup),
-    ADDITIONAL_ENI_TAGS: JSON.stringify(c.additionalEniTags),
-    AWS_MANAGE_ENIS_NON_SCHEDULABLE: String(c.manageEnisNonSchedulable),
-    MANAGE_UNTAGGED_ENI: String(c.manageUntaggedEni),
-    AWS_VPC_CNI_NODE_PORT_SUPPORT: String(c.nodePortSupport),
-    AWS_VPC_K8S_CNI_CONNMARK: `0x${c.connmark.toString(16)}`,
-    AWS_EXTERNAL_SERVICE_CIDRS: c.externalServiceCidrs.join(","),
-    DISABLE_NETWORK_RESOURCE_PROVISIONING: String(c.disableEniProvisioning),
-    ENABLE_IMDS_ONLY_MODE: String(c.imdsOnly),
-    ANNOTATE_POD_IP: String(c.annotatePodIp),
-    CLUSTER_ENDPOINT: c.clusterEndpoint ?? "",
-    ENABLE_BANDWIDTH_PLUGIN: String(c.enableBandwidthPlugin),
-    ENABLE_IPv4: String(c.enableIpv4),
-    ENABLE_IPv6: String(c.enableIpv6),
-    ENABLE_V4_EGRESS: String(c.enableV4Egress),
-  };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "../../harness/fast_check.ts";
-import { ConfigError, configSettings, type IpamdConfig, loadConfig } from "./config.ts";
+import { ConfigError, type IpamdConfig, loadConfig } from "./config.ts";
+import { configSettings } from "./config_settings.ts";
 
 function throwsConfig(env: Record<string, string>, variable: string, value: string, accepts: RegExp) {
   assert.throws(() => loadConfig(env), (e: unknown) => {

@@ -4,7 +4,7 @@
  */
 import type { EniConfigSpec } from "../k8s/port.ts";
 import type { IpamdConfig } from "./config.ts";
-import { configSettings } from "./config.ts";
+import { configSettings } from "./config_settings.ts";
 import type { Datastore } from "./datastore.ts";
 import type { IpamdMetrics } from "./metrics.ts";
 import type { UnmanagedEni } from "./eni_policy.ts";
