@@ -209,66 +209,18 @@ export interface SweepRun extends GcRun {
 export async function sweepOrphanedEnis(o: StartupSweepOptions): Promise<SweepRun> {
   const run: SweepRun = { deleted: [], failed: [], deferred: 0, skipped: [], incomplete: false };
   const deadlineMs = o.deadlineMs ?? STARTUP_SWEEP_DEADLINE_MS;
-  let expired = false;
-  let cancelTimer = () => {};
-  let onAbort = () => {};
-  const deadline = new Promise<"deadline">((resolve) => {
-    onAbort = () => {
-      expired = true;
-      resolve("deadline");
-    };
-    cancelTimer = (o.clock ?? systemClock).timer(deadlineMs, onAbort);
-    if (o.signal?.aborted) onAbort();
-    o.signal?.addEventListener("abort", onAbort);
-  });
+  const deadline = deadlineOrAbort(deadlineMs, o.clock ?? systemClock, o.signal);
   const work = async () => {
-    const candidates = await o.ec2.describeNetworkInterfaces({
-      filters: [
-        { name: "status", values: ["available"] },
-        { name: `tag:${TAG_INSTANCE_ID}`, values: [o.instanceId] },
-      ],
-    });
-    // The age rule becomes "created before start-up": now = startedAt, minimum age 0 (strictly before).
-    const all = selectLeakedEnis(candidates, {
-      instanceId: o.instanceId,
-      clusterName: o.clusterName,
-      now: o.startedAt,
-      minAgeMs: 0,
-      max: Infinity,
-    });
+    const all = await orphanCandidates(o);
     const max = o.max ?? GC_MAX_DELETES;
     run.deferred = Math.max(0, all.length - max);
     for (const eni of all.slice(0, max)) {
-      if (expired) return;
-      const id = eni.networkInterfaceId;
-      const createdAt = eni.tags.find((t) => t.key === TAG_CREATED_AT)?.value;
-      try {
-        await o.ec2.deleteNetworkInterface(id);
-        run.deleted.push(id);
-        o.metrics?.forceRemovedEnis.inc();
-        o.log?.info("deleted an ENI orphaned by a previous ipamd run", {
-          eniId: id,
-          createdAt,
-          description: eni.description,
-        });
-      } catch (e) {
-        const code = e instanceof Ec2Error ? e.code : "";
-        if (code === "InvalidNetworkInterfaceID.NotFound" || code === "InvalidNetworkInterface.InUse") {
-          run.skipped.push(id);
-          o.log?.info("orphaned ENI skipped", { eniId: id, reason: code });
-          continue;
-        }
-        run.failed.push({ eniId: id, error: (e as Error).message });
-        o.metrics?.ipamdErr.inc({ fn: "startupEniSweep" });
-        o.log?.warn("could not delete an orphaned ENI; left to the leaked-ENI GC", {
-          eniId: id,
-          err: (e as Error).message,
-        });
-      }
+      if (deadline.expired) return;
+      await deleteOrphan(o, eni, run);
     }
   };
   try {
-    const r = await Promise.race([work().then(() => "done" as const), deadline]);
+    const r = await Promise.race([work().then(() => "done" as const), deadline.reached]);
     if (r === "deadline") {
       run.incomplete = true;
       o.log?.warn("start-up ENI sweep cut off; the rest is left to the leaked-ENI GC", {
@@ -282,11 +234,83 @@ export async function sweepOrphanedEnis(o: StartupSweepOptions): Promise<SweepRu
     o.metrics?.ipamdErr.inc({ fn: "startupEniSweep" });
     o.log?.warn("start-up ENI sweep failed; left to the leaked-ENI GC", { err: (e as Error).message });
   } finally {
-    cancelTimer();
-    o.signal?.removeEventListener("abort", onAbort);
+    deadline.cancel();
   }
   if (run.deferred) o.log?.info("orphaned ENIs left for the leaked-ENI GC", { deferred: run.deferred });
   return run;
+}
+
+/** This node's `available` ENIs created before start-up (the age rule with now = startedAt, minimum age 0). */
+async function orphanCandidates(o: StartupSweepOptions): Promise<NetworkInterface[]> {
+  const candidates = await o.ec2.describeNetworkInterfaces({
+    filters: [
+      { name: "status", values: ["available"] },
+      { name: `tag:${TAG_INSTANCE_ID}`, values: [o.instanceId] },
+    ],
+  });
+  return selectLeakedEnis(candidates, {
+    instanceId: o.instanceId,
+    clusterName: o.clusterName,
+    now: o.startedAt,
+    minAgeMs: 0,
+    max: Infinity,
+  });
+}
+
+/** Deletes one orphan into `run`: deleted, skipped (gone or attached meanwhile) or failed; never throws. */
+async function deleteOrphan(o: StartupSweepOptions, eni: NetworkInterface, run: SweepRun): Promise<void> {
+  const id = eni.networkInterfaceId;
+  try {
+    await o.ec2.deleteNetworkInterface(id);
+    run.deleted.push(id);
+    o.metrics?.forceRemovedEnis.inc();
+    o.log?.info("deleted an ENI orphaned by a previous ipamd run", {
+      eniId: id,
+      createdAt: eni.tags.find((t) => t.key === TAG_CREATED_AT)?.value,
+      description: eni.description,
+    });
+  } catch (e) {
+    const code = e instanceof Ec2Error ? e.code : "";
+    if (code === "InvalidNetworkInterfaceID.NotFound" || code === "InvalidNetworkInterface.InUse") {
+      run.skipped.push(id);
+      o.log?.info("orphaned ENI skipped", { eniId: id, reason: code });
+      return;
+    }
+    run.failed.push({ eniId: id, error: (e as Error).message });
+    o.metrics?.ipamdErr.inc({ fn: "startupEniSweep" });
+    o.log?.warn("could not delete an orphaned ENI; left to the leaked-ENI GC", {
+      eniId: id,
+      err: (e as Error).message,
+    });
+  }
+}
+
+/** Settles `reached` when `ms` pass on `clock` or `signal` aborts, whichever is first; `cancel()` stops both. */
+function deadlineOrAbort(
+  ms: number,
+  clock: Clock,
+  signal?: AbortSignal,
+): { reached: Promise<"deadline">; readonly expired: boolean; cancel(): void } {
+  let expired = false;
+  let resolve!: (r: "deadline") => void;
+  const reached = new Promise<"deadline">((r) => (resolve = r));
+  const onEnd = () => {
+    expired = true;
+    resolve("deadline");
+  };
+  const cancelTimer = clock.timer(ms, onEnd);
+  if (signal?.aborted) onEnd();
+  signal?.addEventListener("abort", onEnd);
+  return {
+    reached,
+    get expired() {
+      return expired;
+    },
+    cancel() {
+      cancelTimer();
+      signal?.removeEventListener("abort", onEnd);
+    },
+  };
 }
 
 /**
