@@ -10,7 +10,7 @@
  * `--variant src='--config deno.json src/cni/main.ts' --variant bundle='--no-config --no-lock B/main.js'`
  * (default: the source as the lab's launcher ran it). Variants are interleaved call by call, so machine load
  * hits them alike; compare them within one run. `--parallel N` also runs N ADDs at once (as containerd does),
- * then N DELs, per variant. `--trace` sets `VPC_CNI_TRACE=1` and prints each variant's phase table
+ * then N DELs, per variant. `--ipamd-ms N` makes the fake ipamd take N ms per answer. `--trace` sets `VPC_CNI_TRACE=1` and prints each variant's phase table
  * (tools/phase_table.ts); `KEEP_LOG=<dir>` keeps the plugin logs.
  *
  * CPU is exact per call (tools/timed_run.ts; it includes the ~1 ms of nsenter and GNU time, which also
@@ -29,6 +29,7 @@ interface Sample {
   ms: number;
   cpuMs: number;
   rssKiB: number;
+  stdout: string;
 }
 
 /** How one variant runs the plugin, its log, and its samples per command. */
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     parallel: { type: "string", default: "0" },
     trace: { type: "boolean", default: false },
     variant: { type: "string", multiple: true },
+    "ipamd-ms": { type: "string", default: "0" },
   },
 });
 const runs = Number(values.runs);
@@ -76,7 +78,7 @@ async function call(
     prefix,
   );
   if (r.code !== 0) throw new Error(`${v.name} ${cmd} failed: ${r.stdout}`);
-  const s = { ms: r.ms, cpuMs: r.cpuMs, rssKiB: r.rssKiB };
+  const s = { ms: r.ms, cpuMs: r.cpuMs, rssKiB: r.rssKiB, stdout: r.stdout };
   (v.samples[label] ??= []).push(s);
   return s;
 }
@@ -127,6 +129,8 @@ const fake = FakeIpamd.start({
     routeTable: 3,
   })),
 });
+const ipamdMs = Number(values["ipamd-ms"]);
+if (ipamdMs > 0) fake.beforeReply = () => new Promise((r) => setTimeout(r, ipamdMs));
 const nsenter = ["nsenter", `--net=${node.path}`, "--"];
 try {
   for (let i = 0; i < runs; i++) {
@@ -134,8 +138,10 @@ try {
       const pod = await TestNetns.create("mp");
       try {
         const env = envFor(pod, `m${k}-${i}`);
-        await call(v, "ADD", nsenter, env, confFor(v, fake.socketPath));
-        await call(v, "DEL", nsenter, env, confFor(v, fake.socketPath));
+        const a = await call(v, "ADD", nsenter, env, confFor(v, fake.socketPath));
+        // As a runtime does: the DEL carries the ADD's result as prevResult.
+        const prev = { ...JSON.parse(confFor(v, fake.socketPath)), prevResult: JSON.parse(a.stdout) };
+        await call(v, "DEL", nsenter, env, JSON.stringify(prev));
       } finally {
         await pod.delete();
       }

@@ -16,6 +16,8 @@ export interface UnixRequest {
   body?: string | Uint8Array;
   /** Aborts connect, write and read; the promise rejects with `signal.reason`. */
   signal?: AbortSignal;
+  /** Called once the whole request is written (the server may be working on it from then on). */
+  onSent?: () => void;
 }
 
 /** A fully read response. */
@@ -155,6 +157,7 @@ async function exchange(conn: Deno.Conn, req: UnixRequest): Promise<UnixResponse
   }
   const out = body ? concat([enc.encode(head + "\r\n"), body]) : enc.encode(head + "\r\n");
   for (let o = 0; o < out.length;) o += await conn.write(out.subarray(o));
+  req.onSent?.();
 
   const r = new Reader(conn);
   let status = 0;

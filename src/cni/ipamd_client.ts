@@ -99,7 +99,13 @@ export class IpamdClient {
   /** Nothing to release (kept for callers; connections are per call). */
   close(): void {}
 
-  async #call(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+  async #call(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    onSent?: () => void,
+  ): Promise<unknown> {
     let res: UnixResponse;
     try {
       res = await requestUnix(this.#socket, {
@@ -108,6 +114,7 @@ export class IpamdClient {
         headers: body === undefined ? undefined : { "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
+        onSent,
       });
     } catch (e) {
       const err = e as Error;
@@ -158,14 +165,18 @@ export class IpamdClient {
     return r as unknown as AddNetworkReply;
   }
 
-  /** Tells ipamd the attachment is gone; `released:false` when it did not know it. */
-  async delNetwork(key: AttachmentKey): Promise<DelNetworkReply> {
+  /**
+   * Tells ipamd the attachment is gone; `released:false` when it did not know it. `onSent` is called once the
+   * request is on the socket (DEL tears the host side down while ipamd works on it).
+   */
+  async delNetwork(key: AttachmentKey, onSent?: () => void): Promise<DelNetworkReply> {
     try {
       return await this.#call(
         "POST",
         "/del-network",
         key,
         this.#timeouts.other,
+        onSent,
       ) as unknown as DelNetworkReply;
     } catch (e) {
       if (e instanceof IpamdError && e.reason === "not_found") return { released: false };
