@@ -92,7 +92,24 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     Deno.mkdirSync(names.stateDir, { recursive: true, mode: 0o755 });
     createdStateDir = true;
   }
-  const cfg: LabConfig = {
+  const cfg = labConfigOf(o, { kubeProtobuf, createdStateDir });
+  try {
+    await prepareLab(names, cfg, pluginsDir);
+    return {
+      already: false,
+      status: await waitForDaemon(names, spawnDaemon(names, cfg), o.timeoutMs ?? 60_000),
+    };
+  } catch (e) {
+    const log = tail(names.daemonLog);
+    await labDown(names.stateDir);
+    if (e instanceof LabStartError) throw new LabStartError(e.message.split("\n")[0], log);
+    throw e;
+  }
+}
+
+/** What `lab up` records in lab.json: the options with their defaults, and where the lab runs from. */
+function labConfigOf(o: UpOptions, made: { kubeProtobuf: string; createdStateDir: boolean }): LabConfig {
+  return {
     nodes: o.nodes ?? 2,
     instanceType: o.instanceType ?? "m5.large",
     latency: o.latency ?? "none",
@@ -104,73 +121,73 @@ export async function labUp(o: UpOptions): Promise<{ already: boolean; status: L
     ipamd: o.ipamd ?? true,
     ...(o.ipv6 ? { ipv6: true } : {}),
     nodeAgents: o.nodeAgents ?? {},
-    kubeProtobuf,
+    kubeProtobuf: made.kubeProtobuf,
     repoDir: REPO_DIR,
     denoPath: Deno.execPath(),
-    createdStateDir,
+    createdStateDir: made.createdStateDir,
     createdAt: new Date().toISOString(),
   };
-  try {
-    writeLabConfig(names, cfg);
-    // A dual-stack lab's conflists name each node's IPv4 (egress-cni's SNAT source): the daemon writes them.
-    if (!cfg.ipv6) writeNodeConflists(names, cfg.nodes, undefined, cfg.nodeAgents);
-    writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir, await pluginBundles(cfg.repoDir, cfg.denoPath));
-    for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
-    Deno.mkdirSync(names.podsDir, { recursive: true });
-    for (
-      const ns of [
-        names.vpcNs,
-        names.inetNs,
-        ...Array.from({ length: cfg.nodes }, (_, i) => names.nodeNs(i)),
-      ]
-    ) {
-      netnsAdd(ns);
+}
+
+/** The lab's files (lab.json, conflists, bin/, node and pod dirs) and namespaces (network and mount). */
+async function prepareLab(names: LabNames, cfg: LabConfig, pluginsDir: string): Promise<void> {
+  writeLabConfig(names, cfg);
+  // A dual-stack lab's conflists name each node's IPv4 (egress-cni's SNAT source): the daemon writes them.
+  if (!cfg.ipv6) writeNodeConflists(names, cfg.nodes, undefined, cfg.nodeAgents);
+  writeBinDir(names, cfg.repoDir, cfg.denoPath, pluginsDir, await pluginBundles(cfg.repoDir, cfg.denoPath));
+  for (let i = 0; i < cfg.nodes; i++) Deno.mkdirSync(names.nodeDir(i), { recursive: true });
+  Deno.mkdirSync(names.podsDir, { recursive: true });
+  const nodeNamespaces = Array.from({ length: cfg.nodes }, (_, i) => names.nodeNs(i));
+  for (const ns of [names.vpcNs, names.inetNs, ...nodeNamespaces]) netnsAdd(ns);
+  createNodeMountNamespaces(names, cfg.nodes);
+}
+
+/** Starts the lab daemon in the vpc namespace, detached (its own session), logging to daemon.log. */
+function spawnDaemon(names: LabNames, cfg: LabConfig): Deno.ChildProcess {
+  const child = new Deno.Command("setsid", {
+    args: [
+      "sh",
+      "-c",
+      'exec "$@" >>"$0" 2>&1 </dev/null',
+      names.daemonLog,
+      "nsenter",
+      `--net=${names.nsPath(names.vpcNs)}`,
+      "--",
+      cfg.denoPath,
+      "run",
+      "-A",
+      "--config",
+      join(cfg.repoDir, "deno.json"),
+      join(cfg.repoDir, "src", "sim", "daemon.ts"),
+      "--state-dir",
+      names.stateDir,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  return child;
+}
+
+/** The daemon's status once it answers; {@link LabStartError} when it exits first or `timeoutMs` passes. */
+async function waitForDaemon(
+  names: LabNames,
+  child: Deno.ChildProcess,
+  timeoutMs: number,
+): Promise<LabStatus> {
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((s) => exited = s);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const st = await daemonAnswers(names);
+    if (st) return st;
+    if (exited) {
+      throw new LabStartError(`lab daemon exited with code ${exited.code}`, tail(names.daemonLog));
     }
-    createNodeMountNamespaces(names, cfg.nodes);
-    const child = new Deno.Command("setsid", {
-      args: [
-        "sh",
-        "-c",
-        'exec "$@" >>"$0" 2>&1 </dev/null',
-        names.daemonLog,
-        "nsenter",
-        `--net=${names.nsPath(names.vpcNs)}`,
-        "--",
-        cfg.denoPath,
-        "run",
-        "-A",
-        "--config",
-        join(cfg.repoDir, "deno.json"),
-        join(cfg.repoDir, "src", "sim", "daemon.ts"),
-        "--state-dir",
-        names.stateDir,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    child.unref();
-    let exited: Deno.CommandStatus | undefined;
-    child.status.then((s) => exited = s);
-    const deadline = Date.now() + (o.timeoutMs ?? 60_000);
-    while (Date.now() < deadline) {
-      const st = await daemonAnswers(names);
-      if (st) return { already: false, status: st };
-      if (exited) {
-        throw new LabStartError(`lab daemon exited with code ${exited.code}`, tail(names.daemonLog));
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new LabStartError(
-      `lab daemon did not answer within ${o.timeoutMs ?? 60_000} ms`,
-      tail(names.daemonLog),
-    );
-  } catch (e) {
-    const log = tail(names.daemonLog);
-    await labDown(names.stateDir);
-    if (e instanceof LabStartError) throw new LabStartError(e.message.split("\n")[0], log);
-    throw e;
+    await new Promise((r) => setTimeout(r, 100));
   }
+  throw new LabStartError(`lab daemon did not answer within ${timeoutMs} ms`, tail(names.daemonLog));
 }
 
 const LAB_FILES = [

@@ -6,7 +6,7 @@ import { lookupInstanceType } from "../aws/instance_types.ts";
 import { maxPods } from "../ipamd/max_pods.ts";
 import { cidrContains } from "../net/ipv4.ts";
 import { type Ec2Event, Ec2Model } from "./ec2_model.ts";
-import type { Fabric } from "./fabric.ts";
+import type { EniPlacement, Fabric } from "./fabric.ts";
 import type { NodeCapacityInput } from "./k8s_node_status.ts";
 import { KubeStore } from "./k8s_store.ts";
 import { DETACH_LATENCY_MS } from "./realism.ts";
@@ -81,6 +81,41 @@ export function buildWorld(
   fabric: Fabric,
   log: (line: string) => void,
 ): LabWorld {
+  const { model, nodeSubnet, extraSubnets, securityGroupId } = buildVpc(cfg);
+  const store = new KubeStore();
+  const nodes = launchNodes(names, cfg, { model, store, subnetId: nodeSubnet.subnetId, securityGroupId });
+  const subnetCidr = new Map([nodeSubnet, ...extraSubnets].map((s) => [s.subnetId, s.cidrBlock]));
+  // The primaries exist already: wire them from the model's records, then follow events.
+  for (const n of nodes) {
+    fabric.setupNode(n.index, { ipv6: !!cfg.ipv6 });
+    for (const e of model.attachedEnis(n.instanceId)) {
+      wireAttached(fabric, {
+        eniId: e.id,
+        node: n.index,
+        deviceIndex: e.attachment!.deviceIndex,
+        mac: e.mac,
+        primaryIp: e.primaryIp,
+        subnetCidr: subnetCidr.get(e.subnetId)!,
+        ips: [...e.secondary.keys()],
+        prefixes: [...e.prefixes.keys()],
+        ipv6: [...e.ipv6.keys()],
+        ipv6Prefixes: [...e.ipv6Prefixes.keys()],
+      });
+    }
+  }
+  const fabricErrors = followModelEvents(model, fabric, nodes, names, log);
+  return {
+    model,
+    store,
+    nodes,
+    subnetIds: [nodeSubnet.subnetId, ...extraSubnets.map((s) => s.subnetId)],
+    securityGroupId,
+    fabricErrors,
+  };
+}
+
+/** The EC2 model with the lab's VPC, node subnet, extra subnets and security group (dual stack: IPv6 too). */
+function buildVpc(cfg: LabConfig) {
   const v6 = !!cfg.ipv6;
   const model = new Ec2Model({
     seed: cfg.seed,
@@ -96,7 +131,7 @@ export function buildWorld(
     tags: [{ key: "kubernetes.io/role/cni", value: "1" }, { key: "Name", value: "lab-nodes" }],
     ...(v6 ? { ipv6Cidr: LAB_NET.nodeSubnetIpv6, assignIpv6AddressOnCreation: true } : {}),
   });
-  const extra = LAB_NET.extraSubnets.map((cidr, i) =>
+  const extraSubnets = LAB_NET.extraSubnets.map((cidr, i) =>
     model.addSubnet({
       cidr,
       availabilityZone: LAB_NET.az,
@@ -104,15 +139,22 @@ export function buildWorld(
       ...(v6 ? { ipv6Cidr: LAB_NET.extraSubnetsIpv6[i] } : {}),
     })
   );
-  const sg = model.addSecurityGroup("lab-nodes");
-  const store = new KubeStore();
+  return { model, nodeSubnet, extraSubnets, securityGroupId: model.addSecurityGroup("lab-nodes") };
+}
+
+/** One instance per node in the node subnet, and its Kubernetes Node as a kubelet registers it. */
+function launchNodes(
+  names: LabNames,
+  cfg: LabConfig,
+  world: { model: Ec2Model; store: KubeStore; subnetId: string; securityGroupId: string },
+): LabNode[] {
   const capacity = labNodeCapacity(cfg);
   const nodes: LabNode[] = [];
   for (let i = 0; i < cfg.nodes; i++) {
-    const inst = model.launchInstance({
+    const inst = world.model.launchInstance({
       instanceType: cfg.instanceType,
-      subnetId: nodeSubnet.subnetId,
-      securityGroupIds: [sg],
+      subnetId: world.subnetId,
+      securityGroupIds: [world.securityGroupId],
       tags: [{ key: "Name", value: names.nodeName(i) }],
     });
     const eni = inst.networkInterfaces.find((e) => e.attachment?.deviceIndex === 0) ??
@@ -127,7 +169,7 @@ export function buildWorld(
       primaryMac: eni.macAddress,
       ...(primaryIpv6 ? { primaryIpv6 } : {}),
     });
-    store.addNode(names.nodeName(i), {
+    world.store.addNode(names.nodeName(i), {
       providerID: `aws:///${inst.availabilityZone}/${inst.instanceId}`,
       internalIP: inst.privateIpAddress,
       capacity,
@@ -138,10 +180,43 @@ export function buildWorld(
       },
     });
   }
+  return nodes;
+}
+
+/** An attached ENI with its addresses, as the fabric wires it. */
+type AttachedEni = Omit<EniPlacement, "primaryIpv6"> & {
+  ips: string[];
+  prefixes: string[];
+  ipv6?: string[];
+  ipv6Prefixes?: string[];
+};
+
+/** Routes the ENI's addresses and attaches it (its first IPv6, if any, is the next hop of the others). */
+function wireAttached(fabric: Fabric, e: AttachedEni): void {
+  fabric.assign(e.eniId, routables(e.ips, e.prefixes, e));
+  fabric.attach({
+    eniId: e.eniId,
+    node: e.node,
+    deviceIndex: e.deviceIndex,
+    mac: e.mac,
+    primaryIp: e.primaryIp,
+    subnetCidr: e.subnetCidr,
+    ...(e.ipv6?.length ? { primaryIpv6: e.ipv6[0] } : {}),
+  });
+}
+
+/**
+ * Applies the model's ENI and address events to the fabric from now on. A failure is logged and kept in the
+ * returned list (newest last, at most 50), never thrown into the model.
+ */
+function followModelEvents(
+  model: Ec2Model,
+  fabric: Fabric,
+  nodes: LabNode[],
+  names: LabNames,
+  log: (line: string) => void,
+): string[] {
   const byInstance = new Map(nodes.map((n) => [n.instanceId, n.index]));
-  const subnetCidr = new Map(
-    [nodeSubnet, ...extra].map((s) => [s.subnetId, s.cidrBlock]),
-  );
   const fabricErrors: string[] = [];
   const apply = (what: string, fn: () => void) => {
     try {
@@ -153,42 +228,12 @@ export function buildWorld(
       if (fabricErrors.length > 50) fabricErrors.shift();
     }
   };
-  // The primaries exist already: wire them from the model's records, then follow events.
-  for (const n of nodes) {
-    fabric.setupNode(n.index, { ipv6: v6 });
-    for (const e of model.attachedEnis(n.instanceId)) {
-      const ips = [...e.secondary.keys()];
-      const prefixes = [...e.prefixes.keys()];
-      const ipv6 = [...e.ipv6.keys()];
-      fabric.assign(e.id, routables(ips, prefixes, { ipv6, ipv6Prefixes: [...e.ipv6Prefixes.keys()] }));
-      fabric.attach({
-        eniId: e.id,
-        node: n.index,
-        deviceIndex: e.attachment!.deviceIndex,
-        mac: e.mac,
-        primaryIp: e.primaryIp,
-        subnetCidr: subnetCidr.get(e.subnetId)!,
-        ...(ipv6.length ? { primaryIpv6: ipv6[0] } : {}),
-      });
-    }
-  }
   model.subscribe((ev: Ec2Event) => {
     switch (ev.type) {
       case "eni-attached": {
         const node = byInstance.get(ev.instanceId);
         if (node === undefined) return;
-        apply(`attach ${ev.eniId}`, () => {
-          fabric.assign(ev.eniId, routables(ev.ips, ev.prefixes, ev));
-          fabric.attach({
-            eniId: ev.eniId,
-            node,
-            deviceIndex: ev.deviceIndex,
-            mac: ev.mac,
-            primaryIp: ev.primaryIp,
-            subnetCidr: ev.subnetCidr,
-            ...(ev.ipv6?.length ? { primaryIpv6: ev.ipv6[0] } : {}),
-          });
-        });
+        apply(`attach ${ev.eniId}`, () => wireAttached(fabric, { ...ev, node }));
         log(`fabric: ${ev.eniId} attached to ${names.nodeName(node)} as eth${ev.deviceIndex}`);
         return;
       }
@@ -206,12 +251,5 @@ export function buildWorld(
         return;
     }
   });
-  return {
-    model,
-    store,
-    nodes,
-    subnetIds: [nodeSubnet.subnetId, ...extra.map((s) => s.subnetId)],
-    securityGroupId: sg,
-    fabricErrors,
-  };
+  return fabricErrors;
 }

@@ -1,7 +1,8 @@
 /** The address actions of the EC2 model: AssignPrivateIpAddresses and UnassignPrivateIpAddresses. */
 import { Ec2Error } from "../aws/ec2_port.ts";
 import { expandCidr } from "../net/ipv4.ts";
-import { countParam, type Ec2Store, need } from "./ec2_model_store.ts";
+import { countParam, type Ec2Store, need, type SubnetRecord } from "./ec2_model_store.ts";
+import type { EniRecord, InstanceRecord } from "./ec2_model_types.ts";
 
 /** AssignPrivateIpAddresses' input as the model takes it. */
 export interface AssignPrivateIpsModelInput {
@@ -24,6 +25,38 @@ export function assignPrivateIps(
   countParam(input.ipv4PrefixCount, "Ipv4PrefixCount");
   const eni = s.eni(input.networkInterfaceId, action);
   const subnet = s.subnets.get(eni.subnetId)!;
+  const prefixForm = assignmentForm(input, action) === "prefixes";
+  const inst = eni.attachment ? s.instances.get(eni.attachment.instanceId) : undefined;
+  checkAddressLimit(s, eni, inst, input, action);
+  const now = s.now();
+  if (prefixForm) {
+    const got = takePrefixes(s, subnet, inst, input, action);
+    for (const p of got) eni.prefixes.set(p, now);
+    s.undescribed(eni, got);
+    s.emit({
+      type: "ips-assigned",
+      eniId: eni.id,
+      instanceId: eni.attachment?.instanceId,
+      ips: got.flatMap((p) => expandCidr(p)),
+      prefixes: got,
+    });
+    return { privateIps: [], ipv4Prefixes: got };
+  }
+  const ips = takeAddresses(s, subnet, input, action);
+  for (const ip of ips) eni.secondary.set(ip, now);
+  s.undescribed(eni, ips);
+  s.emit({
+    type: "ips-assigned",
+    eniId: eni.id,
+    instanceId: eni.attachment?.instanceId,
+    ips,
+    prefixes: [],
+  });
+  return { privateIps: ips, ipv4Prefixes: [] };
+}
+
+/** Which one form of assignment the request uses; EC2's error when it names none or several. */
+function assignmentForm(input: AssignPrivateIpsModelInput, action: string): "addresses" | "prefixes" {
   const ipForm = (input.secondaryPrivateIpAddressCount ? 1 : 0) +
     (input.privateIpAddresses?.length ? 1 : 0);
   const pfxForm = (input.ipv4PrefixCount ? 1 : 0) + (input.ipv4Prefixes?.length ? 1 : 0);
@@ -41,7 +74,17 @@ export function assignPrivateIps(
       action,
     );
   }
-  const inst = eni.attachment ? s.instances.get(eni.attachment.instanceId) : undefined;
+  return pfxForm ? "prefixes" : "addresses";
+}
+
+/** The ENI's addresses and prefixes (primary included) may not pass the instance type's per-ENI limit. */
+function checkAddressLimit(
+  s: Ec2Store,
+  eni: EniRecord,
+  inst: InstanceRecord | undefined,
+  input: AssignPrivateIpsModelInput,
+  action: string,
+): void {
   const limit = inst ? inst.type.ipv4PerEni : s.unattachedIpLimit;
   const have = 1 + eni.secondary.size + eni.prefixes.size;
   const want = input.secondaryPrivateIpAddressCount ?? input.privateIpAddresses?.length ??
@@ -55,73 +98,64 @@ export function assignPrivateIps(
       action,
     );
   }
-  const now = s.now();
-  if (pfxForm) {
-    if (inst && inst.type.hypervisor !== "nitro") {
+}
+
+/** /28 prefixes from the subnet: the ones named, or a count of free ones (Nitro instances only). */
+function takePrefixes(
+  s: Ec2Store,
+  subnet: SubnetRecord,
+  inst: InstanceRecord | undefined,
+  input: AssignPrivateIpsModelInput,
+  action: string,
+): string[] {
+  if (inst && inst.type.hypervisor !== "nitro") {
+    throw new Ec2Error(
+      "InvalidParameterValue",
+      `Prefix delegation is only supported on Nitro instances; ${inst.type.instanceType} is not`,
+      action,
+    );
+  }
+  if (input.ipv4Prefixes?.length) return s.takeExplicitPrefixes(subnet, input.ipv4Prefixes, action);
+  const got = subnet.pool.takePrefixes(input.ipv4PrefixCount!, s.rng);
+  if (!got) {
+    throw new Ec2Error(
+      "InsufficientCidrBlocks",
+      "The specified subnet does not have enough free cidr blocks to satisfy the request.",
+      action,
+    );
+  }
+  return got;
+}
+
+/** Addresses from the subnet: the ones named (each in range, free, once), or a count of free ones. */
+function takeAddresses(
+  s: Ec2Store,
+  subnet: SubnetRecord,
+  input: AssignPrivateIpsModelInput,
+  action: string,
+): string[] {
+  if (!input.privateIpAddresses?.length) {
+    const got = subnet.pool.takeAny(input.secondaryPrivateIpAddressCount!, s.rng);
+    if (!got) throw s.insufficient(subnet, action);
+    return got;
+  }
+  for (const ip of input.privateIpAddresses) {
+    if (!subnet.pool.contains(ip)) {
       throw new Ec2Error(
         "InvalidParameterValue",
-        `Prefix delegation is only supported on Nitro instances; ${inst.type.instanceType} is not`,
+        `Address ${ip} does not fall within the subnet's address range`,
         action,
       );
     }
-    let got: string[] | undefined;
-    if (input.ipv4Prefixes?.length) {
-      got = s.takeExplicitPrefixes(subnet, input.ipv4Prefixes, action);
-    } else {
-      got = subnet.pool.takePrefixes(input.ipv4PrefixCount!, s.rng);
-      if (!got) {
-        throw new Ec2Error(
-          "InsufficientCidrBlocks",
-          "The specified subnet does not have enough free cidr blocks to satisfy the request.",
-          action,
-        );
-      }
+    if (!subnet.pool.isFree(ip)) {
+      throw new Ec2Error("InvalidIPAddress.InUse", `Address ${ip} is in use.`, action);
     }
-    for (const p of got) eni.prefixes.set(p, now);
-    s.undescribed(eni, got);
-    s.emit({
-      type: "ips-assigned",
-      eniId: eni.id,
-      instanceId: eni.attachment?.instanceId,
-      ips: got.flatMap((p) => expandCidr(p)),
-      prefixes: got,
-    });
-    return { privateIps: [], ipv4Prefixes: got };
   }
-  let ips: string[];
-  if (input.privateIpAddresses?.length) {
-    for (const ip of input.privateIpAddresses) {
-      if (!subnet.pool.contains(ip)) {
-        throw new Ec2Error(
-          "InvalidParameterValue",
-          `Address ${ip} does not fall within the subnet's address range`,
-          action,
-        );
-      }
-      if (!subnet.pool.isFree(ip)) {
-        throw new Ec2Error("InvalidIPAddress.InUse", `Address ${ip} is in use.`, action);
-      }
-    }
-    if (new Set(input.privateIpAddresses).size !== input.privateIpAddresses.length) {
-      throw new Ec2Error("InvalidParameterValue", "Duplicate addresses in the request.", action);
-    }
-    for (const ip of input.privateIpAddresses) subnet.pool.take(ip);
-    ips = [...input.privateIpAddresses];
-  } else {
-    const got = subnet.pool.takeAny(input.secondaryPrivateIpAddressCount!, s.rng);
-    if (!got) throw s.insufficient(subnet, action);
-    ips = got;
+  if (new Set(input.privateIpAddresses).size !== input.privateIpAddresses.length) {
+    throw new Ec2Error("InvalidParameterValue", "Duplicate addresses in the request.", action);
   }
-  for (const ip of ips) eni.secondary.set(ip, now);
-  s.undescribed(eni, ips);
-  s.emit({
-    type: "ips-assigned",
-    eniId: eni.id,
-    instanceId: eni.attachment?.instanceId,
-    ips,
-    prefixes: [],
-  });
-  return { privateIps: ips, ipv4Prefixes: [] };
+  for (const ip of input.privateIpAddresses) subnet.pool.take(ip);
+  return [...input.privateIpAddresses];
 }
 
 /** UnassignPrivateIpAddresses: secondary addresses and/or /28 prefixes. */
