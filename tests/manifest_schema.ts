@@ -17,7 +17,7 @@ import { ServiceAccount } from "kubernetes-models/v1";
 import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
 import { DaemonSet } from "kubernetes-models/apps/v1";
-import { buildClientGo } from "./clients/client_go.ts";
+import { buildClientGo } from "../harness/go_clients.ts";
 
 // deno-lint-ignore no-explicit-any -- manifests are checked field by field
 type Obj = any;

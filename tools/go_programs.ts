@@ -7,9 +7,8 @@
 import { ensureCniPlugins } from "../src/sim/cni_plugins.ts";
 import { buildCacheDir, ensureGoProgram } from "../src/sim/go_build.ts";
 import { buildDriver } from "../harness/libcni.ts";
-import { buildClientGo } from "../tests/clients/client_go.ts";
 import { ensureKubeProtobuf } from "../src/sim/k8s_protobuf.ts";
-import { AWS_SDK_GO_V2 } from "../tests/clients/aws_scenario.ts";
+import { AWS_SDK_GO_V2, buildClientGo } from "../harness/go_clients.ts";
 import { buildCriClient } from "../harness/containerd.ts";
 
 /** Builds what is missing, printing one line per program; false (after printing why) when a build failed. */

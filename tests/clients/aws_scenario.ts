@@ -6,15 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { GoProgram } from "../../src/sim/go_build.ts";
 import { LAB_NET } from "../../src/sim/naming.ts";
 import { labStatus, type TestLab } from "../helpers/lab.ts";
-
-/** The aws-sdk-go-v2 client (`tests/clients/aws_sdk_go_v2/`), built into the shared Go cache. */
-export const AWS_SDK_GO_V2: GoProgram = {
-  name: "aws-sdk-go-v2-client",
-  dir: new URL("./aws_sdk_go_v2/", import.meta.url).pathname,
-};
 
 // deno-lint-ignore no-explicit-any -- a client's JSON report, checked field by field
 type Json = any;

@@ -7,14 +7,8 @@
 import { ensureGoProgram } from "../../src/sim/go_build.ts";
 import { labStatus, withLab } from "../helpers/lab.ts";
 import { rootOnly } from "../helpers/root.ts";
-import {
-  AWS_SDK_GO_V2,
-  checkScenario,
-  checkThrottle,
-  clientEnv,
-  runClient,
-  setFaults,
-} from "./aws_scenario.ts";
+import { AWS_SDK_GO_V2 } from "../../harness/go_clients.ts";
+import { checkScenario, checkThrottle, clientEnv, runClient, setFaults } from "./aws_scenario.ts";
 
 Deno.test({
   name: "aws-sdk-go-v2: IMDSv2, instance-role credentials, an ENI's life, APIError codes, throttling retries",

@@ -1,24 +1,9 @@
 /**
- * The client-go conformance program (tests/clients/client_go/, client-go v0.35.x): built once into the shared
- * Go build cache, run inside a lab node's network namespace, its JSON lines read as they come.
+ * Runs the client-go conformance program (tests/clients/client_go/, built by harness/go_clients.ts) inside a lab
+ * node's network namespace, its JSON lines read as they come.
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { ensureGoProgram } from "../../src/sim/go_build.ts";
-
-/** The program's directory (main.go, go.mod, go.sum). */
-export const CLIENT_GO_DIR = fileURLToPath(new URL("./client_go/", import.meta.url));
-
-let building: Promise<{ path: string; built: boolean }> | undefined;
-
-/** Builds the program unless the cache has this build; `built` says whether it was built now. */
-export function buildClientGo(): Promise<{ path: string; built: boolean }> {
-  building ??= ensureGoProgram({ name: "client-go-conformance", dir: CLIENT_GO_DIR }).catch((e) => {
-    building = undefined;
-    throw e;
-  });
-  return building;
-}
+import { buildClientGo } from "../../harness/go_clients.ts";
 
 // deno-lint-ignore no-explicit-any -- the program's JSON lines are checked field by field
 export type Line = Record<string, any>;
