@@ -22,19 +22,7 @@ import type { CheckResult, DemoContext, DemoPod } from "./demo_context.ts";
 import { drawPools } from "./demo_draw.ts";
 import { bringUpIpv6, ipv6Body } from "./demo_ipv6.ts";
 import { addPods, bringUp, deletePods, type DemoLab, printKeep, waitForShrink } from "./demo_steps.ts";
-import { ensureDebianPackages, isRoot } from "./deps.ts";
-
-/** What the demo needs from Debian (a subset of tools/deps.ts's list). */
-export const DEMO_PACKAGES = [
-  "libnl-3-200",
-  "libnl-route-3-200",
-  "iproute2",
-  "iptables",
-  "util-linux",
-  "procps",
-  "curl",
-  "busybox-static",
-];
+import { ensureDebianPackages, isRoot, LAB_PACKAGES } from "./deps.ts";
 
 export interface DemoOptions {
   pods?: number;
@@ -82,8 +70,8 @@ function demoLab(opts: DemoOptions): DemoLab {
 
 /** Checks the Debian packages (installing what is missing); false when apt could not. */
 function ensureDeps(log: (l: string) => void): boolean {
-  log(`deps: checking Debian packages (tools/deps.ts ensureDebianPackages): ${DEMO_PACKAGES.join(" ")}`);
-  if (!ensureDebianPackages(DEMO_PACKAGES)) return false;
+  log(`deps: checking Debian packages (tools/deps.ts ensureDebianPackages): ${LAB_PACKAGES.join(" ")}`);
+  if (!ensureDebianPackages(LAB_PACKAGES)) return false;
   log("deps: all present");
   return true;
 }

@@ -15,12 +15,11 @@
  */
 import { cidr6Contains } from "../src/net/ipv6.ts";
 import { fetchStatus, type LabStatus } from "../src/sim/daemon_client.ts";
-import { labDown, labUp } from "../src/sim/daemon_launch.ts";
 import { LAB_NET } from "../src/sim/naming.ts";
 import { execInNetns } from "../src/sim/exec.ts";
 import { podAdd } from "../src/sim/runtime_pod.ts";
-import { type DemoContext, ipamdGet, waitIpamdReady } from "./demo_context.ts";
-import { deletePods, type DemoLab } from "./demo_steps.ts";
+import { type DemoContext, ipamdGet } from "./demo_context.ts";
+import { deletePods, type DemoLab, printKeep, startLab } from "./demo_steps.ts";
 
 /** The IPv6 pods' egress-cni addresses (v4if0), by pod name. */
 type V4Addresses = Map<string, string>;
@@ -52,19 +51,7 @@ export async function bringUpIpv6(
     `lab up --ipv6: 2 × ${lab.instanceType}, VPC ${LAB_NET.vpcCidr} + ${LAB_NET.vpcIpv6Cidr}, ${lab.latency} EC2`,
   );
   log("ipamd env: ENABLE_IPv6=true ENABLE_IPv4=false ENABLE_PREFIX_DELEGATION=true (upstream's IPv6 mode)");
-  try {
-    Deno.statSync(lab.names.labJson);
-    log(`a lab is already in ${lab.stateDir} (an earlier --keep?): taking it down first`);
-    await labDown(lab.stateDir);
-  } catch { /* none: the usual case */ }
-  const { status } = await labUp({
-    stateDir: lab.stateDir,
-    nodes: 2,
-    instanceType: lab.instanceType,
-    latency: lab.latency,
-    ipv6: true,
-  });
-  await Promise.all(status.nodes.map((n) => waitIpamdReady(n.ipamdSocket, 120_000)));
+  const status = await startLab(lab, log, { ipv6: true });
   log(
     `${stamp()} lab ${status.id}: node subnet ${LAB_NET.nodeSubnet} + ${LAB_NET.nodeSubnetIpv6}; whoami ` +
       `${status.whoami} (IPv4 only) and ${status.whoami6} (IPv6)`,
@@ -240,11 +227,6 @@ export async function ipv6Body(
   await internet(ctx);
   await noEc2Calls(ctx, before);
   await spoofDropped(ctx, prefixes);
-  if (o.keep) {
-    ctx.head("--keep: the lab stays up");
-    ctx.log(`  a pod:  ip netns exec ${ctx.pods[0].rec.netns} busybox ping -6 -c1 ${ctx.pods.at(-1)!.ip}`);
-    ctx.log(`  down:   npx -y deno@2.9.6 task lab down --state-dir ${ctx.stateDir}`);
-    return;
-  }
+  if (o.keep) return printKeep(ctx, "ping -6");
   await deletePods(ctx);
 }

@@ -7,7 +7,7 @@
  */
 import { ENI_MIN_AGE_MS, SHRINK_INTERVAL_MS } from "../src/ipamd/pool.ts";
 import { type EnisView as UpstreamEnis, flattenEnis } from "../src/ipamd/introspection.ts";
-import { labDown, labUp } from "../src/sim/daemon_launch.ts";
+import { labDown, labUp, type UpOptions } from "../src/sim/daemon_launch.ts";
 import type { LabStatus } from "../src/sim/daemon_client.ts";
 import type { PodRecord } from "../src/sim/lab_state.ts";
 import type { LabNames } from "../src/sim/naming.ts";
@@ -42,6 +42,31 @@ export interface DemoLab {
   usable: number;
 }
 
+/**
+ * Brings the demo's 2-node lab up with `extra` (taking down one an earlier `--keep` left) and waits until ipamd
+ * answers ready on both nodes; both demos start so.
+ */
+export async function startLab(
+  lab: DemoLab,
+  log: (l: string) => void,
+  extra: Pick<UpOptions, "ipamdEnv" | "ipv6">,
+): Promise<LabStatus> {
+  try {
+    Deno.statSync(lab.names.labJson);
+    log(`a lab is already in ${lab.stateDir} (an earlier --keep?): taking it down first`);
+    await labDown(lab.stateDir);
+  } catch { /* none: the usual case */ }
+  const { status } = await labUp({
+    stateDir: lab.stateDir,
+    nodes: 2,
+    instanceType: lab.instanceType,
+    latency: lab.latency,
+    ...extra,
+  });
+  await Promise.all(status.nodes.map((n) => waitIpamdReady(n.ipamdSocket, 120_000)));
+  return status;
+}
+
 /** Brings the 2-node lab up (taking down one a `--keep` left), waits for ipamd and the warm pools. */
 export async function bringUp(
   lab: DemoLab,
@@ -57,23 +82,11 @@ export async function bringUp(
       `${DEMO_WARM_IPS} free IPs per node, so ${lab.pods} pods make it grow; cooldown ${DEMO_COOLDOWN_S} s so it ` +
       `shrinks quickly)`,
   );
-  try {
-    Deno.statSync(lab.names.labJson);
-    log(`a lab is already in ${lab.stateDir} (an earlier --keep?): taking it down first`);
-    await labDown(lab.stateDir);
-  } catch { /* none: the usual case */ }
-  const { status } = await labUp({
-    stateDir: lab.stateDir,
-    nodes: 2,
-    instanceType: lab.instanceType,
-    latency: lab.latency,
-    ipamdEnv: DEMO_IPAMD_ENV,
-  });
+  const status = await startLab(lab, log, { ipamdEnv: DEMO_IPAMD_ENV });
   log(`lab ${status.id} in ${lab.stateDir}: EC2 ${status.ec2Endpoint}, Kubernetes ${status.kubeApiEndpoint}`);
   for (const n of status.nodes) {
     log(`  ${n.name}  ${n.instanceId}  primary IP ${n.primaryIp}  netns ${n.netns}`);
   }
-  await Promise.all(status.nodes.map((n) => waitIpamdReady(n.ipamdSocket, 120_000)));
   log(`${stamp()} ipamd ready on both nodes`);
   for (const n of status.nodes) {
     // The first pool plan (warm IPs) runs right after start-up; show the pool once it is there.
@@ -127,8 +140,8 @@ export async function addPods(ctx: DemoContext, count: number): Promise<void> {
   }
 }
 
-/** `--keep`: how to reach the lab that stays up. */
-export function printKeep(ctx: DemoContext): void {
+/** `--keep`: how to reach the lab that stays up (`ping` is busybox's: `ping`, or `ping -6` for IPv6 pods). */
+export function printKeep(ctx: DemoContext, ping = "ping"): void {
   ctx.head("--keep: the lab stays up");
   for (const n of ctx.status.nodes) {
     ctx.log(`  ${n.name}:  ip netns exec ${n.netns} bash`);
@@ -136,7 +149,7 @@ export function printKeep(ctx: DemoContext): void {
     ctx.log(`          ip netns exec ${n.netns} curl -s 127.0.0.1:61679/v1/enis`);
   }
   ctx.log(`  pods:   npx -y deno@2.9.6 task lab pod list --state-dir ${ctx.stateDir}`);
-  ctx.log(`  a pod:  ip netns exec ${ctx.pods[0].rec.netns} busybox ping -c1 ${ctx.pods.at(-1)!.ip}`);
+  ctx.log(`  a pod:  ip netns exec ${ctx.pods[0].rec.netns} busybox ${ping} -c1 ${ctx.pods.at(-1)!.ip}`);
   ctx.log(`  down:   npx -y deno@2.9.6 task lab down --state-dir ${ctx.stateDir}`);
 }
 

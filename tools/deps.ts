@@ -26,6 +26,12 @@ export const DEBIAN_PACKAGES = [
   "busybox-static",
 ];
 
+/** The runtimes among them (only their tests need them); the lab and the demo need the rest. */
+const RUNTIME_PACKAGES = ["podman", "containerd", "runc"];
+
+/** What the lab and `deno task demo` need: {@link DEBIAN_PACKAGES} but the runtimes. */
+export const LAB_PACKAGES: string[] = DEBIAN_PACKAGES.filter((p) => !RUNTIME_PACKAGES.includes(p));
+
 /** Whether this process runs as root. */
 export function isRoot(): boolean {
   return Deno.uid() === 0;
