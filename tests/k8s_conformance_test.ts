@@ -388,7 +388,9 @@ Deno.test("conformance: watchPodsOnNode follows BOOKMARKs, so churn elsewhere ca
     try {
       await until("watch open", () => events.length === 1 && handler.activeWatches === 1);
       for (let i = 0; i < 10; i++) store.putEniConfig(`churn${i}`, { subnet: "subnet-x" });
-      await new Promise((r) => setTimeout(r, 200)); // several bookmark intervals
+      // A bookmark sent after the churn carries its resourceVersion; the stream delivers it before it ends.
+      const sent = handler.bookmarksSent;
+      await until("a bookmark after the churn", () => handler.bookmarksSent > sent);
       handler.close();
       await until("watch reopened", () => handler.activeWatches === 1);
       store.createPod({ namespace: "default", name: "p", nodeName: "n1" });

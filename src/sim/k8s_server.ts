@@ -45,6 +45,8 @@ export interface KubeHandler {
   close(): void;
   /** Open watch streams. */
   readonly activeWatches: number;
+  /** BOOKMARK events sent so far, on every watch (a test waits for one after a change instead of a clock). */
+  readonly bookmarksSent: number;
 }
 
 /** Creates the handler. */
@@ -55,6 +57,7 @@ export function createKubeHandler(store: KubeStore, opts: KubeHandlerOptions = {
     opts,
     watches,
     gitVersion: opts.gitVersion ?? "v1.31.0-vpc-cni-lab",
+    bookmarksSent: 0,
   };
   const handler = async (req: Request): Promise<Response> => {
     try {
@@ -76,6 +79,7 @@ export function createKubeHandler(store: KubeStore, opts: KubeHandlerOptions = {
   };
   opts.signal?.addEventListener("abort", close, { once: true });
   Object.defineProperty(handler, "activeWatches", { get: () => watches.size });
+  Object.defineProperty(handler, "bookmarksSent", { get: () => ctx.bookmarksSent });
   return Object.assign(handler, { close }) as KubeHandler;
 }
 
@@ -85,6 +89,8 @@ export interface KubeServerContext {
   opts: KubeHandlerOptions;
   watches: Set<() => void>;
   gitVersion: string;
+  /** BOOKMARK events sent (`KubeHandler.bookmarksSent`). */
+  bookmarksSent: number;
 }
 
 async function route(ctx: KubeServerContext, req: Request): Promise<Response> {

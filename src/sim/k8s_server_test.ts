@@ -296,10 +296,12 @@ Deno.test("server: watch honours timeoutSeconds, bookmarks, close() and request 
     handler,
     `/api/v1/nodes?watch=true&allowWatchBookmarks=true&resourceVersion=${store.resourceVersion}`,
   );
+  assert.equal(handler.bookmarksSent, 0);
   const [b] = await readEvents(bm, 1);
   assert.equal(b.type, "BOOKMARK");
   assert.equal(b.object.metadata.resourceVersion, store.resourceVersion);
   assert.equal(b.object.kind, "Node");
+  assert.ok(handler.bookmarksSent >= 1, "the handler counts the bookmarks it sent");
   // close() ends every watch.
   const w = await startWatch(handler, "/api/v1/nodes?watch=true&resourceVersion=0");
   assert.equal(handler.activeWatches, 1);

@@ -91,6 +91,7 @@ class WatchStream {
     if (annotations) metadata.annotations = annotations;
     const info = COLLECTIONS[this.res.collection];
     this.send({ type: "BOOKMARK", object: { kind: info.kind, apiVersion: this.res.apiVersion, metadata } });
+    if (!this.#ended) this.ctx.bookmarksSent++;
   }
 
   /** Keeps the watch open until its timeout, the client leaves or the handler closes; bookmarks periodically. */
