@@ -155,92 +155,25 @@ export class FakeIpamd {
       this.failNext.delete(path);
       return this.#error(injected);
     }
-    const b = body as Record<string, unknown>;
     switch (`${req.method} ${path}`) {
       case "GET /v1/status":
         return this.ready
           ? Response.json({ ready: true })
           : this.#error({ status: 503, reason: "not_ready", message: "ipamd is starting", retryable: true });
-      case "POST /v1/add-network": {
-        const r = b as unknown as AddNetworkRequest;
-        if (!r.netName || !r.containerId || !r.ifName) {
-          return this.#error({
-            status: 400,
-            reason: "bad_request",
-            message: "key missing",
-            retryable: false,
-          });
-        }
-        let h = this.held.get(keyOf(r));
-        if (!h) {
-          const addr = (x: Required<FakeIp>) => x.ipv6 || x.ipv4;
-          const used = new Set([...this.held.values()].map((x) => addr(x.ip)));
-          const ip = this.#ips.find((x) => !used.has(addr(x)));
-          if (!ip) {
-            return this.#error({
-              status: 409,
-              reason: "pool_growing",
-              message: "no free IP on this node yet; the pool is growing",
-              retryable: true,
-              retryAfterMs: 1000,
-            });
-          }
-          h = { netName: r.netName, containerId: r.containerId, ifName: r.ifName, ip, req: r };
-          this.held.set(keyOf(r), h);
-        }
-        const reply: AddNetworkReply = {
-          ipv4: h.ip.ipv4,
-          ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
-          deviceNumber: h.ip.deviceNumber,
-          routeTable: h.ip.routeTable,
-          eniId: `eni-fake${h.ip.deviceNumber}`,
-          subnetCidr: "10.0.0.0/20",
-          vpcCidrs: ["10.0.0.0/16"],
-          useExternalSnat: false,
-          mtu: this.#mtu,
-        };
-        return Response.json(reply);
+      case "POST /v1/add-network":
+        return this.#add(body as AddNetworkRequest);
+      case "POST /v1/del-network": {
+        const h = this.held.get(keyOf(body as AttachmentKey));
+        if (!h) return Response.json({ released: false });
+        this.held.delete(keyOf(h));
+        return Response.json({ released: true, ...addressOf(h) });
       }
-      case "POST /v1/del-network":
       case "POST /v1/check-network": {
-        const h = this.held.get(keyOf(b as unknown as AttachmentKey));
-        if (path === "/v1/del-network") {
-          if (!h) return Response.json({ released: false });
-          this.held.delete(keyOf(h));
-          return Response.json({
-            released: true,
-            ipv4: h.ip.ipv4,
-            ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
-            deviceNumber: h.ip.deviceNumber,
-            routeTable: h.ip.routeTable,
-          });
-        }
-        if (!h) return Response.json({ held: false });
-        return Response.json({
-          held: true,
-          ipv4: h.ip.ipv4,
-          ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
-          deviceNumber: h.ip.deviceNumber,
-          routeTable: h.ip.routeTable,
-        });
+        const h = this.held.get(keyOf(body as AttachmentKey));
+        return Response.json(h ? { held: true, ...addressOf(h) } : { held: false });
       }
-      case "POST /v1/gc": {
-        const g = b as unknown as GcRequest;
-        const valid = new Set(g.valid.map((v) => keyOf({ netName: g.netName, ...v })));
-        const released = [];
-        for (const [k, h] of this.held) {
-          if (h.netName === g.netName && !valid.has(k)) {
-            this.held.delete(k);
-            released.push({
-              containerId: h.containerId,
-              ifName: h.ifName,
-              ipv4: h.ip.ipv4,
-              ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
-            });
-          }
-        }
-        return Response.json({ released });
-      }
+      case "POST /v1/gc":
+        return this.#gc(body as GcRequest);
       default:
         return this.#error({
           status: 404,
@@ -250,4 +183,73 @@ export class FakeIpamd {
         });
     }
   }
+
+  /** add-network: the key's IP again, or the first free one; 409 pool_growing when none is free. */
+  #add(r: AddNetworkRequest): Response {
+    if (!r.netName || !r.containerId || !r.ifName) {
+      return this.#error({
+        status: 400,
+        reason: "bad_request",
+        message: "key missing",
+        retryable: false,
+      });
+    }
+    let h = this.held.get(keyOf(r));
+    if (!h) {
+      const addr = (x: Required<FakeIp>) => x.ipv6 || x.ipv4;
+      const used = new Set([...this.held.values()].map((x) => addr(x.ip)));
+      const ip = this.#ips.find((x) => !used.has(addr(x)));
+      if (!ip) {
+        return this.#error({
+          status: 409,
+          reason: "pool_growing",
+          message: "no free IP on this node yet; the pool is growing",
+          retryable: true,
+          retryAfterMs: 1000,
+        });
+      }
+      h = { netName: r.netName, containerId: r.containerId, ifName: r.ifName, ip, req: r };
+      this.held.set(keyOf(r), h);
+    }
+    const reply: AddNetworkReply = {
+      ipv4: h.ip.ipv4,
+      ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
+      deviceNumber: h.ip.deviceNumber,
+      routeTable: h.ip.routeTable,
+      eniId: `eni-fake${h.ip.deviceNumber}`,
+      subnetCidr: "10.0.0.0/20",
+      vpcCidrs: ["10.0.0.0/16"],
+      useExternalSnat: false,
+      mtu: this.#mtu,
+    };
+    return Response.json(reply);
+  }
+
+  /** gc: releases the network's attachments not in `valid`. */
+  #gc(g: GcRequest): Response {
+    const valid = new Set(g.valid.map((v) => keyOf({ netName: g.netName, ...v })));
+    const released = [];
+    for (const [k, h] of this.held) {
+      if (h.netName === g.netName && !valid.has(k)) {
+        this.held.delete(k);
+        released.push({
+          containerId: h.containerId,
+          ifName: h.ifName,
+          ipv4: h.ip.ipv4,
+          ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
+        });
+      }
+    }
+    return Response.json({ released });
+  }
+}
+
+/** Where a held IP lives, as del-network and check-network answer it. */
+function addressOf(h: { ip: Required<FakeIp> }) {
+  return {
+    ipv4: h.ip.ipv4,
+    ...(h.ip.ipv6 ? { ipv6: h.ip.ipv6 } : {}),
+    deviceNumber: h.ip.deviceNumber,
+    routeTable: h.ip.routeTable,
+  };
 }
