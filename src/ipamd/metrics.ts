@@ -112,6 +112,7 @@ export class Metric {
 /** A set of metric families. */
 export class Registry {
   readonly #metrics = new Map<string, Metric>();
+  readonly #collectors = new Map<string, () => void>();
   #add(name: string, help: string, kind: Kind, buckets?: readonly number[]): Metric {
     if (this.#metrics.has(name)) throw new RangeError(`metric ${name} registered twice`);
     const m = new Metric(name, help, kind, buckets);
@@ -130,8 +131,13 @@ export class Registry {
   histogram(name: string, help: string, buckets: readonly number[] = DEFAULT_BUCKETS): Metric {
     return this.#add(name, help, "histogram", buckets);
   }
+  /** Runs `fn` before every render, so gauges it sets are current at scrape time; a later `name` replaces it. */
+  collect(name: string, fn: () => void): void {
+    this.#collectors.set(name, fn);
+  }
   /** The Prometheus text format. */
   render(): string {
+    for (const fn of this.#collectors.values()) fn();
     return [...this.#metrics.values()].flatMap((m) => m.render()).join("\n") + "\n";
   }
 }

@@ -31,6 +31,18 @@ Deno.test("Registry: label values are escaped and label order does not matter", 
   assert.match(r.render(), /^y\{a="q\\"\\\\\\n",b="2"\} 2$/m);
 });
 
+Deno.test("Registry: collectors run before every render, and a later one under the same name replaces it", () => {
+  const r = new Registry();
+  const g = r.gauge("pods", "pods");
+  let pods = 1;
+  r.collect("pool", () => g.set(pods));
+  assert.match(r.render(), /^pods 1$/m);
+  pods = 7;
+  assert.match(r.render(), /^pods 7$/m, "set at scrape time, not when the collector was added");
+  r.collect("pool", () => g.set(-pods));
+  assert.match(r.render(), /^pods -7$/m);
+});
+
 Deno.test("IpamdMetrics: every upstream name is registered", () => {
   const text = new IpamdMetrics().registry.render();
   for (

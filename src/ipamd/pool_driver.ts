@@ -111,6 +111,9 @@ export class PoolDriver {
     this.#o = opts;
     this.failures = opts.failures ??
       new BackgroundFailures({ log: opts.log, metrics: opts.metrics, clock: opts.clock });
+    // The pool's gauges are read from the datastore at scrape time: an ADD or DEL shows at once, not after
+    // the next plan (plans are batched in POOL_BATCH_WINDOW_MS).
+    opts.metrics?.registry.collect("pool", () => this.#updateGauges());
   }
 
   get #now(): number {
