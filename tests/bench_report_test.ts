@@ -1,7 +1,15 @@
 /** The bench's rows, `--only`, and the README block made from a saved run (no lab: pure functions). */
 import assert from "node:assert/strict";
 import { row } from "../tools/bench_rows.ts";
-import { BEGIN, benchBlock, END, goalLines, parseRun, replaceBlock } from "../tools/bench_readme.ts";
+import {
+  BEGIN,
+  benchBlock,
+  checkExtras,
+  END,
+  goalLines,
+  parseRun,
+  replaceBlock,
+} from "../tools/bench_readme.ts";
 import { selection } from "../tools/bench.ts";
 
 Deno.test("bench row: ratio against the same-run baseline, goal on the ratio or the value", () => {
@@ -90,4 +98,32 @@ Deno.test("bench README block: one full run's rows, goals met or missed, methods
   assert.ok(out.endsWith(`${END}\n\n## Next\n`));
   assert.ok(!out.includes("old"));
   assert.throws(() => replaceBlock("# no markers", block), /needs one/);
+});
+
+Deno.test("bench README block: the soak's separate run adds its rows and its own run line", () => {
+  const full = [row({ id: "P1", metric: "ADD p50", value: 30, unit: "ms", method: "cycles" })];
+  const run = { date: "2026-12-06", machine: "2 CPUs", took: "400 s", only: "all" };
+  const soak = {
+    rows: [row({
+      id: "P7",
+      metric: "growth",
+      value: 0.5,
+      unit: "MiB",
+      baseline: 60,
+      baselineName: "after 1 min",
+      method: "churn",
+      goal: { on: "value", max: 2 },
+    })],
+    run: { date: "2026-12-07", machine: "2 CPUs", took: "1900 s", only: "P7" },
+  };
+  checkExtras(full, [soak]);
+  const block = benchBlock(full, run, [soak]);
+  assert.match(
+    block,
+    /- P1: 2026-12-06, one full run .*400 s\.\n- P7: 2026-12-07, its own run \(`--only P7`\)/,
+  );
+  assert.match(block, /\| P7 \| growth \| 0.5 MiB \| 60 MiB \(after 1 min\) \| 0.01× \| ≤ 2 MiB \| yes \|/);
+  assert.match(block, /- P7 growth: 0.5 MiB = 0.01× after 1 min; goal ≤ 2 MiB: met\./);
+  assert.throws(() => checkExtras(full, [{ rows: full, run: soak.run }]), /P1 is in two runs/);
+  assert.throws(() => checkExtras(full, [{ ...soak, run }]), /only the first file/);
 });

@@ -161,6 +161,8 @@ export async function p7(o: MemoryBenchOptions): Promise<void> {
       metric: `ipamd RSS growth over ${o.soakMinutes} min of churn`,
       value: last - (first ?? last),
       unit: "MiB",
+      baseline: first ?? last,
+      baselineName: "ipamd VmRSS after the first minute",
       method: `${cycles} ADD+DEL cycles through the driver (lab conflist: aws-cni + portmap) for ` +
         `${o.soakMinutes} min; ipamd's VmRSS sampled after every 20 cycles; the median of the last 30 s ` +
         `minus the median of the 30 s before the first minute ended (${r1(first ?? last)} → ${r1(last)} MiB)`,
