@@ -139,6 +139,13 @@ export function vmRssKiB(pid: number): number {
   return Number(s.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN);
 }
 
+/** VmRSS's split (MiB): RssAnon (heap, stacks, malloc) and RssFile (mapped files: deno's binary, libraries). */
+export function rssSplitMiB(pid: number): { anon: number; file: number } {
+  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (k: string) => Number(s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
+  return { anon: kib("RssAnon") / 1024, file: kib("RssFile") / 1024 };
+}
+
 /** VmRSS sampled `n` times a second apart: the median and the range, in MiB (RSS moves with the GC). */
 export async function sampledRssMiB(
   pid: number,
@@ -154,6 +161,14 @@ export async function sampledRssMiB(
 
 /** VmRSS (MiB) of a deno process evaluating `code` with the repo's config, a second after it printed "ready". */
 export async function idleRssMiB(code: string, denoFlags: string[] = []): Promise<number> {
+  return (await idleRss(code, denoFlags)).rss;
+}
+
+/** {@linkcode idleRssMiB}, with VmRSS's split ({@linkcode rssSplitMiB}). */
+export async function idleRss(
+  code: string,
+  denoFlags: string[] = [],
+): Promise<{ rss: number; anon: number; file: number }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", ...denoFlags, "--config", `${REPO_DIR}/deno.json`, code],
     stdout: "piped",
@@ -169,7 +184,7 @@ export async function idleRssMiB(code: string, denoFlags: string[] = []): Promis
       buf += value;
     }
     await sleep(1000);
-    return vmRssKiB(child.pid) / 1024;
+    return { rss: vmRssKiB(child.pid) / 1024, ...rssSplitMiB(child.pid) };
   } finally {
     child.kill("SIGKILL");
     reader.cancel().catch(() => {});

@@ -15,10 +15,12 @@ import { percentile } from "../harness/stats.ts";
 import { measureBaseline } from "./baseline.ts";
 import {
   type BenchLab,
+  idleRss,
   idleRssMiB,
   podNamespaces,
   progress,
   REPO_DIR,
+  rssSplitMiB,
   sampledRssMiB,
   sleep,
   startLab,
@@ -86,13 +88,17 @@ export async function p5(o: MemoryBenchOptions, lab: BenchLab): Promise<void> {
   await sleep(3000);
   const pid = await ipamdPid(lab);
   const rss = await sampledRssMiB(pid);
+  const split = rssSplitMiB(pid);
   progress("P5: baselines (an idle deno that imported both packages; a bare idle deno)");
   const floor = await idleRssMiB(FLOOR_CODE);
-  const ipamdFloor = await idleRssMiB(IPAMD_IMPORTS_CODE, [`--v8-flags=${IPAMD_V8_FLAGS.join(",")}`]);
-  const bare = await idleRssMiB(`console.log("ready"); setInterval(() => {}, 1000);`);
+  const ipamdFloor = await idleRss(IPAMD_IMPORTS_CODE, [`--v8-flags=${IPAMD_V8_FLAGS.join(",")}`]);
+  const bare = await idleRss(`console.log("ready"); setInterval(() => {}, 1000);`);
+  const parts = (x: { anon: number; file: number }) => `RssAnon ${r1(x.anon)} + RssFile ${r1(x.file)} MiB`;
   const method = `VmRSS of the lab node's ipamd with 110 pods assigned (after a 60-pod burst and 50 more), ` +
-    `median of 5 samples 1 s apart (${r1(rss.min)}–${r1(rss.max)} MiB); baselines: idle deno processes ` +
-    `measured in this run, 1 s after start-up`;
+    `median of 5 samples 1 s apart (${r1(rss.min)}–${r1(rss.max)} MiB; at the last, ${parts(split)}); ` +
+    `baselines: idle deno processes measured in this run, 1 s after start-up (ipamd's imports: ` +
+    `${parts(ipamdFloor)}; bare: ${parts(bare)}). RssFile is the pages of deno's binary and libraries ` +
+    `mapped in, shared with every deno process on the node`;
   o.emit(row({
     id: "P5",
     metric: "ipamd VmRSS, 110 pods",
@@ -108,7 +114,7 @@ export async function p5(o: MemoryBenchOptions, lab: BenchLab): Promise<void> {
     metric: "ipamd VmRSS, 110 pods (vs ipamd's imports)",
     value: rss.median,
     unit: "MiB",
-    baseline: ipamdFloor,
+    baseline: ipamdFloor.rss,
     baselineName: "idle deno with ipamd's imports of both packages, V8 flags and malloc_trim",
     method,
   }));
@@ -117,7 +123,7 @@ export async function p5(o: MemoryBenchOptions, lab: BenchLab): Promise<void> {
     metric: "ipamd VmRSS, 110 pods (vs bare deno)",
     value: rss.median,
     unit: "MiB",
-    baseline: bare,
+    baseline: bare.rss,
     baselineName: "bare idle deno",
     method,
   }));

@@ -4,7 +4,10 @@
  * start-up (VmRSS, V8 heap used / committed). Reference rows show the packages' indexes as ipamd loaded them
  * before. Prints a markdown table (docs/PERFORMANCE.md).
  *
- *   deno run -A tools/ipamd_imports.ts [--runs 3]
+ *   deno run -A tools/ipamd_imports.ts [--runs 3] [--flags=--optimize-for-size …]
+ *
+ * `--flags F1,F2` (repeatable) adds a row per flag set: all of ipamd's imports, run with ipamd's V8 flags plus
+ * those, against the same without them (the cumulative row above it).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -56,9 +59,10 @@ console.log(JSON.stringify({ rss, used: m.heapUsed / 2 ** 20, total: m.heapTotal
 async function measure(
   code: string,
   ipamdLike: boolean,
+  extra: string[] = [],
 ): Promise<{ rss: number; used: number; total: number }> {
   const trim = ipamdLike ? `(await import("${REPO}src/ipamd/process_memory.ts")).releaseFreedMemory();` : "";
-  const flags = ["--expose-gc", ...(ipamdLike ? IPAMD_V8_FLAGS : [])].join(",");
+  const flags = ["--expose-gc", ...(ipamdLike ? IPAMD_V8_FLAGS : []), ...extra].join(",");
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", `--v8-flags=${flags}`, "--config", `${REPO}deno.json`, code + PROBE.replace("TRIM", trim)],
     stdout: "piped",
@@ -68,15 +72,18 @@ async function measure(
   return JSON.parse(last);
 }
 
-async function median(code: string, ipamdLike: boolean, runs: number) {
+async function median(code: string, ipamdLike: boolean, runs: number, extra: string[] = []) {
   const xs: { rss: number; used: number; total: number }[] = [];
-  for (let i = 0; i < runs; i++) xs.push(await measure(code, ipamdLike));
+  for (let i = 0; i < runs; i++) xs.push(await measure(code, ipamdLike, extra));
   const p = (k: "rss" | "used" | "total") => percentile(xs.map((x) => x[k]), 50);
   return { rss: p("rss"), used: p("used"), total: p("total") };
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "3" } } });
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { runs: { type: "string", default: "3" }, flags: { type: "string", multiple: true } },
+  });
   const runs = Number(values.runs);
   const f = (x: number) => x.toFixed(1);
   console.log("| what is loaded | VmRSS MiB | + MiB | V8 heap used / committed MiB |");
@@ -91,6 +98,14 @@ if (import.meta.main) {
       } |`,
     );
     prev = m.rss;
+  }
+  for (const extra of values.flags ?? []) {
+    const m = await median(code, true, runs, extra.split(","));
+    console.log(
+      `| all of the above, with ${extra.replaceAll(",", " ")} | ${f(m.rss)} | ${f(m.rss - prev!)} | ${
+        f(m.used)
+      } / ${f(m.total)} |`,
+    );
   }
   for (const [what, c, like] of REFERENCE) {
     const m = await median(c, like, runs);
