@@ -47,6 +47,24 @@ Deno.test("bench row: ratio against the same-run baseline, goal on the ratio or 
   assert.equal(b.baselineName, null);
   assert.equal(b.met, false);
   assert.equal(row({ id: "P4", metric: "calls", value: 0.0049, unit: "calls", method: "m" }).value, 0.005);
+  const excess = {
+    id: "P1",
+    metric: "ADD p50",
+    value: 36,
+    unit: "ms",
+    baseline: 30,
+    baselineName: "bare deno plugin",
+    method: "m",
+    goal: { on: "excess" as const, max: 5 },
+  };
+  const c = row(excess);
+  assert.equal(c.goal, "≤ baseline + 5 ms");
+  assert.equal(c.met, false);
+  assert.equal(
+    goalLines([c]),
+    "- P1 ADD p50: 36 ms = bare deno plugin + 6 ms; goal ≤ baseline + 5 ms: **missed**.",
+  );
+  assert.equal(row({ ...excess, value: 35 }).met, true);
 });
 
 Deno.test("bench --only: sections by id, P7 only when named, unknown ids refused", () => {

@@ -18,7 +18,7 @@ import { libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
 import { percentile, type Summary, summary } from "../harness/stats.ts";
 import { type BaselineResult, measureBaseline, ptpConflist } from "./baseline.ts";
 import { type BenchLab, onCleanup, podNamespaces, progress, startLab, warm } from "./bench_lab.ts";
-import { type BenchRow, row } from "./bench_rows.ts";
+import { type BenchRow, r1, row } from "./bench_rows.ts";
 import { phaseLines, phaseTable, summarisePhases } from "./phase_table.ts";
 import { childrenCpuMs, type TimedRun, timedRun } from "./timed_run.ts";
 import { addNetns, delNetns } from "../harness/libcni.ts";
@@ -163,16 +163,18 @@ async function p1(o: PluginBenchOptions, aws: Net, bare: Net, base: BaselineResu
     baseline: base.sequential.add.p50,
     baselineName: PTP,
     method,
-    goal: { on: "ratio", max: 2.2 },
   }));
   o.emit(row({
     id: "P1",
-    metric: "aws-cni ADD p50 over a bare deno plugin's",
-    value: add - b.sequential.add.p50,
+    metric: "aws-cni ADD p50 vs a bare deno plugin",
+    value: add,
     unit: "ms",
-    method: `${method}; the bare deno plugin (its ADD p50 ${b.sequential.add.p50} ms) runs with the same ` +
-      `deno flags and only reads stdin and prints a result: the difference is our own work`,
-    goal: { on: "value", max: 5 },
+    baseline: b.sequential.add.p50,
+    baselineName: "bare deno plugin",
+    method: `${method}; the bare deno plugin runs with the launcher's deno flags and only reads stdin ` +
+      `and prints a result: what aws-cni takes over it (${r1(add - b.sequential.add.p50)} ms) ` +
+      `is our own work`,
+    goal: { on: "excess", max: 5 },
   }));
   o.emit(row({
     id: "P1",

@@ -12,7 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type BenchRow, methods, table } from "./bench_rows.ts";
+import { type BenchRow, methods, r1, table } from "./bench_rows.ts";
 
 export const BEGIN = "<!-- bench:begin -->";
 export const END = "<!-- bench:end -->";
@@ -43,6 +43,8 @@ export function goalLines(rows: BenchRow[]): string {
   return rows.filter((r) => r.goal).map((r) => {
     const fig = r.ratio === null
       ? `${r.value} ${r.unit}`
+      : r.goal!.startsWith("≤ baseline +")
+      ? `${r.value} ${r.unit} = ${r.baselineName} + ${r1(r.value - r.baseline!)} ${r.unit}`
       : `${r.value} ${r.unit} = ${r.ratio}× ${r.baselineName}`;
     return `- ${r.id} ${r.metric}: ${fig}; goal ${r.goal}: ${r.met ? "met" : "**missed**"}.`;
   }).join("\n");

@@ -31,9 +31,9 @@ export const r1 = (x: number): number =>
   Math.abs(x) < 1 ? Math.round(x * 1000) / 1000 : Math.round(x * 10) / 10;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-/** A goal: the value, or the ratio, at most `max`. */
+/** A goal: the value, the ratio, or the value's excess over the baseline (value − baseline), at most `max`. */
 export interface Goal {
-  on: "value" | "ratio";
+  on: "value" | "ratio" | "excess";
   max: number;
 }
 
@@ -62,8 +62,16 @@ export function row(r: {
     method: r.method,
   };
   if (r.goal) {
-    const x = r.goal.on === "ratio" ? ratio : r.value;
-    out.goal = r.goal.on === "ratio" ? `≤ ${r.goal.max}× baseline` : `≤ ${r.goal.max} ${r.unit}`;
+    const x = r.goal.on === "ratio"
+      ? ratio
+      : r.goal.on === "excess"
+      ? (baseline === null ? null : r.value - baseline)
+      : r.value;
+    out.goal = r.goal.on === "ratio"
+      ? `≤ ${r.goal.max}× baseline`
+      : r.goal.on === "excess"
+      ? `≤ baseline + ${r.goal.max} ${r.unit}`
+      : `≤ ${r.goal.max} ${r.unit}`;
     out.met = x !== null && x <= r.goal.max;
   }
   if (r.note) out.note = r.note;
