@@ -84,7 +84,7 @@ if (import.meta.main) {
       const fs = new TextDecoder().decode(
         (await new Deno.Command("findmnt", { args: ["-n", "-o", "FSTYPE", "--target", dir] }).output())
           .stdout,
-      ).trim();
+      ).trim().split("\n").at(-1);
       const cols = (xs: number[]) => [percentile(xs, 50), percentile(xs, 90), Math.max(...xs)].map(f);
       console.log(`| ${parent} (${fs}) | ${[...cols(synced), ...cols(plain)].join(" | ")} |`);
     } finally {
