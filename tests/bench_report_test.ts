@@ -145,3 +145,15 @@ Deno.test("bench README block: the soak's separate run adds its rows and its own
   assert.throws(() => checkExtras(full, [{ rows: full, run: soak.run }]), /P1 is in two runs/);
   assert.throws(() => checkExtras(full, [{ ...soak, run }]), /only the first file/);
 });
+
+Deno.test("bench README block: rows by section, one method item per shared method with the rows' notes", () => {
+  const r = (id: string, metric: string, method: string, note?: string) =>
+    row({ id, metric, value: 1, unit: "ms", method, note });
+  const rows = [r("P6", "a", "m6"), r("P4", "b", "m4", "n1"), r("P6", "c", "m6", "n2"), r("P10", "d", "m10")];
+  const block = benchBlock(rows, { date: "d", machine: "m", took: "1 s", only: "all" });
+  assert.match(block, /- P4, P6, P10: d, one full run/);
+  assert.ok(block.indexOf("| P4 | b |") < block.indexOf("| P6 | a |"));
+  assert.ok(block.indexOf("| P6 | a |") < block.indexOf("| P6 | c |"));
+  assert.ok(block.indexOf("| P6 | c |") < block.indexOf("| P10 | d |"));
+  assert.match(block, /- \*\*P4 b:\*\* m4 \(n1\)\n- \*\*P6 a; c:\*\* m6 \(c: n2\)\n- \*\*P10 d:\*\* m10\n/);
+});

@@ -99,7 +99,25 @@ export function table(rows: BenchRow[]): string {
   return lines.join("\n");
 }
 
-/** Each row's measuring method (and note), as a list under the table. */
+/**
+ * The measuring methods, as a list under the table: one item per method, naming the rows that share it, then
+ * each of those rows' notes.
+ */
 export function methods(rows: BenchRow[]): string {
-  return rows.map((r) => `- **${r.id} ${r.metric}:** ${r.method}${r.note ? ` (${r.note})` : ""}`).join("\n");
+  const groups = new Map<string, BenchRow[]>();
+  for (const r of rows) {
+    const key = `${r.id}\n${r.method}`;
+    groups.set(key, [...groups.get(key) ?? [], r]);
+  }
+  return [...groups.values()].map((g) => {
+    const notes = g.filter((r) => r.note).map((r) => g.length > 1 ? `${r.metric}: ${r.note}` : r.note);
+    return `- **${g[0].id} ${g.map((r) => r.metric).join("; ")}:** ${g[0].method}` +
+      (notes.length ? ` (${notes.join("; ")})` : "");
+  }).join("\n");
 }
+
+/** The rows ordered by section (P1 … P7), run order kept within a section. */
+export const bySection = (rows: BenchRow[]): BenchRow[] =>
+  rows.map((r, i) => [r, i] as const)
+    .sort(([a, i], [b, j]) => a.id.localeCompare(b.id, "en", { numeric: true }) || i - j)
+    .map(([r]) => r);
