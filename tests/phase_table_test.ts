@@ -37,3 +37,21 @@ Deno.test("phase table: p50 per phase across calls; a phase missing from a call 
   assert.match(md, /\| ipamd \| 7 \| 2 \| — \| — \|/);
   assert.match(md, /\| load \| 4 \| 3 \| 1 \| — \|/);
 });
+
+Deno.test("phase table: traced lines' memory as p50 MiB rows", () => {
+  const withMem = (hwm: number) =>
+    JSON.stringify({
+      msg: "phases",
+      cmd: "ADD",
+      epochMs: 1,
+      totalMs: 1,
+      memKiB: { hwm, anon: 1024, file: 2048 },
+      phases: { load: [1, 1] },
+    });
+  const add = summarisePhases(phaseLines([withMem(40960), withMem(43008), withMem(41984)].join("\n")));
+  assert.deepEqual(add.memMiB, { hwm: 41, anon: 1, file: 2 });
+  const del = summarisePhases(phaseLines(line("DEL", 3, { load: [1] })));
+  const md = phaseTable({ ADD: add, DEL: del });
+  assert.match(md, /\| \*\*peak RSS so far \(VmHWM\), MiB\*\*, at the phases line \| 41 \| — \| — \| — \|/);
+  assert.match(md, /\| RssFile \(deno's binary, libraries\), MiB \| 2 \| — \| — \| — \|/);
+});

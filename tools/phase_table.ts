@@ -14,6 +14,8 @@ export interface PhaseLine {
   epochMs: number;
   totalMs: number;
   cpuMs?: number;
+  /** The process's peak RSS and RSS split when the line was logged (traced runs). */
+  memKiB?: { hwm: number; anon: number; file: number };
   phases: Record<string, [number, number?]>;
 }
 
@@ -34,6 +36,8 @@ export interface PhaseSummary {
   n: number;
   totalMs: number;
   cpuMs?: number;
+  /** p50s of the lines' `memKiB`, in MiB. */
+  memMiB?: { hwm: number; anon: number; file: number };
   phases: { name: string; ms: number; cpuMs?: number }[];
 }
 
@@ -44,10 +48,13 @@ export function summarisePhases(lines: PhaseLine[]): PhaseSummary {
   const names: string[] = [];
   for (const l of lines) for (const k of Object.keys(l.phases)) if (!names.includes(k)) names.push(k);
   const cpus = lines.map((l) => l.cpuMs).filter((x): x is number => x !== undefined);
+  const mems = lines.map((l) => l.memKiB).filter((x) => x !== undefined);
+  const mem = (k: "hwm" | "anon" | "file") => r2(percentile(mems.map((m) => m[k]), 50) / 1024);
   return {
     n: lines.length,
     totalMs: r2(percentile(lines.map((l) => l.totalMs), 50)),
     ...(cpus.length ? { cpuMs: r2(percentile(cpus, 50)) } : {}),
+    ...(mems.length ? { memMiB: { hwm: mem("hwm"), anon: mem("anon"), file: mem("file") } } : {}),
     phases: names.map((name) => {
       const ms = r2(percentile(lines.map((l) => l.phases[name]?.[0] ?? 0), 50));
       const c = lines.map((l) => l.phases[name]?.[1]).filter((x): x is number => x !== undefined);
@@ -75,6 +82,15 @@ export function phaseTable(cols: Record<string, PhaseSummary>): string {
     `| **process CPU, exec to exit** | ${labels.map((l) => `— | ${cols[l].cpuMs ?? "—"}`).join(" | ")} |`,
     `| calls | ${labels.map((l) => `${cols[l].n} | `).join(" | ")} |`,
   ];
+  const memRow = (what: string, k: "hwm" | "anon" | "file") =>
+    `| ${what} | ${labels.map((l) => `${cols[l].memMiB?.[k] ?? "—"} | —`).join(" | ")} |`;
+  if (labels.some((l) => cols[l].memMiB)) {
+    lines.push(
+      memRow("**peak RSS so far (VmHWM), MiB**, at the phases line", "hwm"),
+      memRow("RssAnon (heap, stacks, malloc), MiB", "anon"),
+      memRow("RssFile (deno's binary, libraries), MiB", "file"),
+    );
+  }
   return lines.join("\n");
 }
 

@@ -47,6 +47,21 @@ export function processCpuClock(): (() => number) | undefined {
   }
 }
 
+/**
+ * This process's memory from /proc/self/status, in KiB: `hwm` the peak RSS so far (VmHWM), `anon` and `file`
+ * the current RSS's anonymous and file-backed parts (RssAnon, RssFile); undefined off Linux.
+ */
+export function processMemKiB(): { hwm: number; anon: number; file: number } | undefined {
+  try {
+    const s = Deno.readTextFileSync("/proc/self/status");
+    const kib = (k: string) => Number(s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, "m"))?.[1]);
+    const m = { hwm: kib("VmHWM"), anon: kib("RssAnon"), file: kib("RssFile") };
+    return Object.values(m).every(Number.isFinite) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The phases of one run, marked in order. */
 export class PhaseTrace {
   readonly phases: Record<string, PhaseTimes> = {};
@@ -96,8 +111,8 @@ export class PhaseTrace {
 
   /**
    * The fields of the `phases` log line: `totalMs` sums the phases after `start` (sub-phases, named
-   * `x/y` after another process's steps such as `ipamd/assign`, are inside their parent); `cpuMs` is the
-   * process's CPU time since exec.
+   * `x/y` after another process's steps such as `ipamd/assign`, are inside their parent); when traced,
+   * `cpuMs` is the process's CPU time since exec and `memKiB` its memory now ({@linkcode processMemKiB}).
    */
   fields(): Record<string, unknown> {
     let total = 0;
@@ -108,6 +123,7 @@ export class PhaseTrace {
       epochMs: round(this.epochMs),
       totalMs: round(total),
       ...(this.#cpuClock ? { cpuMs: round(this.#cpuClock()) } : {}),
+      ...(this.cpu ? { memKiB: processMemKiB() } : {}),
       phases: this.phases,
     };
   }
