@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: performance figures of aws-cni and ipamd on the lab, each against a baseline measured
- * on the same machine in the same run. Root only; about 6–10 minutes for every row.
+ * on the same machine in the same run. Root only; a few minutes for every row (P7, the soak, takes
+ * `--soak-minutes`).
  *
  *   deno task bench [--json] [--only P1,P5] [--cycles 30] [--parallel 30] [--burst 60] [--churn 200]
  *                   [--runs 10] [--phases-out FILE] [--soak-minutes 30]
