@@ -53,3 +53,38 @@ Deno.test("fleet --json: one line per policy with the issue's fields", async () 
     assert.equal(j.failedPods, 0);
   }
 });
+
+Deno.test("fleet --help names the issue's flags: scenario, policy, instance type, arrival, warm pool, faults", async () => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    assert.equal(await main(["--help"]), 0);
+  } finally {
+    console.log = log;
+  }
+  const help = lines.join("\n");
+  for (
+    const flag of [
+      "--nodes",
+      "--pods-per-node",
+      "--join-seconds",
+      "--policy",
+      "ours | upstream-like | both",
+      "--json",
+      "--instance-type",
+      "--arrival",
+      "--pod-rate",
+      "--warm-eni-target",
+      "--warm-ip-target",
+      "--minimum-ip-target",
+      "--warm-prefix-target",
+      "--prefix-delegation",
+      "--faults",
+      "--table",
+      "--write-readme",
+    ]
+  ) {
+    assert.ok(help.includes(flag), `--help lacks ${flag}`);
+  }
+});
