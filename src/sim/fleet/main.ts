@@ -208,6 +208,19 @@ async function table(c: Command, base: Scenario): Promise<number> {
       `${navigator.hardwareConcurrency} cores); every node ${base.instanceType}, ${base.podsPerNode} pods in a ` +
       `${base.burstSpreadSeconds} s burst once its ipamd is ready, nodes joining over ${base.joinSeconds} s.`;
     Deno.writeTextFileSync(path, replaceBetweenMarkers(Deno.readTextFileSync(path), `${note}\n\n${md}`));
+    // The README stays as `deno fmt` wants it (the table's columns padded, the note wrapped).
+    const fmt = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "fmt",
+        "--quiet",
+        "--config",
+        new URL("../../../deno.json", import.meta.url).pathname,
+        path.pathname,
+      ],
+    }).output();
+    if (!fmt.success) {
+      console.error(`fleet: deno fmt README.md failed:\n${new TextDecoder().decode(fmt.stderr)}`);
+    }
   }
   return 0;
 }
