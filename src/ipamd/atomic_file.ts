@@ -44,22 +44,19 @@ async function finish(file: Deno.FsFile, tmp: string, dest: string, mode: number
  * `dest` is either the old file or the whole new one. `src` is read as a stream (a FIFO works). On failure
  * the temp file is removed and `dest` is untouched.
  */
-export async function atomicCopy(src: string, dest: string, mode = 0o755): Promise<void> {
+/**
+ * Writes `dest` through a temp file in its directory: `fill` writes the temp file, then {@link finish}. On
+ * failure the temp file is removed and `dest` is untouched.
+ */
+async function throughTemp(
+  dest: string,
+  mode: number,
+  fill: (out: Deno.FsFile) => Promise<void>,
+): Promise<void> {
   const tmp = tempName(dest);
   const out = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
   try {
-    const input = await Deno.open(src, { read: true });
-    try {
-      const buf = new Uint8Array(1 << 16);
-      for (;;) {
-        const n = await input.read(buf);
-        if (n === null) break;
-        let off = 0;
-        while (off < n) off += await out.write(buf.subarray(off, n));
-      }
-    } finally {
-      input.close();
-    }
+    await fill(out);
     await finish(out, tmp, dest, mode);
   } catch (e) {
     try {
@@ -70,22 +67,36 @@ export async function atomicCopy(src: string, dest: string, mode = 0o755): Promi
   }
 }
 
-/** Writes `data` to `dest` atomically (temp file in the same dir, fsync, chmod, rename). */
-export async function atomicWrite(dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = tempName(dest);
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const out = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    let off = 0;
-    while (off < bytes.length) off += await out.write(bytes.subarray(off));
-    await finish(out, tmp, dest, mode);
-  } catch (e) {
+async function writeAll(out: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await out.write(bytes.subarray(off));
+}
+
+/**
+ * Copies `src` to `dest` through a temp file in dest's directory (written, fsynced, chmodded, renamed), so
+ * `dest` is either the old file or the whole new one. `src` is read as a stream (a FIFO works). On failure
+ * the temp file is removed and `dest` is untouched.
+ */
+export function atomicCopy(src: string, dest: string, mode = 0o755): Promise<void> {
+  return throughTemp(dest, mode, async (out) => {
+    const input = await Deno.open(src, { read: true });
     try {
-      out.close();
-    } catch { /* closed by finish */ }
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+      const buf = new Uint8Array(1 << 16);
+      for (;;) {
+        const n = await input.read(buf);
+        if (n === null) break;
+        await writeAll(out, buf.subarray(0, n));
+      }
+    } finally {
+      input.close();
+    }
+  });
+}
+
+/** Writes `data` to `dest` atomically (temp file in the same dir, fsync, chmod, rename). */
+export function atomicWrite(dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return throughTemp(dest, mode, (out) => writeAll(out, bytes));
 }
 
 /** Removes temp files a killed install left in `dir` (`.<name>.tmp-*`); returns their names. */
