@@ -130,7 +130,8 @@ Deno.test("watchPodsOnNode: an HTTP 410 on the watch re-lists; an in-stream non-
     const t0 = performance.now();
     const done = kube.watchPodsOnNode("n1", (e) => events.push(e), ac.signal);
     await until("the re-list after the 410", () => events.length >= 2, 30_000, 10);
-    await new Promise((r) => setTimeout(r, 300)); // room for a wrong second re-list to show
+    // After the ERROR comes a watch again, not a list: a wrong re-list would show before the third watch.
+    await until("the watch after the ERROR", () => watches >= 3, 30_000, 10);
     ac.abort();
     await done;
     assert.deepEqual(events.map((e) => e.type === "RESYNC" ? e.pods.map((p) => p.name).join() : e.type), [
