@@ -52,6 +52,3 @@ export class Logger extends LevelLogger {
     }
   }
 }
-
-/** A logger that drops everything (before the config is known). */
-export const nullLogger: Logger = new Logger("", "error");

@@ -52,11 +52,6 @@ export function maskOf(prefixLen: number): number {
   return prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
 }
 
-/** Formats a Cidr back to "a.b.c.d/len". */
-export function formatCidr(c: Cidr): string {
-  return `${c.network}/${c.prefixLen}`;
-}
-
 /** Whether `ip` lies inside `cidr`. */
 export function cidrContains(cidr: string, ip: string): boolean {
   const c = parseCidr(cidr);

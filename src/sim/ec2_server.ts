@@ -215,9 +215,6 @@ const ACTIONS: Record<string, ActionFn> = {
   },
 };
 
-/** The actions the server answers. */
-export const EC2_ACTIONS: readonly string[] = Object.keys(ACTIONS);
-
 /** The message an `Ec2Error` was built with (without its "Action: Code: " prefix). */
 export function ec2Message(e: Ec2Error): string {
   const prefix = `${e.action ? e.action + ": " : ""}${e.code}: `;
