@@ -24,8 +24,6 @@ import {
   TAG_NO_MANAGE,
 } from "./eni_tags.ts";
 
-/** Tags ipamd writes on the ENIs it creates (see eni_manager.ts). */
-
 /** ENIs younger than this are left (they may be on their way to an attach). */
 export const GC_MIN_AGE_MS = 5 * 60_000;
 /** Between runs. */
