@@ -2,37 +2,7 @@
 import assert from "node:assert/strict";
 import { rootOnly } from "./helpers/root.ts";
 import { TestNode } from "./helpers/ipamd_node.ts";
-
-const NAMES = [
-  "eni_allocated",
-  "eni_max",
-  "ip_max",
-  "total_ip_addresses",
-  "assigned_ip_addresses",
-  "add_ip_req_count",
-  "del_ip_req_count",
-  "ec2api_req_count",
-  "ec2api_error_count",
-  "aws_api_latency_ms",
-  "aws_api_error_count",
-  "ipamd_error_count",
-  "ipamd_action_inprogress",
-  "no_available_ip_addresses",
-  "reconcile_count",
-  "force_removed_enis",
-  "force_removed_ips",
-  "total_ipv4_prefixes",
-  "ipamd_startup_duration_seconds",
-  "build_info",
-  "assigned_ip_per_cidr",
-  "assigned_ip_per_eni",
-  "aws_utils_error_count",
-  "pod_eni_error_count",
-  "unrecovered_checkpoint_entries",
-  "ipamd_node_initialization_duration_seconds",
-  "connmark_backend",
-  "connmark_reconcile_total",
-];
+import { UPSTREAM_METRIC_NAMES } from "./helpers/upstream_metrics.ts";
 
 Deno.test(
   { name: "ipamd visibility: metrics and introspection answer with upstream's names", ...rootOnly },
@@ -50,7 +20,7 @@ Deno.test(
       });
       await d.driver.reconcile();
       const text = await (await fetch(`http://127.0.0.1:${d.metricsAddr!.port}/metrics`)).text();
-      for (const n of NAMES) assert.match(text, new RegExp(`^# TYPE awscni_${n} `, "m"), n);
+      for (const n of UPSTREAM_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE awscni_${n} `, "m"), n);
       assert.match(text, /^awscni_eni_allocated 2$/m);
       assert.match(text, /^awscni_total_ip_addresses 18$/m);
       assert.match(text, /^awscni_assigned_ip_addresses 1$/m);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { IpamdMetrics, Registry } from "./metrics.ts";
+import { UPSTREAM_METRIC_NAMES } from "../../tests/helpers/upstream_metrics.ts";
 
 Deno.test("Registry: counters, gauges and summaries in the Prometheus text format", () => {
   const r = new Registry();
@@ -45,38 +46,7 @@ Deno.test("Registry: collectors run before every render, and a later one under t
 
 Deno.test("IpamdMetrics: every upstream name is registered", () => {
   const text = new IpamdMetrics().registry.render();
-  for (
-    const n of [
-      "eni_allocated",
-      "eni_max",
-      "ip_max",
-      "total_ip_addresses",
-      "assigned_ip_addresses",
-      "add_ip_req_count",
-      "del_ip_req_count",
-      "ec2api_req_count",
-      "ec2api_error_count",
-      "aws_api_latency_ms",
-      "aws_api_error_count",
-      "ipamd_error_count",
-      "ipamd_action_inprogress",
-      "no_available_ip_addresses",
-      "reconcile_count",
-      "force_removed_enis",
-      "force_removed_ips",
-      "total_ipv4_prefixes",
-      "assigned_ip_per_cidr",
-      "ipamd_startup_duration_seconds",
-      "build_info",
-      "assigned_ip_per_eni",
-      "aws_utils_error_count",
-      "pod_eni_error_count",
-      "unrecovered_checkpoint_entries",
-      "ipamd_node_initialization_duration_seconds",
-      "connmark_backend",
-      "connmark_reconcile_total",
-    ]
-  ) assert.match(text, new RegExp(`^# TYPE awscni_${n} `, "m"), n);
+  for (const n of UPSTREAM_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE awscni_${n} `, "m"), n);
 });
 
 Deno.test("IpamdMetrics: upstream's kinds; connmark reconcile series exist before any reconcile", () => {
