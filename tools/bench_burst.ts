@@ -12,9 +12,10 @@
  * @module
  */
 import { REALISTIC_LATENCY_MS } from "../src/sim/realism.ts";
-import { libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
+import { randomSuffix } from "../harness/libcni.ts";
 import { measureBaseline } from "./baseline.ts";
 import {
+  addPodsAtOnce,
   type BenchLab,
   ec2Delta,
   fmtCalls,
@@ -100,17 +101,9 @@ export async function runBurst(lab: BenchLab, n: number, tag: string, settleFree
   const st = await fetchStatus(lab.names);
   const pids = { ipamd: st.nodes[0].ipamdPid!, lab: st.daemonPid };
   const cpu0 = { plugins: childrenCpuMs(), ipamd: procCpuMs(pids.ipamd), lab: procCpuMs(pids.lab) };
-  const r = await libcni<{ add_ms: number[]; retries: number[] }>("parallel-add", {
-    conflist: lab.names.conflistPath(0),
-    binDir: lab.names.binDir,
-    inNetns: lab.node.netns,
-    cacheDir: `${lab.dir}/libcni-cache`,
-    args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "bench" },
-    netns: pods.names.map(netnsPath),
-    containerId: `${tag}-${randomSuffix()}`,
-    n,
-    retryCode: 11,
-    keep: true,
+  const r = await addPodsAtOnce<{ add_ms: number[]; retries: number[] }>(lab, pods.names, {
+    namespace: "bench",
+    idPrefix: tag,
   });
   const cpu = {
     plugins: childrenCpuMs() - cpu0.plugins,

@@ -7,7 +7,7 @@ import { labDown, labUp, REPO_DIR } from "../src/sim/daemon_launch.ts";
 import { fetchStatus, type LabStatus } from "../src/sim/daemon_client.ts";
 import { LabNames } from "../src/sim/naming.ts";
 import { unixFetch } from "../src/common/unix_fetch.ts";
-import { addNetns, delNetns } from "../harness/libcni.ts";
+import { addNetns, delNetns, libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
 import { until } from "../harness/poll.ts";
 import { percentile } from "../harness/stats.ts";
 
@@ -131,6 +131,30 @@ export async function podNamespaces(
   });
   for (let i = 0; i < n; i++) names.push(await addNetns(`${prefix}${i}`));
   return { names, remove };
+}
+
+/**
+ * One ADD per namespace in `netns`, all at once, through the Go libcni driver with the lab node's conflist (an
+ * ADD answered with CNI code 11 is retried, as kubelet retries a pod sandbox); the pods stay. The driver's
+ * report.
+ */
+export function addPodsAtOnce<T = Record<string, unknown>>(
+  lab: BenchLab,
+  netns: string[],
+  o: { namespace: string; idPrefix: string },
+): Promise<T> {
+  return libcni<T>("parallel-add", {
+    conflist: lab.names.conflistPath(0),
+    binDir: lab.names.binDir,
+    inNetns: lab.node.netns,
+    cacheDir: `${lab.dir}/libcni-cache`,
+    args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: o.namespace },
+    netns: netns.map(netnsPath),
+    containerId: `${o.idPrefix}-${randomSuffix()}`,
+    n: netns.length,
+    retryCode: 11,
+    keep: true,
+  });
 }
 
 /** VmRSS of a live process, in KiB. */

@@ -10,10 +10,11 @@
  *   (default 30); ipamd's RSS at the end minus its RSS after the first minute.
  * @module
  */
-import { libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
+import { randomSuffix } from "../harness/libcni.ts";
 import { percentile } from "../harness/stats.ts";
 import { measureBaseline } from "./baseline.ts";
 import {
+  addPodsAtOnce,
   type BenchLab,
   idleRss,
   idleRssMiB,
@@ -72,18 +73,7 @@ export async function p5(o: MemoryBenchOptions, lab: BenchLab): Promise<void> {
   const have = (await lab.pool()).totals.assigned;
   const more = Math.max(0, 110 - have);
   const pods = await podNamespaces(`${lab.status.id}-f${randomSuffix().slice(0, 4)}`, more);
-  await libcni("parallel-add", {
-    conflist: lab.names.conflistPath(0),
-    binDir: lab.names.binDir,
-    inNetns: lab.node.netns,
-    cacheDir: `${lab.dir}/libcni-cache`,
-    args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "bench" },
-    netns: pods.names.map(netnsPath),
-    containerId: `f-${randomSuffix()}`,
-    n: more,
-    retryCode: 11,
-    keep: true,
-  });
+  await addPodsAtOnce(lab, pods.names, { namespace: "bench", idPrefix: "f" });
   await until("110 assigned", async () => (await lab.pool()).totals.assigned >= 110, 120_000, 200);
   await sleep(3000);
   const pid = await ipamdPid(lab);

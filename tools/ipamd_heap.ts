@@ -7,9 +7,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
+import { randomSuffix } from "../harness/libcni.ts";
 import { fetchStatus } from "../src/sim/daemon_client.ts";
-import { cleanupAll, podNamespaces, progress, sampledRssMiB, startLab, until, warm } from "./bench_lab.ts";
+import {
+  addPodsAtOnce,
+  cleanupAll,
+  podNamespaces,
+  progress,
+  sampledRssMiB,
+  startLab,
+  until,
+  warm,
+} from "./bench_lab.ts";
 import { heapMarkdown, summariseHeap } from "./heap_summary.ts";
 
 const { values } = parseArgs({
@@ -23,18 +32,7 @@ try {
   await warm(lab, 30);
   progress(`adding ${pods} pods through libcni`);
   const ns = await podNamespaces(`${lab.status.id}-h${randomSuffix().slice(0, 4)}`, pods);
-  await libcni("parallel-add", {
-    conflist: lab.names.conflistPath(0),
-    binDir: lab.names.binDir,
-    inNetns: lab.node.netns,
-    cacheDir: `${tmp}/libcni-cache`,
-    args: { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "heap" },
-    netns: ns.names.map(netnsPath),
-    containerId: `h-${randomSuffix()}`,
-    n: pods,
-    retryCode: 11,
-    keep: true,
-  });
+  await addPodsAtOnce(lab, ns.names, { namespace: "heap", idPrefix: "h" });
   const pid = (await fetchStatus(lab.names)).nodes[0].ipamdPid!;
   const rss = await sampledRssMiB(pid);
   const logDir = `${lab.dir}/nodes/0/log`;
