@@ -18,7 +18,7 @@ import { libcni, netnsPath, randomSuffix } from "../harness/libcni.ts";
 import { percentile, type Summary, summary } from "../harness/stats.ts";
 import { type BaselineResult, measureBaseline, ptpConflist } from "./baseline.ts";
 import { type BenchLab, onCleanup, podNamespaces, progress, startLab, warm } from "./bench_lab.ts";
-import { type BenchRow, r1, row } from "./bench_rows.ts";
+import { type BenchRow, type Goal, r1, row } from "./bench_rows.ts";
 import { phaseLines, phaseTable, summarisePhases } from "./phase_table.ts";
 import { childrenCpuMs, type TimedRun, timedRun } from "./timed_run.ts";
 import { addNetns, delNetns } from "../harness/libcni.ts";
@@ -287,56 +287,19 @@ function emitP6(o: PluginBenchOptions, bare: TimedRun[], ver: TimedRun[], add: T
     `wait4's maxrss; CPU: getrusage(RUSAGE_CHILDREN), GNU time's ~1 ms included), ADD against the lab ` +
     `node's ipamd; baseline: deno run of an empty script with the launcher's flags, the same way`;
   const base = { baselineName: "empty deno script", method };
-  const ms = (x: TimedRun) => x.ms, cpu = (x: TimedRun) => x.cpuMs;
-  o.emit(
-    row({
-      id: "P6",
-      metric: "aws-cni VERSION wall p50",
-      value: p50(ver, ms),
-      unit: "ms",
-      baseline: p50(bare, ms),
-      ...base,
-    }),
-  );
-  o.emit(
-    row({
-      id: "P6",
-      metric: "aws-cni ADD wall p50",
-      value: p50(add, ms),
-      unit: "ms",
-      baseline: p50(bare, ms),
-      ...base,
-    }),
-  );
-  o.emit(
-    row({
-      id: "P6",
-      metric: "aws-cni ADD CPU p50",
-      value: p50(add, cpu),
-      unit: "ms",
-      baseline: p50(bare, cpu),
-      ...base,
-    }),
-  );
-  o.emit(
-    row({
-      id: "P6",
-      metric: "aws-cni VERSION peak RSS",
-      value: peak(ver),
-      unit: "MiB",
-      baseline: peak(bare),
-      ...base,
-    }),
-  );
-  o.emit(row({
-    id: "P6",
-    metric: "aws-cni ADD peak RSS",
-    value: peak(add),
-    unit: "MiB",
-    baseline: peak(bare),
-    ...base,
-    goal: { on: "value", max: 40 },
-  }));
+  const wall = (xs: TimedRun[]) => p50(xs, (x) => x.ms), cpu = (xs: TimedRun[]) => p50(xs, (x) => x.cpuMs);
+  const emit = (
+    metric: string,
+    of: (xs: TimedRun[]) => number,
+    runs: TimedRun[],
+    unit: string,
+    goal?: Goal,
+  ) => o.emit(row({ id: "P6", metric, value: of(runs), unit, baseline: of(bare), ...base, goal }));
+  emit("aws-cni VERSION wall p50", wall, ver, "ms");
+  emit("aws-cni ADD wall p50", wall, add, "ms");
+  emit("aws-cni ADD CPU p50", cpu, add, "ms");
+  emit("aws-cni VERSION peak RSS", peak, ver, "MiB");
+  emit("aws-cni ADD peak RSS", peak, add, "MiB", { on: "value", max: 40 });
 }
 
 /** The lab node and conflist the plugin sections measured, for sections that reuse them (P4's churn). */
