@@ -21,6 +21,10 @@ import { rootOnly } from "./helpers/root.ts";
 import { until } from "../harness/poll.ts";
 
 const MAIN = new URL("../src/ipamd/main.ts", import.meta.url).pathname;
+/** `ipamd install` from source. */
+const INSTALL = [Deno.execPath(), "run", "-A", MAIN, "install"];
+/** {@link INSTALL} in the network namespace `ns`. */
+const inNs = (ns: string) => ["ip", "netns", "exec", ns, ...INSTALL];
 const dec = new TextDecoder();
 const rand = () => crypto.randomUUID().slice(0, 6);
 
@@ -280,7 +284,7 @@ Deno.test("launcher and compiled detection; from source no system portmap or ban
 Deno.test("ipamd install: flag and environment errors exit non-zero before touching anything", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vpc-cni-install-" });
   try {
-    const base = [Deno.execPath(), "run", "-A", MAIN, "install", "--cni-bin-dir", `${dir}/bin`];
+    const base = [...INSTALL, "--cni-bin-dir", `${dir}/bin`];
     let r = await run([...base, "--init", "--run"]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--init cannot go with/);
@@ -365,10 +369,9 @@ Deno.test({
           POD_MTU: "8999",
           AWS_VPC_K8S_PLUGIN_LOG_FILE: `${dir}/plugin.log`,
         };
-        const inNs = ["ip", "netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, "install"];
         // From source there is no default portmap (the image has it beside ipamd): the reference v1.10.0 one.
         const portmap = `${(await ensureCniPlugins()).dir}/portmap`;
-        const r = await run([...inNs, "--init", "--cni-bin-dir", bin, "--portmap", portmap], env);
+        const r = await run([...inNs(ns), "--init", "--cni-bin-dir", bin, "--portmap", portmap], env);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /no bandwidth to install/);
         // The plugin from source is the honest launcher, executable.
@@ -392,8 +395,9 @@ Deno.test({
 
         // Not ready: the conflist must not appear while ipamd answers 503.
         assert.equal((await probeHealthy(env.IPAMD_SOCKET)).ok, false);
-        const child = new Deno.Command(inNs[0], {
-          args: [...inNs.slice(1), "--conflist-only", "--cni-bin-dir", bin, "--cni-conf-dir", conf],
+        const [cmd, ...pre] = inNs(ns);
+        const child = new Deno.Command(cmd, {
+          args: [...pre, "--conflist-only", "--cni-bin-dir", bin, "--cni-conf-dir", conf],
           env,
           stdout: "null",
           stderr: "piped",
@@ -463,15 +467,7 @@ Deno.test({
         };
         const init = await run(
           [
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            Deno.execPath(),
-            "run",
-            "-A",
-            MAIN,
-            "install",
+            ...inNs(ns),
             "--init",
             "--cni-bin-dir",
             bin,
@@ -491,11 +487,7 @@ Deno.test({
         sock.setReady(true);
         const r = await run(
           [
-            Deno.execPath(),
-            "run",
-            "-A",
-            MAIN,
-            "install",
+            ...INSTALL,
             "--conflist-only",
             "--cni-bin-dir",
             bin,
@@ -535,11 +527,7 @@ Deno.test({
     const sock = await ipamdSocket(`${dir}/ipamd.sock`);
     try {
       const r = await run([
-        Deno.execPath(),
-        "run",
-        "-A",
-        MAIN,
-        "install",
+        ...INSTALL,
         "--conflist-only",
         "--cni-conf-dir",
         `${dir}/net.d`,
@@ -579,15 +567,7 @@ Deno.test({
         const env = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
         const r0 = await run(
           [
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            Deno.execPath(),
-            "run",
-            "-A",
-            MAIN,
-            "install",
+            ...inNs(ns),
             "--init",
             "--cni-bin-dir",
             bin,
@@ -655,11 +635,7 @@ Deno.test({
         const bin = `${dir}/bin`, conf = `${dir}/net.d`, sock = `${dir}/ipamd.sock`;
         const plugins = (await ensureCniPlugins()).dir;
         const r0 = await lab.inNode(0, [
-          Deno.execPath(),
-          "run",
-          "-A",
-          MAIN,
-          "install",
+          ...INSTALL,
           "--init",
           "--cni-bin-dir",
           bin,
@@ -688,7 +664,7 @@ Deno.test({
           AWS_VPC_K8S_PLUGIN_LOG_FILE: `${dir}/plugin.log`,
         };
         child = new Deno.Command("nsenter", {
-          args: [`--net=/run/netns/${nodeNs}`, "--", Deno.execPath(), "run", "-A", MAIN, "install"].concat(
+          args: [`--net=/run/netns/${nodeNs}`, "--", ...INSTALL].concat(
             ["--conflist-only", "--run", "--cni-bin-dir", bin, "--cni-conf-dir", conf],
           ),
           env,
