@@ -395,9 +395,18 @@ export class EniManager {
 
   /**
    * Retries what failures left behind: creates that never got an answer (the ENI each made, if any, is not
-   * wanted any more: deleted) and ENIs whose deletion failed. Errors are logged; what still fails stays.
+   * wanted any more: deleted), ENIs whose deletion failed, DeleteOnTermination EC2 throttled. Errors are
+   * logged; what still fails stays. One run at a time: a caller while one runs joins it. Under throttling a
+   * run waits minutes for tokens, and reconciles start every minute; each run of its own would set the same
+   * ENI's DeleteOnTermination again (the fleet simulation: 6 of 906 Modify calls at 300 nodes).
    */
-  async settle(): Promise<void> {
+  settle(): Promise<void> {
+    return this.#settling ??= this.#settle().finally(() => this.#settling = undefined);
+  }
+
+  #settling?: Promise<void>;
+
+  async #settle(): Promise<void> {
     for (const input of this.#unanswered.splice(0)) {
       try {
         const eni = await this.call("CreateNetworkInterface", () => this.o.ec2.createNetworkInterface(input));
@@ -412,6 +421,7 @@ export class EniManager {
       );
     }
     for (const [id, attachmentId] of [...this.#noDeleteOnTermination]) {
+      if (this.#noDeleteOnTermination.get(id) !== attachmentId) continue; // freed meanwhile
       try {
         await this.#setDeleteOnTermination(id, attachmentId);
         this.#noDeleteOnTermination.delete(id);

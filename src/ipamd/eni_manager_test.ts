@@ -189,3 +189,15 @@ Deno.test("a throttled DeleteOnTermination keeps the working ENI (no undo); sett
   await run(eni.settle());
   assert.equal(model.calls.ModifyNetworkInterfaceAttribute, calls, "done once, not again");
 });
+
+Deno.test("settle() called again while one runs joins it: DeleteOnTermination is set once", async () => {
+  const throttleModify = { on: true };
+  const { eni, run, model, tagged } = hardParts("", 6, { throttleModify });
+  const id = (await run(eni.createEni({ ips: 2, maxEnis: 8 }))).eni.networkInterfaceId;
+  throttleModify.on = false;
+  const calls = model.calls.ModifyNetworkInterfaceAttribute ?? 0;
+  // Reconciles every minute, each settling while the one before still waits for EC2's tokens.
+  await run(Promise.all([eni.settle(), eni.settle(), eni.settle()]));
+  assert.equal(model.calls.ModifyNetworkInterfaceAttribute, calls + 1);
+  assert.equal(tagged().find((e) => e.networkInterfaceId === id)?.attachment?.deleteOnTermination, true);
+});
